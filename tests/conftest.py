@@ -1,0 +1,45 @@
+"""Shared fixtures: real origin servers and a running engine on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from origin import Origin  # noqa: E402
+
+
+@pytest.fixture
+async def origins():
+    """Factory: ``await origins("web-1", "web-2")`` → list of running Origin servers."""
+    started: list[Origin] = []
+
+    async def make(*names: str) -> list[Origin]:
+        out = [await Origin(n).start() for n in names]
+        started.extend(out)
+        return out
+
+    yield make
+    for o in started:
+        await o.stop()
+
+
+@pytest.fixture
+async def engine_factory():
+    """Factory: ``await engine_factory(config)`` → started Engine; stopped at teardown."""
+    from workbench.runtime import Runtime
+
+    runtimes = []
+
+    async def make(config):
+        rt = Runtime(config)
+        await rt.start()
+        runtimes.append(rt)
+        return rt.engine
+
+    yield make
+    for rt in runtimes:
+        await rt.stop(grace=1.0)

@@ -1,0 +1,208 @@
+"""The admin HTTP API (JSON) and ``/metrics``, calling the same control methods as the UI."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from workbench.engine.control import Result
+
+if TYPE_CHECKING:
+    from workbench.engine.engine import Engine
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+
+
+def _error(message: str, status: int = 400, field: str | None = None) -> web.Response:
+    body: dict[str, Any] = {"error": message}
+    if field:
+        body["field"] = field
+    return _json(body, status)
+
+
+def _result(res: Result, ok_body: Any = None) -> web.Response:
+    if res.ok:
+        return _json(ok_body if ok_body is not None else {"ok": True, "value": res.value})
+    status = res.value if isinstance(res.value, int) else 400
+    return _error(res.error or "rejected", status, res.field)
+
+
+def _is_loopback(addr: str | None) -> bool:
+    if not addr:
+        return False
+    try:
+        return ipaddress.ip_address(addr.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class AdminApi:
+    """Routes of the admin API bound to one engine."""
+
+    def __init__(self, engine: Engine, token: str | None = None) -> None:
+        self.engine = engine
+        self.token = token
+        self.app = web.Application(middlewares=[self._guard], client_max_size=1024 * 1024)
+        r = self.app.router
+        r.add_get("/api/state", self.state)
+        r.add_get("/api/requests", self.requests)
+        r.add_get("/api/requests/{id}", self.request_detail)
+        r.add_patch("/api/pools/{pool}", self.patch_pool)
+        r.add_patch("/api/pools/{pool}/backends/{name}", self.patch_backend)
+        r.add_get("/api/rules", self.list_rules)
+        r.add_post("/api/rules", self.add_rule)
+        r.add_patch("/api/rules/{name}", self.patch_rule)
+        r.add_delete("/api/rules/{name}", self.delete_rule)
+        r.add_post("/api/cache/purge", self.purge)
+        r.add_get("/metrics", self.metrics)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler):
+        if self.token:
+            auth = request.headers.get("Authorization", "")
+            expected = f"Bearer {self.token}"
+            if not hmac.compare_digest(auth.encode(), expected.encode()):
+                return _error("missing or wrong bearer token", 401)
+        elif not _is_loopback(request.remote):
+            return _error("the admin API answers loopback clients only (set admin.token)", 403)
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # an API bug must answer, not crash the engine
+            self.engine._on_error(exc)
+            return _error(f"internal error: {exc}", 500)
+
+    async def start(self, host: str, port: int) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sock = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+        h = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
+        self.url = f"http://{h}:{sock[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _body(self, request: web.Request) -> Any:
+        try:
+            return await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": "body: expected valid JSON"}),
+                content_type="application/json",
+            ) from None
+
+    # -- handlers ---------------------------------------------------------------------------
+    async def state(self, request: web.Request) -> web.Response:
+        return _json(self.engine.snapshot())
+
+    async def requests(self, request: web.Request) -> web.Response:
+        try:
+            since = int(request.query.get("since", "0"))
+            limit = int(request.query.get("limit", "100"))
+        except ValueError:
+            return _error("since and limit must be integers", 400, "since")
+        if limit < 1 or limit > 10_000:
+            return _error("limit: expected 1 to 10000", 400, "limit")
+        records, cursor, skipped = self.engine.records_since(since, limit)
+        return _json(
+            {
+                "requests": [r.to_dict() for r in records],
+                "cursor": cursor,
+                "skipped": skipped,
+            }
+        )
+
+    async def request_detail(self, request: web.Request) -> web.Response:
+        try:
+            rid = int(request.match_info["id"])
+        except ValueError:
+            return _error("id must be an integer", 400, "id")
+        rec = self.engine.records.find(rid)
+        if rec is None:
+            return _error(f"request {rid} is not in the record buffer", 404, "id")
+        return _json(rec.to_dict())
+
+    async def patch_pool(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        pool = request.match_info["pool"]
+        if not isinstance(body, dict) or set(body) != {"algorithm"}:
+            return _error('expected {"algorithm": NAME}', 400, "algorithm")
+        res = self.engine.control.set_algorithm(pool, body["algorithm"], who="api")
+        return _result(res, self.engine.snapshot()["pools"].get(pool) if res.ok else None)
+
+    async def patch_backend(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        res = self.engine.control.patch_backend(
+            request.match_info["pool"], request.match_info["name"], body, who="api"
+        )
+        return _result(res, res.value if res.ok else None)
+
+    async def list_rules(self, request: web.Request) -> web.Response:
+        return _json({"rules": self.engine.snapshot()["rules"]})
+
+    async def add_rule(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        index = None
+        if isinstance(body, dict) and "index" in body:
+            index = body.pop("index")
+            if not isinstance(index, int) or isinstance(index, bool):
+                return _error("index: expected an integer", 400, "index")
+        res = self.engine.control.add_rule(body, index, who="api")
+        if not res.ok:
+            return _result(res)
+        return _json({"rules": self.engine.snapshot()["rules"]}, 201)
+
+    async def patch_rule(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        name = request.match_info["name"]
+        if not isinstance(body, dict) or not body:
+            return _error("expected a JSON object", 400, "body")
+        control = self.engine.control
+        if set(body) == {"enabled"}:
+            res = control.set_rule_enabled(name, body["enabled"], who="api")
+        elif set(body) == {"move"}:
+            move = body["move"]
+            if isinstance(move, bool) or not isinstance(move, int):
+                return _error("move: expected an integer offset", 400, "move")
+            res = control.move_rule(name, move, who="api")
+        else:
+            res = control.update_rule(name, body, who="api")
+        if not res.ok:
+            return _result(res)
+        return _json({"rules": self.engine.snapshot()["rules"]})
+
+    async def delete_rule(self, request: web.Request) -> web.Response:
+        res = self.engine.control.delete_rule(request.match_info["name"], who="api")
+        if not res.ok:
+            return _result(res)
+        return _json({"rules": self.engine.snapshot()["rules"]})
+
+    async def purge(self, request: web.Request) -> web.Response:
+        body = await self._body(request) if request.can_read_body else {}
+        if not isinstance(body, dict):
+            return _error("expected a JSON object", 400, "body")
+        unknown = set(body) - {"prefix"}
+        if unknown:
+            return _error(f"unknown field {sorted(unknown)[0]!r}", 400, sorted(unknown)[0])
+        res = self.engine.control.purge_cache(body.get("prefix"), who="api")
+        return _result(res, {"purged": res.value} if res.ok else None)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        from workbench.engine.metrics import render_metrics
+
+        text = render_metrics(self.engine.metrics_state())
+        return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Version": "0.0.4"})

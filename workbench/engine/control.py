@@ -1,0 +1,258 @@
+"""The one mutation API of the engine, used by the UI, the admin HTTP API and tests.
+
+Every method validates fully first, then applies in one step, and returns a :class:`Result`
+instead of raising: on error nothing changed and ``error`` names the field. In-flight requests
+keep the balancer or rule set they started with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.config.model import ALGORITHMS
+
+if TYPE_CHECKING:
+    from workbench.engine.backends import Backend, Pool
+    from workbench.engine.engine import Engine
+
+
+@dataclass(slots=True, frozen=True)
+class Result:
+    """Outcome of a control call."""
+
+    ok: bool
+    error: str | None = None
+    field: str | None = None
+    """Dotted name of the offending field, when the input was at fault."""
+    value: Any = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _fail(message: str, field: str | None = None, *, status: int = 400) -> Result:
+    return Result(False, message, field, status)
+
+
+class Control:
+    """Live edits of a running engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- lookups ----------------------------------------------------------------------------
+    def _pool(self, pool: str) -> Pool | Result:
+        p = self.engine.pools.get(pool)
+        if p is None:
+            known = ", ".join(sorted(self.engine.pools)) or "none"
+            return _fail(f"no pool named {pool!r} (pools: {known})", "pool", status=404)
+        return p
+
+    def _backend(self, pool: str, backend: str) -> tuple[Pool, Backend] | Result:
+        p = self._pool(pool)
+        if isinstance(p, Result):
+            return p
+        b = p.backends.get(backend)
+        if b is None:
+            known = ", ".join(p.backends) or "none"
+            return _fail(
+                f"pool {pool!r} has no backend named {backend!r} (backends: {known})",
+                "backend",
+                status=404,
+            )
+        return p, b
+
+    def _edit(self, who: str, message: str) -> None:
+        self.engine.events.add("edit", message, who)
+
+    # -- pools and backends -----------------------------------------------------------------
+    def set_weight(self, pool: str, backend: str, weight: Any, who: str = "user") -> Result:
+        """Set a backend's weight (an integer ≥ 0; 0 takes it out of rotation)."""
+        found = self._backend(pool, backend)
+        if isinstance(found, Result):
+            return found
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            return _fail(f"weight: expected an integer ≥ 0, got {weight!r}", "weight")
+        if weight < 0 or weight > 1000:
+            return _fail(f"weight: expected an integer from 0 to 1000, got {weight}", "weight")
+        p, b = found
+        old = b.weight
+        b.weight = weight
+        p.refresh(who=who)
+        self._edit(who, f"{pool}/{backend}: weight {old} → {weight}")
+        return Result(True, value=weight)
+
+    def set_algorithm(self, pool: str, algorithm: Any, who: str = "user") -> Result:
+        p = self._pool(pool)
+        if isinstance(p, Result):
+            return p
+        if algorithm not in ALGORITHMS:
+            return _fail(
+                f"algorithm: expected one of {', '.join(ALGORITHMS)}, got {algorithm!r}",
+                "algorithm",
+            )
+        old = p.algorithm
+        p.set_algorithm(algorithm)
+        self._edit(who, f"{pool}: algorithm {old} → {algorithm}")
+        return Result(True, value=algorithm)
+
+    def set_enabled(self, pool: str, backend: str, enabled: Any, who: str = "user") -> Result:
+        found = self._backend(pool, backend)
+        if isinstance(found, Result):
+            return found
+        if not isinstance(enabled, bool):
+            return _fail(f"enabled: expected true or false, got {enabled!r}", "enabled")
+        p, b = found
+        b.enabled = enabled
+        p.refresh("enabled by user" if enabled else "disabled by user", who=who)
+        return Result(True, value=enabled)
+
+    def set_draining(self, pool: str, backend: str, drain: Any, who: str = "user") -> Result:
+        """Draining: finishes in-flight requests, takes no new ones."""
+        found = self._backend(pool, backend)
+        if isinstance(found, Result):
+            return found
+        if not isinstance(drain, bool):
+            return _fail(f"drain: expected true or false, got {drain!r}", "drain")
+        p, b = found
+        b.draining = drain
+        p.refresh("drain requested" if drain else "drain cancelled", who=who)
+        return Result(True, value=drain)
+
+    def patch_backend(self, pool: str, backend: str, body: Any, who: str = "api") -> Result:
+        """Apply ``{"weight": N, "enabled": bool, "drain": bool}`` all-or-nothing."""
+        if not isinstance(body, dict) or not body:
+            return _fail("expected a JSON object with weight, enabled or drain", "body")
+        unknown = set(body) - {"weight", "enabled", "drain"}
+        if unknown:
+            return _fail(f"unknown field {sorted(unknown)[0]!r}", sorted(unknown)[0])
+        found = self._backend(pool, backend)
+        if isinstance(found, Result):
+            return found
+        # Validate every field before changing anything.
+        if "weight" in body:
+            w = body["weight"]
+            if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 1000:
+                return _fail(f"weight: expected an integer from 0 to 1000, got {w!r}", "weight")
+        for key in ("enabled", "drain"):
+            if key in body and not isinstance(body[key], bool):
+                return _fail(f"{key}: expected true or false, got {body[key]!r}", key)
+        if "weight" in body:
+            self.set_weight(pool, backend, body["weight"], who)
+        if "enabled" in body:
+            self.set_enabled(pool, backend, body["enabled"], who)
+        if "drain" in body:
+            self.set_draining(pool, backend, body["drain"], who)
+        return Result(True, value=found[1].to_dict())
+
+    # -- rules ------------------------------------------------------------------------------
+    def _swap_rules(self, configs: list, message: str, who: str) -> Result:
+        from workbench.engine.rules import RuleError, RuleSet
+
+        try:
+            new = RuleSet.compile(configs, previous=self.engine.ruleset)
+        except RuleError as exc:
+            return _fail(str(exc), getattr(exc, "field", None))
+        self.engine.ruleset = new
+        self.engine.rule_configs = list(configs)
+        self._edit(who, message)
+        return Result(True)
+
+    def _rule_op(self, op: str, *args: Any, who: str = "user") -> Result:
+        from workbench.config.load import ConfigError
+        from workbench.engine import rules as rules_mod
+        from workbench.engine.rules import RuleError
+
+        try:
+            configs = getattr(rules_mod, op)(self.engine.rule_configs, *args)
+        except (RuleError, ConfigError, ValueError) as exc:
+            return _fail(str(exc), getattr(exc, "field", None))
+        return self._swap_rules(configs, f"rules: {op.replace('_', ' ')} {args[0]!r}", who)
+
+    def _rule_config(self, data: Any, index: int = 0):
+        from workbench.config.load import ConfigError, parse_rule
+        from workbench.config.model import RuleConfig
+
+        if isinstance(data, RuleConfig):
+            return data
+        if not isinstance(data, dict):
+            return _fail("expected a JSON object describing a rule", "body")
+        try:
+            return parse_rule(data, f"rules[{index}]")
+        except ConfigError as exc:
+            first = exc.problems[0] if exc.problems else None
+            field = first.path.split(".", 1)[-1] if first else None
+            msg = "; ".join(f"{p.path}: {p.message}" for p in exc.problems) or str(exc)
+            return _fail(msg, field)
+
+    def add_rule(self, data: Any, index: int | None = None, who: str = "user") -> Result:
+        cfg = self._rule_config(data, len(self.engine.rule_configs))
+        if isinstance(cfg, Result):
+            return cfg
+        from workbench.engine.rules import RuleError, add_rule
+
+        try:
+            configs = add_rule(self.engine.rule_configs, cfg, index)
+        except (RuleError, ValueError) as exc:
+            return _fail(str(exc), getattr(exc, "field", "name"))
+        res = self._swap_rules(configs, f"rules: added {cfg.name!r}", who)
+        return Result(True, value=cfg.name) if res.ok else res
+
+    def update_rule(self, name: str, data: Any, who: str = "user") -> Result:
+        """Replace a rule; ``data`` may be partial (merged over the current rule)."""
+        current = next((r for r in self.engine.rule_configs if r.name == name), None)
+        if current is None:
+            return _fail(f"no rule named {name!r}", "name", status=404)
+        if isinstance(data, dict):
+            from dataclasses import asdict
+
+            merged = {k: v for k, v in asdict(current).items() if v is not None}
+            merged.update(data)
+            if "delay" in merged and isinstance(merged["delay"], float):
+                merged["delay"] = f"{merged['delay']}s"
+            data = merged
+        cfg = self._rule_config(data)
+        if isinstance(cfg, Result):
+            return cfg
+        from workbench.engine.rules import RuleError, replace_rule
+
+        try:
+            configs = replace_rule(self.engine.rule_configs, name, cfg)
+        except (RuleError, ValueError) as exc:
+            return _fail(str(exc), getattr(exc, "field", None))
+        return self._swap_rules(configs, f"rules: edited {name!r}", who)
+
+    def set_rule_enabled(self, name: str, enabled: bool, who: str = "user") -> Result:
+        if not isinstance(enabled, bool):
+            return _fail(f"enabled: expected true or false, got {enabled!r}", "enabled")
+        return self._rule_op("set_enabled", name, enabled, who=who)
+
+    def move_rule(self, name: str, delta: int, who: str = "user") -> Result:
+        return self._rule_op("move_rule", name, delta, who=who)
+
+    def delete_rule(self, name: str, who: str = "user") -> Result:
+        return self._rule_op("delete_rule", name, who=who)
+
+    # -- cache ------------------------------------------------------------------------------
+    def purge_cache(self, prefix: str | None = None, who: str = "user") -> Result:
+        cache = self.engine.cache
+        if cache is None:
+            return _fail("the cache is not configured", "cache")
+        if prefix is not None and not isinstance(prefix, str):
+            return _fail(f"prefix: expected a string, got {prefix!r}", "prefix")
+        n = cache.purge(prefix or None)
+        self._edit(who, f"cache: purged {n} entr{'y' if n == 1 else 'ies'}" + (
+            f" under {prefix}" if prefix else ""
+        ))
+        return Result(True, value=n)
+
+    def set_cache_enabled(self, proxy: str, enabled: bool, who: str = "user") -> Result:
+        target = {"reverse": self.engine.reverse, "forward": self.engine.forward}.get(proxy)
+        if target is None:
+            return _fail(f"no {proxy!r} proxy is running", "proxy")
+        if not isinstance(enabled, bool):
+            return _fail(f"enabled: expected true or false, got {enabled!r}", "enabled")
+        target.cache_enabled = enabled
+        self._edit(who, f"cache {'on' if enabled else 'off'} for the {proxy} proxy")
+        return Result(True, value=enabled)

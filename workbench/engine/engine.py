@@ -1,0 +1,408 @@
+"""The Engine: owns the listeners and the live state, and exposes snapshots and control."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import Any
+
+from workbench.config.model import BackendConfig, Config, PoolConfig
+from workbench.engine.backends import EventLog, Pool
+from workbench.engine.health import HealthChecker
+from workbench.engine.http1 import HttpRequest, HttpServer, ServerConnection
+from workbench.engine.records import Headers, RecordLog, RequestRecord
+from workbench.engine.rules import RuleSet, block_page
+from workbench.engine.stats import Stats
+from workbench.engine.upstream import UpstreamError, UpstreamPool
+
+log = logging.getLogger("workbench.engine")
+
+
+class Engine:
+    """Both proxies, their shared pipeline state, and the one place live state is changed."""
+
+    def __init__(self, config: Config, *, record_capacity: int = 10_000) -> None:
+        self.config = config
+        self.records = RecordLog(record_capacity)
+        self.stats = Stats()
+        self.events = EventLog()
+        self.ruleset = RuleSet.compile(list(config.rules))
+        self.rule_configs = list(config.rules)
+        self.cache = None
+        self.pools: dict[str, Pool] = {}
+        self.listeners: dict[str, str] = {}
+        self.servers: dict[str, HttpServer] = {}
+        self.checkers: list[HealthChecker] = []
+        self.reverse = None
+        self.forward = None
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self.started_at = 0.0
+        self.internal_errors = 0
+        self.bad_requests = 0
+        from workbench.engine.control import Control
+
+        self.control = Control(self)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _upstream_for(self, backend: BackendConfig, pool: PoolConfig) -> UpstreamPool:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(backend.url)
+        ssl = None
+        if parts.scheme == "https":
+            import ssl as _ssl
+
+            ssl = _ssl.create_default_context()
+        limits = self.config.reverse.limits if self.config.reverse else None
+        return UpstreamPool(
+            parts.hostname or "127.0.0.1",
+            parts.port or (443 if parts.scheme == "https" else 80),
+            max_connections=limits.max_connections_per_backend if limits else 256,
+            connect_timeout=pool.timeouts.connect,
+            idle_timeout=pool.timeouts.idle,
+            ssl=ssl,
+            server_hostname=parts.hostname,
+        )
+
+    async def start(self) -> None:
+        """Open every configured listener and start health checks."""
+        from workbench.engine.reverse import ReverseProxy
+
+        self.started_at = time.time()
+        cfg = self.config
+        if cfg.reverse is not None:
+            for pool_cfg in cfg.reverse.pools.values():
+                self.pools[pool_cfg.name] = Pool(pool_cfg, self._upstream_for, self.events)
+            self.reverse = ReverseProxy(self, cfg.reverse)
+            ssl_ctx = _server_ssl(cfg.reverse.tls)
+            server = HttpServer(
+                self.reverse.handle,
+                cfg.reverse.limits,
+                on_error=self._on_error,
+                on_bad_request=self._on_bad_request,
+            )
+            host, port = await server.start(cfg.reverse.listen.host, cfg.reverse.listen.port, ssl_ctx)
+            self.servers["reverse"] = server
+            scheme = "https" if ssl_ctx else "http"
+            self.listeners["reverse"] = f"{scheme}://{_fmt_host(host)}:{port}"
+            for pool in self.pools.values():
+                if pool.config.health is not None:
+                    checker = HealthChecker(pool, pool.config.health)
+                    checker.start()
+                    self.checkers.append(checker)
+        if cfg.forward is not None:
+            try:
+                from workbench.engine.forward import ForwardProxy
+            except ImportError:  # pragma: no cover - forward proxy lands in its own module
+                ForwardProxy = None  # noqa: N806
+            if ForwardProxy is not None:
+                self.forward = ForwardProxy(self, cfg.forward)
+                server = HttpServer(
+                    self.forward.handle,
+                    cfg.forward.limits,
+                    on_error=self._on_error,
+                    on_bad_request=self._on_bad_request,
+                )
+                host, port = await server.start(cfg.forward.listen.host, cfg.forward.listen.port)
+                self.servers["forward"] = server
+                self.listeners["forward"] = f"http://{_fmt_host(host)}:{port}"
+                self.forward.set_own_address(host, port)
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        for kind, url in self.listeners.items():
+            self.events.add("info", f"{kind} proxy listening on {url}")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, let in-flight requests finish (up to ``grace``), close everything."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        await asyncio.gather(*(s.stop(grace) for s in self.servers.values()))
+        for checker in self.checkers:
+            await checker.stop()
+        for pool in self.pools.values():
+            for b in pool.backends.values():
+                b.upstream.close()
+        if self.forward is not None:
+            self.forward.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for pool in self.pools.values():
+                for b in pool.backends.values():
+                    b.upstream.sweep(now)
+            if self.forward is not None:
+                self.forward.sweep(now)
+
+    def spawn(self, coro) -> asyncio.Task[Any]:
+        """Run a background task and keep a reference so it is not collected mid-flight."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.internal_errors += 1
+        self.events.add("error", f"internal error: {exc!r}")
+        log.exception("internal error", exc_info=exc)
+
+    def _on_bad_request(self, conn: ServerConnection, status: int, message: str) -> None:
+        self.bad_requests += 1
+        proxy = "forward" if self.forward is not None and conn.server is self.servers.get(
+            "forward"
+        ) else "reverse"
+        rec = RequestRecord(self.next_id(), time.time(), conn.client_ip, proxy, "-", "-", "", "")
+        rec.status = status
+        rec.error = message
+        rec.step("parse", str(status), message)
+        self.stats.observe(proxy, None, status, 0.0, True, 0)
+        self.records.append(rec)
+
+    # -- hot-path helpers -------------------------------------------------------------------
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def finish(self, rec: RequestRecord, start_mono: float) -> None:
+        """Close a record: timings, stats, ring buffer. O(1)."""
+        rec.t_total = time.monotonic() - start_mono
+        status = rec.status
+        self.stats.observe(
+            rec.proxy,
+            rec.backend,
+            status,
+            rec.t_total,
+            rec.error is not None or status is None or status >= 500,
+            rec.bytes_out,
+        )
+        self.records.append(rec)
+
+    def answer(
+        self,
+        conn: ServerConnection,
+        req: HttpRequest,
+        rec: RequestRecord,
+        status: int,
+        text: str,
+        extra: Headers | None = None,
+        *,
+        content_type: str = "text/plain; charset=utf-8",
+        body: bytes | None = None,
+    ) -> None:
+        """A response produced by the workbench itself (errors, blocks, redirects)."""
+        headers: Headers = [("Content-Type", content_type), ("Server", "workbench")]
+        if extra:
+            headers.extend(extra)
+        data = body if body is not None else text.encode()
+        rec.status = status
+        rec.content_type = content_type
+        rec.response_headers = headers
+        rec.bytes_out = len(data) if req.method != "HEAD" else 0
+        if status >= 500 and rec.error is None:
+            rec.error = text.strip()
+        close = req.stream is not None and not req.stream.done
+        conn.respond(status, headers, data, head=req.method == "HEAD", close=close)
+
+    def answer_upstream_error(
+        self, conn: ServerConnection, req: HttpRequest, rec: RequestRecord, exc: UpstreamError
+    ) -> None:
+        rec.error = str(exc)
+        if exc.kind == "timeout":
+            self.answer(conn, req, rec, 504, f"Gateway timeout: {exc}.\n")
+        else:
+            self.answer(conn, req, rec, 502, f"Bad gateway: {exc}.\n")
+
+    async def apply_request_rules(
+        self, req: HttpRequest, conn: ServerConnection, rec: RequestRecord, headers: Headers
+    ) -> object | None:
+        """Run request-phase rules. Returns None when a rule answered the client."""
+        ruleset = self.ruleset
+        if not ruleset.has_phase("request"):
+            return True
+        v = ruleset.evaluate("request", rec)
+        if v.action == "block":
+            status = v.status or 403
+            self.answer(
+                conn,
+                req,
+                rec,
+                status,
+                "",
+                content_type="text/html; charset=utf-8",
+                body=block_page(v.rule.config.name, status, rec),
+            )
+            return None
+        if v.action == "redirect":
+            status = v.status or 302
+            self.answer(
+                conn, req, rec, status, f"Redirected to {v.location}\n", [("Location", v.location)]
+            )
+            return None
+        if v.remove_headers:
+            drop = {h.lower() for h in v.remove_headers}
+            headers[:] = [(n, val) for n, val in headers if n.lower() not in drop]
+        for name, value in v.set_headers:
+            lname = name.lower()
+            headers[:] = [(n, val) for n, val in headers if n.lower() != lname]
+            headers.append((name, value))
+        if v.delay:
+            await asyncio.sleep(v.delay)
+        return v
+
+    def apply_response_rules(
+        self, req: HttpRequest, conn: ServerConnection, rec: RequestRecord, headers: Headers
+    ) -> float | None:
+        """Run response-phase rules on ``headers`` (in place).
+
+        Returns the delay to add, or None when a rule answered the client instead.
+        """
+        ruleset = self.ruleset
+        if not ruleset.has_phase("response"):
+            return 0.0
+        for n, v in headers:
+            if n.lower() == "content-type":
+                rec.content_type = v
+                break
+        v = ruleset.evaluate("response", rec)
+        if v.action == "block":
+            status = v.status or 403
+            self.answer(
+                conn,
+                req,
+                rec,
+                status,
+                "",
+                content_type="text/html; charset=utf-8",
+                body=block_page(v.rule.config.name, status, rec),
+            )
+            return None
+        if v.action == "redirect":
+            self.answer(
+                conn,
+                req,
+                rec,
+                v.status or 302,
+                f"Redirected to {v.location}\n",
+                [("Location", v.location)],
+            )
+            return None
+        if v.remove_headers:
+            drop = {h.lower() for h in v.remove_headers}
+            headers[:] = [(n, val) for n, val in headers if n.lower() not in drop]
+        for name, value in v.set_headers:
+            lname = name.lower()
+            headers[:] = [(n, val) for n, val in headers if n.lower() != lname]
+            headers.append((name, value))
+        return v.delay
+
+    def hash_key(self, pool: Pool, rec: RequestRecord) -> str:
+        key = pool.config.hash_key
+        if key == "client_ip":
+            return rec.client
+        if key == "path":
+            return rec.path.split("?", 1)[0]
+        if key == "url":
+            return rec.url
+        if key.startswith("header:"):
+            name = key[7:].lower()
+            for n, v in rec.request_headers:
+                if n.lower() == name:
+                    return v
+            return ""
+        return rec.client
+
+    # -- cache hooks (filled in by the cache integration) -----------------------------------
+    async def cache_lookup(self, req, conn, rec, headers):
+        return object()
+
+    async def cache_fetch(self, req, conn, rec, ctx, fetch, finish):
+        result = await fetch()
+        if result is None:
+            return
+        resp, backend, up = result
+        await finish(req, conn, rec, resp, backend, up, None)
+
+    def cache_response_headers(self, rec: RequestRecord) -> Headers | None:
+        return None
+
+    # -- reading ----------------------------------------------------------------------------
+    def records_since(self, cursor: int = 0, limit: int = 1000):
+        return self.records.records_since(cursor, limit)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain-data view of everything the UI and the admin API show."""
+        stats = self.stats.snapshot()
+        backend_stats = stats.get("backends", {})
+        pools = {}
+        for name, pool in self.pools.items():
+            p = pool.to_dict()
+            total_60 = 0
+            for b in p["backends"]:
+                bs = backend_stats.get(b["name"], {})
+                b["stats"] = bs
+                total_60 += bs.get("requests_60s", 0) or 0
+            for b in p["backends"]:
+                n = b["stats"].get("requests_60s", 0) or 0
+                b["actual_share"] = (n / total_60) if total_60 else 0.0
+            pools[name] = p
+        rules = [
+            {
+                "name": r.config.name,
+                "when": r.config.when,
+                "phase": r.config.phase,
+                "action": r.config.action,
+                "enabled": r.config.enabled,
+                "hits": r.hits,
+                "status": r.config.status,
+                "location": r.config.location,
+                "header": r.config.header,
+                "value": r.config.value,
+                "delay": r.config.delay,
+            }
+            for r in self.ruleset.rules
+        ]
+        return {
+            "time": time.time(),
+            "started_at": self.started_at,
+            "listeners": dict(self.listeners),
+            "stats": stats,
+            "pools": pools,
+            "rules": rules,
+            "cache": self.cache.stats() if self.cache is not None else None,
+            "records": {
+                "total": self.records.total,
+                "stored": len(self.records),
+                "dropped": self.records.dropped,
+                "capacity": self.records.capacity,
+            },
+            "events": [
+                {"time": e.time, "kind": e.kind, "message": e.message, "who": e.who}
+                for e in self.events.recent(50)
+            ],
+            "errors": {"internal": self.internal_errors, "bad_requests": self.bad_requests},
+        }
+
+
+def _fmt_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _server_ssl(tls):
+    if tls is None:
+        return None
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if tls.self_signed:
+        from workbench.engine.selfsigned import self_signed_files
+
+        cert, key = self_signed_files()
+        ctx.load_cert_chain(cert, key)
+    else:
+        ctx.load_cert_chain(tls.cert, tls.key)
+    return ctx

@@ -1,0 +1,139 @@
+"""Header handling shared by both proxies: hop-by-hop removal, forwarding headers, serialisation."""
+
+from __future__ import annotations
+
+from workbench.engine.records import Headers
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authenticate",
+        "proxy-authorization",
+    }
+)
+"""Fields that describe one connection, never forwarded (RFC 9110 §7.6.1)."""
+
+VIA_TOKEN = "1.1 workbench"
+
+FORWARDING_HEADERS = frozenset(
+    {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"}
+)
+REVEALING_HEADERS = frozenset(
+    {
+        "via",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-forwarded-port",
+        "x-forwarded-server",
+        "x-real-ip",
+        "client-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "x-originating-ip",
+        "x-remote-ip",
+        "x-remote-addr",
+        "x-proxy-id",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+        "proxy-connection",
+    }
+)
+"""Fields that can tell an origin the client's address or that a proxy is in the path."""
+
+
+def get_header(headers: Headers, name: str) -> str | None:
+    """First value of ``name`` (case-insensitive), or None."""
+    lname = name.lower()
+    for n, v in headers:
+        if n.lower() == lname:
+            return v
+    return None
+
+
+def strip_hop_by_hop(headers: Headers) -> Headers:
+    """A copy without hop-by-hop fields, including the ones ``Connection`` names."""
+    extra: set[str] | None = None
+    for n, v in headers:
+        if n.lower() == "connection":
+            tokens = {t.strip().lower() for t in v.split(",") if t.strip()}
+            extra = tokens if extra is None else extra | tokens
+    if extra:
+        drop = HOP_BY_HOP | extra
+        return [(n, v) for n, v in headers if n.lower() not in drop]
+    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+
+
+def remove_names(headers: Headers, names: frozenset[str] | set[str]) -> Headers:
+    """A copy without the fields whose lower-cased name is in ``names``."""
+    return [(n, v) for n, v in headers if n.lower() not in names]
+
+
+def set_header(headers: Headers, name: str, value: str) -> None:
+    """Replace every ``name`` field with a single one (in place)."""
+    lname = name.lower()
+    headers[:] = [(n, v) for n, v in headers if n.lower() != lname]
+    headers.append((name, value))
+
+
+def append_via(headers: Headers) -> None:
+    """Add this proxy to ``Via`` (in place)."""
+    for i, (n, v) in enumerate(headers):
+        if n.lower() == "via":
+            headers[i] = (n, f"{v}, {VIA_TOKEN}")
+            return
+    headers.append(("Via", VIA_TOKEN))
+
+
+def via_has_us(headers: Headers, token: str) -> bool:
+    """True when a ``Via`` field already names this proxy instance (a forwarding loop)."""
+    for n, v in headers:
+        if n.lower() == "via" and token in v:
+            return True
+    return False
+
+
+def add_forwarded(headers: Headers, client_ip: str, proto: str, host: str | None) -> None:
+    """Append the client to X-Forwarded-For and set X-Forwarded-Proto/-Host and Forwarded."""
+    xff = None
+    fwd = None
+    for i, (n, v) in enumerate(headers):
+        ln = n.lower()
+        if ln == "x-forwarded-for":
+            xff = i
+        elif ln == "forwarded":
+            fwd = i
+    if xff is None:
+        headers.append(("X-Forwarded-For", client_ip))
+    else:
+        n, v = headers[xff]
+        headers[xff] = (n, f"{v}, {client_ip}")
+    headers.append(("X-Forwarded-Proto", proto))
+    if host:
+        headers.append(("X-Forwarded-Host", host))
+    node = f'"[{client_ip}]"' if ":" in client_ip else client_ip
+    element = f"for={node};proto={proto}"
+    if host:
+        element += f';host="{host}"' if ":" in host else f";host={host}"
+    if fwd is None:
+        headers.append(("Forwarded", element))
+    else:
+        n, v = headers[fwd]
+        headers[fwd] = (n, f"{v}, {element}")
+
+
+def request_head(method: str, target: str, headers: Headers) -> bytes:
+    """Serialise a request line and header block."""
+    parts = [f"{method} {target} HTTP/1.1\r\n"]
+    for n, v in headers:
+        parts.append(f"{n}: {v}\r\n")
+    parts.append("\r\n")
+    return "".join(parts).encode("latin-1")

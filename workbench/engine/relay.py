@@ -1,0 +1,126 @@
+"""Moving a request upstream and its response back, with the right framing and back-pressure."""
+
+from __future__ import annotations
+
+import time
+
+from workbench.engine.headers import request_head
+from workbench.engine.http1 import HttpRequest, ServerConnection
+from workbench.engine.records import Headers, RequestRecord
+from workbench.engine.upstream import UpstreamConnection, UpstreamPool, UpstreamResponse
+
+PREVIEW_BYTES = 4096
+
+
+async def relay_response(
+    conn: ServerConnection,
+    req: HttpRequest,
+    rec: RequestRecord,
+    resp: UpstreamResponse,
+    headers: Headers,
+    *,
+    collect: int = 0,
+) -> bytes | None:
+    """Send ``resp`` (status, the already-filtered ``headers``, body) to the client.
+
+    Returns the whole body when it fitted in ``collect`` bytes (for the cache), else None.
+    Small complete bodies go out in one write; the rest streams with back-pressure.
+    """
+    status = resp.status
+    is_head = req.method == "HEAD"
+    no_body = is_head or status in (204, 304) or status < 200
+    if resp.complete:
+        body = resp.take_body()
+        if no_body:
+            if is_head and resp.content_length is not None:
+                headers.append(("Content-Length", str(resp.content_length)))
+            conn.write_head(status, headers, resp.reason or None)
+        else:
+            headers.append(("Content-Length", str(len(body))))
+            conn.write_head(status, headers, resp.reason or None)
+            conn.write(body)
+            rec.bytes_out = len(body)
+        rec.body_preview = body[:PREVIEW_BYTES] if body else None
+        return body if len(body) <= collect else None
+    # Streaming: keep the client's framing honest about what we know of the length.
+    chunked = False
+    close_after = False
+    if resp.content_length is not None:
+        headers.append(("Content-Length", str(resp.content_length)))
+    elif req.version == "1.1":
+        headers.append(("Transfer-Encoding", "chunked"))
+        chunked = True
+    else:
+        close_after = True
+        headers.append(("Connection", "close"))
+    conn.write_head(status, headers, resp.reason or None)
+    collected: list[bytes] | None = [] if collect else None
+    size = 0
+    preview: bytes | None = None
+    while True:
+        data = await resp.read()
+        if not data:
+            break
+        size += len(data)
+        if preview is None:
+            preview = data[:PREVIEW_BYTES]
+        if collected is not None:
+            if size <= collect:
+                collected.append(data)
+            else:
+                collected = None
+        conn.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
+        await conn.drain()
+    if chunked:
+        conn.write(b"0\r\n\r\n")
+    rec.bytes_out = size
+    rec.body_preview = preview
+    if close_after:
+        req.keep_alive = False
+    return b"".join(collected) if collected is not None else None
+
+
+def upstream_request_headers(req: HttpRequest, headers: Headers) -> Headers:
+    """Set the body framing headers for what will actually be sent upstream."""
+    if req.stream is not None:
+        out = [(n, v) for n, v in headers if n.lower() != "content-length"]
+        out.append(("Transfer-Encoding", "chunked"))
+        return out
+    if req.body or req.method in ("POST", "PUT", "PATCH"):
+        out = [(n, v) for n, v in headers if n.lower() != "content-length"]
+        out.append(("Content-Length", str(len(req.body))))
+        return out
+    return headers
+
+
+async def send_upstream(
+    pool: UpstreamPool,
+    req: HttpRequest,
+    rec: RequestRecord,
+    target: str,
+    headers: Headers,
+    timeout: float,
+) -> tuple[UpstreamResponse, UpstreamConnection]:
+    """Acquire a connection, send the request, wait for the response head; fills timings.
+
+    Raises :class:`UpstreamError`; the connection is closed on any failure.
+    """
+    up, t_connect = await pool.acquire()
+    rec.t_connect = t_connect
+    rec.t_queue = time.monotonic() - req.start_mono - t_connect
+    send_headers = upstream_request_headers(req, headers)
+    if rec.upstream_headers is None:
+        rec.upstream_headers = send_headers
+    body = req.stream if req.stream is not None else req.body
+    try:
+        resp = await up.send(
+            request_head(req.method, target, send_headers),
+            body,
+            is_head=req.method == "HEAD",
+            timeout=timeout,
+        )
+    except BaseException:
+        up.close()
+        raise
+    rec.t_first_byte = time.monotonic() - req.start_mono
+    return resp, up

@@ -1,0 +1,269 @@
+"""The reverse proxy: match a route, apply rules, consult the cache, balance across a pool."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from workbench.config.model import ReverseConfig, RouteConfig
+from workbench.engine.headers import (
+    add_forwarded,
+    append_via,
+    remove_names,
+    strip_hop_by_hop,
+)
+from workbench.engine.health import passive_failure, passive_success
+from workbench.engine.http1 import HttpRequest, ServerConnection
+from workbench.engine.records import RequestRecord
+from workbench.engine.relay import relay_response, send_upstream
+from workbench.engine.upstream import UpstreamError
+
+if TYPE_CHECKING:
+    from workbench.engine.engine import Engine
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+@dataclass(slots=True, frozen=True)
+class CompiledRoute:
+    name: str
+    pool: str
+    prefix: str
+    strip: bool
+    host_re: re.Pattern[str] | None
+    """None when the host glob is ``*`` (matches any host)."""
+
+    def describe(self) -> str:
+        host = "*" if self.host_re is None else self.host_re.pattern
+        return f"route {self.name}: host {host}, prefix {self.prefix} → pool {self.pool}"
+
+
+def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]:
+    """Routes ordered so that the first match is the longest prefix (host-specific first)."""
+    out = []
+    for r in routes:
+        host_re = None
+        if r.host not in ("*", ""):
+            host_re = re.compile(fnmatch.translate(r.host.lower()))
+        out.append(CompiledRoute(r.name, r.pool, r.path_prefix or "/", r.strip_prefix, host_re))
+    out.sort(key=lambda r: (-len(r.prefix), r.host_re is None))
+    return tuple(out)
+
+
+def match_route(
+    routes: tuple[CompiledRoute, ...], host: str, path: str
+) -> CompiledRoute | None:
+    for r in routes:
+        if path.startswith(r.prefix) and (r.host_re is None or r.host_re.match(host)):
+            if (
+                len(path) == len(r.prefix)
+                or r.prefix.endswith("/")
+                or path[len(r.prefix)] in "/?"
+            ):
+                return r
+    return None
+
+
+def split_host(host_header: str) -> str:
+    """Host name without port, lower-cased (handles ``[v6]:port``)."""
+    h = host_header.strip().lower()
+    if h.startswith("["):
+        end = h.find("]")
+        return h[1:end] if end > 0 else h
+    colon = h.rfind(":")
+    return h[:colon] if colon >= 0 else h
+
+
+class ReverseProxy:
+    """Request handler of the reverse-proxy listener."""
+
+    def __init__(self, engine: Engine, config: ReverseConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.routes = compile_routes(config.routes)
+        self.hide = frozenset(h.lower() for h in config.hide_backend_headers)
+        self.scheme = "https" if config.tls else "http"
+        self.cache_enabled = config.cache
+
+    async def handle(self, req: HttpRequest, conn: ServerConnection) -> None:
+        eng = self.engine
+        host_header = ""
+        for n, v in req.headers:
+            if len(n) == 4 and n.lower() == "host":
+                host_header = v
+                break
+        target = req.target
+        if not target.startswith("/"):
+            # Absolute-form to an origin server is legal (RFC 9112 §3.2.2): keep only the path.
+            rest = target.split("://", 1)[-1]
+            slash = rest.find("/")
+            host_header = host_header or (rest[:slash] if slash >= 0 else rest)
+            target = rest[slash:] if slash >= 0 else "/"
+        host = split_host(host_header) if host_header else ""
+        rec = RequestRecord(
+            eng.next_id(),
+            req.start,
+            conn.client_ip,
+            "reverse",
+            req.method,
+            f"{self.scheme}://{host_header}{target}",
+            host,
+            target,
+            req.headers,
+        )
+        rec.bytes_in = len(req.body)
+        try:
+            await self._pipeline(req, conn, rec, host_header, host, target)
+        except (ConnectionError, UpstreamError) as exc:
+            rec.error = rec.error or str(exc)
+            conn.close()
+        finally:
+            eng.finish(rec, req.start_mono)
+
+    async def _pipeline(
+        self,
+        req: HttpRequest,
+        conn: ServerConnection,
+        rec: RequestRecord,
+        host_header: str,
+        host: str,
+        target: str,
+    ) -> None:
+        eng = self.engine
+        path = target
+        route = match_route(self.routes, host, path)
+        if route is None:
+            rec.step("route", "none", f"no route matches host {host or '-'} path {path}")
+            eng.answer(conn, req, rec, 404, f"No route for {host or '(no host)'}{path}.\n")
+            return
+        pool = eng.pools.get(route.pool)
+        rec.pool = route.pool
+        rec.step("route", route.name, f"prefix {route.prefix} → pool {route.pool}")
+
+        headers = strip_hop_by_hop(req.headers)
+        verdict = await eng.apply_request_rules(req, conn, rec, headers)
+        if verdict is None:
+            return  # the rules answered
+
+        cache_ctx = None
+        if self.cache_enabled and eng.cache is not None:
+            cache_ctx = await eng.cache_lookup(req, conn, rec, headers)
+            if cache_ctx is None:
+                return  # answered from cache
+
+        upstream_target = target
+        if route.strip and route.prefix != "/":
+            upstream_target = target[len(route.prefix.rstrip("/")) :] or "/"
+            if not upstream_target.startswith("/"):
+                upstream_target = "/" + upstream_target
+        if self.config.forwarded_headers:
+            add_forwarded(headers, rec.client, self.scheme, host_header or None)
+        append_via(headers)
+        if pool is None:
+            eng.answer(conn, req, rec, 503, f"Pool {route.pool} does not exist.\n")
+            return
+
+        async def fetch(extra_headers=None):
+            return await self._to_pool(req, conn, rec, pool, headers, upstream_target, extra_headers)
+
+        if cache_ctx is not None:
+            await eng.cache_fetch(req, conn, rec, cache_ctx, fetch, self._finish_response)
+            return
+        result = await fetch()
+        if result is None:
+            return
+        resp, backend, up = result
+        await self._finish_response(req, conn, rec, resp, backend, up, None)
+
+    async def _to_pool(self, req, conn, rec, pool, headers, upstream_target, extra_headers):
+        """Pick a backend and send; retries idempotent requests elsewhere on connect failures.
+
+        Returns ``(response, backend, upstream_connection)`` or None when an error was answered.
+        """
+        eng = self.engine
+        retries = pool.config.retries
+        can_retry = req.method in IDEMPOTENT and req.stream is None
+        tried: set[str] = set()
+        last_error: UpstreamError | None = None
+        key = None
+        algorithm = pool.algorithm
+        if algorithm == "ip_hash":
+            key = rec.client
+        elif algorithm == "consistent_hash":
+            key = eng.hash_key(pool, rec)
+        send_headers = headers if not extra_headers else headers + extra_headers
+        for attempt in range(retries + 1):
+            balancer = pool.balancer
+            name = balancer.pick(key, tried)
+            if name is None:
+                if last_error is None:
+                    rec.step("balancer", "none", f"pool {pool.name}: no healthy backend")
+                    rec.error = "no healthy backend"
+                    eng.answer(conn, req, rec, 503, f"No healthy backend in pool {pool.name}.\n")
+                else:
+                    eng.answer_upstream_error(conn, req, rec, last_error)
+                return None
+            backend = pool.backends[name]
+            rec.backend = name
+            rec.step("balancer", f"→ {name}", balancer.explain(name))
+            t_req = time.monotonic()
+            backend.inflight += 1
+            try:
+                target = backend.base_path + upstream_target if backend.base_path else upstream_target
+                resp, up = await send_upstream(
+                    backend.upstream, req, rec, target, send_headers, pool.config.timeouts.response
+                )
+            except UpstreamError as exc:
+                backend.inflight -= 1
+                last_error = exc
+                passive_failure(pool, backend, str(exc))
+                rec.step("upstream", exc.kind, f"{name}: {exc}")
+                if exc.retryable and can_retry and attempt < retries:
+                    tried.add(name)
+                    continue
+                eng.answer_upstream_error(conn, req, rec, exc)
+                return None
+            except BaseException:
+                backend.inflight -= 1
+                raise
+            if resp.status >= 500:
+                passive_failure(pool, backend, f"status {resp.status}")
+            else:
+                passive_success(backend)
+            rec.step(
+                "upstream",
+                str(resp.status),
+                f"{name} answered in {(time.monotonic() - t_req) * 1000:.1f} ms"
+                + (" (new connection)" if rec.t_connect else " (pooled connection)"),
+            )
+            return resp, backend, up
+        return None
+
+    async def _finish_response(self, req, conn, rec, resp, backend, up, collect_limit):
+        """Response rules, header filtering, relay to the client; returns the body if collected."""
+        eng = self.engine
+        try:
+            rec.status = resp.status
+            rec.backend_response_headers = resp.headers
+            out = strip_hop_by_hop(resp.headers)
+            if self.hide:
+                out = remove_names(out, self.hide)
+            append_via(out)
+            delay = eng.apply_response_rules(req, conn, rec, out)
+            if delay is None:
+                return None  # a response rule answered instead; the unread body is dropped
+            if delay:
+                await asyncio.sleep(delay)
+            extra = eng.cache_response_headers(rec)
+            if extra:
+                out.extend(extra)
+            rec.response_headers = out
+            body = await relay_response(conn, req, rec, resp, out, collect=collect_limit or 0)
+            return body
+        finally:
+            backend.inflight -= 1
+            backend.upstream.release(up)
