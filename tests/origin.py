@@ -7,6 +7,8 @@ import json
 
 from aiohttp import web
 
+STATE = web.AppKey("state", dict)
+
 
 def make_origin_app(name: str) -> web.Application:
     """An origin that says who it is, echoes what it received and misbehaves on request."""
@@ -72,7 +74,7 @@ def make_origin_app(name: str) -> web.Application:
         return web.Response(status=state["health_status"], text="ok\n")
 
     app = web.Application(client_max_size=2**31)
-    app["state"] = state
+    app[STATE] = state
     app.router.add_get("/", index)
     app.router.add_route("*", "/echo", echo)
     app.router.add_route("*", "/api/echo", echo)
@@ -101,7 +103,7 @@ class Origin:
 
     @property
     def hits(self) -> int:
-        return self.app["state"]["hits"]
+        return self.app[STATE]["hits"]
 
     async def start(self, port: int = 0) -> Origin:
         self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.1)

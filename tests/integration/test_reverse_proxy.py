@@ -8,7 +8,7 @@ import json
 
 import aiohttp
 import pytest
-from origin import wait_for
+from origin import STATE, wait_for
 
 from workbench.config.model import (
     Address,
@@ -232,13 +232,13 @@ async def test_health_checks_take_down_and_bring_back(origins, engine_factory):
     cfg = reverse_config({"web": pool("web", web, health=health, algorithm="round_robin")})
     eng = await engine_factory(cfg)
     b2 = eng.pools["web"].backends["web-2"]
-    web[1].app["state"]["health_status"] = 503
+    web[1].app[STATE]["health_status"] = 503
     await wait_for(lambda: b2.state == "down")
     async with aiohttp.ClientSession() as s:
         for _ in range(10):
             async with s.get(eng.listeners["reverse"] + "/") as r:
                 assert r.headers["X-Backend"] == "web-1"
-    web[1].app["state"]["health_status"] = 200
+    web[1].app[STATE]["health_status"] = 200
     await wait_for(lambda: b2.state == "up")
     events = [e.message for e in eng.events.recent(20)]
     assert any("web-2: up → down" in m for m in events)
@@ -281,7 +281,7 @@ async def test_records_and_trace(origins, engine_factory):
     assert cursor == rec.seq and skipped == 0
 
 
-@pytest.mark.parametrize("raw,status", [
+@pytest.mark.parametrize("raw,status", ids=["garbage", "bad-length", "huge-header"], argvalues=[
     (b"GARBAGE\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\n" + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),

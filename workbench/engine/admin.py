@@ -201,8 +201,7 @@ class AdminApi:
         return _result(res, {"purged": res.value} if res.ok else None)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        from workbench.engine.metrics import render_metrics
+        from workbench.engine.metrics import CONTENT_TYPE, render_metrics
 
         text = render_metrics(self.engine.metrics_state())
-        return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type-Version": "0.0.4"})
+        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})

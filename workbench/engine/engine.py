@@ -334,21 +334,46 @@ class Engine:
     def records_since(self, cursor: int = 0, limit: int = 1000):
         return self.records.records_since(cursor, limit)
 
+    def metrics_state(self) -> dict[str, Any]:
+        """Input for :func:`workbench.engine.metrics.render_metrics`."""
+        prom = self.stats.prometheus_state()
+        counters = prom["backend_counters"]
+        backends = []
+        for pool in self.pools.values():
+            for b in pool.backends.values():
+                c = counters.get(b.name, {})
+                backends.append(
+                    {
+                        "pool": pool.name,
+                        "backend": b.name,
+                        "requests": c.get("requests", 0),
+                        "errors": c.get("errors", 0),
+                        "inflight": b.inflight,
+                        "state": b.state,
+                        "weight": b.weight,
+                    }
+                )
+        return {
+            "proxies": prom["proxies"],
+            "backends": backends,
+            "cache": self.cache.stats() if self.cache is not None else None,
+            "rules": {r.config.name: r.hits for r in self.ruleset.rules},
+            "records_dropped": self.records.dropped,
+        }
+
     def snapshot(self) -> dict[str, Any]:
         """Plain-data view of everything the UI and the admin API show."""
-        stats = self.stats.snapshot()
+        stats = self.stats.snapshot(
+            pools={name: list(p.backends) for name, p in self.pools.items()}
+        )
         backend_stats = stats.get("backends", {})
         pools = {}
         for name, pool in self.pools.items():
             p = pool.to_dict()
-            total_60 = 0
             for b in p["backends"]:
                 bs = backend_stats.get(b["name"], {})
                 b["stats"] = bs
-                total_60 += bs.get("requests_60s", 0) or 0
-            for b in p["backends"]:
-                n = b["stats"].get("requests_60s", 0) or 0
-                b["actual_share"] = (n / total_60) if total_60 else 0.0
+                b["actual_share"] = bs.get("share_60s", 0.0) or 0.0
             pools[name] = p
         rules = [
             {

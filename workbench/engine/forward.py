@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from workbench.config.model import ForwardConfig
 from workbench.engine.headers import (
     FORWARDING_HEADERS,
+    RESPONSE_DROP,
     REVEALING_HEADERS,
     append_via,
     get_header,
@@ -251,7 +252,7 @@ class ForwardProxy:
         try:
             rec.status = resp.status
             rec.backend_response_headers = resp.headers
-            out = strip_hop_by_hop(resp.headers)
+            out = strip_hop_by_hop(resp.headers, RESPONSE_DROP)
             if self.privacy != "elite":
                 append_via(out)
             delay = eng.apply_response_rules(req, conn, rec, out)

@@ -19,6 +19,9 @@ HOP_BY_HOP = frozenset(
 )
 """Fields that describe one connection, never forwarded (RFC 9110 §7.6.1)."""
 
+RESPONSE_DROP = HOP_BY_HOP | {"content-length"}
+"""Dropped from upstream responses: hop-by-hop fields, and the length (the relay reframes)."""
+
 VIA_TOKEN = "1.1 workbench"
 
 FORWARDING_HEADERS = frozenset(
@@ -59,17 +62,16 @@ def get_header(headers: Headers, name: str) -> str | None:
     return None
 
 
-def strip_hop_by_hop(headers: Headers) -> Headers:
-    """A copy without hop-by-hop fields, including the ones ``Connection`` names."""
+def strip_hop_by_hop(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Headers:
+    """A copy without hop-by-hop fields (or ``drop``), including the ones ``Connection`` names."""
     extra: set[str] | None = None
     for n, v in headers:
         if n.lower() == "connection":
             tokens = {t.strip().lower() for t in v.split(",") if t.strip()}
             extra = tokens if extra is None else extra | tokens
     if extra:
-        drop = HOP_BY_HOP | extra
-        return [(n, v) for n, v in headers if n.lower() not in drop]
-    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+        drop = drop | extra
+    return [(n, v) for n, v in headers if n.lower() not in drop]
 
 
 def remove_names(headers: Headers, names: frozenset[str] | set[str]) -> Headers:

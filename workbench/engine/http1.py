@@ -167,6 +167,7 @@ class ServerConnection(asyncio.Protocol):
         self._queue: deque[HttpRequest] = deque()
         self._busy = False
         self._streaming: HttpRequest | None = None
+        self._upgrade: HttpRequest | None = None
         self._closed = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
@@ -227,7 +228,8 @@ class ServerConnection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
-            req = self._req
+            req = self._upgrade
+            self._upgrade = None
             if req is not None and req.method == "CONNECT":
                 offset = exc.args[0] if exc.args else len(data)
                 req.tunnel_data = data[offset:]
@@ -236,10 +238,13 @@ class ServerConnection(asyncio.Protocol):
                 self._enqueue(req)
             else:
                 self._bad_request(400, "Protocol upgrades are not supported by this proxy.")
-        except _TooLarge as exc:
-            self._bad_request(exc.status, exc.message)
         except httptools.HttpParserError as exc:
-            self._bad_request(400, f"Malformed HTTP request: {exc}")
+            # Errors raised in our callbacks arrive wrapped, with ours as the context.
+            cause = exc.__context__
+            if isinstance(cause, _TooLarge):
+                self._bad_request(cause.status, cause.message)
+            else:
+                self._bad_request(400, f"Malformed HTTP request: {exc}")
 
     def eof_received(self) -> bool | None:
         if self._tunnel_sink is not None and self._tunnel_closed is not None:
@@ -324,6 +329,10 @@ class ServerConnection(asyncio.Protocol):
         req = self._req
         self._req = None
         if req is None:
+            return
+        if self.parser.should_upgrade():
+            # CONNECT (or an Upgrade request): feed_data raises HttpParserUpgrade next.
+            self._upgrade = req
             return
         if req.stream is not None:
             req.stream.finish()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from workbench.config.model import ReverseConfig, RouteConfig
 from workbench.engine.headers import (
+    RESPONSE_DROP,
     add_forwarded,
     append_via,
     remove_names,
@@ -249,7 +250,7 @@ class ReverseProxy:
         try:
             rec.status = resp.status
             rec.backend_response_headers = resp.headers
-            out = strip_hop_by_hop(resp.headers)
+            out = strip_hop_by_hop(resp.headers, RESPONSE_DROP)
             if self.hide:
                 out = remove_names(out, self.hide)
             append_via(out)

@@ -1,0 +1,660 @@
+"""Filter expressions (mitmproxy's convention), compiled once into a fast predicate.
+
+The same language drives rules (``when:``) and the UI's display filter::
+
+    ~d DOMAIN    host is DOMAIN or a subdomain of it (case-insensitive)
+    ~u REGEX     URL matches                     ~m METHOD   method is METHOD
+    ~h REGEX     a request or response header line ("Name: value") matches
+    ~hq REGEX    a request header line matches   ~hs REGEX   a response header line matches
+    ~c CODE      status is CODE; also 4xx (a class) and 500-599 (an inclusive range)
+    ~t REGEX     content type matches (the response's, else the request's)
+    ~src CIDR    client address is in the block (a bare address is a single host)
+    ~q           no response yet                 ~s          has a response
+    ~e           the request failed with an error
+    ~cache X     cache outcome is X (hit, miss, stale, revalidated, bypass, uncacheable)
+    ~b NAME      backend is NAME; a glob such as web-* is allowed
+    ~tag NAME    a tag rule labelled the request NAME
+    ~all         everything
+
+Operators, tightest first: ``!`` (not), ``&`` (and; two filters side by side also mean and),
+``|`` (or); parentheses group. A bare word without ``~`` (``example.com``) means ``~u WORD``.
+
+Arguments are bare words or quoted strings. A bare word runs to the next whitespace or to a ``)``
+that closes a group, so a regex may contain balanced parentheses: ``~u /(v1|v2)/``. In quoted
+strings ``\\"``, ``\\'`` and ``\\\\`` stand for the character itself; any other backslash is kept,
+so regex escapes such as ``"\\.json$"`` need no doubling. Regexes are case-insensitive.
+
+An empty (or all-blank) expression matches everything: that is what a cleared display filter means.
+
+Compilation builds nested closures, so evaluating a filter is a handful of Python calls with no
+tree walking and no per-call allocation beyond what a regex search needs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import ipaddress
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.engine.records import Headers, RequestRecord
+
+Predicate = Callable[["RequestRecord"], bool]
+"""A compiled filter: takes a record, answers whether it matches."""
+
+CACHE_OUTCOMES = ("hit", "miss", "stale", "revalidated", "bypass", "uncacheable")
+
+__all__ = [
+    "CACHE_OUTCOMES",
+    "FILTERS",
+    "Filter",
+    "FilterSyntaxError",
+    "Predicate",
+    "parse_filter",
+]
+
+
+class FilterSyntaxError(ValueError):
+    """A filter expression that does not parse; ``column`` is 1-based."""
+
+    def __init__(self, expression: str, column: int, message: str) -> None:
+        super().__init__(f"col {column}: {message}")
+        self.expression = expression
+        self.column = column
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"col {self.column}: {self.message}"
+
+    def caret(self) -> str:
+        """The expression with a ``^`` under the offending column (for monospace displays)."""
+        return f"{self.expression}\n{' ' * (self.column - 1)}^"
+
+
+class Filter:
+    """A compiled filter expression; call it with a :class:`RequestRecord`."""
+
+    __slots__ = ("expression", "predicate", "_description")
+
+    def __init__(self, expression: str, predicate: Predicate, description: str) -> None:
+        self.expression = expression
+        """The source text, as the user typed it."""
+        self.predicate = predicate
+        """The compiled closure; hot loops call it directly to skip one method call."""
+        self._description = description
+
+    def __call__(self, rec: RequestRecord) -> bool:
+        return self.predicate(rec)
+
+    @property
+    def matches_everything(self) -> bool:
+        """True for the empty expression and ``~all``: there is nothing to test."""
+        return self.predicate is _always
+
+    def describe(self) -> str:
+        """The expression in words, e.g. ``method is GET and status is 4xx``."""
+        return self._description
+
+    def __repr__(self) -> str:
+        return f"Filter({self.expression!r})"
+
+
+def parse_filter(expr: str) -> Filter:
+    """Compile ``expr``; raises :class:`FilterSyntaxError` naming the column of the problem.
+
+    An empty or all-blank expression compiles to a filter that matches everything.
+    """
+    fn, desc, _ = _Parser(expr).parse()
+    return Filter(expr, fn, desc)
+
+
+# -- the filters ------------------------------------------------------------------------------
+# A compiled node is (predicate, description, precedence); precedence decides where describe()
+# needs parentheses: 1 = or, 2 = and, 3 = a single filter or a negation.
+_Node = tuple[Predicate, str, int]
+_ATOM, _AND, _OR = 3, 2, 1
+
+
+def _always(rec: RequestRecord) -> bool:
+    return True
+
+
+class _ArgError(Exception):
+    """Raised by a filter builder; the parser turns it into a FilterSyntaxError at the argument."""
+
+
+def _regex(arg: str, flags: int = 0) -> re.Pattern[str]:
+    try:
+        return re.compile(arg, re.IGNORECASE | flags)
+    except re.error as exc:
+        # The regex's own position is relative to the argument; the caller reports the argument's
+        # column, and the message keeps re's detail.
+        raise _ArgError(f"bad regex {arg!r}: {exc.msg}") from None
+
+
+def _f_domain(arg: str) -> _Node:
+    if "/" in arg:
+        raise _ArgError(f"~d takes a host name such as example.com, not {arg!r} (use ~u for URLs)")
+    dom = arg.lower().removeprefix("*.").removeprefix(".").rstrip(".")
+    if not dom:
+        raise _ArgError(f"~d needs a host name, got {arg!r}")
+    suffix = "." + dom
+
+    def domain(rec: RequestRecord) -> bool:
+        host = rec.host.lower()
+        return host == dom or host.endswith(suffix)
+
+    return domain, f"host is {dom} (or a subdomain)", _ATOM
+
+
+def _f_url(arg: str) -> _Node:
+    search = _regex(arg).search
+
+    def url(rec: RequestRecord) -> bool:
+        return search(rec.url) is not None
+
+    return url, f'URL matches "{arg}"', _ATOM
+
+
+def _f_method(arg: str) -> _Node:
+    want = arg.upper()
+
+    def method(rec: RequestRecord) -> bool:
+        m = rec.method
+        return m == want or m.upper() == want
+
+    return method, f"method is {want}", _ATOM
+
+
+def _header_search(rx: re.Pattern[str]) -> Callable[[Headers], bool]:
+    """A function telling whether any "Name: value" line of a header list matches ``rx``.
+
+    One search over the joined block is much cheaper than one search per line. A match that spans
+    a newline (possible with ``\\s`` or ``[^x]``) is re-checked line by line, so the answer is
+    always the per-line one. Patterns whose zero-width assertions could see a neighbouring line
+    (lookarounds, ``\\A``/``\\Z``, switching multiline off) always go line by line.
+    """
+    search = rx.search
+    pattern = rx.pattern
+
+    def per_line(headers: Headers) -> bool:
+        for line in map(": ".join, headers):
+            if search(line) is not None:
+                return True
+        return False
+
+    if any(t in pattern for t in ("\\A", "\\Z", "(?=", "(?!", "(?<", "(?-")):
+        return per_line
+
+    def block(headers: Headers) -> bool:
+        m = search("\n".join(map(": ".join, headers)))
+        if m is None:
+            return False
+        if "\n" not in m.group():
+            return True
+        return per_line(headers)
+
+    return block
+
+
+def _f_header(arg: str) -> _Node:
+    match = _header_search(_regex(arg, re.MULTILINE))
+
+    def header(rec: RequestRecord) -> bool:
+        if match(rec.request_headers):
+            return True
+        resp = rec.response_headers
+        return resp is not None and match(resp)
+
+    return header, f'a header matches "{arg}"', _ATOM
+
+
+def _f_request_header(arg: str) -> _Node:
+    match = _header_search(_regex(arg, re.MULTILINE))
+
+    def request_header(rec: RequestRecord) -> bool:
+        return match(rec.request_headers)
+
+    return request_header, f'a request header matches "{arg}"', _ATOM
+
+
+def _f_response_header(arg: str) -> _Node:
+    match = _header_search(_regex(arg, re.MULTILINE))
+
+    def response_header(rec: RequestRecord) -> bool:
+        resp = rec.response_headers
+        return resp is not None and match(resp)
+
+    return response_header, f'a response header matches "{arg}"', _ATOM
+
+
+_CODE_RE = re.compile(r"(?:(?P<one>\d{3})|(?P<cls>[1-5])xx|(?P<lo>\d{3})-(?P<hi>\d{3}))", re.I)
+
+
+def _f_code(arg: str) -> _Node:
+    m = _CODE_RE.fullmatch(arg)
+    if m is None:
+        raise _ArgError(f"expected a status code like 404, 4xx or 500-599, got {arg!r}")
+    if m["one"]:
+        lo = hi = int(m["one"])
+        text = f"status is {lo}"
+    elif m["cls"]:
+        lo = int(m["cls"]) * 100
+        hi = lo + 99
+        text = f"status is {m['cls']}xx"
+    else:
+        lo, hi = int(m["lo"]), int(m["hi"])
+        if lo > hi:
+            raise _ArgError(f"status range {arg!r} is backwards (the low end comes first)")
+        text = f"status is {lo}-{hi}"
+    if not (100 <= lo and hi <= 599):
+        raise _ArgError(f"status codes run from 100 to 599, got {arg!r}")
+
+    if lo == hi:
+
+        def code(rec: RequestRecord) -> bool:
+            return rec.status == lo
+
+    else:
+
+        def code(rec: RequestRecord) -> bool:
+            s = rec.status
+            return s is not None and lo <= s <= hi
+
+    return code, text, _ATOM
+
+
+def _content_type(rec: RequestRecord) -> str | None:
+    """The response's content type when known, else the request's (e.g. a JSON POST body)."""
+    ct = rec.content_type
+    if ct is not None:
+        return ct
+    for headers in (rec.response_headers, rec.request_headers):
+        if headers:
+            for name, value in headers:
+                if name.lower() == "content-type":
+                    return value
+    return None
+
+
+def _f_type(arg: str) -> _Node:
+    search = _regex(arg).search
+
+    def content_type(rec: RequestRecord) -> bool:
+        ct = _content_type(rec)
+        return ct is not None and search(ct) is not None
+
+    return content_type, f'content type matches "{arg}"', _ATOM
+
+
+@lru_cache(maxsize=4096)
+def _client_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parse a client address once; clients repeat, and ip_address() costs about a microsecond."""
+    try:
+        addr = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped  # a dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d
+    return addr
+
+
+def _f_source(arg: str) -> _Node:
+    try:
+        net = ipaddress.ip_network(arg, strict=False)
+    except ValueError:
+        raise _ArgError(
+            f"expected an IP address or CIDR block such as 10.0.0.0/8, got {arg!r}"
+        ) from None
+
+    def source(rec: RequestRecord) -> bool:
+        addr = _client_address(rec.client)
+        # Membership across IP versions is simply False, never an error.
+        return addr is not None and addr in net
+
+    return source, f"client is in {net}", _ATOM
+
+
+def _f_cache(arg: str) -> _Node:
+    want = arg.lower()
+    if want not in CACHE_OUTCOMES:
+        hint = difflib.get_close_matches(want, CACHE_OUTCOMES, n=1)
+        extra = f" (did you mean {hint[0]}?)" if hint else ""
+        raise _ArgError(f"~cache takes one of {', '.join(CACHE_OUTCOMES)}, got {arg!r}{extra}")
+
+    def cache(rec: RequestRecord) -> bool:
+        return rec.cache == want
+
+    return cache, f"cache outcome is {want}", _ATOM
+
+
+def _f_backend(arg: str) -> _Node:
+    if any(c in arg for c in "*?["):
+        match = re.compile(fnmatch.translate(arg), re.IGNORECASE).match
+
+        def backend(rec: RequestRecord) -> bool:
+            b = rec.backend
+            return b is not None and match(b) is not None
+
+        return backend, f"backend matches {arg}", _ATOM
+    want = arg.lower()
+
+    def backend_is(rec: RequestRecord) -> bool:
+        b = rec.backend
+        return b is not None and b.lower() == want
+
+    return backend_is, f"backend is {arg}", _ATOM
+
+
+def _f_tag(arg: str) -> _Node:
+    def tag(rec: RequestRecord) -> bool:
+        tags = rec.tags
+        return tags is not None and arg in tags
+
+    return tag, f"tagged {arg}", _ATOM
+
+
+def _pending(rec: RequestRecord) -> bool:
+    return rec.status is None
+
+
+def _answered(rec: RequestRecord) -> bool:
+    return rec.status is not None
+
+
+def _failed(rec: RequestRecord) -> bool:
+    return rec.error is not None
+
+
+_WithArg = Callable[[str], _Node]
+
+FILTERS: dict[str, tuple[str, _WithArg | _Node]] = {
+    "d": ("DOMAIN", _f_domain),
+    "u": ("REGEX", _f_url),
+    "m": ("METHOD", _f_method),
+    "h": ("REGEX", _f_header),
+    "hq": ("REGEX", _f_request_header),
+    "hs": ("REGEX", _f_response_header),
+    "c": ("CODE", _f_code),
+    "t": ("REGEX", _f_type),
+    "src": ("CIDR", _f_source),
+    "q": ("", (_pending, "no response yet", _ATOM)),
+    "s": ("", (_answered, "has a response", _ATOM)),
+    "e": ("", (_failed, "failed with an error", _ATOM)),
+    "cache": ("OUTCOME", _f_cache),
+    "b": ("NAME", _f_backend),
+    "tag": ("NAME", _f_tag),
+    "all": ("", (_always, "everything", _ATOM)),
+}
+"""Filter name (without ``~``) → (argument placeholder or "" for none, builder or fixed node)."""
+
+# Words people reach for from other tools; the hint teaches the short name.
+_ALIASES = {
+    "domain": "d",
+    "host": "d",
+    "url": "u",
+    "path": "u",
+    "method": "m",
+    "header": "h",
+    "code": "c",
+    "status": "c",
+    "type": "t",
+    "ct": "t",
+    "ip": "src",
+    "client": "src",
+    "error": "e",
+    "backend": "b",
+}
+
+
+def _suggest(name: str, word: str) -> str:
+    """A "did you mean" hint for an unknown filter name, or a list of the known ones.
+
+    ``word`` is the whole non-blank run after the ``~``, which may go on past the name.
+    """
+    if name in _ALIASES:
+        return f" (did you mean ~{_ALIASES[name]}?)"
+    # "~dexample.com": a known filter glued to its argument.
+    glued = [k for k in FILTERS if FILTERS[k][0] and name.startswith(k) and len(name) > len(k)]
+    if glued:
+        k = max(glued, key=len)
+        return f" (did you mean '~{k} {word[len(k) :]}'?)"
+    close = difflib.get_close_matches(name, list(FILTERS), n=1, cutoff=0.5)
+    if close:
+        return f" (did you mean ~{close[0]}?)"
+    return " (filters: " + " ".join("~" + k for k in FILTERS) + ")"
+
+
+# -- combinators ------------------------------------------------------------------------------
+def _not(node: _Node) -> _Node:
+    fn, desc, _ = node
+
+    def negated(rec: RequestRecord) -> bool:
+        return not fn(rec)
+
+    return negated, f"not ({desc})", _ATOM
+
+
+def _join(nodes: list[_Node], prec: int) -> _Node:
+    """Combine with and (``prec == _AND``) or or (``_OR``) into one closure."""
+    word = " and " if prec == _AND else " or "
+    shown = [n for n in nodes if n[0] is not _always] if prec == _AND else nodes
+    desc = word.join(d if p > prec else f"({d})" for _, d, p in shown or nodes)
+    fns = [fn for fn, _, _ in nodes]
+    if prec == _AND:
+        fns = [f for f in fns if f is not _always]  # `~all` adds nothing to a conjunction
+        if not fns:
+            return _always, desc, prec
+    elif _always in fns:
+        return _always, desc, prec
+    if len(fns) == 1:
+        return fns[0], desc, prec
+    # Specialised closures for the common short chains; a loop for the rest.
+    if prec == _AND:
+        if len(fns) == 2:
+            a, b = fns
+
+            def and2(rec: RequestRecord) -> bool:
+                return a(rec) and b(rec)
+
+            return and2, desc, prec
+        if len(fns) == 3:
+            a, b, c = fns
+
+            def and3(rec: RequestRecord) -> bool:
+                return a(rec) and b(rec) and c(rec)
+
+            return and3, desc, prec
+        all_fns = tuple(fns)
+
+        def and_n(rec: RequestRecord) -> bool:
+            for f in all_fns:
+                if not f(rec):
+                    return False
+            return True
+
+        return and_n, desc, prec
+    if len(fns) == 2:
+        a, b = fns
+
+        def or2(rec: RequestRecord) -> bool:
+            return a(rec) or b(rec)
+
+        return or2, desc, prec
+    any_fns = tuple(fns)
+
+    def or_n(rec: RequestRecord) -> bool:
+        for f in any_fns:
+            if f(rec):
+                return True
+        return False
+
+    return or_n, desc, prec
+
+
+# -- the parser -------------------------------------------------------------------------------
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class _Parser:
+    """Recursive descent over the text, compiling as it goes (no intermediate tree)."""
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.n = len(text)
+        self.i = 0
+
+    def error(self, pos: int, message: str) -> FilterSyntaxError:
+        return FilterSyntaxError(self.s, pos + 1, message)
+
+    def skip_ws(self) -> str:
+        """Skip whitespace; return the next character ("" at the end)."""
+        s, i, n = self.s, self.i, self.n
+        while i < n and s[i].isspace():
+            i += 1
+        self.i = i
+        return s[i] if i < n else ""
+
+    def parse(self) -> _Node:
+        if not self.skip_ws():
+            return _always, "everything", _ATOM
+        node = self.parse_or()
+        c = self.skip_ws()
+        if c == ")":
+            raise self.error(self.i, "unbalanced ')'")
+        if c:  # parse_or only stops at ")" or the end; kept as a guard
+            raise self.error(self.i, f"unexpected {c!r}")
+        return node
+
+    def parse_or(self, after: str | None = None) -> _Node:
+        nodes = [self.parse_and(after)]
+        while self.skip_ws() == "|":
+            self.i += 1
+            nodes.append(self.parse_and("'|'"))
+        return nodes[0] if len(nodes) == 1 else _join(nodes, _OR)
+
+    def parse_and(self, after: str | None) -> _Node:
+        nodes = [self.parse_unary(after)]
+        while True:
+            c = self.skip_ws()
+            if c == "&":
+                self.i += 1
+                nodes.append(self.parse_unary("'&'"))
+            elif c and c not in ")|":
+                nodes.append(self.parse_unary(None))  # juxtaposition: `~m GET ~d x`
+            else:
+                break
+        return nodes[0] if len(nodes) == 1 else _join(nodes, _AND)
+
+    def parse_unary(self, after: str | None) -> _Node:
+        c = self.skip_ws()
+        start = self.i
+        if c == "!":
+            self.i += 1
+            return _not(self.parse_unary("'!'"))
+        if c == "(":
+            self.i += 1
+            if self.skip_ws() == ")":
+                raise self.error(self.i, "expected an expression inside '( )'")
+            fn, desc, prec = self.parse_or("'('")
+            if self.skip_ws() != ")":
+                raise self.error(start, "unbalanced '(' (no matching ')')")
+            self.i += 1
+            return fn, desc, prec
+        if c == "~":
+            return self.parse_filter()
+        if c in ("", ")", "&", "|"):
+            where = f" after {after}" if after else ""
+            raise self.error(start, f"expected an expression{where}")
+        # A bare word or quoted string on its own is a URL regex, as in mitmproxy.
+        arg, arg_pos = self.read_arg("~u")
+        return self.build(_f_url, arg, arg_pos)
+
+    def parse_filter(self) -> _Node:
+        s, start = self.s, self.i
+        j = start + 1
+        while j < self.n and s[j] in _NAME_CHARS:
+            j += 1
+        name = s[start + 1 : j]
+        if not name:
+            raise self.error(start, "expected a filter name after '~', such as ~d or ~u")
+        spec = FILTERS.get(name)
+        if spec is None:
+            word = s[start + 1 :].split(None, 1)[0]
+            raise self.error(start, f"unknown filter ~{name}{_suggest(name, word)}")
+        self.i = j
+        placeholder, builder = spec
+        if not placeholder:
+            return builder  # type: ignore[return-value]
+        arg, arg_pos = self.read_arg(f"~{name}")
+        return self.build(builder, arg, arg_pos)  # type: ignore[arg-type]
+
+    def build(self, builder: _WithArg, arg: str, arg_pos: int) -> _Node:
+        try:
+            return builder(arg)
+        except _ArgError as exc:
+            raise self.error(arg_pos, str(exc)) from None
+
+    def read_arg(self, owner: str) -> tuple[str, int]:
+        """Read one argument for ``owner``; returns (text, position of its first character)."""
+        c = self.skip_ws()
+        start = self.i
+        if c in ("", ")", "&", "|", "~"):
+            # An operator or another filter where the argument belongs: almost always a missing
+            # argument; a literal one can still be quoted.
+            raise self.error(start, f"expected an argument after {owner}")
+        if c in "\"'":
+            return self.read_quoted(c), start
+        return self.read_bare(), start
+
+    def read_quoted(self, quote: str) -> str:
+        s, n = self.s, self.n
+        start = self.i
+        i = start + 1
+        out: list[str] = []
+        while i < n:
+            ch = s[i]
+            if ch == "\\" and i + 1 < n:
+                nxt = s[i + 1]
+                # Only the quotes and the backslash itself are escapes; everything else stays,
+                # so regex escapes like \. or \d are written once.
+                out.append(nxt if nxt in "\"'\\" else ch + nxt)
+                i += 2
+                continue
+            if ch == quote:
+                self.i = i + 1
+                return "".join(out)
+            out.append(ch)
+            i += 1
+        raise self.error(start, f"unterminated string (no closing {quote})")
+
+    def read_bare(self) -> str:
+        s, n = self.s, self.n
+        start = i = self.i
+        depth = 0
+        in_class = False
+        while i < n:
+            ch = s[i]
+            if ch.isspace():
+                break
+            if ch == "\\":
+                i += 2  # an escaped character never opens or closes anything
+                continue
+            if in_class:
+                in_class = ch != "]"
+            elif ch == "[":
+                in_class = True
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0:
+                    break  # closes the enclosing group, not part of the word
+                depth -= 1
+            i += 1
+        i = min(i, n)
+        self.i = i
+        return s[start:i]

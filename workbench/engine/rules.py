@@ -1,0 +1,502 @@
+"""Rules: ordered (filter, action) pairs that both proxies evaluate on every request.
+
+A :class:`RuleSet` is compiled once from the config and never changes; the engine swaps in a new one
+when the user edits the rules, so a request in flight finishes on the set it started with.
+
+Evaluation, per phase (``request`` before the upstream is asked, ``response`` after it answered):
+rules run in order, skipping disabled ones and those of the other phase. The first matching
+``block``, ``redirect`` or ``allow`` decides and stops (``allow`` means "stop evaluating, proceed
+normally"). ``set_header``, ``remove_header``, ``delay`` and ``tag`` apply and evaluation goes on.
+
+The control helpers at the bottom (:func:`add_rule`, :func:`move_rule`, …) are pure functions over
+lists of :class:`RuleConfig`: they return a new list or raise :class:`RuleError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import html
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from workbench.config.model import RULE_ACTIONS, RULE_PHASES, RuleConfig
+from workbench.engine.filters import Filter, FilterSyntaxError, Predicate, parse_filter
+from workbench.engine.records import RequestRecord
+
+__all__ = [
+    "FINAL_ACTIONS",
+    "MAX_DELAY",
+    "Rule",
+    "RuleError",
+    "RuleSet",
+    "Verdict",
+    "add_rule",
+    "block_page",
+    "compile_rule",
+    "delete_rule",
+    "dry_run",
+    "move_rule",
+    "replace_rule",
+    "set_enabled",
+]
+
+FINAL_ACTIONS = frozenset({"block", "allow", "redirect"})
+"""Actions that end evaluation of the phase when their rule matches."""
+
+MAX_DELAY = 600.0
+"""Longest delay a rule may add, in seconds; longer ones would only trip every timeout."""
+
+# RFC 9110 token characters: what a header name may contain.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled, or a control edit that cannot be applied.
+
+    ``index`` is the rule's position (``None`` when the edit names no position), ``field`` the
+    dotted name of the offending field (``when``, ``status``, …), ``column`` the 1-based column in
+    the ``when`` expression for filter syntax errors.
+    """
+
+    def __init__(
+        self,
+        index: int | None,
+        field: str,
+        message: str,
+        *,
+        name: str | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.index = index
+        self.field = field
+        self.message = message
+        self.name = name
+        self.column = column
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = []
+        if self.index is not None:
+            where.append(f"rules[{self.index}]")
+        if self.name:
+            where.append(repr(self.name))
+        prefix = f"rule {' '.join(where)}: " if where else ""
+        col = f"col {self.column}: " if self.column is not None else ""
+        return f"{prefix}{self.field}: {col}{self.message}"
+
+
+@dataclass(slots=True, eq=False)
+class Rule:
+    """One compiled rule; ``hits`` counts the requests it matched (all-time, carried on edits)."""
+
+    config: RuleConfig
+    filter: Filter
+    hits: int = 0
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What the rules decided for one phase of one request.
+
+    The shared "nothing matched" verdict is returned for most requests; treat every verdict as
+    read-only.
+    """
+
+    action: str | None
+    """``block``, ``allow``, ``redirect``, or ``None`` to continue normally."""
+    rule: Rule | None
+    """The rule that decided (block/allow/redirect)."""
+    status: int | None
+    location: str | None
+    set_headers: list[tuple[str, str]] = field(default_factory=list)
+    """Headers to set (replacing any of the same name) on the request or the response."""
+    remove_headers: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    """Seconds to wait before going on."""
+    tags: list[str] = field(default_factory=list)
+
+
+NO_VERDICT = Verdict(None, None, None, None)
+"""Returned when no rule matched: shared, so the common case allocates nothing."""
+
+
+class _Step:
+    """A rule prepared for the hot loop: everything the loop needs, precomputed."""
+
+    __slots__ = ("rule", "action", "final", "position", "status", "location", "header", "value")
+
+    def __init__(self, rule: Rule, position: int) -> None:
+        cfg = rule.config
+        self.rule = rule
+        self.action = cfg.action
+        self.final = cfg.action in FINAL_ACTIONS
+        self.position = position
+        """1-based position among the enabled rules of its phase (for "tested 3 of 12")."""
+        self.status = cfg.status or (
+            403 if cfg.action == "block" else 302 if cfg.action == "redirect" else None
+        )
+        self.location = cfg.location
+        self.header = cfg.header or ""
+        self.value: str | float = (cfg.delay or 0.0) if cfg.action == "delay" else (cfg.value or "")
+
+    def note(self) -> str:
+        """What a non-final rule did, for the trace."""
+        name = self.rule.config.name
+        if self.action == "set_header":
+            return f"{name}: {self.header}: {self.value}"
+        if self.action == "remove_header":
+            return f"{name}: remove {self.header}"
+        if self.action == "delay":
+            return f"{name}: delay {_seconds(float(self.value))}"
+        return f"{name}: tag {self.value}"
+
+
+def _seconds(s: float) -> str:
+    return f"{s * 1000:g}ms" if s < 1 else f"{s:g}s"
+
+
+class RuleSet:
+    """An immutable, compiled, ordered list of rules; build with :meth:`compile`."""
+
+    __slots__ = ("rules", "_plans")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        """Every rule in order, including disabled ones (the UI lists them all)."""
+        plans: dict[str, list[tuple[Predicate, _Step]]] = {p: [] for p in RULE_PHASES}
+        for rule in rules:
+            cfg = rule.config
+            if cfg.enabled:
+                plan = plans[cfg.phase]
+                plan.append((rule.filter.predicate, _Step(rule, len(plan) + 1)))
+        self._plans: dict[str, tuple[tuple[Predicate, _Step], ...]] = {
+            p: tuple(v) for p, v in plans.items()
+        }
+
+    @classmethod
+    def compile(cls, configs: Sequence[RuleConfig], previous: RuleSet | None = None) -> RuleSet:
+        """Validate and compile ``configs``; raises :class:`RuleError` for the first bad rule.
+
+        With ``previous``, a rule whose config is unchanged (ignoring ``enabled``: toggling a rule
+        is not editing it) keeps its hit counter.
+        """
+        old = {r.config.name: r for r in previous.rules} if previous is not None else {}
+        seen: set[str] = set()
+        rules = []
+        for index, cfg in enumerate(configs):
+            if cfg.name in seen:
+                raise RuleError(
+                    index, "name", f"another rule is already named {cfg.name!r}", name=cfg.name
+                )
+            seen.add(cfg.name)
+            prev = old.get(cfg.name)
+            reuse = prev is not None and prev.config.when == cfg.when
+            rule = compile_rule(cfg, index, filter=prev.filter if reuse else None)
+            if prev is not None and dataclasses.replace(prev.config, enabled=cfg.enabled) == cfg:
+                rule.hits = prev.hits
+            rules.append(rule)
+        return cls(tuple(rules))
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, name: str) -> Rule | None:
+        """The rule called ``name``, if any."""
+        for r in self.rules:
+            if r.config.name == name:
+                return r
+        return None
+
+    def has_phase(self, phase: str) -> bool:
+        """Whether any enabled rule runs in ``phase`` (lets the engine skip the call entirely)."""
+        return bool(self._plans.get(phase))
+
+    def evaluate(self, phase: str, rec: RequestRecord) -> Verdict:
+        """Run the enabled rules of ``phase`` against ``rec``; count hits and write the trace.
+
+        Sets ``rec.rule`` to the deciding rule's name and adds tags to ``rec.tags``. With no
+        enabled rules for the phase, returns :data:`NO_VERDICT` and leaves the trace alone.
+        """
+        plan = self._plans.get(phase)
+        if not plan:
+            return NO_VERDICT
+        verdict: Verdict | None = None
+        applied: list[_Step] | None = None
+        decided: _Step | None = None
+        for predicate, step in plan:
+            if not predicate(rec):
+                continue
+            step.rule.hits += 1
+            if verdict is None:
+                verdict = Verdict(None, None, None, None)
+            if step.final:
+                decided = step
+                verdict.action = step.action
+                verdict.rule = step.rule
+                verdict.status = step.status
+                verdict.location = step.location
+                break
+            if applied is None:
+                applied = []
+            applied.append(step)
+            action = step.action
+            if action == "set_header":
+                verdict.set_headers.append((step.header, step.value))  # type: ignore[arg-type]
+            elif action == "remove_header":
+                verdict.remove_headers.append(step.header)
+            elif action == "delay":
+                verdict.delay += step.value  # type: ignore[operator]
+            else:
+                verdict.tags.append(step.value)  # type: ignore[arg-type]
+        if verdict is None:
+            what = "rule" if len(plan) == 1 else "rules"
+            if phase != "request":
+                what = f"{phase} {what}"
+            rec.step("rules", "pass", f"tested {len(plan)} {what}, none matched")
+            return NO_VERDICT
+        if applied is not None:
+            kinds = {s.action for s in applied}
+            rec.step(
+                "rules",
+                kinds.pop() if len(kinds) == 1 else "apply",
+                "; ".join(s.note() for s in applied),
+            )
+            if verdict.tags:
+                tags = rec.tags
+                if tags is None:
+                    tags = rec.tags = []
+                for t in verdict.tags:
+                    if t not in tags:
+                        tags.append(t)
+        if decided is not None:
+            cfg = decided.rule.config
+            rec.rule = cfg.name
+            rec.step(
+                "rules",
+                decided.action,
+                f"rule {cfg.name} matched ({cfg.when}); tested {decided.position} of {len(plan)}",
+            )
+        return verdict
+
+
+def compile_rule(
+    cfg: RuleConfig, index: int | None = None, *, filter: Filter | None = None
+) -> Rule:
+    """Validate one rule config and compile its filter; raises :class:`RuleError`.
+
+    ``filter`` skips re-parsing when the caller already holds the compiled ``when``.
+    """
+
+    def fail(fld: str, message: str, column: int | None = None) -> RuleError:
+        return RuleError(index, fld, message, name=cfg.name or None, column=column)
+
+    if not isinstance(cfg.name, str) or not cfg.name.strip():
+        raise fail("name", "a rule needs a name")
+    if cfg.action not in RULE_ACTIONS:
+        hint = difflib.get_close_matches(str(cfg.action), RULE_ACTIONS, n=1)
+        extra = f" (did you mean {hint[0]}?)" if hint else ""
+        raise fail(
+            "action", f"expected one of {', '.join(RULE_ACTIONS)}, got {cfg.action!r}{extra}"
+        )
+    if cfg.phase not in RULE_PHASES:
+        raise fail("phase", f"expected one of {', '.join(RULE_PHASES)}, got {cfg.phase!r}")
+    if filter is None:
+        if not isinstance(cfg.when, str) or not cfg.when.strip():
+            # The display filter treats blank as "everything"; in a rule that is far more likely
+            # a slip than an intent, so ask for it explicitly.
+            raise fail("when", "expected a filter expression (use ~all to match every request)")
+        try:
+            filter = parse_filter(cfg.when)
+        except FilterSyntaxError as exc:
+            raise fail("when", exc.message, exc.column) from None
+    _check_action(cfg, fail)
+    return Rule(cfg, filter)
+
+
+def _check_action(cfg: RuleConfig, fail: Callable[..., RuleError]) -> None:
+    action = cfg.action
+    status = cfg.status
+    if status is not None and action in ("block", "redirect"):
+        lo, hi = (300, 399) if action == "redirect" else (200, 599)
+        if isinstance(status, bool) or not isinstance(status, int) or not lo <= status <= hi:
+            raise fail("status", f"{action}: expected a status from {lo} to {hi}, got {status!r}")
+    if action == "redirect" and not (isinstance(cfg.location, str) and cfg.location.strip()):
+        raise fail("location", "redirect needs a location (the URL to send the client to)")
+    if action == "redirect" and any(c in cfg.location for c in "\r\n"):  # type: ignore[operator]
+        raise fail("location", "a location cannot contain line breaks")
+    if action in ("set_header", "remove_header"):
+        if not isinstance(cfg.header, str) or not _TOKEN.fullmatch(cfg.header):
+            raise fail(
+                "header", f"{action} needs a header name (letters, digits, -), got {cfg.header!r}"
+            )
+    if action in ("set_header", "tag"):
+        if not isinstance(cfg.value, str) or (action == "tag" and not cfg.value.strip()):
+            what = "the header value" if action == "set_header" else "the label"
+            raise fail("value", f"{action} needs a value: {what}")
+        if any(c in cfg.value for c in "\r\n\0"):
+            # A line break in a header value would let a rule inject whole headers.
+            raise fail("value", "a value cannot contain line breaks or NUL")
+    if action == "delay":
+        d = cfg.delay
+        if (
+            isinstance(d, bool)
+            or not isinstance(d, int | float)
+            or not math.isfinite(d)
+            or not 0 <= d <= MAX_DELAY
+        ):
+            raise fail("delay", f"delay needs a duration from 0 to {MAX_DELAY:g}s, got {d!r}")
+
+
+# -- teaching pages and the "test" key ----------------------------------------------------------
+def block_page(rule_name: str, status: int, rec: RequestRecord) -> bytes:
+    """A small HTML page telling the user which rule blocked the request, and why it exists."""
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    name = html.escape(rule_name)
+    target = html.escape(f"{rec.method} {rec.url}")
+    via = "forward" if rec.proxy == "forward" else "reverse"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{status} {reason} - blocked by a rule</title>
+<style>body{{font-family:sans-serif;max-width:40em;margin:3em auto;line-height:1.4}}
+code{{background:#eee;padding:0 .2em}}</style></head>
+<body>
+<h1>{status} {reason}</h1>
+<p>The request <code>{target}</code> was stopped by the rule <strong>{name}</strong>.</p>
+<p>This answer comes from the Proxy Workbench {via} proxy, not from the site: the request never
+left the proxy. A rule with the <code>block</code> action matched it, so the proxy replied on the
+server's behalf.</p>
+<p>In the workbench's Rules view you can see the rule's filter and hit count, switch it off, or
+test which rules a URL would trigger.</p>
+</body></html>
+"""
+    return page.encode("utf-8")
+
+
+def dry_run(
+    ruleset: RuleSet,
+    method: str,
+    url: str,
+    headers: Iterable[tuple[str, str]] | Mapping[str, str] | None = None,
+) -> list[tuple[str, bool]]:
+    """Which rules would fire for a synthetic request: ``[(rule name, fires), …]`` in order.
+
+    Follows the real semantics (disabled rules never fire; the first final rule of a phase stops
+    the rest of it; a blocked or redirected request never reaches the response phase) without
+    touching hit counters or any trace. Response-phase rules see a request with no response yet.
+    """
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    if isinstance(headers, Mapping):
+        header_list = list(headers.items())
+    else:
+        header_list = list(headers or ())
+    rec = RequestRecord(
+        id=0,
+        start=0.0,
+        client="127.0.0.1",
+        proxy="reverse",
+        method=method.upper(),
+        url=url,
+        host=parts.hostname or "",
+        path=path,
+        request_headers=header_list,
+    )
+    fires: dict[int, bool] = {}
+    stopped = False
+    for phase in RULE_PHASES:
+        if stopped:
+            break
+        for predicate, step in ruleset._plans[phase]:
+            if predicate(rec):
+                fires[id(step.rule)] = True
+                if step.final:
+                    stopped = step.action != "allow"
+                    break
+    return [(r.config.name, fires.get(id(r), False)) for r in ruleset.rules]
+
+
+# -- control helpers ------------------------------------------------------------------------------
+def _find(configs: Sequence[RuleConfig], name: str) -> int:
+    for i, c in enumerate(configs):
+        if c.name == name:
+            return i
+    hint = difflib.get_close_matches(name, [c.name for c in configs], n=1)
+    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise RuleError(None, "name", f"no rule named {name!r}{extra}")
+
+
+def add_rule(
+    configs: Sequence[RuleConfig], new: RuleConfig, index: int | None = None
+) -> list[RuleConfig]:
+    """A copy of ``configs`` with ``new`` inserted at ``index`` (default: the end)."""
+    if any(c.name == new.name for c in configs):
+        raise RuleError(None, "name", f"a rule named {new.name!r} already exists", name=new.name)
+    at = len(configs) if index is None else index
+    if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= len(configs):
+        raise RuleError(None, "index", f"expected a position from 0 to {len(configs)}, got {at!r}")
+    compile_rule(new, at)
+    out = list(configs)
+    out.insert(at, new)
+    return out
+
+
+def replace_rule(configs: Sequence[RuleConfig], name: str, new: RuleConfig) -> list[RuleConfig]:
+    """A copy of ``configs`` with the rule ``name`` replaced by ``new`` (which may rename it)."""
+    i = _find(configs, name)
+    if new.name != name and any(c.name == new.name for c in configs):
+        raise RuleError(i, "name", f"a rule named {new.name!r} already exists", name=new.name)
+    compile_rule(new, i)
+    out = list(configs)
+    out[i] = new
+    return out
+
+
+def set_enabled(configs: Sequence[RuleConfig], name: str, enabled: bool) -> list[RuleConfig]:
+    """A copy of ``configs`` with the rule ``name`` switched on or off."""
+    i = _find(configs, name)
+    out = list(configs)
+    out[i] = dataclasses.replace(out[i], enabled=bool(enabled))
+    return out
+
+
+def move_rule(
+    configs: Sequence[RuleConfig], name: str, delta: int = 0, *, to: int | None = None
+) -> list[RuleConfig]:
+    """A copy of ``configs`` with the rule ``name`` moved by ``delta`` places (negative: earlier).
+
+    A move past either end stops at that end (the UI's ``K`` on the first rule does nothing);
+    ``to`` moves to an absolute position instead, which must exist.
+    """
+    i = _find(configs, name)
+    if to is not None:
+        if isinstance(to, bool) or not isinstance(to, int) or not 0 <= to < len(configs):
+            raise RuleError(
+                None, "index", f"expected a position from 0 to {len(configs) - 1}, got {to!r}"
+            )
+        target = to
+    else:
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise RuleError(None, "move", f"expected an integer offset, got {delta!r}")
+        target = min(max(i + delta, 0), len(configs) - 1)
+    out = list(configs)
+    out.insert(target, out.pop(i))
+    return out
+
+
+def delete_rule(configs: Sequence[RuleConfig], name: str) -> list[RuleConfig]:
+    """A copy of ``configs`` without the rule ``name``."""
+    i = _find(configs, name)
+    out = list(configs)
+    del out[i]
+    return out
