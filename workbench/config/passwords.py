@@ -17,7 +17,9 @@ __all__ = ["HASH_FORMAT", "hash_password", "is_password_hash", "verify_password"
 
 ALGORITHM = "pbkdf2_sha256"
 HASH_FORMAT = "pbkdf2_sha256$ITERATIONS$SALT$HASH"
-_HASH = re.compile(r"pbkdf2_sha256\$([1-9][0-9]{0,8})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})")
+_HASH = re.compile(
+    r"pbkdf2_sha256\$([1-9][0-9]{0,8})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})"
+)
 
 
 def hash_password(password: str, iterations: int = 200_000) -> str:
@@ -55,6 +57,8 @@ def verify_password(password: str, stored: str) -> bool:
     if parts is None:
         return False
     iterations, salt, digest = parts
-    candidate = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations, len(digest))
+    candidate = hashlib.pbkdf2_hmac(
+        "sha256", password.encode("utf-8"), salt, iterations, len(digest)
+    )
     # Constant-time comparison so response timing does not reveal how much of the hash matched.
     return hmac.compare_digest(candidate, digest)

@@ -41,7 +41,7 @@ def _is_number(value: object) -> bool:
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Seconds from ``500ms``, ``2s``, ``1.5s``, ``1m``, ``1h``, ``1m30s`` or a bare number of seconds.
+    """Seconds from ``500ms``, ``2s``, ``1.5s``, ``1m``, ``1h``, ``1m30s`` or a bare number.
 
     Raises ValueError for anything else, including negative or non-finite values.
     """

@@ -220,7 +220,7 @@ class DemoBackend:
 
     # -- behaviour --------------------------------------------------------------------------
     def set_flap(self, period: float) -> None:
-        """Start flapping with ``period`` seconds per phase (0 stops); starts in the failing phase."""
+        """Flap with ``period`` seconds per phase (0 stops), starting in the failing phase."""
         self.flap = period
         self._flap_since = time.monotonic()
 
@@ -369,9 +369,7 @@ class DemoBackend:
             "method": request.method,
             "path": request.path_qs,
             # Raw headers keep the wire order and spelling, which is what the lesson is about.
-            "headers": [
-                [k.decode("latin-1"), v.decode("latin-1")] for k, v in request.raw_headers
-            ],
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.raw_headers],
             "body_bytes": len(body),
         }
         return web.Response(

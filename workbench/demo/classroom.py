@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from workbench.config.model import (
-    AdminConfig,
     Address,
+    AdminConfig,
     BackendConfig,
     Config,
     DemoConfig,
@@ -75,9 +75,7 @@ def classroom_config() -> Config:
     )
     rules = (
         RuleConfig(name="block-tracker", when="~d tracker.test", action="block", status=403),
-        RuleConfig(
-            name="tag-json", phase="response", when="~t json", action="tag", value="json"
-        ),
+        RuleConfig(name="tag-json", phase="response", when="~t json", action="tag", value="json"),
         # Off by default: a lesson switches it on to show a slow upstream from the client's side.
         RuleConfig(
             name="slow-api",

@@ -93,9 +93,7 @@ class FaultInjector:
         b.health_fail = fail
         return True, f"{name}: /healthz answers {'503' if fail else '200'}"
 
-    def set_flap(
-        self, name: str, flap: Any, period: Any = DEFAULT_FLAP_PERIOD
-    ) -> tuple[bool, str]:
+    def set_flap(self, name: str, flap: Any, period: Any = DEFAULT_FLAP_PERIOD) -> tuple[bool, str]:
         """Make /healthz alternate between failing and passing every ``period`` seconds."""
         b = self._get(name)
         if isinstance(b, str):

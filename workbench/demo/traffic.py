@@ -27,7 +27,14 @@ MAX_RATE = 1000.0
 
 TRACKER_URL = "http://tracker.test/pixel"
 
-_LANGUAGES = ("en", "fr", "de", "fr-CA,fr;q=0.9,en;q=0.5", "de-DE,de;q=0.9,en;q=0.4", "es, en;q=0.8")
+_LANGUAGES = (
+    "en",
+    "fr",
+    "de",
+    "fr-CA,fr;q=0.9,en;q=0.5",
+    "de-DE,de;q=0.9,en;q=0.4",
+    "es, en;q=0.8",
+)
 
 
 @dataclass(frozen=True, slots=True)

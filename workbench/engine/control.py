@@ -256,3 +256,86 @@ class Control:
         target.cache_enabled = enabled
         self._edit(who, f"cache {'on' if enabled else 'off'} for the {proxy} proxy")
         return Result(True, value=enabled)
+
+    # -- demo world (classroom): traffic and fault injection --------------------------------
+    def _demo(self):
+        demo = getattr(self.engine, "demo", None)
+        if demo is None:
+            return _fail("no demo world is running (start workbench without a config)", "demo")
+        return demo
+
+    def set_traffic(self, running: Any, who: str = "user") -> Result:
+        """Start or stop the built-in traffic generator."""
+        demo = self._demo()
+        if isinstance(demo, Result):
+            return demo
+        if not isinstance(running, bool):
+            return _fail(f"running: expected true or false, got {running!r}", "running")
+        gen = demo.traffic
+        if gen is None:
+            return _fail("the demo has no traffic generator", "traffic")
+        if running and not gen.running:
+            gen.start()
+        elif not running and gen.running:
+            self.engine.spawn(gen.stop())
+        self._edit(who, f"demo traffic {'on' if running else 'off'}")
+        return Result(True, value=running)
+
+    def set_traffic_rate(self, rate: Any, who: str = "user") -> Result:
+        demo = self._demo()
+        if isinstance(demo, Result):
+            return demo
+        if demo.traffic is None:
+            return _fail("the demo has no traffic generator", "traffic")
+        ok, message = demo.traffic.set_rate(rate)
+        if not ok:
+            return _fail(message, "rate")
+        self._edit(who, f"demo traffic rate {demo.traffic.rate:g} req/s")
+        return Result(True, value=demo.traffic.rate)
+
+    def burst(self, n: Any = 50, path: str = "/api/items", who: str = "user") -> Result:
+        """Send ``n`` concurrent requests for one URL (collapsing / least-connections demo)."""
+        demo = self._demo()
+        if isinstance(demo, Result):
+            return demo
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 500:
+            return _fail(f"n: expected an integer from 1 to 500, got {n!r}", "n")
+        if demo.traffic is None:
+            return _fail("the demo has no traffic generator", "traffic")
+        self.engine.spawn(demo.traffic.burst(n, path))
+        self._edit(who, f"demo burst of {n} requests to {path}")
+        return Result(True, value=n)
+
+    def fault(self, backend: Any, kind: str, value: Any = True, who: str = "user") -> Result:
+        """Inject a fault into a demo backend.
+
+        ``kind``: ``kill`` / ``revive`` (value ignored), ``latency`` (seconds), ``error_rate``
+        (0..1), ``health_fail`` (bool), ``flap`` (bool).
+        """
+        demo = self._demo()
+        if isinstance(demo, Result):
+            return demo
+        faults = demo.faults
+        sync = {
+            "latency": faults.set_latency,
+            "error_rate": faults.set_error_rate,
+            "health_fail": faults.set_health_fail,
+            "flap": faults.set_flap,
+        }
+        if kind in ("kill", "revive"):
+            if backend not in demo.backends:
+                return _fail(f"no demo backend named {backend!r}", "backend", status=404)
+            coro = faults.kill(backend) if kind == "kill" else faults.revive(backend)
+            self.engine.spawn(coro)
+            self._edit(who, f"fault: {kind} {backend}")
+            return Result(True, value=kind)
+        if kind not in sync:
+            return _fail(
+                f"kind: expected kill, revive, latency, error_rate, health_fail or flap; got {kind!r}",
+                "kind",
+            )
+        ok, message = sync[kind](backend, value)
+        if not ok:
+            return _fail(message, kind)
+        self._edit(who, f"fault: {message}")
+        return Result(True, value=value)

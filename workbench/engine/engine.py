@@ -43,6 +43,8 @@ class Engine:
         self.started_at = 0.0
         self.internal_errors = 0
         self.bad_requests = 0
+        self.demo = None
+        """The classroom's DemoWorld when one runs (set by the runtime)."""
         from workbench.engine.control import Control
 
         self.control = Control(self)
@@ -410,6 +412,25 @@ class Engine:
                 for e in self.events.recent(50)
             ],
             "errors": {"internal": self.internal_errors, "bad_requests": self.bad_requests},
+            "proxies": {
+                "reverse": {"cache": self.reverse.cache_enabled} if self.reverse else None,
+                "forward": (
+                    {"cache": self.forward.cache_enabled, "privacy": self.forward.privacy,
+                     "tunnels": len(self.forward.tunnels)}
+                    if self.forward else None
+                ),
+            },
+            "demo": self._demo_snapshot(),
+        }
+
+    def _demo_snapshot(self) -> dict[str, Any] | None:
+        demo = self.demo
+        if demo is None:
+            return None
+        traffic = demo.traffic
+        return {
+            "traffic": traffic.counters() if traffic is not None else None,
+            "backends": demo.faults.state(),
         }
 
 

@@ -54,6 +54,8 @@ __all__ = [
     "Filter",
     "FilterSyntaxError",
     "Predicate",
+    "begin_evaluation",
+    "end_evaluation",
     "parse_filter",
 ]
 
@@ -78,13 +80,27 @@ class FilterSyntaxError(ValueError):
 class Filter:
     """A compiled filter expression; call it with a :class:`RequestRecord`."""
 
-    __slots__ = ("expression", "predicate", "_description")
+    __slots__ = ("expression", "predicate", "uses_headers", "key", "_description")
 
-    def __init__(self, expression: str, predicate: Predicate, description: str) -> None:
+    def __init__(
+        self,
+        expression: str,
+        predicate: Predicate,
+        description: str,
+        uses_headers: bool = False,
+        key: tuple[str, str] | None = None,
+    ) -> None:
         self.expression = expression
         """The source text, as the user typed it."""
         self.predicate = predicate
         """The compiled closure; hot loops call it directly to skip one method call."""
+        self.uses_headers = uses_headers
+        """Whether a header filter is involved (worth a :func:`begin_evaluation` scope)."""
+        self.key = key
+        """``("d", domain)`` or ``("m", METHOD)`` when the whole expression is that one filter.
+
+        A rule set indexes such rules in a dict instead of testing them one by one.
+        """
         self._description = description
 
     def __call__(self, rec: RequestRecord) -> bool:
@@ -108,8 +124,12 @@ def parse_filter(expr: str) -> Filter:
 
     An empty or all-blank expression compiles to a filter that matches everything.
     """
-    fn, desc, _ = _Parser(expr).parse()
-    return Filter(expr, fn, desc)
+    parser = _Parser(expr)
+    fn, desc, _ = parser.parse()
+    key = None
+    if parser.atoms == 1 and parser.last is not None and parser.last[2] is fn:
+        key = parser.last[:2]
+    return Filter(expr, fn, desc, parser.uses_headers, key)
 
 
 # -- the filters ------------------------------------------------------------------------------
@@ -136,12 +156,18 @@ def _regex(arg: str, flags: int = 0) -> re.Pattern[str]:
         raise _ArgError(f"bad regex {arg!r}: {exc.msg}") from None
 
 
-def _f_domain(arg: str) -> _Node:
+def _domain(arg: str) -> str:
+    """The normalised ~d argument: lower case, without a leading "*." or "." or a trailing "."."""
     if "/" in arg:
         raise _ArgError(f"~d takes a host name such as example.com, not {arg!r} (use ~u for URLs)")
     dom = arg.lower().removeprefix("*.").removeprefix(".").rstrip(".")
     if not dom:
         raise _ArgError(f"~d needs a host name, got {arg!r}")
+    return dom
+
+
+def _f_domain(arg: str) -> _Node:
+    dom = _domain(arg)
     suffix = "." + dom
 
     def domain(rec: RequestRecord) -> bool:
@@ -163,71 +189,236 @@ def _f_url(arg: str) -> _Node:
 def _f_method(arg: str) -> _Node:
     want = arg.upper()
 
+    # HTTP methods are case-sensitive tokens and the proxies only accept the standard upper-case
+    # ones, so only the argument needs folding (`~m get` works).
     def method(rec: RequestRecord) -> bool:
-        m = rec.method
-        return m == want or m.upper() == want
+        return rec.method == want
 
     return method, f"method is {want}", _ATOM
 
 
-def _header_search(rx: re.Pattern[str]) -> Callable[[Headers], bool]:
-    """A function telling whether any "Name: value" line of a header list matches ``rx``.
+# -- header filters -----------------------------------------------------------------------------
+# Header filters search one "\n"-joined block of "Name: value" lines rather than each line: one
+# regex call instead of one per header. The block starts with "\n" so that every line, the first
+# included, follows a newline (see _anchor).
 
-    One search over the joined block is much cheaper than one search per line. A match that spans
-    a newline (possible with ``\\s`` or ``[^x]``) is re-checked line by line, so the answer is
-    always the per-line one. Patterns whose zero-width assertions could see a neighbouring line
-    (lookarounds, ``\\A``/``\\Z``, switching multiline off) always go line by line.
+
+def _block(headers: Headers) -> str:
+    return "\n" + "\n".join(map(": ".join, headers))
+
+
+class _Memo:
+    """Header blocks of the record a rule set is evaluating, built at most once per evaluation.
+
+    Fifty rules may hold a dozen header filters; joining and lowercasing the headers once instead
+    of a dozen times is most of their cost. Only :func:`begin_evaluation` turns this on, because
+    outside an evaluation nothing guarantees the header lists are not edited in place between calls.
     """
-    search = rx.search
-    pattern = rx.pattern
 
-    def per_line(headers: Headers) -> bool:
-        for line in map(": ".join, headers):
-            if search(line) is not None:
+    __slots__ = ("rec", "req", "req_lower", "resp", "resp_lower")
+
+    def __init__(self) -> None:
+        self.rec: RequestRecord | None = None
+        self.req: str | None = None
+        self.req_lower: str | None = None
+        self.resp: str | None = None
+        self.resp_lower: str | None = None
+
+
+_memo = _Memo()
+
+
+def begin_evaluation(rec: RequestRecord) -> None:
+    """Let header filters reuse work for ``rec`` until :func:`end_evaluation` (single-threaded)."""
+    m = _memo
+    m.rec = rec
+    m.req = m.req_lower = m.resp = m.resp_lower = None
+
+
+def end_evaluation() -> None:
+    """Forget what :func:`begin_evaluation` allowed to be reused."""
+    m = _memo
+    m.rec = None
+    m.req = m.req_lower = m.resp = m.resp_lower = None
+
+
+def _request_block(rec: RequestRecord, lower: bool) -> str:
+    m = _memo
+    if m.rec is not rec:
+        b = _block(rec.request_headers)
+        return b.lower() if lower else b
+    if lower:
+        b = m.req_lower
+        if b is None:
+            b = m.req_lower = _request_block(rec, False).lower()
+        return b
+    b = m.req
+    if b is None:
+        b = m.req = _block(rec.request_headers)
+    return b
+
+
+def _response_block(rec: RequestRecord, lower: bool) -> str | None:
+    headers = rec.response_headers
+    if headers is None:
+        return None
+    m = _memo
+    if m.rec is not rec:
+        b = _block(headers)
+        return b.lower() if lower else b
+    if lower:
+        b = m.resp_lower
+        if b is None:
+            b = m.resp_lower = _block(headers).lower()
+        return b
+    b = m.resp
+    if b is None:
+        b = m.resp = _block(headers)
+    return b
+
+
+def _fold(pattern: str) -> str | None:
+    """``pattern`` rewritten to run without re.IGNORECASE on lowercased text, or None if unsafe.
+
+    Why: with IGNORECASE, a pattern that starts with a letter loses the regex engine's fast
+    literal scan, and on a 400-character header block that is several microseconds per search.
+    Lowercasing the subject once and the pattern's literal letters gives the same answers as long
+    as no letter is spelled in a way lowercasing cannot see: inside a class (``[A-Z]``), as a
+    code escape (``\\x41``, ``\\N{…}``, octal), or in group syntax (``(?P<Name>``).
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            nxt = pattern[i + 1 : i + 2]
+            if nxt in ("x", "u", "U", "N", "0") or (
+                nxt.isdigit() and pattern[i + 2 : i + 4].isdigit()
+            ):
+                return None
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if c.isupper():
+                return None
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            # A "]" right after "[" or "[^" is a literal, not the end of the class.
+            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            if pattern[j : j + 1] == "]":
+                out.append(pattern[i : j + 1])
+                i = j + 1
+                continue
+        elif c == "(" and pattern[i + 1 : i + 3] == "?P":
+            return None
+        out.append(c.lower())
+        i += 1
+    return "".join(out)
+
+
+def _has_top_level_bar(pattern: str) -> bool:
+    depth = 0
+    in_class = False
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def _header_test(arg: str) -> tuple[Callable[[str], bool], bool]:
+    """Compile a header regex into (test of a block, whether the block must be lowercased).
+
+    The answer is always the per-line one: whether some single "Name: value" line matches.
+    """
+    line_rx = _regex(arg, re.MULTILINE)  # validates, and serves the line-by-line fallback
+    folded = _fold(arg)
+    flags = re.MULTILINE if folded is not None else re.MULTILINE | re.IGNORECASE
+    source = folded if folded is not None else arg
+    if folded is not None:
+        line_rx = re.compile(folded, re.MULTILINE)
+    line_search = line_rx.search
+
+    def per_line(block: str) -> bool:
+        for line in block.split("\n")[1:]:
+            if line_search(line) is not None:
                 return True
         return False
 
-    if any(t in pattern for t in ("\\A", "\\Z", "(?=", "(?!", "(?<", "(?-")):
-        return per_line
+    # Zero-width assertions that could look at a neighbouring line, or switch multiline mode off,
+    # make block search unreliable: go line by line.
+    if any(t in arg for t in ("\\A", "\\Z", "(?=", "(?!", "(?<", "(?-")):
+        return per_line, folded is not None
 
-    def block(headers: Headers) -> bool:
-        m = search("\n".join(map(": ".join, headers)))
+    # "^name:" anchored at each line start becomes "\nname:", which the engine can find with its
+    # fast literal scan instead of trying a match at every position of the block.
+    skip = 0
+    if source.startswith("^") and not _has_top_level_bar(source):
+        try:
+            block_rx = re.compile("\n(?:" + source[1:] + ")", flags)
+            skip = 1
+        except re.error:
+            block_rx = re.compile(source, flags)
+    else:
+        block_rx = re.compile(source, flags)
+    search = block_rx.search
+
+    def test(block: str) -> bool:
+        m = search(block)
         if m is None:
             return False
-        if "\n" not in m.group():
+        # A match spanning lines (possible with \s or [^x]) is not a per-line match; ask again.
+        if "\n" not in m.group()[skip:]:
             return True
-        return per_line(headers)
+        return per_line(block)
 
-    return block
+    return test, folded is not None
 
 
 def _f_header(arg: str) -> _Node:
-    match = _header_search(_regex(arg, re.MULTILINE))
+    test, lower = _header_test(arg)
 
     def header(rec: RequestRecord) -> bool:
-        if match(rec.request_headers):
+        if test(_request_block(rec, lower)):
             return True
-        resp = rec.response_headers
-        return resp is not None and match(resp)
+        resp = _response_block(rec, lower)
+        return resp is not None and test(resp)
 
     return header, f'a header matches "{arg}"', _ATOM
 
 
 def _f_request_header(arg: str) -> _Node:
-    match = _header_search(_regex(arg, re.MULTILINE))
+    test, lower = _header_test(arg)
 
     def request_header(rec: RequestRecord) -> bool:
-        return match(rec.request_headers)
+        return test(_request_block(rec, lower))
 
     return request_header, f'a request header matches "{arg}"', _ATOM
 
 
 def _f_response_header(arg: str) -> _Node:
-    match = _header_search(_regex(arg, re.MULTILINE))
+    test, lower = _header_test(arg)
 
     def response_header(rec: RequestRecord) -> bool:
-        resp = rec.response_headers
-        return resp is not None and match(resp)
+        resp = _response_block(rec, lower)
+        return resp is not None and test(resp)
 
     return response_header, f'a response header matches "{arg}"', _ATOM
 
@@ -507,6 +698,11 @@ class _Parser:
         self.s = text
         self.n = len(text)
         self.i = 0
+        self.uses_headers = False
+        self.atoms = 0
+        """How many filters (``~x``) the expression holds."""
+        self.last: tuple[str, str, Predicate] | None = None
+        """(name, normalised argument, predicate) of the last indexable filter (~d, ~m)."""
 
     def error(self, pos: int, message: str) -> FilterSyntaxError:
         return FilterSyntaxError(self.s, pos + 1, message)
@@ -572,6 +768,7 @@ class _Parser:
             raise self.error(start, f"expected an expression{where}")
         # A bare word or quoted string on its own is a URL regex, as in mitmproxy.
         arg, arg_pos = self.read_arg("~u")
+        self.atoms += 1
         return self.build(_f_url, arg, arg_pos)
 
     def parse_filter(self) -> _Node:
@@ -587,11 +784,19 @@ class _Parser:
             word = s[start + 1 :].split(None, 1)[0]
             raise self.error(start, f"unknown filter ~{name}{_suggest(name, word)}")
         self.i = j
+        self.atoms += 1
+        if name in ("h", "hq", "hs"):
+            self.uses_headers = True
         placeholder, builder = spec
         if not placeholder:
             return builder  # type: ignore[return-value]
         arg, arg_pos = self.read_arg(f"~{name}")
-        return self.build(builder, arg, arg_pos)  # type: ignore[arg-type]
+        node = self.build(builder, arg, arg_pos)  # type: ignore[arg-type]
+        if name == "d":
+            self.last = ("d", _domain(arg), node[0])
+        elif name == "m":
+            self.last = ("m", arg.upper(), node[0])
+        return node
 
     def build(self, builder: _WithArg, arg: str, arg_pos: int) -> _Node:
         try:

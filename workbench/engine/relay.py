@@ -37,8 +37,7 @@ async def relay_response(
             conn.write_head(status, headers, resp.reason or None)
         else:
             headers.append(("Content-Length", str(len(body))))
-            conn.write_head(status, headers, resp.reason or None)
-            conn.write(body)
+            conn.write_head(status, headers, resp.reason or None, body)
             rec.bytes_out = len(body)
         rec.body_preview = body[:PREVIEW_BYTES] if body else None
         return body if len(body) <= collect else None

@@ -25,7 +25,14 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from workbench.config.model import RULE_ACTIONS, RULE_PHASES, RuleConfig
-from workbench.engine.filters import Filter, FilterSyntaxError, Predicate, parse_filter
+from workbench.engine.filters import (
+    Filter,
+    FilterSyntaxError,
+    Predicate,
+    begin_evaluation,
+    end_evaluation,
+    parse_filter,
+)
 from workbench.engine.records import RequestRecord
 
 __all__ = [
@@ -163,7 +170,7 @@ def _seconds(s: float) -> str:
 class RuleSet:
     """An immutable, compiled, ordered list of rules; build with :meth:`compile`."""
 
-    __slots__ = ("rules", "_plans")
+    __slots__ = ("rules", "_plans", "_memo_phases")
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -177,6 +184,10 @@ class RuleSet:
         self._plans: dict[str, tuple[tuple[Predicate, _Step], ...]] = {
             p: tuple(v) for p, v in plans.items()
         }
+        # Phases with two or more header filters share one joined header block per evaluation.
+        self._memo_phases = frozenset(
+            p for p, v in plans.items() if sum(s.rule.filter.uses_headers for _, s in v) > 1
+        )
 
     @classmethod
     def compile(cls, configs: Sequence[RuleConfig], previous: RuleSet | None = None) -> RuleSet:
@@ -225,6 +236,18 @@ class RuleSet:
         plan = self._plans.get(phase)
         if not plan:
             return NO_VERDICT
+        if phase not in self._memo_phases:
+            return self._evaluate(phase, plan, rec)
+        begin_evaluation(rec)
+        try:
+            return self._evaluate(phase, plan, rec)
+        finally:
+            end_evaluation()
+
+    @staticmethod
+    def _evaluate(
+        phase: str, plan: tuple[tuple[Predicate, _Step], ...], rec: RequestRecord
+    ) -> Verdict:
         verdict: Verdict | None = None
         applied: list[_Step] | None = None
         decided: _Step | None = None
