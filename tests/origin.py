@@ -16,9 +16,10 @@ def make_origin_app(name: str) -> web.Application:
 
     async def index(request: web.Request) -> web.Response:
         state["hits"] += 1
-        return web.Response(text=f"hello from {name}\n", headers={"X-Backend": name,
-                                                                   "Server": "origin/1.0",
-                                                                   "X-Powered-By": "tests"})
+        return web.Response(
+            text=f"hello from {name}\n",
+            headers={"X-Backend": name, "Server": "origin/1.0", "X-Powered-By": "tests"},
+        )
 
     async def echo(request: web.Request) -> web.Response:
         state["hits"] += 1
@@ -31,8 +32,9 @@ def make_origin_app(name: str) -> web.Application:
             "headers": [[k, v] for k, v in request.headers.items()],
             "body_len": len(body),
         }
-        return web.Response(text=json.dumps(data), content_type="application/json",
-                            headers={"X-Backend": name})
+        return web.Response(
+            text=json.dumps(data), content_type="application/json", headers={"X-Backend": name}
+        )
 
     async def big(request: web.Request) -> web.StreamResponse:
         size = int(request.query.get("size", "1048576"))

@@ -1,3 +1,3 @@
-"""Proxy Workbench: a live forward proxy and reverse proxy you can watch and edit from a terminal."""
+"""Proxy Workbench: a live forward and reverse proxy you can watch and edit from a terminal."""
 
 __version__ = "0.1.0"

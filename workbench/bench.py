@@ -146,8 +146,14 @@ http {{
   keepalive_requests 1000000;
   server {{
     listen 127.0.0.1:{port};
-    location /cache {{ add_header Cache-Control "max-age=3600"; alias {dir}/body; default_type text/plain; }}
-    location / {{ add_header Cache-Control "no-store"; alias {dir}/body; default_type text/plain; }}
+    location /cache {{
+      add_header Cache-Control "max-age=3600"; root {dir}; try_files /body =404;
+      default_type text/plain;
+    }}
+    location / {{
+      add_header Cache-Control "no-store"; root {dir}; try_files /body =404;
+      default_type text/plain;
+    }}
     location = /healthz {{ return 200 "ok"; }}
   }}
 }}
@@ -236,10 +242,17 @@ class Proc:
                 self.p.wait()
 
 
-def run_wrk(url: str, duration: float, connections: int, pin: bool) -> tuple[float, float, float, int, int]:
+def run_wrk(
+    url: str, duration: float, connections: int, pin: bool
+) -> tuple[float, float, float, int, int]:
     """(req/s, p50 ms, p99 ms, requests, errors) from wrk."""
     argv = _pin(1, pin) + [
-        "wrk", "-t1", f"-c{connections}", f"-d{max(1, int(duration))}s", "--latency", url,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, int(duration))}s",
+        "--latency",
+        url,
     ]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -262,7 +275,9 @@ def run_wrk(url: str, duration: float, connections: int, pin: bool) -> tuple[flo
     return rps, pct("50"), pct("99"), total, errs
 
 
-async def _aio_load(url: str, duration: float, connections: int) -> tuple[float, float, float, int, int]:
+async def _aio_load(
+    url: str, duration: float, connections: int
+) -> tuple[float, float, float, int, int]:
     import aiohttp
 
     lat: list[float] = []
@@ -319,8 +334,9 @@ def workbench_config(origin_port: int, port: int, cache: bool, rules: int) -> st
         f'  - {{ name: r{i}, when: "~d blocked{i}.test | ~u ^/never{i}/", action: block }}'
         for i in range(rules)
     )
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         version: 1
         reverse:
           listen: 127.0.0.1:{port}
@@ -337,7 +353,10 @@ def workbench_config(origin_port: int, port: int, cache: bool, rules: int) -> st
           max_size: 64MiB
         rules:
         """
-    ) + (rule_lines or "  []") + "\n"
+        )
+        + (rule_lines or "  []")
+        + "\n"
+    )
 
 
 def run_bench(args) -> int:
@@ -365,9 +384,14 @@ def run_bench(args) -> int:
             origin_kind = "built-in httptools origin"
         procs.append(origin)
         load_kind = "wrk" if shutil.which("wrk") else "built-in aiohttp load generator"
-        print(f"origin: {origin_kind}; load: {load_kind}, {args.connections} connections; "
-              f"{args.rounds}×{args.duration:g}s per scenario, median shown; body {args.body_size} B")
-        print(f"pinning: {'proxy on core 0, origin and load on core 1' if pin and _pin(0, pin) else 'off'}")
+        print(
+            f"origin: {origin_kind}; load: {load_kind}, {args.connections} connections; "
+            f"{args.rounds}×{args.duration:g}s per scenario, median shown; body {args.body_size} B"
+        )
+        print(
+            "pinning: "
+            + ("proxy on core 0, origin and load on core 1" if pin and _pin(0, pin) else "off")
+        )
         if want("origin"):
             results.append(measure("origin alone", None, f"http://127.0.0.1:{origin_port}/", args))
 
@@ -383,7 +407,11 @@ def run_bench(args) -> int:
             (tmp / "bare.py").write_text(BARE_PROXY)
             port = free_port()
             results.append(
-                scenario("bare aiohttp proxy", [py, str(tmp / "bare.py"), f"http://127.0.0.1:{origin_port}", str(port)], port)
+                scenario(
+                    "bare aiohttp proxy",
+                    [py, str(tmp / "bare.py"), f"http://127.0.0.1:{origin_port}", str(port)],
+                    port,
+                )
             )
         if want("workbench"):
             port = free_port()
@@ -400,7 +428,11 @@ def run_bench(args) -> int:
             (tmp / "mem.py").write_text(MEMORY_SERVER)
             port = free_port()
             results.append(
-                scenario("aiohttp answering from memory", [py, str(tmp / "mem.py"), str(port), str(args.body_size)], port)
+                scenario(
+                    "aiohttp answering from memory",
+                    [py, str(tmp / "mem.py"), str(port), str(args.body_size)],
+                    port,
+                )
             )
         if want("cache-hit"):
             port = free_port()
@@ -420,9 +452,15 @@ def run_bench(args) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print()
-    print(f"{'scenario':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'RSS MiB':>8} {'errors':>7}")
+    print(
+        f"{'scenario':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'CPU µs/req':>11} {'RSS MiB':>8} {'errors':>7}"
+    )
     for r in results:
-        print(f"{r.name:36} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.cpu_us:11.1f} {r.rss_mib:8.1f} {r.errors:7d}")
+        print(
+            f"{r.name:36} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
+            f"{r.cpu_us:11.1f} {r.rss_mib:8.1f} {r.errors:7d}"
+        )
     by = {r.name: r for r in results}
     bare = by.get("bare aiohttp proxy")
     wb = by.get("workbench (rules, stats, health)")

@@ -34,8 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen-forward", metavar="ADDR", help="override forward.listen")
     run.add_argument("--admin", metavar="ADDR", help="override admin.listen (enables the API)")
     run.add_argument(
-        "--log-format", choices=("combined", "json", "none"), default="combined",
-        help="headless access log format (none: listeners only)"
+        "--log-format",
+        choices=("combined", "json", "none"),
+        default="combined",
+        help="headless access log format (none: listeners only)",
     )
 
     check = sub.add_parser("check", help="validate config files")
@@ -78,14 +80,22 @@ def _override(cfg, args):
     try:
         if args.listen_reverse:
             cfg = replace(
-                cfg, reverse=replace(cfg.reverse or ReverseConfig(), listen=parse_address(args.listen_reverse))
+                cfg,
+                reverse=replace(
+                    cfg.reverse or ReverseConfig(), listen=parse_address(args.listen_reverse)
+                ),
             )
         if args.listen_forward:
             cfg = replace(
-                cfg, forward=replace(cfg.forward or ForwardConfig(), listen=parse_address(args.listen_forward))
+                cfg,
+                forward=replace(
+                    cfg.forward or ForwardConfig(), listen=parse_address(args.listen_forward)
+                ),
             )
         if args.admin:
-            cfg = replace(cfg, admin=replace(cfg.admin or AdminConfig(), listen=parse_address(args.admin)))
+            cfg = replace(
+                cfg, admin=replace(cfg.admin or AdminConfig(), listen=parse_address(args.admin))
+            )
     except ValueError as exc:
         return None, f"bad listen address: {exc}"
     return cfg, None

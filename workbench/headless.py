@@ -40,7 +40,7 @@ async def run_headless(
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), DRAIN_INTERVAL)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 pass
             cursor = _drain(engine, cursor, fmt, out)
     finally:

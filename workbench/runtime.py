@@ -88,7 +88,11 @@ def _ephemeral(config: Config) -> Config:
         return Address(addr.host, 0)
 
     if config.reverse is not None:
-        config = replace(config, reverse=replace(config.reverse, listen=free(config.reverse.listen)))
+        config = replace(
+            config, reverse=replace(config.reverse, listen=free(config.reverse.listen))
+        )
     if config.forward is not None:
-        config = replace(config, forward=replace(config.forward, listen=free(config.forward.listen)))
+        config = replace(
+            config, forward=replace(config.forward, listen=free(config.forward.listen))
+        )
     return config

@@ -44,7 +44,9 @@ async def test_absolute_form_and_keepalive(origins, engine_factory):
     "mode,expect_xff,expect_via",
     [("transparent", True, True), ("anonymous", False, True), ("elite", False, False)],
 )
-async def test_privacy_modes_what_the_origin_sees(origins, engine_factory, mode, expect_xff, expect_via):
+async def test_privacy_modes_what_the_origin_sees(
+    origins, engine_factory, mode, expect_xff, expect_via
+):
     (origin,) = await origins("origin")
     eng = await engine_factory(forward_config(privacy=mode))
     sent = {"X-Forwarded-For": "198.51.100.7", "X-Real-IP": "198.51.100.7", "Client-IP": "1.2.3.4"}
@@ -57,7 +59,14 @@ async def test_privacy_modes_what_the_origin_sees(origins, engine_factory, mode,
         assert "x-real-ip" not in got
     assert ("via" in got) == expect_via
     if mode == "elite":
-        revealing = {"via", "forwarded", "x-forwarded-for", "x-real-ip", "client-ip", "proxy-connection"}
+        revealing = {
+            "via",
+            "forwarded",
+            "x-forwarded-for",
+            "x-real-ip",
+            "client-ip",
+            "proxy-connection",
+        }
         assert not revealing & set(got)
 
 
@@ -87,7 +96,10 @@ async def test_dead_origin_502(origins, engine_factory):
 async def test_client_outside_allow_clients_refused(origins, engine_factory):
     (origin,) = await origins("origin")
     eng = await engine_factory(forward_config(allow_clients=("10.0.0.0/8",)))
-    async with aiohttp.ClientSession() as s, s.get(origin.url + "/", proxy=eng.listeners["forward"]) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(origin.url + "/", proxy=eng.listeners["forward"]) as r,
+    ):
         assert r.status == 403
         assert "allow_clients" in await r.text()
     rec = eng.records_since(0, 10)[0][-1]
@@ -142,7 +154,10 @@ def tls_origin_factory():
         async def handle(reader, writer):
             await reader.readuntil(b"\r\n\r\n")
             body = b"secret page"
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(body), body))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b"
+                % (len(body), body)
+            )
             await writer.drain()
             writer.close()
 
@@ -161,7 +176,9 @@ async def test_connect_tunnel_records_sni(tls_origin_factory, engine_factory):
     client_ctx = ssl.create_default_context()
     ca.configure_trust(client_ctx)
     async with aiohttp.ClientSession() as s:
-        async with s.get(f"https://localhost:{port}/", proxy=eng.listeners["forward"], ssl=client_ctx) as r:
+        async with s.get(
+            f"https://localhost:{port}/", proxy=eng.listeners["forward"], ssl=client_ctx
+        ) as r:
             assert r.status == 200
             assert await r.text() == "secret page"
     from origin import wait_for
@@ -190,13 +207,27 @@ async def test_curl_through_forward_and_connect(origins, tls_origin_factory, eng
     eng = await engine_factory(forward_config(connect_ports=(port,)))
     proxy = eng.listeners["forward"]
     p = await asyncio.create_subprocess_exec(
-        "curl", "-s", "--noproxy", "", "-x", proxy, origin.url + "/echo",
+        "curl",
+        "-s",
+        "--noproxy",
+        "",
+        "-x",
+        proxy,
+        origin.url + "/echo",
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await p.communicate()
     assert json.loads(out)["backend"] == "origin"
     p = await asyncio.create_subprocess_exec(
-        "curl", "-s", "-k", "--noproxy", "", "-p", "-x", proxy, f"https://localhost:{port}/",
+        "curl",
+        "-s",
+        "-k",
+        "--noproxy",
+        "",
+        "-p",
+        "-x",
+        proxy,
+        f"https://localhost:{port}/",
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await p.communicate()

@@ -40,7 +40,8 @@ def pool(name, origins, weights=None, **kw) -> PoolConfig:
     return PoolConfig(
         name=name,
         backends=tuple(
-            BackendConfig(name=o.name, url=o.url, weight=w) for o, w in zip(origins, weights, strict=True)
+            BackendConfig(name=o.name, url=o.url, weight=w)
+            for o, w in zip(origins, weights, strict=True)
         ),
         **kw,
     )
@@ -135,8 +136,12 @@ async def test_forwarding_headers_hop_by_hop_and_hidden(origins, engine_factory)
     async with aiohttp.ClientSession() as s:
         async with s.get(
             url + "/echo",
-            headers={"Connection": "keep-alive, X-Secret", "X-Secret": "1", "Keep-Alive": "5",
-                     "X-Forwarded-For": "10.0.0.9"},
+            headers={
+                "Connection": "keep-alive, X-Secret",
+                "X-Secret": "1",
+                "Keep-Alive": "5",
+                "X-Forwarded-For": "10.0.0.9",
+            },
         ) as r:
             data = json.loads(await r.text())
             assert "Server" not in r.headers or r.headers["Server"] != "origin/1.0"
@@ -274,18 +279,27 @@ async def test_records_and_trace(origins, engine_factory):
     records, cursor, skipped = eng.records_since(0, 10)
     rec = records[-1]
     assert (rec.method, rec.path, rec.status, rec.backend, rec.proxy) == (
-        "GET", "/page?q=1", 200, "web-1", "reverse")
+        "GET",
+        "/page?q=1",
+        200,
+        "web-1",
+        "reverse",
+    )
     stages = [t[0] for t in rec.trace]
     assert stages[:3] == ["route", "balancer", "upstream"]
     assert rec.t_total >= rec.t_first_byte > 0
     assert cursor == rec.seq and skipped == 0
 
 
-@pytest.mark.parametrize("raw,status", ids=["garbage", "bad-length", "huge-header"], argvalues=[
-    (b"GARBAGE\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\n" + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
-])
+@pytest.mark.parametrize(
+    "raw,status",
+    ids=["garbage", "bad-length", "huge-header"],
+    argvalues=[
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
+    ],
+)
 async def test_malformed_requests_get_4xx(origins, engine_factory, raw, status):
     (web,) = await origins("web-1")
     eng = await engine_factory(reverse_config({"web": pool("web", [web])}))

@@ -242,9 +242,11 @@ class Control:
         if prefix is not None and not isinstance(prefix, str):
             return _fail(f"prefix: expected a string, got {prefix!r}", "prefix")
         n = cache.purge(prefix or None)
-        self._edit(who, f"cache: purged {n} entr{'y' if n == 1 else 'ies'}" + (
-            f" under {prefix}" if prefix else ""
-        ))
+        self._edit(
+            who,
+            f"cache: purged {n} entr{'y' if n == 1 else 'ies'}"
+            + (f" under {prefix}" if prefix else ""),
+        )
         return Result(True, value=n)
 
     def set_cache_enabled(self, proxy: str, enabled: bool, who: str = "user") -> Result:
@@ -331,7 +333,8 @@ class Control:
             return Result(True, value=kind)
         if kind not in sync:
             return _fail(
-                f"kind: expected kill, revive, latency, error_rate, health_fail or flap; got {kind!r}",
+                "kind: expected kill, revive, latency, error_rate, health_fail or flap; "
+                f"got {kind!r}",
                 "kind",
             )
         ok, message = sync[kind](backend, value)

@@ -87,7 +87,9 @@ class Engine:
                 on_error=self._on_error,
                 on_bad_request=self._on_bad_request,
             )
-            host, port = await server.start(cfg.reverse.listen.host, cfg.reverse.listen.port, ssl_ctx)
+            host, port = await server.start(
+                cfg.reverse.listen.host, cfg.reverse.listen.port, ssl_ctx
+            )
             self.servers["reverse"] = server
             scheme = "https" if ssl_ctx else "http"
             self.listeners["reverse"] = f"{scheme}://{_fmt_host(host)}:{port}"
@@ -156,9 +158,11 @@ class Engine:
 
     def _on_bad_request(self, conn: ServerConnection, status: int, message: str) -> None:
         self.bad_requests += 1
-        proxy = "forward" if self.forward is not None and conn.server is self.servers.get(
+        proxy = (
             "forward"
-        ) else "reverse"
+            if self.forward is not None and conn.server is self.servers.get("forward")
+            else "reverse"
+        )
         rec = RequestRecord(self.next_id(), time.time(), conn.client_ip, proxy, "-", "-", "", "")
         rec.status = status
         rec.error = message
@@ -415,9 +419,13 @@ class Engine:
             "proxies": {
                 "reverse": {"cache": self.reverse.cache_enabled} if self.reverse else None,
                 "forward": (
-                    {"cache": self.forward.cache_enabled, "privacy": self.forward.privacy,
-                     "tunnels": len(self.forward.tunnels)}
-                    if self.forward else None
+                    {
+                        "cache": self.forward.cache_enabled,
+                        "privacy": self.forward.privacy,
+                        "tunnels": len(self.forward.tunnels),
+                    }
+                    if self.forward
+                    else None
                 ),
             },
             "demo": self._demo_snapshot(),

@@ -152,7 +152,14 @@ class ForwardProxy:
                 path = target
             url = target
         rec = RequestRecord(
-            eng.next_id(), req.start, conn.client_ip, "forward", req.method, url, host, path,
+            eng.next_id(),
+            req.start,
+            conn.client_ip,
+            "forward",
+            req.method,
+            url,
+            host,
+            path,
             req.headers,
         )
         rec.bytes_in = len(req.body)
@@ -171,7 +178,10 @@ class ForwardProxy:
             rec.step("acl", "deny", f"{conn.client_ip} is not in allow_clients")
             rec.error = "client not allowed"
             eng.answer(
-                conn, req, rec, 403,
+                conn,
+                req,
+                rec,
+                403,
                 f"The forward proxy does not serve {conn.client_ip}: it is not in allow_clients.\n",
             )
             return
@@ -181,7 +191,11 @@ class ForwardProxy:
             if not ok:
                 rec.step("auth", "407", why)
                 eng.answer(
-                    conn, req, rec, 407, f"Proxy authentication required: {why}.\n",
+                    conn,
+                    req,
+                    rec,
+                    407,
+                    f"Proxy authentication required: {why}.\n",
                     [("Proxy-Authenticate", f'Basic realm="{self.config.auth.realm}"')],
                 )
                 return
@@ -205,7 +219,13 @@ class ForwardProxy:
             return
         if host_port in self.own_addresses or self._via_loop(req):
             rec.step("loop", "508", "the request targets this proxy itself")
-            eng.answer(conn, req, rec, 508, "Loop detected: this request is addressed to the proxy itself.\n")
+            eng.answer(
+                conn,
+                req,
+                rec,
+                508,
+                "Loop detected: this request is addressed to the proxy itself.\n",
+            )
             return
 
         headers = strip_hop_by_hop(req.headers)
@@ -234,7 +254,8 @@ class ForwardProxy:
                 eng.answer_upstream_error(conn, req, rec, exc)
                 return None
             rec.step(
-                "upstream", str(resp.status),
+                "upstream",
+                str(resp.status),
                 f"origin {rec.backend} answered"
                 + (" (new connection)" if rec.t_connect else " (pooled connection)"),
             )
@@ -298,7 +319,9 @@ class ForwardProxy:
         else:
             n, v = headers[via]
             headers[via] = (n, f"{v}, {self.via_token}")
-        rec.step("privacy", "transparent", f"X-Forwarded-For: {rec.client} and Via sent to the origin")
+        rec.step(
+            "privacy", "transparent", f"X-Forwarded-For: {rec.client} and Via sent to the origin"
+        )
 
     def _origin_pool(self, host_port: tuple[str, int]) -> UpstreamPool:
         pool = self.origins.get(host_port)
@@ -332,7 +355,11 @@ class ForwardProxy:
             rec.step("connect", "deny", f"port {port} not in connect_ports ({allowed})")
             rec.error = "CONNECT port not allowed"
             eng.answer(
-                conn, req, rec, 403, f"CONNECT to port {port} is not allowed (allowed: {allowed}).\n"
+                conn,
+                req,
+                rec,
+                403,
+                f"CONNECT to port {port} is not allowed (allowed: {allowed}).\n",
             )
             return
         if (host, port) in self.own_addresses:
@@ -350,9 +377,11 @@ class ForwardProxy:
                 loop.create_connection(lambda: tunnel.upstream, host, port),
                 self.config.timeouts.connect,
             )
-        except (OSError, asyncio.TimeoutError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or "timed out"
-            err = UpstreamError("connect", f"cannot connect to {host}:{port}: {reason}", retryable=False)
+            err = UpstreamError(
+                "connect", f"cannot connect to {host}:{port}: {reason}", retryable=False
+            )
             rec.step("connect", "502", str(err))
             eng.answer_upstream_error(conn, req, rec, err)
             return

@@ -107,7 +107,7 @@ def add_forwarded(headers: Headers, client_ip: str, proto: str, host: str | None
     """Append the client to X-Forwarded-For and set X-Forwarded-Proto/-Host and Forwarded."""
     xff = None
     fwd = None
-    for i, (n, v) in enumerate(headers):
+    for i, (n, _) in enumerate(headers):
         ln = n.lower()
         if ln == "x-forwarded-for":
             xff = i

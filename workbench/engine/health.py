@@ -26,7 +26,10 @@ def passive_failure(pool: Pool, backend: Backend, reason: str) -> None:
     """A request to ``backend`` failed; eject it once the streak reaches the threshold."""
     backend.consecutive_failures += 1
     passive = pool.config.passive
-    if passive.consecutive_failures <= 0 or backend.consecutive_failures < passive.consecutive_failures:
+    if (
+        passive.consecutive_failures <= 0
+        or backend.consecutive_failures < passive.consecutive_failures
+    ):
         return
     if backend.ejected_until > time.time():
         return
@@ -34,7 +37,9 @@ def passive_failure(pool: Pool, backend: Backend, reason: str) -> None:
     duration = passive.eject_for * min(2 ** (backend.eject_count - 1), 10)
     backend.ejected_until = time.time() + duration
     backend.consecutive_failures = 0
-    pool.refresh(f"ejected for {duration:g}s after {passive.consecutive_failures} failures: {reason}")
+    pool.refresh(
+        f"ejected for {duration:g}s after {passive.consecutive_failures} failures: {reason}"
+    )
     loop = asyncio.get_running_loop()
     loop.call_later(duration + 0.01, pool.refresh, "ejection over")
 
@@ -124,7 +129,7 @@ class HealthChecker:
                     break
             if resp.complete:
                 resp.take_body()
-        except (UpstreamError, TimeoutError, asyncio.TimeoutError) as exc:
+        except (UpstreamError, TimeoutError) as exc:
             conn.close()
             return False, str(exc) or "timed out"
         except OSError as exc:

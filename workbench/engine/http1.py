@@ -37,7 +37,16 @@ def reason_phrase(status: int) -> str:
 class BodyStream:
     """A request or response body that arrives in pieces, with back-pressure on the sender."""
 
-    __slots__ = ("_chunks", "_buffered", "_done", "_error", "_waiter", "_pause", "_resume", "_paused")
+    __slots__ = (
+        "_chunks",
+        "_buffered",
+        "_done",
+        "_error",
+        "_waiter",
+        "_pause",
+        "_resume",
+        "_paused",
+    )
 
     def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
         self._chunks: deque[bytes] = deque()
@@ -501,7 +510,7 @@ class _TooLarge(Exception):
 
 
 class HttpServer:
-    """A listening socket serving :class:`ServerConnection` protocols, with timeouts and shutdown."""
+    """A listening socket serving :class:`ServerConnection`, with timeouts and shutdown."""
 
     def __init__(
         self,

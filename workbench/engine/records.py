@@ -159,7 +159,7 @@ class RecordLog:
     def records_since(
         self, cursor: int = 0, limit: int = 1000
     ) -> tuple[list[RequestRecord], int, int]:
-        """Records appended after ``cursor`` (a ``seq``), oldest first, at most the newest ``limit``.
+        """Records appended after ``cursor`` (a ``seq``), oldest first, at most ``limit`` newest.
 
         Returns ``(records, new_cursor, skipped)``; ``skipped`` counts records after the cursor
         that were not returned because they were evicted from the ring or beyond ``limit``.
@@ -189,4 +189,3 @@ class RecordLog:
 
     def clear(self) -> None:
         self._ring.clear()
-

@@ -55,16 +55,10 @@ def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]
     return tuple(out)
 
 
-def match_route(
-    routes: tuple[CompiledRoute, ...], host: str, path: str
-) -> CompiledRoute | None:
+def match_route(routes: tuple[CompiledRoute, ...], host: str, path: str) -> CompiledRoute | None:
     for r in routes:
         if path.startswith(r.prefix) and (r.host_re is None or r.host_re.match(host)):
-            if (
-                len(path) == len(r.prefix)
-                or r.prefix.endswith("/")
-                or path[len(r.prefix)] in "/?"
-            ):
+            if len(path) == len(r.prefix) or r.prefix.endswith("/") or path[len(r.prefix)] in "/?":
                 return r
     return None
 
@@ -169,7 +163,9 @@ class ReverseProxy:
             return
 
         async def fetch(extra_headers=None):
-            return await self._to_pool(req, conn, rec, pool, headers, upstream_target, extra_headers)
+            return await self._to_pool(
+                req, conn, rec, pool, headers, upstream_target, extra_headers
+            )
 
         if cache_ctx is not None:
             await eng.cache_fetch(req, conn, rec, cache_ctx, fetch, self._finish_response)
@@ -214,7 +210,9 @@ class ReverseProxy:
             t_req = time.monotonic()
             backend.inflight += 1
             try:
-                target = backend.base_path + upstream_target if backend.base_path else upstream_target
+                target = (
+                    backend.base_path + upstream_target if backend.base_path else upstream_target
+                )
                 resp, up = await send_upstream(
                     backend.upstream, req, rec, target, send_headers, pool.config.timeouts.response
                 )

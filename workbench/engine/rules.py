@@ -167,27 +167,68 @@ def _seconds(s: float) -> str:
     return f"{s * 1000:g}ms" if s < 1 else f"{s:g}s"
 
 
+class _Phase:
+    """The enabled rules of one phase, prepared for :meth:`RuleSet.evaluate`."""
+
+    __slots__ = ("full", "rest", "domains", "methods", "memo", "count")
+
+    def __init__(self, rules: list[Rule]) -> None:
+        steps = [(r.filter.predicate, _Step(r, i)) for i, r in enumerate(rules, 1)]
+        self.full = tuple(steps)
+        """Every enabled rule of the phase, in order."""
+        self.count = len(steps)
+        # Rules whose whole filter is one ~d or one ~m (block lists are mostly that) go in a dict:
+        # one lookup per request replaces testing each of them. Only when the lookup finds a
+        # candidate does evaluation walk the full list, so order and hit counts stay exact.
+        self.domains: frozenset[str] = frozenset(
+            r.filter.key[1] for r in rules if r.filter.key and r.filter.key[0] == "d"
+        )
+        self.methods: frozenset[str] = frozenset(
+            r.filter.key[1] for r in rules if r.filter.key and r.filter.key[0] == "m"
+        )
+        self.rest = (
+            tuple(st for st in steps if st[1].rule.filter.key is None)
+            if self.domains or self.methods
+            else self.full
+        )
+        """The rules not covered by the dicts (``full`` itself when none are)."""
+        # Two or more header filters share one joined header block per evaluation.
+        self.memo = sum(r.filter.uses_headers for r in rules) > 1
+
+    def candidates(self, rec: RequestRecord) -> tuple[tuple[Predicate, _Step], ...]:
+        """``rest``, or ``full`` when one of the indexed rules may match ``rec``."""
+        if self.rest is self.full:
+            return self.full
+        if rec.method in self.methods:
+            return self.full
+        domains = self.domains
+        if domains:
+            host = rec.host.lower()
+            if host in domains:
+                return self.full
+            # "~d example.com" matches example.com and every name ending in ".example.com":
+            # look up each suffix that starts after a dot.
+            i = host.find(".")
+            while i >= 0:
+                if host[i + 1 :] in domains:
+                    return self.full
+                i = host.find(".", i + 1)
+        return self.rest
+
+
 class RuleSet:
     """An immutable, compiled, ordered list of rules; build with :meth:`compile`."""
 
-    __slots__ = ("rules", "_plans", "_memo_phases")
+    __slots__ = ("rules", "_phases")
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
         """Every rule in order, including disabled ones (the UI lists them all)."""
-        plans: dict[str, list[tuple[Predicate, _Step]]] = {p: [] for p in RULE_PHASES}
+        by_phase: dict[str, list[Rule]] = {p: [] for p in RULE_PHASES}
         for rule in rules:
-            cfg = rule.config
-            if cfg.enabled:
-                plan = plans[cfg.phase]
-                plan.append((rule.filter.predicate, _Step(rule, len(plan) + 1)))
-        self._plans: dict[str, tuple[tuple[Predicate, _Step], ...]] = {
-            p: tuple(v) for p, v in plans.items()
-        }
-        # Phases with two or more header filters share one joined header block per evaluation.
-        self._memo_phases = frozenset(
-            p for p, v in plans.items() if sum(s.rule.filter.uses_headers for _, s in v) > 1
-        )
+            if rule.config.enabled:
+                by_phase[rule.config.phase].append(rule)
+        self._phases = {p: _Phase(v) for p, v in by_phase.items() if v}
 
     @classmethod
     def compile(cls, configs: Sequence[RuleConfig], previous: RuleSet | None = None) -> RuleSet:
@@ -225,7 +266,7 @@ class RuleSet:
 
     def has_phase(self, phase: str) -> bool:
         """Whether any enabled rule runs in ``phase`` (lets the engine skip the call entirely)."""
-        return bool(self._plans.get(phase))
+        return phase in self._phases
 
     def evaluate(self, phase: str, rec: RequestRecord) -> Verdict:
         """Run the enabled rules of ``phase`` against ``rec``; count hits and write the trace.
@@ -233,20 +274,21 @@ class RuleSet:
         Sets ``rec.rule`` to the deciding rule's name and adds tags to ``rec.tags``. With no
         enabled rules for the phase, returns :data:`NO_VERDICT` and leaves the trace alone.
         """
-        plan = self._plans.get(phase)
-        if not plan:
+        ph = self._phases.get(phase)
+        if ph is None:
             return NO_VERDICT
-        if phase not in self._memo_phases:
-            return self._evaluate(phase, plan, rec)
+        plan = ph.candidates(rec)
+        if not ph.memo:
+            return self._evaluate(phase, plan, ph.count, rec)
         begin_evaluation(rec)
         try:
-            return self._evaluate(phase, plan, rec)
+            return self._evaluate(phase, plan, ph.count, rec)
         finally:
             end_evaluation()
 
     @staticmethod
     def _evaluate(
-        phase: str, plan: tuple[tuple[Predicate, _Step], ...], rec: RequestRecord
+        phase: str, plan: tuple[tuple[Predicate, _Step], ...], count: int, rec: RequestRecord
     ) -> Verdict:
         verdict: Verdict | None = None
         applied: list[_Step] | None = None
@@ -277,10 +319,10 @@ class RuleSet:
             else:
                 verdict.tags.append(step.value)  # type: ignore[arg-type]
         if verdict is None:
-            what = "rule" if len(plan) == 1 else "rules"
+            what = "rule" if count == 1 else "rules"
             if phase != "request":
                 what = f"{phase} {what}"
-            rec.step("rules", "pass", f"tested {len(plan)} {what}, none matched")
+            rec.step("rules", "pass", f"tested {count} {what}, none matched")
             return NO_VERDICT
         if applied is not None:
             kinds = {s.action for s in applied}
@@ -302,7 +344,7 @@ class RuleSet:
             rec.step(
                 "rules",
                 decided.action,
-                f"rule {cfg.name} matched ({cfg.when}); tested {decided.position} of {len(plan)}",
+                f"rule {cfg.name} matched ({cfg.when}); tested {decided.position} of {count}",
             )
         return verdict
 
@@ -440,7 +482,8 @@ def dry_run(
     for phase in RULE_PHASES:
         if stopped:
             break
-        for predicate, step in ruleset._plans[phase]:
+        ph = ruleset._phases.get(phase)
+        for predicate, step in ph.full if ph is not None else ():
             if predicate(rec):
                 fires[id(step.rule)] = True
                 if step.final:

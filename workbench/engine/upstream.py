@@ -139,7 +139,9 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(UpstreamError("protocol", "the backend switched protocols", retryable=False))
         except httptools.HttpParserError as exc:
-            self._fail(UpstreamError("protocol", f"bad response from backend: {exc}", retryable=False))
+            self._fail(
+                UpstreamError("protocol", f"bad response from backend: {exc}", retryable=False)
+            )
 
     def pause_writing(self) -> None:  # request bodies are small or streamed with drain below
         pass
@@ -372,7 +374,7 @@ class UpstreamPool:
                 ),
                 self.connect_timeout,
             )
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             self._wake()
             raise UpstreamError(
                 "connect", f"connect to {self.host}:{self.port} timed out", retryable=True

@@ -1,0 +1,100 @@
+"""The command line as a user runs it: check, and headless run with an access log and clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+async def run_cli(*args: str) -> tuple[int, str, str]:
+    p = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workbench",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await p.communicate()
+    return p.returncode, out.decode(), err.decode()
+
+
+async def test_check_reports_every_problem_with_position(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\n"
+        "reverse:\n"
+        "  routes:\n"
+        "    - { name: site, pool: webb }\n"
+        "  pools:\n"
+        "    web:\n"
+        "      algoritm: round_robin\n"
+        "      backends:\n"
+        "        - { name: web-1, url: 'http://127.0.0.1:9', weight: -1 }\n"
+    )
+    code, out, err = await run_cli("check", str(bad))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert f"{bad}:4:27: reverse.routes[0].pool: no pool named 'webb'" in lines[0]
+    assert lines[1].startswith(f"{bad}:7:7: reverse.pools.web.algoritm: unknown key")
+    assert "did you mean 'algorithm'" in lines[1]
+    assert lines[2].startswith(f"{bad}:9:")
+    assert "weight" in lines[2]
+
+
+async def test_check_ok(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("version: 1\nreverse: {listen: 127.0.0.1:0}\n")
+    code, out, _ = await run_cli("check", str(good))
+    assert code == 0 and "ok" in out
+
+
+async def test_headless_logs_requests_and_stops_on_sigterm(origins, tmp_path):
+    (web,) = await origins("web-1")
+    cfg = tmp_path / "wb.yaml"
+    cfg.write_text(
+        "version: 1\n"
+        "reverse:\n"
+        "  listen: 127.0.0.1:0\n"
+        "  cache: false\n"
+        "  routes: [{name: site, pool: web}]\n"
+        f"  pools: {{web: {{backends: [{{name: web-1, url: '{web.url}'}}]}}}}\n"
+    )
+    p = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workbench",
+        "run",
+        str(cfg),
+        "--headless",
+        "--log-format",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        first = (await asyncio.wait_for(p.stdout.readline(), 15)).decode()
+        assert first.startswith("reverse proxy listening on http://127.0.0.1:")
+        url = first.rsplit(" ", 1)[1].strip()
+        async with aiohttp.ClientSession() as s:
+            for _ in range(3):
+                async with s.get(url + "/hello") as r:
+                    assert r.status == 200
+        lines = [json.loads(await asyncio.wait_for(p.stdout.readline(), 10)) for _ in range(3)]
+        assert [(x["method"], x["status"], x["upstream"]) for x in lines] == [
+            ("GET", 200, "web-1")
+        ] * 3
+        p.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(p.wait(), 15)
+        assert code == 0
+    finally:
+        if p.returncode is None:
+            p.kill()
+            await p.wait()

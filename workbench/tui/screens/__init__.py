@@ -1,0 +1,1 @@
+"""Screens pushed over the views: request detail, help, save configuration."""
