@@ -10,6 +10,8 @@ from typing import Any
 
 from workbench.config.model import BackendConfig, Config, PoolConfig
 from workbench.engine.backends import EventLog, Pool
+from workbench.engine.cache import HttpCache
+from workbench.engine.cachelayer import CacheLayer
 from workbench.engine.health import HealthChecker
 from workbench.engine.http1 import HttpRequest, HttpServer, ServerConnection
 from workbench.engine.records import Headers, RecordLog, RequestRecord
@@ -30,7 +32,8 @@ class Engine:
         self.events = EventLog()
         self.ruleset = RuleSet.compile(list(config.rules))
         self.rule_configs = list(config.rules)
-        self.cache = None
+        self.cache = HttpCache(config.cache.max_size, config.cache.max_object_size)
+        self.cache_layer = CacheLayer(self, self.cache)
         self.pools: dict[str, Pool] = {}
         self.listeners: dict[str, str] = {}
         self.servers: dict[str, HttpServer] = {}
@@ -322,20 +325,6 @@ class Engine:
             return ""
         return rec.client
 
-    # -- cache hooks (filled in by the cache integration) -----------------------------------
-    async def cache_lookup(self, req, conn, rec, headers):
-        return object()
-
-    async def cache_fetch(self, req, conn, rec, ctx, fetch, finish):
-        result = await fetch()
-        if result is None:
-            return
-        resp, backend, up = result
-        await finish(req, conn, rec, resp, backend, up, None)
-
-    def cache_response_headers(self, rec: RequestRecord) -> Headers | None:
-        return None
-
     # -- reading ----------------------------------------------------------------------------
     def records_since(self, cursor: int = 0, limit: int = 1000):
         return self.records.records_since(cursor, limit)
@@ -404,7 +393,7 @@ class Engine:
             "stats": stats,
             "pools": pools,
             "rules": rules,
-            "cache": self.cache.stats() if self.cache is not None else None,
+            "cache": {**self.cache.stats(), "collapsed": self.cache_layer.collapsed},
             "records": {
                 "total": self.records.total,
                 "stored": len(self.records),

@@ -234,58 +234,60 @@ class ForwardProxy:
             return
         self._apply_privacy(headers, rec)
 
-        cache_ctx = None
-        if self.cache_enabled and eng.cache is not None:
-            cache_ctx = await eng.cache_lookup(req, conn, rec, headers)
-            if cache_ctx is None:
-                return
-
         origin = self._origin_pool(host_port)
 
-        async def fetch(extra_headers=None):
+        async def fetch(extra_headers=None, answer_errors=True, record=rec):
             send = headers if not extra_headers else headers + extra_headers
-            rec.backend = f"{host_port[0]}:{host_port[1]}"
+            record.backend = f"{host_port[0]}:{host_port[1]}"
             try:
                 resp, up = await send_upstream(
-                    origin, req, rec, rec.path, send, self.config.timeouts.response
+                    origin, req, record, record.path, send, self.config.timeouts.response
                 )
             except UpstreamError as exc:
-                rec.step("upstream", exc.kind, str(exc))
-                eng.answer_upstream_error(conn, req, rec, exc)
+                record.step("upstream", exc.kind, str(exc))
+                if not answer_errors:
+                    return exc
+                eng.answer_upstream_error(conn, req, record, exc)
                 return None
-            rec.step(
+            record.step(
                 "upstream",
                 str(resp.status),
-                f"origin {rec.backend} answered"
-                + (" (new connection)" if rec.t_connect else " (pooled connection)"),
+                f"origin {record.backend} answered"
+                + (" (new connection)" if record.t_connect else " (pooled connection)"),
             )
             return resp, origin, up
 
-        if cache_ctx is not None:
-            await eng.cache_fetch(req, conn, rec, cache_ctx, fetch, self._finish_response)
+        if self.cache_enabled and eng.cache_layer is not None:
+            await eng.cache_layer.handle(
+                req, conn, rec, rec.url, fetch, self._finish_response, self.client_headers
+            )
             return
         result = await fetch()
         if result is not None:
-            await self._finish_response(req, conn, rec, *result, None)
+            await self._finish_response(req, conn, rec, *result, 0, None)
 
-    async def _finish_response(self, req, conn, rec, resp, origin, up, collect_limit):
+    def client_headers(self, headers):
+        """Origin response headers as the client gets them: no hop-by-hop, Via unless elite."""
+        out = strip_hop_by_hop(headers, RESPONSE_DROP)
+        if self.privacy != "elite":
+            append_via(out)
+        return out
+
+    async def _finish_response(self, req, conn, rec, resp, origin, up, collect=0, extra=None):
         eng = self.engine
         try:
             rec.status = resp.status
             rec.backend_response_headers = resp.headers
-            out = strip_hop_by_hop(resp.headers, RESPONSE_DROP)
-            if self.privacy != "elite":
-                append_via(out)
+            out = self.client_headers(resp.headers)
             delay = eng.apply_response_rules(req, conn, rec, out)
             if delay is None:
                 return None
             if delay:
                 await asyncio.sleep(delay)
-            extra = eng.cache_response_headers(rec)
             if extra:
                 out.extend(extra)
             rec.response_headers = out
-            return await relay_response(conn, req, rec, resp, out, collect=collect_limit or 0)
+            return await relay_response(conn, req, rec, resp, out, collect=collect)
         finally:
             origin.release(up)
 

@@ -19,7 +19,7 @@ from workbench.engine.headers import (
 )
 from workbench.engine.health import passive_failure, passive_success
 from workbench.engine.http1 import HttpRequest, ServerConnection
-from workbench.engine.records import RequestRecord
+from workbench.engine.records import Headers, RequestRecord
 from workbench.engine.relay import relay_response, send_upstream
 from workbench.engine.upstream import UpstreamError
 
@@ -144,12 +144,6 @@ class ReverseProxy:
         if verdict is None:
             return  # the rules answered
 
-        cache_ctx = None
-        if self.cache_enabled and eng.cache is not None:
-            cache_ctx = await eng.cache_lookup(req, conn, rec, headers)
-            if cache_ctx is None:
-                return  # answered from cache
-
         upstream_target = target
         if route.strip and route.prefix != "/":
             upstream_target = target[len(route.prefix.rstrip("/")) :] or "/"
@@ -162,24 +156,35 @@ class ReverseProxy:
             eng.answer(conn, req, rec, 503, f"Pool {route.pool} does not exist.\n")
             return
 
-        async def fetch(extra_headers=None):
+        async def fetch(extra_headers=None, answer_errors=True, record=rec):
             return await self._to_pool(
-                req, conn, rec, pool, headers, upstream_target, extra_headers
+                req, conn, record, pool, headers, upstream_target, extra_headers, answer_errors
             )
 
-        if cache_ctx is not None:
-            await eng.cache_fetch(req, conn, rec, cache_ctx, fetch, self._finish_response)
+        if self.cache_enabled and eng.cache_layer is not None:
+            await eng.cache_layer.handle(
+                req, conn, rec, rec.url, fetch, self._finish_response, self.client_headers
+            )
             return
         result = await fetch()
-        if result is None:
-            return
-        resp, backend, up = result
-        await self._finish_response(req, conn, rec, resp, backend, up, None)
+        if result is not None:
+            await self._finish_response(req, conn, rec, *result, 0, None)
 
-    async def _to_pool(self, req, conn, rec, pool, headers, upstream_target, extra_headers):
+    def client_headers(self, headers: Headers) -> Headers:
+        """Upstream response headers as the client gets them: no hop-by-hop, hidden, Via."""
+        out = strip_hop_by_hop(headers, RESPONSE_DROP)
+        if self.hide:
+            out = remove_names(out, self.hide)
+        append_via(out)
+        return out
+
+    async def _to_pool(
+        self, req, conn, rec, pool, headers, upstream_target, extra_headers, answer_errors=True
+    ):
         """Pick a backend and send; retries idempotent requests elsewhere on connect failures.
 
-        Returns ``(response, backend, upstream_connection)`` or None when an error was answered.
+        Returns ``(response, backend, upstream_connection)``. On failure: answers the client and
+        returns None, or (``answer_errors=False``) returns the :class:`UpstreamError`.
         """
         eng = self.engine
         retries = pool.config.retries
@@ -199,6 +204,12 @@ class ReverseProxy:
             if name is None:
                 if last_error is None:
                     rec.step("balancer", "none", f"pool {pool.name}: no healthy backend")
+                    last_error = UpstreamError(
+                        "unavailable", f"no healthy backend in pool {pool.name}", retryable=False
+                    )
+                if not answer_errors:
+                    return last_error
+                if last_error.kind == "unavailable":
                     rec.error = "no healthy backend"
                     eng.answer(conn, req, rec, 503, f"No healthy backend in pool {pool.name}.\n")
                 else:
@@ -224,6 +235,8 @@ class ReverseProxy:
                 if exc.retryable and can_retry and attempt < retries:
                     tried.add(name)
                     continue
+                if not answer_errors:
+                    return exc
                 eng.answer_upstream_error(conn, req, rec, exc)
                 return None
             except BaseException:
@@ -242,27 +255,22 @@ class ReverseProxy:
             return resp, backend, up
         return None
 
-    async def _finish_response(self, req, conn, rec, resp, backend, up, collect_limit):
+    async def _finish_response(self, req, conn, rec, resp, backend, up, collect=0, extra=None):
         """Response rules, header filtering, relay to the client; returns the body if collected."""
         eng = self.engine
         try:
             rec.status = resp.status
             rec.backend_response_headers = resp.headers
-            out = strip_hop_by_hop(resp.headers, RESPONSE_DROP)
-            if self.hide:
-                out = remove_names(out, self.hide)
-            append_via(out)
+            out = self.client_headers(resp.headers)
             delay = eng.apply_response_rules(req, conn, rec, out)
             if delay is None:
                 return None  # a response rule answered instead; the unread body is dropped
             if delay:
                 await asyncio.sleep(delay)
-            extra = eng.cache_response_headers(rec)
             if extra:
                 out.extend(extra)
             rec.response_headers = out
-            body = await relay_response(conn, req, rec, resp, out, collect=collect_limit or 0)
-            return body
+            return await relay_response(conn, req, rec, resp, out, collect=collect)
         finally:
             backend.inflight -= 1
             backend.upstream.release(up)

@@ -170,7 +170,7 @@ def _seconds(s: float) -> str:
 class _Phase:
     """The enabled rules of one phase, prepared for :meth:`RuleSet.evaluate`."""
 
-    __slots__ = ("full", "rest", "domains", "methods", "memo", "count")
+    __slots__ = ("full", "rest", "domains", "methods", "memo", "count", "first_full", "first_rest")
 
     def __init__(self, rules: list[Rule]) -> None:
         steps = [(r.filter.predicate, _Step(r, i)) for i, r in enumerate(rules, 1)]
@@ -194,26 +194,49 @@ class _Phase:
         """The rules not covered by the dicts (``full`` itself when none are)."""
         # Two or more header filters share one joined header block per evaluation.
         self.memo = sum(r.filter.uses_headers for r in rules) > 1
+        self.first_full = _first_match(self.full)
+        self.first_rest = _first_match(self.rest) if self.rest is not self.full else self.first_full
 
-    def candidates(self, rec: RequestRecord) -> tuple[tuple[Predicate, _Step], ...]:
-        """``rest``, or ``full`` when one of the indexed rules may match ``rec``."""
+    def candidates(self, rec: RequestRecord) -> tuple[_Plan, Callable[[RequestRecord], int]]:
+        """``rest`` and its matcher, or ``full`` when one of the indexed rules may match ``rec``."""
+        full = (self.full, self.first_full)
         if self.rest is self.full:
-            return self.full
+            return full
         if rec.method in self.methods:
-            return self.full
+            return full
         domains = self.domains
         if domains:
             host = rec.host.lower()
             if host in domains:
-                return self.full
+                return full
             # "~d example.com" matches example.com and every name ending in ".example.com":
             # look up each suffix that starts after a dot.
             i = host.find(".")
             while i >= 0:
                 if host[i + 1 :] in domains:
-                    return self.full
+                    return full
                 i = host.find(".", i + 1)
-        return self.rest
+        return self.rest, self.first_rest
+
+
+_Plan = tuple[tuple[Predicate, _Step], ...]
+
+
+def _first_match(plan: _Plan) -> Callable[[RequestRecord], int]:
+    """Generate one function testing every rule of ``plan`` in order: the first match's index.
+
+    Pasting each filter's source into one function body means a request that matches nothing
+    (most of them) costs one Python call for the whole rule set, not one or more per rule.
+    """
+    namespace: dict[str, object] = {}
+    lines = ["def first(rec):"]
+    for i, (_, step) in enumerate(plan):
+        f = step.rule.filter
+        namespace.update(f.namespace)
+        lines.append(f"    if {f.source}:\n        return {i}")
+    lines.append("    return -1")
+    exec(compile("\n".join(lines), "<rules>", "exec"), namespace)
+    return namespace["first"]  # type: ignore[return-value]
 
 
 class RuleSet:
@@ -277,23 +300,36 @@ class RuleSet:
         ph = self._phases.get(phase)
         if ph is None:
             return NO_VERDICT
-        plan = ph.candidates(rec)
+        plan, first = ph.candidates(rec)
         if not ph.memo:
-            return self._evaluate(phase, plan, ph.count, rec)
+            i = first(rec)
+        else:
+            begin_evaluation(rec)
+            try:
+                i = first(rec)
+            finally:
+                end_evaluation()
+        if i < 0:
+            what = "rule" if ph.count == 1 else "rules"
+            if phase != "request":
+                what = f"{phase} {what}"
+            rec.step("rules", "pass", f"tested {ph.count} {what}, none matched")
+            return NO_VERDICT
+        if not ph.memo:
+            return self._evaluate(plan, i, ph.count, rec)
         begin_evaluation(rec)
         try:
-            return self._evaluate(phase, plan, ph.count, rec)
+            return self._evaluate(plan, i, ph.count, rec)
         finally:
             end_evaluation()
 
     @staticmethod
-    def _evaluate(
-        phase: str, plan: tuple[tuple[Predicate, _Step], ...], count: int, rec: RequestRecord
-    ) -> Verdict:
+    def _evaluate(plan: _Plan, start: int, count: int, rec: RequestRecord) -> Verdict:
+        """Apply the rules of ``plan`` from ``start`` (the first match) on."""
         verdict: Verdict | None = None
         applied: list[_Step] | None = None
         decided: _Step | None = None
-        for predicate, step in plan:
+        for predicate, step in plan[start:]:
             if not predicate(rec):
                 continue
             step.rule.hits += 1
@@ -318,12 +354,7 @@ class RuleSet:
                 verdict.delay += step.value  # type: ignore[operator]
             else:
                 verdict.tags.append(step.value)  # type: ignore[arg-type]
-        if verdict is None:
-            what = "rule" if count == 1 else "rules"
-            if phase != "request":
-                what = f"{phase} {what}"
-            rec.step("rules", "pass", f"tested {count} {what}, none matched")
-            return NO_VERDICT
+        assert verdict is not None, "the generated matcher and the predicates disagree"
         if applied is not None:
             kinds = {s.action for s in applied}
             rec.step(
@@ -371,10 +402,10 @@ def compile_rule(
     if cfg.phase not in RULE_PHASES:
         raise fail("phase", f"expected one of {', '.join(RULE_PHASES)}, got {cfg.phase!r}")
     if filter is None:
-        if not isinstance(cfg.when, str) or not cfg.when.strip():
-            # The display filter treats blank as "everything"; in a rule that is far more likely
-            # a slip than an intent, so ask for it explicitly.
-            raise fail("when", "expected a filter expression (use ~all to match every request)")
+        if not isinstance(cfg.when, str):
+            raise fail("when", f"expected a filter expression, got {cfg.when!r}")
+        # A blank expression matches everything, as in the display filter (and the config
+        # loader accepts it); the trace then shows "matched ()", which makes the cause visible.
         try:
             filter = parse_filter(cfg.when)
         except FilterSyntaxError as exc:

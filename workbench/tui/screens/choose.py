@@ -23,7 +23,7 @@ class ChooseScreen(ModalScreen[str | None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="choose.cancel", tooltip="Close without choosing"),
+        Binding("escape", "cancel", "Cancel", id="choose_cancel", tooltip="Close without choosing"),
     ]
 
     DEFAULT_CSS = """

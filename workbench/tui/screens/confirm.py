@@ -21,8 +21,8 @@ class ConfirmScreen(ModalScreen[bool]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Confirm"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="Cancel"),
+        Binding("y", "answer(True)", "Yes", id="confirm_yes", tooltip="Confirm"),
+        Binding("n,escape", "answer(False)", "No", id="confirm_no", tooltip="Cancel"),
     ]
 
     DEFAULT_CSS = """

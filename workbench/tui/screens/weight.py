@@ -37,7 +37,7 @@ class WeightScreen(ModalScreen[int | None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="weight.cancel", tooltip="Close without changing"),
+        Binding("escape", "cancel", "Cancel", id="weight_cancel", tooltip="Close without changing"),
     ]
 
     DEFAULT_CSS = """

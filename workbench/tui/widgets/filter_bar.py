@@ -93,9 +93,9 @@ class FilterBar(Vertical):
         try:
             flt = parse_filter(text)
         except FilterSyntaxError as exc:
-            # The caret line lines up with the input's text (Input has a 1-cell border + padding).
+            # The caret lines up with the input's text (a 1-cell border and 2 cells of padding).
             msg = Text(no_wrap=True, overflow="ellipsis")
-            msg.append(" " * (exc.column + 1) + "^ ", style="bold")
+            msg.append(" " * (exc.column + 2) + "^ ", style="bold")
             msg.append(str(exc))
             err.update(msg)
             self.set_class(True, "-invalid")

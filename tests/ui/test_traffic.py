@@ -1,0 +1,193 @@
+"""The Traffic view against a real engine: rows, display filter, pause, follow, detail."""
+
+from __future__ import annotations
+
+import aiohttp
+from conftest import FakeEngine, _rec, text_of
+from origin import wait_for
+
+from workbench.tui.app import make_app
+from workbench.tui.screens.detail import DetailScreen
+from workbench.tui.views.traffic import TrafficView
+from workbench.tui.widgets.filter_bar import FilterBar
+
+
+async def get(url: str, n: int = 1) -> list[int]:
+    statuses = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(n):
+            async with session.get(url) as resp:
+                await resp.read()
+                statuses.append(resp.status)
+    return statuses
+
+
+def paths(view: TrafficView) -> list[str]:
+    table = view.table
+    col = [c.key.value for c in table.ordered_columns].index("path")
+    return [str(table.get_row_at(i)[col]) for i in range(table.row_count)]
+
+
+async def test_requests_sent_through_the_proxy_appear_as_rows(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.view("traffic")
+        assert await get(engine.listeners["reverse"] + "/echo?n=1", 3) == [200] * 3
+        await wait_for(lambda: view.table.row_count == 3)
+        await pilot.pause()
+        assert paths(view) == ["/echo?n=1"] * 3
+        # Following: the cursor sits on the newest row.
+        assert view.table.cursor_row == 2
+
+
+async def test_display_filter_hides_rows_but_never_touches_traffic(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.view("traffic")
+        await pilot.press("f")
+        await pilot.press(*"~u keep")
+        await pilot.press("enter")
+        assert view.filter_text == "~u keep"
+        base = engine.records.total
+        url = engine.listeners["reverse"]
+        assert await get(url + "/echo?hidden", 4) == [200] * 4
+        assert await get(url + "/keep-me", 2) == [200] * 2
+        # The engine recorded (and served) everything; the view shows only what matches.
+        assert engine.records.total == base + 6
+        await wait_for(lambda: view.table.row_count == 2 and view.cursor >= base + 6)
+        assert paths(view) == ["/keep-me", "/keep-me"]
+        # Clearing the filter brings the hidden rows back: they were hidden, not dropped.
+        await pilot.press("slash", "ctrl+u", "enter")
+        await pilot.pause()
+        assert view.display_filter is None
+        assert view.table.row_count == 6
+
+
+async def test_a_bad_filter_shows_its_column_and_changes_nothing(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.view("traffic")
+        await get(engine.listeners["reverse"] + "/x", 2)
+        await wait_for(lambda: view.table.row_count == 2)
+        await pilot.press("slash", *"~c 20(")
+        bar = view.query_one(FilterBar)
+        error = text_of(bar.query_one("#filter-error"))
+        assert "col 4" in error
+        assert bar.has_class("-invalid")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert bar.display, "a broken expression keeps the bar open"
+        assert view.display_filter is None
+        assert view.table.row_count == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not bar.display
+        assert view.table.has_focus
+
+
+async def test_pause_stops_new_rows_until_resumed(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.view("traffic")
+        url = engine.listeners["reverse"]
+        await get(url + "/before")
+        await wait_for(lambda: view.table.row_count == 1)
+        await pilot.press("space")
+        assert view.paused
+        await get(url + "/during", 3)
+        # Wait until a tick has seen the new records in the snapshot while paused.
+        await wait_for(lambda: view._pending_total >= engine.records.total)
+        await pilot.pause()
+        assert view.table.row_count == 1
+        assert "3 new waiting" in text_of(view.query_one("#traffic-status"))
+        await pilot.press("space")
+        await pilot.pause()
+        assert paths(view) == ["/before", "/during", "/during", "/during"]
+
+
+async def test_enter_opens_the_detail_with_trace_and_escape_closes(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.view("traffic")
+        await get(engine.listeners["reverse"] + "/echo?detail=1")
+        await wait_for(lambda: view.table.row_count == 1)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        trace = text_of(app.screen.query_one("#detail-trace"))
+        assert "balancer" in trace and "upstream" in trace
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # The echo origin's JSON body, pretty-printed by the worker.
+        assert '"path": "/echo?detail=1"' in text_of(app.screen.query_one("#detail-body"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_follow_off_keeps_the_cursor_where_the_user_left_it(fake_engine):
+    app = make_app(fake_engine.config, engine=fake_engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 8)
+        await pilot.press("F")
+        assert not view.follow
+        await pilot.press("up", "up")
+        await pilot.pause()
+        assert view.table.cursor_row == 5
+        fake_engine.records.append(_rec(100, path="/new"))
+        await wait_for(lambda: view.table.row_count == 9)
+        assert view.table.cursor_row == 5
+        await pilot.press("F")
+        assert view.follow
+        assert view.table.cursor_row == 8
+
+
+async def test_moving_up_stops_following_and_end_resumes(fake_engine):
+    app = make_app(fake_engine.config, engine=fake_engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 8)
+        await pilot.press("home")
+        await pilot.pause()
+        assert not view.follow and view.table.cursor_row == 0
+        fake_engine.records.append(_rec(100, path="/new"))
+        await wait_for(lambda: view.table.row_count == 9)
+        assert view.table.cursor_row == 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert view.follow and view.table.cursor_row == 8
+
+
+async def test_records_that_fell_out_of_the_ring_are_counted_as_dropped():
+    engine = FakeEngine([_rec(i, path=f"/{i}") for i in range(1, 151)])  # ring keeps 100
+    app = make_app(engine.config, engine=engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 100)
+        await pilot.pause()
+        assert view.dropped == 50
+        assert "50 dropped" in text_of(view.query_one("#traffic-status"))
+
+
+async def test_the_table_stays_bounded_and_keeps_the_newest(monkeypatch):
+    monkeypatch.setattr(TrafficView, "MAX_ROWS", 20)
+    monkeypatch.setattr(TrafficView, "TRIM_TO", 15)
+    monkeypatch.setattr(TrafficView, "DRAIN_LIMIT", 10)
+    engine = FakeEngine([])
+    app = make_app(engine.config, engine=engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.view("traffic")
+        for i in range(1, 61):
+            engine.records.append(_rec(i, path=f"/{i}"))
+            if i % 10 == 0:
+                await wait_for(lambda i=i: view.cursor == i)
+                assert view.table.row_count <= 20
+        await pilot.pause()
+        assert paths(view)[-1] == "/60"
+        assert view.dropped == 0

@@ -1,0 +1,242 @@
+"""The Rules view: the ordered rule list both proxies evaluate, editable while traffic flows.
+
+Every edit goes through ``engine.control``, which compiles a whole new rule set and swaps it in
+one step; a refused edit leaves the running rules exactly as they were.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.rule_form import RuleFormScreen, delay_text
+from workbench.tui.screens.rule_test import RuleTestScreen
+from workbench.tui.views.base import View
+
+if TYPE_CHECKING:
+    from workbench.engine.control import Result
+    from workbench.engine.engine import Engine
+
+_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("pos", "#"),
+    ("enabled", "on"),
+    ("name", "name"),
+    ("phase", "phase"),
+    ("action", "action"),
+    ("when", "when"),
+    ("hits", "hits"),
+)
+
+
+def action_text(rule: dict[str, Any]) -> str:
+    """The action with the fields it uses: ``block 403``, ``set_header X-A: b``, ``delay 500ms``."""
+    action = rule.get("action", "?")
+    status = rule.get("status")
+    if action == "block":
+        return f"block {status or 403}"
+    if action == "redirect":
+        return f"redirect {status or 302} → {rule.get('location') or '?'}"
+    if action == "set_header":
+        return f"set_header {rule.get('header') or '?'}: {rule.get('value') or ''}"
+    if action == "remove_header":
+        return f"remove_header {rule.get('header') or '?'}"
+    if action == "delay":
+        delay = rule.get("delay")
+        return f"delay {delay_text(delay) if isinstance(delay, int | float) else '?'}"
+    if action == "tag":
+        return f"tag {rule.get('value') or '?'}"
+    return str(action)
+
+
+def _structure(rules: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """Everything about the rules except their hit counters (which change on every request)."""
+    return tuple(tuple((k, v) for k, v in r.items() if k != "hits") for r in rules)
+
+
+class RulesView(View):
+    """The rule list in evaluation order, with hit counters.
+
+    | Key | Action |
+    | :- | :- |
+    | `n` | New rule. |
+    | `e` | Edit the selected rule. |
+    | `space` | Enable / disable the selected rule. |
+    | `K` / `J` | Move the selected rule up / down (order decides which rule wins). |
+    | `delete` | Remove the selected rule (asks first). |
+    | `t` | Test: which rules would fire for a request you type. |
+    """
+
+    view_id: ClassVar[str] = "rules"
+    title: ClassVar[str] = "Rules"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New", id="rule_new", tooltip="Add a rule"),
+        Binding("e", "edit", "Edit", id="rule_edit", tooltip="Edit the selected rule"),
+        Binding("space", "toggle", "On/off", id="rule_toggle", tooltip="Enable or disable"),
+        Binding("K", "move(-1)", "Up", id="rule_up", tooltip="Move the rule up"),
+        Binding("J", "move(1)", "Down", id="rule_down", tooltip="Move the rule down"),
+        Binding("delete", "delete", "Delete", id="rule_delete", tooltip="Remove the rule"),
+        Binding("t", "test", "Test", id="rule_test", tooltip="Dry-run the rules on a request"),
+    ]
+
+    DEFAULT_CSS = """
+    RulesView { layout: vertical; }
+    RulesView > DataTable { height: 1fr; }
+    RulesView > #rules-help { height: auto; }
+    """
+
+    def __init__(self, engine: Engine, **kwargs: Any) -> None:
+        super().__init__(engine, **kwargs)
+        self._rules: list[dict[str, Any]] = []
+        self._structure: tuple[Any, ...] | None = None
+        self._hits: dict[str, int] = {}
+        self._follow: str | None = None
+        """A rule the cursor should land on at the next rebuild (after add, edit or move)."""
+
+    def compose(self) -> ComposeResult:
+        table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="rules-table")
+        for key, label in _COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static(
+            "Rules run top to bottom in each phase; the first block, redirect or allow ends "
+            "the phase. They apply to both proxies.",
+            id="rules-help",
+            classes="muted",
+        )
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#rules-table", DataTable)
+
+    def focus_default(self) -> None:
+        self.table.focus()
+
+    # -- refresh ---------------------------------------------------------------------------
+    def update_view(self, snapshot: dict[str, Any]) -> None:
+        rules: list[dict[str, Any]] = snapshot.get("rules") or []
+        structure = _structure(rules)
+        table = self.table
+        if structure != self._structure:
+            self._rebuild(table, rules)
+            self._structure = structure
+        else:
+            # Only the counters moved: touch those cells and nothing else.
+            for r in rules:
+                name = r.get("name", "")
+                hits = int(r.get("hits") or 0)
+                if self._hits.get(name) != hits:
+                    self._hits[name] = hits
+                    table.update_cell(name, "hits", str(hits))
+        self._rules = rules
+
+    def _rebuild(self, table: DataTable, rules: list[dict[str, Any]]) -> None:
+        keep = self._follow or self.selected_name()
+        self._follow = None
+        table.clear()
+        self._hits = {}
+        for i, r in enumerate(rules, 1):
+            name = r.get("name", "")
+            enabled = bool(r.get("enabled", True))
+            hits = int(r.get("hits") or 0)
+            self._hits[name] = hits
+            style = "" if enabled else "dim"
+            table.add_row(
+                str(i),
+                Text("✓", style="bold green") if enabled else Text("✗", style="bold red"),
+                Text(name, style=style),
+                Text(r.get("phase", "request"), style=style),
+                Text(action_text(r), style=style),
+                Text(r.get("when", ""), style=style),
+                str(hits),
+                key=name,
+            )
+        names = [r.get("name") for r in rules]
+        if keep in names:
+            table.move_cursor(row=names.index(keep), animate=False)
+
+    def selected_name(self) -> str | None:
+        """The name of the rule under the cursor, if any."""
+        row = self.table.cursor_row
+        if 0 <= row < len(self._rules) and self.table.row_count:
+            return self._rules[row].get("name")
+        return None
+
+    def _selected(self) -> dict[str, Any] | None:
+        name = self.selected_name()
+        rule = next((r for r in self._rules if r.get("name") == name), None)
+        if rule is None:
+            self.notify("no rule selected", severity="warning")
+        return rule
+
+    def _report(self, res: Result) -> bool:
+        if not res.ok:
+            self.notify(res.error or "the engine refused the change", severity="error")
+        return res.ok
+
+    def _refresh_now(self) -> None:
+        """Show the engine's new rule set at once rather than at the next tick."""
+        self.update_view({"rules": self.engine.snapshot()["rules"]})
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_new(self) -> None:
+        def submit(data: dict[str, Any]) -> Result:
+            res = self.engine.control.add_rule(data)
+            if res.ok:
+                self._follow = data["name"]
+                self._refresh_now()
+            return res
+
+        self.app.push_screen(RuleFormScreen(submit))
+
+    def action_edit(self) -> None:
+        rule = self._selected()
+        if rule is None:
+            return
+        old = rule["name"]
+
+        def submit(data: dict[str, Any]) -> Result:
+            res = self.engine.control.update_rule(old, data)
+            if res.ok:
+                self._follow = data["name"]
+                self._refresh_now()
+            return res
+
+        self.app.push_screen(RuleFormScreen(submit, initial=rule, title=f"Edit rule {old}"))
+
+    def action_toggle(self) -> None:
+        rule = self._selected()
+        if rule is None:
+            return
+        enabled = not rule.get("enabled", True)
+        if self._report(self.engine.control.set_rule_enabled(rule["name"], enabled)):
+            self._refresh_now()
+
+    def action_move(self, delta: int) -> None:
+        rule = self._selected()
+        if rule is None:
+            return
+        if self._report(self.engine.control.move_rule(rule["name"], delta)):
+            self._follow = rule["name"]
+            self._refresh_now()
+
+    def action_delete(self) -> None:
+        rule = self._selected()
+        if rule is None:
+            return
+        name = rule["name"]
+
+        def answer(yes: bool | None) -> None:
+            if yes and self._report(self.engine.control.delete_rule(name)):
+                self.notify(f"rule {name} removed")
+                self._refresh_now()
+
+        self.app.push_screen(ConfirmScreen(f"Remove rule {name!r}?", yes="Remove"), answer)
+
+    def action_test(self) -> None:
+        self.app.push_screen(RuleTestScreen(self.engine.ruleset))
