@@ -1,4 +1,4 @@
-"""The shared cache on real traffic: RFC 9111 behaviour seen by real clients through both proxies."""
+"""The shared cache on real traffic: RFC 9111 behaviour seen by real clients via the proxies."""
 
 from __future__ import annotations
 

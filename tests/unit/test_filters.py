@@ -341,3 +341,22 @@ def test_matches_everything_flag() -> None:
     assert parse_filter("").matches_everything
     assert parse_filter("~all").matches_everything
     assert not parse_filter("~q").matches_everything
+
+
+def test_url_regex_anchors_on_the_path_too():
+    """DESIGN's example ``~u ^/api/slow`` must fire for a request to /api/slow."""
+    from workbench.engine.records import RequestRecord
+
+    rec = RequestRecord(
+        1,
+        0.0,
+        "127.0.0.1",
+        "reverse",
+        "GET",
+        "http://h.test/api/slow?x=1",
+        "h.test",
+        "/api/slow?x=1",
+    )
+    assert parse_filter("~u ^/api/slow")(rec)
+    assert parse_filter("~u ^http://h\\.test/api")(rec)
+    assert not parse_filter("~u ^/other")(rec)

@@ -3,7 +3,7 @@
 The same language drives rules (``when:``) and the UI's display filter::
 
     ~d DOMAIN    host is DOMAIN or a subdomain of it (case-insensitive)
-    ~u REGEX     URL matches                     ~m METHOD   method is METHOD
+    ~u REGEX     URL or path                     ~m METHOD   method is METHOD
     ~h REGEX     a request or response header line ("Name: value") matches
     ~hq REGEX    a request header line matches   ~hs REGEX   a response header line matches
     ~c CODE      status is CODE; also 4xx (a class) and 500-599 (an inclusive range)
@@ -212,7 +212,7 @@ def _f_url(arg: str) -> _Node:
     search = _regex(arg).search
 
     def url(rec: RequestRecord) -> bool:
-        return search(rec.url) is not None
+        return search(rec.url) is not None or search(rec.path) is not None
 
     return url, f'URL matches "{arg}"', _ATOM
 
@@ -807,7 +807,9 @@ class _Parser:
             raise self.error(arg_pos, str(exc)) from None
         # The most common filters are written inline; the rest call their closure.
         if name == "u":
-            src = f"({self.bind(_regex(arg).search)}(rec.url) is not None)"
+            # The full URL or the path alone, so that ``~u ^/api`` anchors on the path.
+            fn = self.bind(_regex(arg).search)
+            src = f"({fn}(rec.url) is not None or {fn}(rec.path) is not None)"
         elif name == "m":
             src = f"(rec.method == {self.bind(arg.upper())})"
             self.last = ("m", arg.upper(), src)

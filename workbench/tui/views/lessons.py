@@ -1,0 +1,306 @@
+"""The Lessons view: guided lessons with live checks against the running engine.
+
+The list on the left marks finished lessons; the right pane shows the selected lesson (concept,
+diagram, steps, what to look for) under a live check line. The check keeps running while the
+student is in another view (that is where the steps send them), so the view has its own slow
+timer besides the app's refresh, and notifies once when a lesson is done.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from workbench.demo.lessons import LESSONS, CheckResult, Lesson, LessonTracker, addresses, fill
+from workbench.tui.views.base import View
+
+if TYPE_CHECKING:
+    from workbench.engine.engine import Engine
+
+
+def check_line(tracker: LessonTracker, lesson: Lesson) -> tuple[Text, str]:
+    """The check line for ``lesson`` and its state class (``-done``, ``-waiting`` or ``-idle``)."""
+    result: CheckResult | None = tracker.result if tracker.lesson is lesson else None
+    if result is not None and result.done:
+        return Text(f"✓ done: {result.progress}"), "-done"
+    if result is not None:
+        return Text(f"… waiting: {result.progress}"), "-waiting"
+    if lesson.id in tracker.completed:
+        return Text("✓ done earlier. Press enter to do it again."), "-done"
+    text = "Press enter to start this lesson."
+    if tracker.lesson is not None:
+        text += f" (Running now: {tracker.lesson.title})"
+    return Text(text), "-idle"
+
+
+def lesson_body(lesson: Lesson, values: dict[str, str]) -> RenderableType:
+    """Everything about one lesson except the check line, as one renderable."""
+    parts: list[RenderableType] = [Text(lesson.title, style="bold"), Text(""), Text(lesson.concept)]
+    if lesson.diagram:
+        parts += [Text(""), Text(lesson.diagram, style="bold", no_wrap=True, overflow="crop")]
+    if lesson.table:
+        head, *rows = lesson.table
+        table = Table(show_edge=False, expand=True, padding=(0, 1), header_style="bold")
+        table.add_column(head[0], ratio=2, style="bold")
+        table.add_column(head[1], ratio=3)
+        table.add_column(head[2], ratio=3)
+        for row in rows:
+            table.add_row(*row)
+        parts += [Text(""), table]
+    if lesson.steps:
+        parts += [Text(""), Text("Steps", style="bold underline")]
+        for n, step in enumerate(lesson.steps, 1):
+            line = Text(f"{n}. ", style="bold")
+            line.append(fill(step, values))
+            parts.append(line)
+    parts += [Text(""), Text("Look for", style="bold underline"), Text(lesson.look_for)]
+    return Group(*parts)
+
+
+class LessonsView(View):
+    """Guided lessons, each with a check that watches the running proxies.
+
+    | Key | Action |
+    | :- | :- |
+    | up/down or k/j | Choose a lesson. |
+    | enter | Start (or restart) the selected lesson: takes a fresh baseline. |
+    | l | Jump to the next lesson and start it. |
+    | pageup/pagedown | Scroll the lesson text. |
+    """
+
+    view_id = "lessons"
+    title = "Lessons"
+
+    BINDINGS: ClassVar = [
+        Binding(
+            "j", "cursor(1)", "Down", show=False, id="lessons_down", tooltip="Next lesson in list"
+        ),
+        Binding(
+            "k", "cursor(-1)", "Up", show=False, id="lessons_up", tooltip="Previous lesson in list"
+        ),
+        Binding(
+            "enter",
+            "start",
+            "Start",
+            id="lessons_start",
+            tooltip="Start or restart the selected lesson; its check counts from now",
+        ),
+        Binding(
+            "l",
+            "next_lesson",
+            "Next lesson",
+            id="lessons_next",
+            tooltip="Select the next lesson and start it",
+        ),
+        # Priority so they scroll the text even while the lesson list has focus.
+        Binding(
+            "pagedown",
+            "scroll_text(1)",
+            "Scroll",
+            show=False,
+            priority=True,
+            id="lessons_scroll_down",
+            tooltip="Scroll the lesson text down",
+        ),
+        Binding(
+            "pageup",
+            "scroll_text(-1)",
+            "Scroll",
+            show=False,
+            priority=True,
+            id="lessons_scroll_up",
+            tooltip="Scroll the lesson text up",
+        ),
+    ]
+
+    DEFAULT_CSS = """
+    LessonsView {
+        layout: horizontal;
+        height: 1fr;
+    }
+    LessonsView > #lesson-list {
+        width: 26;
+        height: 1fr;
+        border: none;
+        border-right: vkey $foreground 20%;
+    }
+    LessonsView > #lesson-pane {
+        width: 1fr;
+        height: 1fr;
+    }
+    LessonsView #lesson-check {
+        height: auto;
+        padding: 0 1;
+        text-style: bold;
+        background: $boost;
+    }
+    LessonsView #lesson-check.-done { color: $success; }
+    LessonsView #lesson-check.-waiting { color: $warning; }
+    LessonsView #lesson-check.-idle { color: $text-muted; }
+    LessonsView #lesson-scroll {
+        height: 1fr;
+    }
+    LessonsView #lesson-text {
+        padding: 0 1;
+        max-width: 100;
+    }
+    """
+
+    CHECK_EVERY: ClassVar[float] = 0.5
+    """Seconds between checks while the view is hidden (the app refreshes only visible views)."""
+
+    def __init__(self, engine: Engine, **kwargs: Any) -> None:
+        super().__init__(engine, **kwargs)
+        self.tracker = LessonTracker()
+        self.lessons: tuple[Lesson, ...] = LESSONS
+        self._selected = 0
+        self._last_check = 0.0
+        self._values: dict[str, str] = addresses(None)
+        self._shown: tuple[int, tuple[str, ...]] | None = None
+
+    # -- layout -----
+    def compose(self):
+        yield OptionList(*self._options(), id="lesson-list")
+        with Vertical(id="lesson-pane"):
+            yield Static(id="lesson-check")
+            with VerticalScroll(id="lesson-scroll", can_focus=False):
+                yield Static(id="lesson-text")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+        self._timer = self.set_interval(self.CHECK_EVERY, self._tick, name="lesson-check")
+        self._render_selected()
+
+    def focus_default(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def _options(self) -> list[Option]:
+        return [Option(self._prompt(i, lesson), id=lesson.id) for i, lesson in enumerate(LESSONS)]
+
+    def _prompt(self, index: int, lesson: Lesson) -> Text:
+        if lesson.id in self.tracker.completed:
+            mark, style = "✓", "green"
+        elif self.tracker.lesson is lesson:
+            mark, style = "▸", "bold"
+        else:
+            mark, style = " ", ""
+        text = Text(f"{mark} ", style=style)
+        text.append(f"{index + 1}. {lesson.title}")
+        return text
+
+    def _refresh_prompts(self) -> None:
+        ol = self.query_one(OptionList)
+        for i, lesson in enumerate(self.lessons):
+            ol.replace_option_prompt(lesson.id, self._prompt(i, lesson))
+
+    # -- drawing -----
+    @property
+    def selected(self) -> Lesson:
+        """The lesson highlighted in the list."""
+        return self.lessons[self._selected]
+
+    def _render_selected(self) -> None:
+        lesson = self.selected
+        key = (self._selected, tuple(sorted(self._values.items())))
+        if key != self._shown:
+            self._shown = key
+            self.query_one("#lesson-text", Static).update(lesson_body(lesson, self._values))
+        self._render_check()
+
+    def _render_check(self) -> None:
+        text, state = check_line(self.tracker, self.selected)
+        check = self.query_one("#lesson-check", Static)
+        check.update(text)
+        for cls in ("-done", "-waiting", "-idle"):
+            check.set_class(cls == state, cls)
+
+    # -- checking -----
+    def update_view(self, snapshot: dict[str, Any]) -> None:
+        values = addresses(snapshot)
+        if values != self._values:
+            self._values = values
+            self._render_selected()
+        self._check(snapshot)
+
+    def _tick(self) -> None:
+        # Only needed while hidden: when visible the app's refresh already ran the check.
+        if self.tracker.lesson is None or (self.tracker.result and self.tracker.result.done):
+            return
+        if time.monotonic() - self._last_check < self.CHECK_EVERY:
+            return
+        try:
+            snapshot = self.engine.snapshot()
+        except Exception as exc:
+            self.notify(f"lesson check: cannot read the engine: {exc}", severity="error")
+            return
+        self._check(snapshot)
+
+    def _check(self, snapshot: dict[str, Any]) -> None:
+        if self.tracker.lesson is None:
+            return
+        self._last_check = time.monotonic()
+        self.tracker.update(snapshot, self.engine)
+        if self.tracker.just_completed:
+            lesson = self.tracker.lesson
+            self.notify(f"Lesson done: {lesson.title}", title="Lessons")
+            self._refresh_prompts()
+        self._render_check()
+
+    def start_lesson(self, index: int) -> None:
+        """Select lesson ``index`` and start it with a fresh baseline."""
+        self._selected = index
+        ol = self.query_one(OptionList)
+        if ol.highlighted != index:
+            ol.highlighted = index
+        try:
+            snapshot = self.engine.snapshot()
+        except Exception as exc:
+            self.notify(f"cannot start the lesson: {exc}", severity="error")
+            return
+        self.tracker.start(self.lessons[index], snapshot)
+        self._values = addresses(snapshot)
+        self._refresh_prompts()
+        self._render_selected()
+        # Checks that pass at once (a page to read) should say so without waiting a tick.
+        self._check(snapshot)
+
+    # -- events and actions -----
+    @on(OptionList.OptionHighlighted, "#lesson-list")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._selected = event.option_index
+        self.query_one("#lesson-scroll", VerticalScroll).scroll_home(animate=False)
+        self._render_selected()
+
+    @on(OptionList.OptionSelected, "#lesson-list")
+    def _selected_option(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.start_lesson(event.option_index)
+
+    def action_cursor(self, delta: int) -> None:
+        ol = self.query_one(OptionList)
+        if delta > 0:
+            ol.action_cursor_down()
+        else:
+            ol.action_cursor_up()
+
+    def action_start(self) -> None:
+        self.start_lesson(self._selected)
+
+    def action_next_lesson(self) -> None:
+        self.start_lesson((self._selected + 1) % len(self.lessons))
+
+    def action_scroll_text(self, direction: int) -> None:
+        scroll = self.query_one("#lesson-scroll", VerticalScroll)
+        if direction > 0:
+            scroll.scroll_page_down(animate=False)
+        else:
+            scroll.scroll_page_up(animate=False)
