@@ -29,23 +29,53 @@ def classes(c2=0, c3=0, c4=0, c5=0, err=0) -> dict[str, int]:
 
 def window(over: int, rate: float, p50: float, p95: float, mix: dict[str, int]) -> dict[str, Any]:
     requests = sum(mix.values())
-    return {"over": over, "requests": requests, "rate": rate, "errors": mix["err"],
-            "error_rate": 0.0, "status_classes": mix, "p50": p50, "p95": p95, "p99": p95,
-            "bytes_out": requests * 800}
+    return {
+        "over": over,
+        "requests": requests,
+        "rate": rate,
+        "errors": mix["err"],
+        "error_rate": 0.0,
+        "status_classes": mix,
+        "p50": p50,
+        "p95": p95,
+        "p99": p95,
+        "bytes_out": requests * 800,
+    }
 
 
 def backend(name, weight, state, expected, actual, rate, p50, p95, check_ok=True, **kw):
     return {
-        "name": name, "url": f"http://{name}.internal:80", "weight": weight, "state": state,
-        "state_since": NOW - 100, "state_reason": "configured", "enabled": state != "disabled",
-        "draining": state == "draining", "inflight": kw.get("inflight", 0),
-        "ejected_until": None, "consecutive_failures": 0,
-        "last_check": {"time": NOW - 1.2, "ok": check_ok,
-                       "detail": "200 in 1 ms" if check_ok else "503 Service Unavailable"},
-        "connections": 1, "expected_share": expected, "actual_share": actual,
-        "stats": {"requests": 1000, "errors": kw.get("errors", 0), "inflight": kw.get("inflight", 0),
-                  "requests_60s": 600, "errors_60s": kw.get("errors", 0), "rate_10s": rate,
-                  "p50": p50, "p95": p95, "p99": p95, "share_60s": actual},
+        "name": name,
+        "url": f"http://{name}.internal:80",
+        "weight": weight,
+        "state": state,
+        "state_since": NOW - 100,
+        "state_reason": "configured",
+        "enabled": state != "disabled",
+        "draining": state == "draining",
+        "inflight": kw.get("inflight", 0),
+        "ejected_until": None,
+        "consecutive_failures": 0,
+        "last_check": {
+            "time": NOW - 1.2,
+            "ok": check_ok,
+            "detail": "200 in 1 ms" if check_ok else "503 Service Unavailable",
+        },
+        "connections": 1,
+        "expected_share": expected,
+        "actual_share": actual,
+        "stats": {
+            "requests": 1000,
+            "errors": kw.get("errors", 0),
+            "inflight": kw.get("inflight", 0),
+            "requests_60s": 600,
+            "errors_60s": kw.get("errors", 0),
+            "rate_10s": rate,
+            "p50": p50,
+            "p95": p95,
+            "p99": p95,
+            "share_60s": actual,
+        },
     }
 
 
@@ -54,71 +84,186 @@ def snapshot(rate: float = 42.0, p50: float = 0.0021, p95: float = 0.0120) -> di
     return {
         "time": NOW,
         "started_at": NOW - 600,
-        "listeners": {"reverse": "http://127.0.0.1:8080", "forward": "http://127.0.0.1:8888",
-                      "admin": "http://127.0.0.1:8081"},
-        "stats": {"windows": {
-            "10": window(10, rate, p50, p95, classes(380, 12, 20, 8)),
-            "60": window(60, rate * 0.9, p50, p95, classes(2210, 60, 95, 31, 2)),
-        }},
-        "pools": {"web": {"name": "web", "algorithm": "weighted_round_robin", "retries": 1,
-                          "health": True, "backends": [
-            backend("web-1", 3, "up", 0.6, 0.58, 24.1, 0.0018, 0.0094, inflight=2),
-            backend("web-2", 1, "up", 0.2, 0.23, 9.5, 0.0021, 0.0110),
-            backend("web-3", 1, "up", 0.2, 0.19, 8.0, 0.3021, 0.3400, errors=14),
-            backend("web-4", 2, "down", 0.0, 0.0, 0.0, 0.0, 0.0, check_ok=False),
-        ]}},
+        "listeners": {
+            "reverse": "http://127.0.0.1:8080",
+            "forward": "http://127.0.0.1:8888",
+            "admin": "http://127.0.0.1:8081",
+        },
+        "stats": {
+            "windows": {
+                "10": window(10, rate, p50, p95, classes(380, 12, 20, 8)),
+                "60": window(60, rate * 0.9, p50, p95, classes(2210, 60, 95, 31, 2)),
+            }
+        },
+        "pools": {
+            "web": {
+                "name": "web",
+                "algorithm": "weighted_round_robin",
+                "retries": 1,
+                "health": True,
+                "backends": [
+                    backend("web-1", 3, "up", 0.6, 0.58, 24.1, 0.0018, 0.0094, inflight=2),
+                    backend("web-2", 1, "up", 0.2, 0.23, 9.5, 0.0021, 0.0110),
+                    backend("web-3", 1, "up", 0.2, 0.19, 8.0, 0.3021, 0.3400, errors=14),
+                    backend("web-4", 2, "down", 0.0, 0.0, 0.0, 0.0, 0.0, check_ok=False),
+                ],
+            }
+        },
         "rules": [
-            {"name": "block-tracker", "when": "~d tracker.example.test", "phase": "request",
-             "action": "block", "enabled": True, "hits": 118, "status": None, "location": None,
-             "header": None, "value": None, "delay": None},
-            {"name": "slow-api", "when": "~u /api/slow & ~m GET", "phase": "request",
-             "action": "delay", "enabled": True, "hits": 7, "status": None, "location": None,
-             "header": None, "value": None, "delay": 0.5},
-            {"name": "old-home", "when": "~u /old-home", "phase": "request",
-             "action": "redirect", "enabled": False, "hits": 0, "status": 301,
-             "location": "/home", "header": None, "value": None, "delay": None},
-            {"name": "tag-json", "when": "~t application/json", "phase": "response",
-             "action": "set_header", "enabled": True, "hits": 512, "status": None,
-             "location": None, "header": "X-Workbench-Tag", "value": "json", "delay": None},
+            {
+                "name": "block-tracker",
+                "when": "~d tracker.example.test",
+                "phase": "request",
+                "action": "block",
+                "enabled": True,
+                "hits": 118,
+                "status": None,
+                "location": None,
+                "header": None,
+                "value": None,
+                "delay": None,
+            },
+            {
+                "name": "slow-api",
+                "when": "~u /api/slow & ~m GET",
+                "phase": "request",
+                "action": "delay",
+                "enabled": True,
+                "hits": 7,
+                "status": None,
+                "location": None,
+                "header": None,
+                "value": None,
+                "delay": 0.5,
+            },
+            {
+                "name": "old-home",
+                "when": "~u /old-home",
+                "phase": "request",
+                "action": "redirect",
+                "enabled": False,
+                "hits": 0,
+                "status": 301,
+                "location": "/home",
+                "header": None,
+                "value": None,
+                "delay": None,
+            },
+            {
+                "name": "tag-json",
+                "when": "~t application/json",
+                "phase": "response",
+                "action": "set_header",
+                "enabled": True,
+                "hits": 512,
+                "status": None,
+                "location": None,
+                "header": "X-Workbench-Tag",
+                "value": "json",
+                "delay": None,
+            },
         ],
-        "cache": {"hits": 740, "misses": 210, "stale": 12, "revalidated": 38, "bypass": 40,
-                  "uncacheable": 55, "stores": 230, "evictions": 3, "invalidations": 1,
-                  "bytes_served": 3_407_872, "entries": 96, "bytes": 5_452_595,
-                  "max_size": 64 * 1024 * 1024, "max_object_size": 8 * 1024 * 1024,
-                  "hit_ratio_10s": 0.82, "hit_ratio_60s": 0.77, "hit_ratio": 0.79},
+        "cache": {
+            "hits": 740,
+            "misses": 210,
+            "stale": 12,
+            "revalidated": 38,
+            "bypass": 40,
+            "uncacheable": 55,
+            "stores": 230,
+            "evictions": 3,
+            "invalidations": 1,
+            "bytes_served": 3_407_872,
+            "entries": 96,
+            "bytes": 5_452_595,
+            "max_size": 64 * 1024 * 1024,
+            "max_object_size": 8 * 1024 * 1024,
+            "hit_ratio_10s": 0.82,
+            "hit_ratio_60s": 0.77,
+            "hit_ratio": 0.79,
+        },
         "events": [
-            {"time": NOW - 300, "kind": "info", "message": "reverse proxy listening on "
-             "http://127.0.0.1:8080", "who": "engine"},
+            {
+                "time": NOW - 300,
+                "kind": "info",
+                "message": "reverse proxy listening on http://127.0.0.1:8080",
+                "who": "engine",
+            },
             {"time": NOW - 95, "kind": "edit", "message": "web/web-1: weight 1 → 3", "who": "user"},
-            {"time": NOW - 40, "kind": "health", "message": "web/web-4: up → down (3 failed "
-             "checks)", "who": "engine"},
+            {
+                "time": NOW - 40,
+                "kind": "health",
+                "message": "web/web-4: up → down (3 failed checks)",
+                "who": "engine",
+            },
             {"time": NOW - 12, "kind": "edit", "message": "rules: added 'slow-api'", "who": "api"},
-            {"time": NOW - 3, "kind": "error", "message": "web-3: connect refused", "who": "engine"},
+            {
+                "time": NOW - 3,
+                "kind": "error",
+                "message": "web-3: connect refused",
+                "who": "engine",
+            },
         ],
-        "proxies": {"reverse": {"cache": True},
-                    "forward": {"cache": False, "privacy": "anonymous", "tunnels": 0}},
-        "demo": {"traffic": None, "backends": {
-            "web-1": {"killed": False, "extra_latency": 0.0, "error_rate": 0.0,
-                      "health_fail": False, "flap": False},
-            "web-3": {"killed": False, "extra_latency": 0.3, "error_rate": 0.5,
-                      "health_fail": False, "flap": False},
-            "web-4": {"killed": True, "extra_latency": 0.0, "error_rate": 0.0,
-                      "health_fail": False, "flap": False},
-        }},
+        "proxies": {
+            "reverse": {"cache": True},
+            "forward": {"cache": False, "privacy": "anonymous", "tunnels": 0},
+        },
+        "demo": {
+            "traffic": None,
+            "backends": {
+                "web-1": {
+                    "killed": False,
+                    "extra_latency": 0.0,
+                    "error_rate": 0.0,
+                    "health_fail": False,
+                    "flap": False,
+                },
+                "web-3": {
+                    "killed": False,
+                    "extra_latency": 0.3,
+                    "error_rate": 0.5,
+                    "health_fail": False,
+                    "flap": False,
+                },
+                "web-4": {
+                    "killed": True,
+                    "extra_latency": 0.0,
+                    "error_rate": 0.0,
+                    "health_fail": False,
+                    "flap": False,
+                },
+            },
+        },
     }
 
 
 ENTRIES = [
-    {"key": f"GET http://shop.test/static/{name}", "url": f"http://shop.test/static/{name}",
-     "status": 200, "size": size, "age": age, "ttl": ttl, "hits": hits}
+    {
+        "key": f"GET http://shop.test/static/{name}",
+        "url": f"http://shop.test/static/{name}",
+        "status": 200,
+        "size": size,
+        "age": age,
+        "ttl": ttl,
+        "hits": hits,
+    }
     for name, size, age, ttl, hits in [
         ("app.js", 182_000, 40, 3560, 311),
         ("style.css", 24_576, 40, 3560, 298),
         ("logo.png", 9_800, 118, -2, 97),
         ("fonts/inter.woff2", 48_200, 310, 86090, 64),
     ]
-] + [{"key": "GET http://shop.test/api/items", "url": "http://shop.test/api/items",
-      "status": 200, "size": 1_320, "age": 4, "ttl": 6, "hits": 22}]
+] + [
+    {
+        "key": "GET http://shop.test/api/items",
+        "url": "http://shop.test/api/items",
+        "status": 200,
+        "size": 1_320,
+        "age": 4,
+        "ttl": 6,
+        "hits": 22,
+    }
+]
 
 
 class FixedCache:
@@ -166,8 +311,9 @@ def series() -> list[dict[str, Any]]:
 
 
 def test_backends_view(snap_compare):
-    assert snap_compare(SnapshotHost(BackendsView, [snapshot()]), terminal_size=SIZE,
-                        run_before=settle)
+    assert snap_compare(
+        SnapshotHost(BackendsView, [snapshot()]), terminal_size=SIZE, run_before=settle
+    )
 
 
 def test_cache_view(snap_compare):
@@ -181,10 +327,10 @@ def test_cache_view_not_configured(snap_compare):
 
 
 def test_rules_view(snap_compare):
-    assert snap_compare(SnapshotHost(RulesView, [snapshot()]), terminal_size=SIZE,
-                        run_before=settle)
+    assert snap_compare(
+        SnapshotHost(RulesView, [snapshot()]), terminal_size=SIZE, run_before=settle
+    )
 
 
 def test_overview_view(snap_compare):
-    assert snap_compare(SnapshotHost(OverviewView, series()), terminal_size=SIZE,
-                        run_before=settle)
+    assert snap_compare(SnapshotHost(OverviewView, series()), terminal_size=SIZE, run_before=settle)

@@ -64,14 +64,24 @@ def get_header(headers: Headers, name: str) -> str | None:
 
 def strip_hop_by_hop(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Headers:
     """A copy without hop-by-hop fields (or ``drop``), including the ones ``Connection`` names."""
+    out = []
     extra: set[str] | None = None
-    for n, v in headers:
-        if n.lower() == "connection":
-            tokens = {t.strip().lower() for t in v.split(",") if t.strip()}
-            extra = tokens if extra is None else extra | tokens
+    for h in headers:
+        name = h[0].lower()
+        if name in drop:
+            if name == "connection":
+                tokens = {t.strip().lower() for t in h[1].split(",")}
+                tokens -= _CONNECTION_OPTIONS
+                if tokens:
+                    extra = tokens if extra is None else extra | tokens
+            continue
+        out.append(h)
     if extra:
-        drop = drop | extra
-    return [(n, v) for n, v in headers if n.lower() not in drop]
+        return [h for h in out if h[0].lower() not in extra]
+    return out
+
+
+_CONNECTION_OPTIONS = frozenset({"", "keep-alive", "close"})
 
 
 def remove_names(headers: Headers, names: frozenset[str] | set[str]) -> Headers:

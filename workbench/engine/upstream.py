@@ -17,6 +17,10 @@ import httptools
 from workbench.engine.http1 import READ_PAUSE_BYTES, BodyStream
 
 
+TIMEOUT_TICK = 0.05
+"""Resolution of response timeouts (seconds)."""
+
+
 class UpstreamError(Exception):
     """The upstream exchange failed.
 
@@ -100,7 +104,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._got_bytes = False
         self._message_done = False
         self._reusable = True
-        self._timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        """Monotonic time by which the response head must arrive (0: not waiting)."""
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -227,12 +232,12 @@ class UpstreamConnection(asyncio.Protocol):
         self.close()
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self.deadline:
+            self.deadline = 0.0
+            self.pool._waiting.discard(self)
 
     def _on_timeout(self) -> None:
-        self._timer = None
+        self.deadline = 0.0
         self._fail(UpstreamError("timeout", "the backend did not respond in time", retryable=False))
 
     async def send(
@@ -253,7 +258,9 @@ class UpstreamConnection(asyncio.Protocol):
         loop = self.pool.loop
         waiter: asyncio.Future[UpstreamResponse] = loop.create_future()
         self._head_waiter = waiter
-        self._timer = loop.call_later(timeout, self._on_timeout)
+        # One coarse pool-wide timer instead of a timer per request: cheaper on the hot path.
+        self.deadline = time.monotonic() + timeout
+        self.pool._watch(self)
         transport = self.transport
         if isinstance(body, BodyStream):
             transport.write(head)
@@ -333,6 +340,23 @@ class UpstreamPool:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._opening = 0
         self.closed = False
+        self._waiting: set[UpstreamConnection] = set()
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    def _watch(self, conn: UpstreamConnection) -> None:
+        self._waiting.add(conn)
+        if self._watchdog is None:
+            self._watchdog = self.loop.call_later(TIMEOUT_TICK, self._check_deadlines)
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        late = [c for c in self._waiting if c.deadline and c.deadline <= now]
+        for conn in late:
+            self._waiting.discard(conn)
+            conn._on_timeout()
+        self._watchdog = (
+            self.loop.call_later(TIMEOUT_TICK, self._check_deadlines) if self._waiting else None
+        )
 
     @property
     def active(self) -> int:
@@ -426,3 +450,6 @@ class UpstreamPool:
         for conn in list(self._all):
             conn.close()
         self._idle.clear()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None

@@ -55,11 +55,11 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("weight", "weight"),
     ("expected", "expected"),
     ("actual", "actual 60s"),
-    ("inflight", "in-flight"),
+    ("inflight", "busy"),
     ("rps", "req/s"),
-    ("errors", "err 60s"),
-    ("p50", "p50 ms"),
-    ("p95", "p95 ms"),
+    ("errors", "err"),
+    ("p50", "p50"),
+    ("p95", "p95"),
     ("health", "last health check"),
 )
 _FAULT_COLUMN = ("fault", "demo fault")
@@ -110,8 +110,8 @@ def backend_cells(
         "name": b.get("name", "?"),
         "state": Text(state, style=STATE_STYLES.get(state, "")),
         "weight": str(b.get("weight", 0)),
-        "expected": share_bar(b.get("expected_share") or 0.0, 8, "cyan"),
-        "actual": share_bar(b.get("actual_share") or 0.0, 8, "green"),
+        "expected": share_bar(b.get("expected_share") or 0.0, 6, "cyan"),
+        "actual": share_bar(b.get("actual_share") or 0.0, 6, "green"),
         "inflight": str(b.get("inflight", stats.get("inflight", 0))),
         "rps": f"{stats.get('rate_10s', 0.0):.1f}",
         "errors": str(stats.get("errors_60s", 0)),
@@ -134,7 +134,7 @@ class BackendsView(View):
     | `a` | Choose the pool's balancing algorithm. |
     | `d` | Drain the backend (finish in-flight requests, take no new ones) or undrain it. |
     | `x` | Disable / enable the backend. |
-    | `k` `L` `E` `H` | Demo only: kill/revive, add 300 ms latency, 50 % errors, fail health checks. |
+    | `k` `L` `E` `H` | Demo: kill/revive, +300 ms latency, 50 % errors, failing checks. |
     """
 
     view_id: ClassVar[str] = "backends"
@@ -142,7 +142,9 @@ class BackendsView(View):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("plus", "weight(1)", "+weight", id="weight_up", tooltip="Raise the weight by 1"),
-        Binding("minus", "weight(-1)", "-weight", id="weight_down", tooltip="Lower the weight by 1"),
+        Binding(
+            "minus", "weight(-1)", "-weight", id="weight_down", tooltip="Lower the weight by 1"
+        ),
         Binding("equals_sign", "type_weight", "=weight", id="weight_set", tooltip="Type a weight"),
         Binding("a", "algorithm", "Algorithm", id="algorithm", tooltip="Pick the pool's algorithm"),
         Binding("d", "drain", "Drain", id="drain", tooltip="Drain or undrain the backend"),
@@ -150,7 +152,9 @@ class BackendsView(View):
         Binding("k", "fault('kill')", "Kill", id="fault_kill", tooltip="Demo: kill or revive"),
         Binding("L", "fault('latency')", "Latency", id="fault_latency", tooltip="Demo: +300 ms"),
         Binding("E", "fault('error_rate')", "Errors", id="fault_errors", tooltip="Demo: 50% 500s"),
-        Binding("H", "fault('health_fail')", "Fail hc", id="fault_health", tooltip="Demo: fail /healthz"),
+        Binding(
+            "H", "fault('health_fail')", "Fail hc", id="fault_health", tooltip="Demo: fail /healthz"
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -178,8 +182,8 @@ class BackendsView(View):
         with VerticalScroll(id="pools"):
             yield Static("waiting for the engine…", id="placeholder", classes="muted")
         yield Static(
-            "expected = weight ÷ total weight of the backends that are up · "
-            "actual = share of the requests of the last 60 s",
+            "expected = weight ÷ total weight up · actual = share of the last 60 s · "
+            "busy = in flight · err = errors in 60 s · p50/p95 in ms",
             id="legend",
             classes="muted",
         )
@@ -248,13 +252,12 @@ class BackendsView(View):
     def _pool_title(name: str, pool: dict[str, Any]) -> Text:
         algorithm = pool.get("algorithm", "?")
         text = Text()
-        text.append(f"pool {name}", style="bold")
-        text.append("  algorithm ")
+        text.append(f"pool {name}  ", style="bold")
         text.append(algorithm, style="bold cyan")
         note = ALGORITHM_NOTES.get(algorithm)
         if note:
-            text.append(f" ({note})", style="dim")
-        text.append("  ·  health checks " + ("on" if pool.get("health") else "off"), style="dim")
+            text.append(f" — {note}", style="dim")
+        text.append(" · health checks " + ("on" if pool.get("health") else "off"), style="dim")
         return text
 
     def _update_events(self, events: list[dict[str, Any]]) -> None:
@@ -269,7 +272,7 @@ class BackendsView(View):
             kind = e.get("kind", "")
             style = "yellow" if kind == "health" else "cyan"
             text.append(f"\n  {age:>5} ago ", style="dim")
-            text.append(f"{kind:<6}", style=style)
+            text.append(f"{kind:<7}", style=style)
             text.append(f" {e.get('who', '')}: {e.get('message', '')}")
         self.query_one("#events", Static).update(text)
 
@@ -315,7 +318,7 @@ class BackendsView(View):
     # -- actions ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fault":
-            # The fault keys exist only in the classroom demo; elsewhere they stay out of the footer.
+            # Fault keys exist only in the classroom demo; elsewhere they stay out of the footer.
             return self._demo is not None
         return True
 

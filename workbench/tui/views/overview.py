@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from workbench.tui.views.base import View
 from workbench.tui.views.backends import STATE_STYLES
+from workbench.tui.views.base import View
 from workbench.tui.views.cache import cache_counts
 from workbench.tui.widgets.bars import Ring, human_age, millis, sparkline
 
@@ -25,7 +25,7 @@ PURPOSE: dict[str, str] = {
 """One line per proxy on what it is for (the teaching core of the overview)."""
 
 EVENT_STYLES: dict[str, str] = {"health": "yellow", "edit": "cyan", "error": "bold red"}
-SPARK_WIDTH = 20
+SPARK_WIDTH = 18
 MAX_EVENTS = 30
 
 
@@ -45,6 +45,8 @@ class OverviewView(View):
     OverviewView { layout: vertical; }
     OverviewView > Horizontal { height: auto; }
     OverviewView > Horizontal > Static { width: 1fr; height: auto; }
+    OverviewView > Horizontal > #ov-proxies { width: 3fr; }
+    OverviewView > Horizontal > #ov-traffic { width: 2fr; }
     OverviewView > #ov-events { height: 1fr; }
     """
 
@@ -84,31 +86,30 @@ class OverviewView(View):
                 text.append("\n")
             text.append(f"{kind:<8}", style="bold")
             url = listeners.get(kind)
-            if url is None:
-                text.append(" not running", style="dim")
-            else:
-                text.append(f" {url}")
+            text.append(f"{url}" if url else "not running", style="" if url else "dim")
+            text.append(f"\n  {PURPOSE[kind]}", style="italic")
+            if url:
                 info = proxies.get(kind) or {}
                 extras = [f"cache {'on' if info.get('cache') else 'off'}"]
                 if info.get("privacy"):
                     extras.append(f"privacy {info['privacy']}")
-                text.append(f"  {' · '.join(extras)}", style="dim")
-            text.append(f"\n  {PURPOSE[kind]}", style="italic")
+                text.append(f"\n  {' · '.join(extras)}", style="dim")
         admin = listeners.get("admin")
         if admin:
             text.append("\nadmin   ", style="bold")
-            text.append(f" {admin}  JSON API + /metrics", style="dim")
+            text.append(admin)
+            text.append(" · JSON API, /metrics", style="dim")
         return text
 
     def _traffic(self, snapshot: dict[str, Any]) -> Text:
         text = Text()
-        for label, ring, fmt in (
-            ("req/s ", self._rate, f"{self._rate.last():7.1f}"),
-            ("p50 ms", self._p50, f"{millis(self._p50.last() / 1000):>7}"),
-            ("p95 ms", self._p95, f"{millis(self._p95.last() / 1000):>7}"),
+        for label, ring, value in (
+            ("req/s ", self._rate, f"{self._rate.last():.1f}"),
+            ("p50 ms", self._p50, millis(self._p50.last() / 1000)),
+            ("p95 ms", self._p95, millis(self._p95.last() / 1000)),
         ):
             text.append(label, style="bold")
-            text.append(fmt + " ")
+            text.append(f" {value:>6} ")
             text.append(sparkline(ring.values(), SPARK_WIDTH, floor=1.0), style="green")
             text.append("\n")
         mix = _window(snapshot, 60).get("status_classes") or {}
@@ -120,8 +121,11 @@ class OverviewView(View):
             ("5xx", "red"),
             ("err", "bold red"),
         ):
+            if key == "4xx":
+                # Two lines keep the status mix readable in a half-width panel.
+                text.append("\n      ")
             text.append(f"{key} ", style="dim")
-            text.append(f"{mix.get(key, 0)} ", style=style)
+            text.append(f"{mix.get(key, 0)}  ", style=style)
         text.append("\ncache ", style="bold")
         cache = snapshot.get("cache")
         if cache is None:
@@ -129,7 +133,7 @@ class OverviewView(View):
         else:
             served, lookups = cache_counts(cache)
             ratio = f"{served / lookups * 100:.0f}%" if lookups else "—"
-            text.append(f"hit ratio {ratio} ({served} of {lookups} lookups)")
+            text.append(f"{ratio} hits ({served} of {lookups})")
         text.append("\npools ", style="bold")
         states: Counter[str] = Counter()
         for pool in (snapshot.get("pools") or {}).values():
@@ -154,7 +158,7 @@ class OverviewView(View):
             age = human_age(now - (e.get("time") or now))
             kind = e.get("kind", "")
             text.append(f"{age:>5} ago ", style="dim")
-            text.append(f"{kind:<6} ", style=EVENT_STYLES.get(kind, "dim"))
+            text.append(f"{kind:<7}", style=EVENT_STYLES.get(kind, "dim"))
             text.append(f"{e.get('who', ''):<6} ", style="dim")
             text.append(str(e.get("message", "")))
         return text

@@ -76,7 +76,7 @@ _COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("size", "size", 5, 110),
     ("ms", "ms", 6, 0),
     ("backend", "backend", 9, 90),
-    ("cache", "cache", 8, 120),
+    ("cache", "cache", 11, 120),
     ("rule", "rule/tags", 12, 135),
 )
 _PATH_MIN = 12
@@ -266,7 +266,7 @@ class TrafficView(View):
             elif key == "backend":
                 out.append(_fit(rec.backend or "", width))
             elif key == "cache":
-                out.append(rec.cache or "")
+                out.append(_fit(rec.cache or "", width))
             elif key == "rule":
                 label = rec.rule or ",".join(rec.tags or ())
                 out.append(_fit(label, width))
@@ -386,7 +386,6 @@ class TrafficView(View):
         if self.follow:
             self._to_newest()
         self._render_status()
-        self.notify("following new requests" if self.follow else "follow off", timeout=2)
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused

@@ -59,7 +59,9 @@ def fill_bar(used: float, limit: float, width: int = 20, style: str = "") -> Tex
     return share_bar(used / limit if limit > 0 else 0.0, width, style)
 
 
-def sparkline(values: Sequence[float] | Iterable[float], width: int = 24, floor: float = 0.0) -> str:
+def sparkline(
+    values: Sequence[float] | Iterable[float], width: int = 24, floor: float = 0.0
+) -> str:
     """The last ``width`` values as block characters scaled to their own maximum.
 
     Padded on the left with spaces while fewer samples exist, so the newest value is always the

@@ -1,0 +1,558 @@
+"""Lesson checks on hand-built snapshots: each check passes exactly when the steps were followed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from workbench.demo.lessons import (
+    LESSONS,
+    CheckResult,
+    Lesson,
+    LessonState,
+    LessonTracker,
+    addresses,
+    check_access,
+    check_balancing,
+    check_caching,
+    check_failover,
+    check_read,
+    check_server_sees,
+    check_tls,
+    check_two_proxies,
+    fill,
+    lesson_by_id,
+)
+from workbench.engine.records import RequestRecord
+
+
+# -- snapshot builders --------------------------------------------------------------------------
+def snap(
+    *,
+    t: float = 100.0,
+    reverse: tuple[int, int] = (0, 0),
+    forward: int = 0,
+    backends: dict[str, int] | None = None,
+    weights: dict[str, int] | None = None,
+    cache: dict[str, Any] | None = None,
+    rules: dict[str, tuple[str, int]] | None = None,
+    events: list[tuple[float, str, str]] = (),
+    traffic_running: bool = True,
+    tunnels: int = 0,
+    records_total: int = 0,
+) -> dict[str, Any]:
+    """A snapshot shaped like ``Engine.snapshot()``; ``reverse`` is (requests, 5xx)."""
+    backends = backends or {}
+    weights = weights or {"web-1": 3, "web-2": 1, "web-3": 1}
+    return {
+        "time": t,
+        "listeners": {"reverse": "http://127.0.0.1:8080", "forward": "http://127.0.0.1:8888"},
+        "stats": {
+            "total": {
+                "proxies": {
+                    "reverse": {"requests": reverse[0], "status_classes": {"5xx": reverse[1]}},
+                    "forward": {"requests": forward, "status_classes": {}},
+                },
+                "backends": {n: {"requests": c} for n, c in backends.items()},
+            }
+        },
+        "pools": {
+            "web": {
+                "name": "web",
+                "backends": [
+                    {"name": n, "weight": w, "state": "up", "url": f"http://127.0.0.1:900{i}"}
+                    for i, (n, w) in enumerate(weights.items(), 1)
+                ],
+            }
+        },
+        "cache": cache,
+        "rules": [
+            {"name": n, "action": a, "hits": h, "enabled": True}
+            for n, (a, h) in (rules or {}).items()
+        ],
+        "events": [{"time": et, "kind": k, "message": m, "who": "x"} for et, k, m in events],
+        "records": {"total": records_total},
+        "proxies": {"forward": {"tunnels": tunnels}},
+        "demo": {
+            "traffic": {"running": traffic_running, "rate": 20.0},
+            "backends": {"web-1": {"url": "http://127.0.0.1:41234"}},
+        },
+    }
+
+
+def rec(
+    proxy: str,
+    method: str,
+    path: str,
+    status: int | None = 200,
+    *,
+    url: str = "",
+    upstream: list[tuple[str, str]] | None = None,
+    error: str | None = None,
+    sni: str | None = None,
+) -> RequestRecord:
+    r = RequestRecord(1, 0.0, "127.0.0.1", proxy, method, url or path, "h", path)
+    r.status = status
+    r.upstream_headers = upstream
+    r.error = error
+    r.sni = sni
+    return r
+
+
+def run(check, before: dict, *afters: dict, records=(), events_since: float | None = None):
+    """Feed snapshots to a check like the tracker does; the last result."""
+    st = LessonState(baseline=before, snapshot=before)
+    result = CheckResult(False, "")
+    for i, after in enumerate(afters):
+        st.snapshot = after
+        st.records = records if i == len(afters) - 1 else ()
+        cutoff = before["time"] if events_since is None else events_since
+        st.events = [e for e in after["events"] if e["time"] > cutoff]
+        result = check(st)
+    return result
+
+
+# -- the lesson set -----------------------------------------------------------------------------
+def test_lessons_are_complete_and_fit_the_screen():
+    ids = [lesson.id for lesson in LESSONS]
+    assert len(ids) == len(set(ids))
+    assert {
+        "two-proxies",
+        "server-sees",
+        "caching",
+        "balancing",
+        "failover",
+        "access",
+        "tls",
+        "at-a-glance",
+    } <= set(ids)
+    for lesson in LESSONS:
+        lines = lesson.diagram.split("\n")
+        assert len(lines) <= 10, lesson.id
+        assert max(len(line) for line in lines) <= 60, lesson.id
+        assert lesson.steps and lesson.concept and lesson.look_for and callable(lesson.check)
+        assert len(lesson.title) <= 20, lesson.id  # fits the 26-column list with its mark
+    assert lesson_by_id("balancing").check is check_balancing
+    assert lesson_by_id("nope") is None
+
+
+def test_at_a_glance_table_covers_the_comparison():
+    table = lesson_by_id("at-a-glance").table
+    assert table[0] == ("", "Forward proxy", "Reverse proxy")
+    aspects = [row[0] for row in table[1:]]
+    assert aspects == [
+        "What it is",
+        "Typical use",
+        "Direction",
+        "Whose IP is hidden",
+        "Load balancing",
+        "Caching",
+        "Security role",
+        "Where it runs",
+    ]
+    assert all(len(row) == 3 and all(row[1:]) for row in table[1:])
+    assert check_read(LessonState({}, {})).done
+
+
+# -- forward vs reverse -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("rev", "fwd", "done", "fragment"),
+    [
+        (10, 5, False, "no traffic through the either proxy"),
+        (30, 5, False, "no traffic through the forward proxy"),
+        (10, 9, False, "no traffic through the reverse proxy"),
+        (11, 6, True, "reverse proxy 1, forward proxy 1 requests"),
+    ],
+)
+def test_two_proxies(rev, fwd, done, fragment):
+    res = run(
+        check_two_proxies, snap(reverse=(10, 0), forward=5), snap(reverse=(rev, 0), forward=fwd)
+    )
+    assert res.done is done
+    assert fragment in res.progress
+
+
+# -- what the server sees -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("records", "done", "fragment"),
+    [
+        ([], False, "no request to /echo"),
+        ([rec("reverse", "GET", "/echo")], False, "no request to /echo"),
+        ([rec("forward", "GET", "/")], False, "no request to /echo"),
+        (
+            [
+                rec(
+                    "forward",
+                    "GET",
+                    "/echo",
+                    upstream=[("X-Forwarded-For", "127.0.0.1"), ("Via", "1.1 workbench")],
+                )
+            ],
+            True,
+            "X-Forwarded-For: 127.0.0.1 and Via: 1.1 workbench",
+        ),
+        ([rec("forward", "GET", "/echo?x=1", upstream=[])], True, "no header naming"),
+        ([rec("forward", "POST", "/echo", upstream=None)], True, "open it in Traffic"),
+    ],
+)
+def test_server_sees(records, done, fragment):
+    res = run(check_server_sees, snap(), snap(), records=records)
+    assert res.done is done
+    assert fragment in res.progress
+
+
+def test_server_sees_stays_done_after_the_batch_that_had_the_record():
+    st = LessonState(snap(), snap(), records=[rec("forward", "GET", "/echo", upstream=[])])
+    assert check_server_sees(st).done
+    st.records = ()
+    assert check_server_sees(st).done
+
+
+# -- caching ------------------------------------------------------------------------------------
+PURGE = (150.0, "edit", "cache: purged 12 entries")
+
+
+@pytest.mark.parametrize(
+    ("cache_after", "events", "done", "fragment"),
+    [
+        (None, [], False, "cache is off"),
+        ({"hits": 5}, [PURGE], False, "no cache hit since you started (a purge is done)"),
+        ({"hits": 9}, [], False, "4 cache hits so far; now purge"),
+        ({"hits": 9}, [(50.0, "edit", "cache: purged 3 entries")], False, "now purge"),
+        ({"hits": 9}, [(150.0, "edit", "rules: added 'x'")], False, "now purge"),
+        ({"hits": 6}, [PURGE], True, "1 cache hit, then a purge"),
+    ],
+)
+def test_caching(cache_after, events, done, fragment):
+    res = run(check_caching, snap(cache={"hits": 5}), snap(t=200, cache=cache_after, events=events))
+    assert res.done is done
+    assert fragment in res.progress
+
+
+# -- load balancing -----------------------------------------------------------------------------
+BASE = {"web-1": 60, "web-2": 20, "web-3": 20}
+
+
+def counts(w1: int, w2: int, w3: int) -> dict[str, int]:
+    return {"web-1": w1, "web-2": w2, "web-3": w3}
+
+
+@pytest.mark.parametrize(
+    ("steps", "done", "fragment"),
+    [
+        # Untouched: web-2 keeps its share.
+        ([snap(backends=counts(90, 30, 30))], False, "web-2 still gets 20% of requests (weight 1)"),
+        ([snap(backends=BASE)], False, "web-2 has weight 1; set it to 0"),
+        # Weight 0, but too few requests since to tell.
+        (
+            [
+                snap(backends=BASE, weights={"web-1": 3, "web-2": 0, "web-3": 1}),
+                snap(backends=counts(70, 20, 25), weights={"web-1": 3, "web-2": 0, "web-3": 1}),
+            ],
+            False,
+            "15 of 20 pool requests",
+        ),
+        # Drained: web-2 got 1 in-flight straggler out of 40.
+        (
+            [
+                snap(backends=BASE, weights={"web-1": 3, "web-2": 0, "web-3": 1}),
+                snap(backends=counts(90, 21, 29), weights={"web-1": 3, "web-2": 0, "web-3": 1}),
+            ],
+            True,
+            "web-2 drained with zero 5xx (1 of 40 requests since)",
+        ),
+        # Still getting a real share although the weight is 0: not drained.
+        (
+            [
+                snap(backends=BASE, weights={"web-1": 3, "web-2": 0, "web-3": 1}),
+                snap(backends=counts(80, 30, 30), weights={"web-1": 3, "web-2": 0, "web-3": 1}),
+            ],
+            False,
+            "web-2 still gets 25% of requests",
+        ),
+        # Drained but a 5xx after the drain.
+        (
+            [
+                snap(backends=BASE, weights={"web-1": 3, "web-2": 0, "web-3": 1}),
+                snap(
+                    backends=counts(100, 20, 30),
+                    weights={"web-1": 3, "web-2": 0, "web-3": 1},
+                    reverse=(100, 2),
+                ),
+            ],
+            False,
+            "2 5xxs since web-2 left",
+        ),
+        # Weight back to 1 before enough requests: the drain is forgotten.
+        (
+            [
+                snap(backends=BASE, weights={"web-1": 3, "web-2": 0, "web-3": 1}),
+                snap(backends=counts(100, 40, 40)),
+            ],
+            False,
+            "web-2 still gets",
+        ),
+    ],
+)
+def test_balancing(steps, done, fragment):
+    res = run(check_balancing, snap(backends=BASE), *steps)
+    assert res.done is done
+    assert fragment in res.progress
+
+
+def test_balancing_5xx_before_the_drain_does_not_count():
+    w0 = {"web-1": 3, "web-2": 0, "web-3": 1}
+    res = run(
+        check_balancing,
+        snap(backends=BASE, reverse=(50, 3)),
+        snap(backends=BASE, weights=w0, reverse=(50, 3)),
+        snap(backends=counts(90, 20, 30), weights=w0, reverse=(100, 3)),
+    )
+    assert res == CheckResult(True, "web-2 drained with zero 5xx (0 of 40 requests since)")
+
+
+def test_balancing_without_web_2():
+    res = run(check_balancing, snap(weights={"a": 1}), snap(weights={"a": 1}))
+    assert not res.done and "no backend named web-2" in res.progress
+
+
+# -- health and failover ------------------------------------------------------------------------
+DOWN = (110.0, "health", "web/web-3: up → down (health check failed 2× (refused))")
+EJECT = (108.0, "health", "web/web-3: up → ejected (ejected for 5s after 3 failures)")
+UP = (130.0, "health", "web/web-3: down → up (health check passed 2×)")
+UP_OTHER = (130.0, "health", "web/web-1: down → up (health check passed 2×)")
+DISABLED = (110.0, "edit", "web/web-3: up → disabled (disabled by user)")
+
+
+@pytest.mark.parametrize(
+    ("steps", "done", "fragment"),
+    [
+        ([snap(t=105, reverse=(120, 0))], False, "no backend has gone down yet"),
+        ([snap(t=112, reverse=(120, 0), events=[DISABLED])], False, "no backend has gone down"),
+        (
+            [
+                snap(t=112, reverse=(120, 0), events=[DOWN]),
+                snap(t=120, reverse=(125, 0), events=[DOWN]),
+            ],
+            False,
+            "5 of 10 requests answered",
+        ),
+        (
+            [
+                snap(t=112, reverse=(120, 0), events=[DOWN]),
+                snap(t=120, reverse=(150, 0), events=[DOWN]),
+            ],
+            False,
+            "web-3 is out and 30 requests got answers, zero 5xx; now revive it",
+        ),
+        (
+            [
+                snap(t=112, reverse=(120, 0), events=[DOWN]),
+                snap(t=131, reverse=(160, 0), events=[DOWN, UP_OTHER]),
+            ],
+            False,
+            "now revive it",
+        ),
+        (
+            [
+                snap(t=112, reverse=(120, 0), events=[DOWN]),
+                snap(t=131, reverse=(160, 0), events=[DOWN, UP]),
+            ],
+            True,
+            "web-3 went down and came back; 40 requests, zero 5xx",
+        ),
+        # Passive ejection counts as going down too.
+        (
+            [
+                snap(t=109, reverse=(120, 0), events=[EJECT]),
+                snap(t=131, reverse=(160, 0), events=[EJECT, DOWN, UP]),
+            ],
+            True,
+            "web-3 went down and came back",
+        ),
+        # A 5xx once web-3 was out: the failover was not clean.
+        (
+            [
+                snap(t=112, reverse=(120, 0), events=[DOWN]),
+                snap(t=131, reverse=(160, 1), events=[DOWN, UP]),
+            ],
+            False,
+            "1 5xx after web-3 went down",
+        ),
+    ],
+)
+def test_failover(steps, done, fragment):
+    res = run(check_failover, snap(t=100, reverse=(100, 0)), *steps)
+    assert res.done is done
+    assert fragment in res.progress
+
+
+def test_failover_ignores_5xx_while_the_backend_was_being_detected():
+    """Errors between the kill and the down verdict are expected; only later ones count."""
+    res = run(
+        check_failover,
+        snap(t=100, reverse=(100, 0)),
+        snap(t=112, reverse=(120, 2), events=[DOWN]),
+        snap(t=131, reverse=(160, 2), events=[DOWN, UP]),
+    )
+    assert res.done
+
+
+# -- access control -----------------------------------------------------------------------------
+CLASS_RULES = {"block-tracker": ("block", 10), "tag-json": ("tag", 50), "slow-api": ("delay", 0)}
+
+
+@pytest.mark.parametrize(
+    ("rules_after", "running", "done", "fragment"),
+    [
+        (CLASS_RULES, True, False, "add a block rule of your own"),
+        ({**CLASS_RULES, "block-tracker": ("block", 15)}, True, False, "stopped 5 demo requests"),
+        (
+            {**CLASS_RULES, "block-tracker": ("block", 12)},
+            False,
+            True,
+            "block-tracker stopped 2 requests you sent",
+        ),
+        ({**CLASS_RULES, "no-private": ("block", 0)}, True, False, "no-private: no hits yet"),
+        ({**CLASS_RULES, "no-private": ("block", 3)}, True, True, "your rule no-private stopped 3"),
+        ({**CLASS_RULES, "tag-json": ("tag", 90)}, True, False, "add a block rule"),
+        ({**CLASS_RULES, "mine": ("set_header", 9)}, True, False, "add a block rule"),
+    ],
+)
+def test_access(rules_after, running, done, fragment):
+    res = run(
+        check_access,
+        snap(rules=CLASS_RULES),
+        snap(rules=rules_after, traffic_running=running),
+    )
+    assert res.done is done
+    assert fragment in res.progress
+
+
+def test_access_counts_only_hits_since_the_start():
+    before = snap(rules={**CLASS_RULES, "no-private": ("block", 7)})
+    assert not run(
+        check_access, before, snap(rules={**CLASS_RULES, "no-private": ("block", 7)})
+    ).done
+    assert run(check_access, before, snap(rules={**CLASS_RULES, "no-private": ("block", 8)})).done
+    # Deleted and re-added: its counter restarted from zero.
+    assert run(check_access, before, snap(rules={**CLASS_RULES, "no-private": ("block", 2)})).done
+
+
+# -- TLS ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("records", "tunnels", "done", "fragment"),
+    [
+        ([], 0, False, "no CONNECT"),
+        ([], 1, False, "a tunnel is open"),
+        ([rec("forward", "GET", "/")], 0, False, "no CONNECT"),
+        (
+            [
+                rec(
+                    "forward",
+                    "CONNECT",
+                    "",
+                    403,
+                    url="127.0.0.1:41234",
+                    error="CONNECT port not allowed",
+                )
+            ],
+            0,
+            True,
+            "CONNECT 127.0.0.1:41234 refused with 403: its port is not in connect_ports",
+        ),
+        (
+            [rec("forward", "CONNECT", "", 200, url="example.com:443", sni="example.com")],
+            0,
+            True,
+            "tunnel to example.com:443 opened (200), SNI example.com",
+        ),
+        (
+            [rec("forward", "CONNECT", "", 502, url="nowhere:443", error="cannot connect")],
+            0,
+            True,
+            "CONNECT nowhere:443 answered 502: cannot connect",
+        ),
+    ],
+)
+def test_tls(records, tunnels, done, fragment):
+    res = run(check_tls, snap(), snap(tunnels=tunnels), records=records)
+    assert res.done is done
+    assert fragment in res.progress
+
+
+# -- placeholders -------------------------------------------------------------------------------
+def test_fill_uses_live_addresses_and_leaves_other_braces():
+    values = addresses(snap())
+    assert values["origin"] == "http://127.0.0.1:41234"
+    assert (values["origin_host"], values["origin_port"]) == ("127.0.0.1:41234", "41234")
+    text = "curl -p -x {forward} http://{origin_host}/ with forward: {privacy: elite} {nope}"
+    assert fill(text, values) == (
+        "curl -p -x http://127.0.0.1:8888 http://127.0.0.1:41234/"
+        " with forward: {privacy: elite} {nope}"
+    )
+    assert addresses(None)["forward"] == "http://127.0.0.1:8888"
+
+
+# -- the tracker --------------------------------------------------------------------------------
+class FakeEngine:
+    """Just the record log reader the tracker uses."""
+
+    def __init__(self, records: list[RequestRecord]) -> None:
+        self.records = records
+
+    def records_since(self, cursor: int, limit: int):
+        new = [r for r in self.records if r.seq > cursor][-limit:]
+        return new, max([cursor, *(r.seq for r in self.records)]), 0
+
+
+def test_tracker_reads_records_after_the_baseline_only():
+    old = rec("forward", "CONNECT", "", 403, url="a:1", error="CONNECT port not allowed")
+    old.seq = 1
+    engine = FakeEngine([old])
+    tracker = LessonTracker()
+    tracker.start(lesson_by_id("tls"), snap(records_total=1))
+    assert not tracker.update(snap(), engine).done
+    new = rec("forward", "CONNECT", "", 403, url="b:2", error="CONNECT port not allowed")
+    new.seq = 2
+    engine.records.append(new)
+    res = tracker.update(snap(), engine)
+    assert res.done and "CONNECT b:2" in res.progress
+    assert tracker.just_completed and tracker.completed == {"tls"}
+
+
+def test_tracker_collects_events_once_and_notifies_once():
+    tracker = LessonTracker()
+    tracker.start(lesson_by_id("caching"), snap(t=100, cache={"hits": 0}))
+    s1 = snap(t=160, cache={"hits": 0}, events=[PURGE])
+    assert not tracker.update(s1).done
+    assert not tracker.update(s1).done
+    assert tracker.state is not None and len(tracker.state.events) == 1  # not counted twice
+    res = tracker.update(snap(t=170, cache={"hits": 2}, events=[PURGE]))
+    assert res.done and tracker.just_completed
+    # Done is sticky until the lesson is started again, and reported as new only once.
+    assert tracker.update(snap(t=180, cache={"hits": 2})).done
+    assert not tracker.just_completed
+    tracker.start(lesson_by_id("caching"), snap(t=190, cache={"hits": 2}, events=[PURGE]))
+    assert not tracker.update(snap(t=191, cache={"hits": 3}, events=[PURGE])).done
+    assert tracker.completed == {"caching"}
+
+
+def test_tracker_ignores_events_from_before_the_start():
+    tracker = LessonTracker()
+    tracker.start(lesson_by_id("failover"), snap(t=120, reverse=(100, 0), events=[DOWN]))
+    res = tracker.update(snap(t=131, reverse=(160, 0), events=[DOWN, UP]))
+    assert not res.done and "no backend has gone down yet" in res.progress
+
+
+def test_tracker_survives_a_broken_check():
+    def broken(st: LessonState) -> CheckResult:
+        raise KeyError("pools")
+
+    lesson = Lesson("x", "X", "c", "d", ("s",), "l", broken)
+    tracker = LessonTracker()
+    assert tracker.update(snap()) == CheckResult(False, "no lesson started")
+    tracker.start(lesson, snap())
+    res = tracker.update(snap())
+    assert not res.done and "check failed" in res.progress
