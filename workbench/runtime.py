@@ -6,7 +6,6 @@ import errno
 from dataclasses import replace
 
 from workbench.config.model import Address, Config
-from workbench.engine.admin import AdminApi
 from workbench.engine.engine import Engine
 
 
@@ -16,7 +15,7 @@ class Runtime:
     def __init__(self, config: Config, engine: Engine | None = None) -> None:
         self.config = config
         self.engine = engine
-        self.admin: AdminApi | None = None
+        self.admin = None
         self.demo = None
         self.notes: list[str] = []
         """Things the user should know about the start (e.g. a port that was busy)."""
@@ -47,6 +46,9 @@ class Runtime:
             await self.engine.start()
         admin = config.admin
         if admin is not None:
+            # Imported here: aiohttp's server costs ~12 MiB that configs without an API needn't pay.
+            from workbench.engine.admin import AdminApi
+
             self.admin = AdminApi(self.engine, admin.token)
             try:
                 url = await self.admin.start(admin.listen.host, admin.listen.port)

@@ -7,6 +7,7 @@ appends it to a :class:`RecordLog` when the request ends: O(1), no callbacks int
 from __future__ import annotations
 
 from collections import deque
+from sys import intern
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,8 +79,12 @@ class RequestRecord:
     """Position in the record log, assigned when the request finishes; the read cursor."""
 
     def step(self, stage: str, verdict: str, detail: str = "") -> None:
-        """Append one decision to the trace."""
-        self.trace.append((stage, verdict, detail))
+        """Append one decision to the trace.
+
+        Most details repeat from request to request ("route site: prefix / → pool web"), so
+        they are interned: ten thousand records then share one copy of each.
+        """
+        self.trace.append((stage, verdict, intern(detail)))
 
     def strip_details(self) -> None:
         """Forget headers and body preview (kept only for the newest records)."""

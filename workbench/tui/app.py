@@ -54,8 +54,10 @@ class ComingSoon(View):
 def load_view_class(view_id: str, title: str, module: str, name: str) -> type[View]:
     """The view class, or a placeholder when its module is not importable (yet)."""
     try:
-        cls = getattr(importlib.import_module(module), name)
+        cls = getattr(importlib.import_module(module), name) if module else None
     except (ImportError, AttributeError):
+        cls = None
+    if cls is None:
         return type(f"ComingSoon_{view_id}", (ComingSoon,), {"view_id": view_id, "title": title})
     return cls
 

@@ -177,17 +177,22 @@ class BackendsView(View):
         self._demo: dict[str, dict[str, Any]] | None = None
         self._active_pool: str | None = None
         self._now = 0.0
+        # Children are created up front so a refresh that races mounting or teardown only
+        # updates detached widgets instead of failing a query.
+        self._pools_box = VerticalScroll(id="pools")
+        self._placeholder = Static("waiting for the engine…", id="placeholder", classes="muted")
+        self._events_box = Static("", id="events", classes="event-log")
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="pools"):
-            yield Static("waiting for the engine…", id="placeholder", classes="muted")
+        with self._pools_box:
+            yield self._placeholder
         yield Static(
             "expected = weight ÷ total weight up · actual = share of the last 60 s · "
             "busy = in flight · err = errors in 60 s · p50/p95 in ms",
             id="legend",
             classes="muted",
         )
-        yield Static("", id="events", classes="event-log")
+        yield self._events_box
 
     # -- refresh ---------------------------------------------------------------------------
     def update_view(self, snapshot: dict[str, Any]) -> None:
@@ -195,11 +200,11 @@ class BackendsView(View):
         demo = snapshot.get("demo")
         self._demo = (demo or {}).get("backends") if demo is not None else None
         pools: dict[str, Any] = snapshot.get("pools") or {}
-        container = self.query_one("#pools", VerticalScroll)
+        container = self._pools_box
         if pools and not self._tables:
-            self.query_one("#placeholder", Static).display = False
+            self._placeholder.display = False
         elif not pools:
-            self.query_one("#placeholder", Static).update("no reverse proxy pools configured")
+            self._placeholder.update("no reverse proxy pools configured")
         for name, pool in pools.items():
             if name not in self._tables:
                 self._add_pool(container, name, demo is not None)
@@ -274,7 +279,7 @@ class BackendsView(View):
             text.append(f"\n  {age:>5} ago ", style="dim")
             text.append(f"{kind:<7}", style=style)
             text.append(f" {e.get('who', '')}: {e.get('message', '')}")
-        self.query_one("#events", Static).update(text)
+        self._events_box.update(text)
 
     def focus_default(self) -> None:
         table = self._tables.get(self._active_pool or "")

@@ -86,24 +86,28 @@ class CacheView(View):
         self._entries_at = float("-inf")
         self._entry_keys: list[str] = []
         self._proxies: dict[str, Any] = {}
+        # Created up front: a refresh racing mount or teardown must not fail a query.
+        self._summary_box = Static(NOT_CONFIGURED, id="cache-summary")
+        self._table: DataTable = DataTable(
+            cursor_type="row", zebra_stripes=True, id="cache-entries"
+        )
+        for key, label in _COLUMNS:
+            self._table.add_column(label, key=key)
 
     def compose(self) -> ComposeResult:
-        yield Static(NOT_CONFIGURED, id="cache-summary")
-        table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="cache-entries")
-        for key, label in _COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield self._summary_box
+        yield self._table
 
     def focus_default(self) -> None:
-        self.query_one("#cache-entries", DataTable).focus()
+        self._table.focus()
 
     # -- refresh ---------------------------------------------------------------------------
     def update_view(self, snapshot: dict[str, Any]) -> None:
         now = float(snapshot.get("time") or 0.0)
         self._proxies = snapshot.get("proxies") or {}
         stats = snapshot.get("cache")
-        summary = self.query_one("#cache-summary", Static)
-        table = self.query_one("#cache-entries", DataTable)
+        summary = self._summary_box
+        table = self._table
         self.set_class(stats is None, "-off")
         table.display = stats is not None
         if stats is None:
@@ -202,7 +206,7 @@ class CacheView(View):
 
     def show_entries(self, entries: Iterable[Any], now: float) -> None:
         """Fill the entry table; rows are keyed by URL so the cursor survives a refresh."""
-        table = self.query_one("#cache-entries", DataTable)
+        table = self._table
         rows: list[tuple[str, tuple[str, ...]]] = []
         for e in entries:
             # The key tells variants of one URL apart (Vary); the URL is what people read.

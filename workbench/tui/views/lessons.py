@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -49,7 +50,9 @@ def lesson_body(lesson: Lesson, values: dict[str, str]) -> RenderableType:
         parts += [Text(""), Text(lesson.diagram, style="bold", no_wrap=True, overflow="crop")]
     if lesson.table:
         head, *rows = lesson.table
-        table = Table(show_edge=False, expand=True, padding=(0, 1), header_style="bold")
+        table = Table(
+            box=box.SIMPLE_HEAD, show_edge=False, expand=True, padding=(0, 1), header_style="bold"
+        )
         table.add_column(head[0], ratio=2, style="bold")
         table.add_column(head[1], ratio=3)
         table.add_column(head[2], ratio=3)
@@ -59,9 +62,7 @@ def lesson_body(lesson: Lesson, values: dict[str, str]) -> RenderableType:
     if lesson.steps:
         parts += [Text(""), Text("Steps", style="bold underline")]
         for n, step in enumerate(lesson.steps, 1):
-            line = Text(f"{n}. ", style="bold")
-            line.append(fill(step, values))
-            parts.append(line)
+            parts.append(Text.assemble((f"{n}. ", "bold"), fill(step, values)))
     parts += [Text(""), Text("Look for", style="bold underline"), Text(lesson.look_for)]
     return Group(*parts)
 

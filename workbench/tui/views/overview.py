@@ -55,26 +55,28 @@ class OverviewView(View):
         self._rate = Ring(120)
         self._p50 = Ring(120)
         self._p95 = Ring(120)
+        # Created up front: a refresh racing mount or teardown must not fail a query.
+        self._proxies_box = Static("", id="ov-proxies", classes="panel")
+        self._traffic_box = Static("", id="ov-traffic", classes="panel")
+        self._events_box = Static("", id="ov-events", classes="panel")
+        self._proxies_box.border_title = "Proxies"
+        self._traffic_box.border_title = "Traffic (last 10 s)"
+        self._events_box.border_title = "Recent events"
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield Static("", id="ov-proxies", classes="panel")
-            yield Static("", id="ov-traffic", classes="panel")
-        yield Static("", id="ov-events", classes="panel")
-
-    def on_mount(self) -> None:
-        self.query_one("#ov-proxies").border_title = "Proxies"
-        self.query_one("#ov-traffic").border_title = "Traffic (last 10 s)"
-        self.query_one("#ov-events").border_title = "Recent events"
+            yield self._proxies_box
+            yield self._traffic_box
+        yield self._events_box
 
     def update_view(self, snapshot: dict[str, Any]) -> None:
         w10 = _window(snapshot, 10)
         self._rate.add(w10.get("rate") or 0.0)
         self._p50.add((w10.get("p50") or 0.0) * 1000)
         self._p95.add((w10.get("p95") or 0.0) * 1000)
-        self.query_one("#ov-proxies", Static).update(self._proxies(snapshot))
-        self.query_one("#ov-traffic", Static).update(self._traffic(snapshot))
-        self.query_one("#ov-events", Static).update(self._events(snapshot))
+        self._proxies_box.update(self._proxies(snapshot))
+        self._traffic_box.update(self._traffic(snapshot))
+        self._events_box.update(self._events(snapshot))
 
     # -- panels ----------------------------------------------------------------------------
     def _proxies(self, snapshot: dict[str, Any]) -> Text:

@@ -97,12 +97,13 @@ class RulesView(View):
         self._hits: dict[str, int] = {}
         self._follow: str | None = None
         """A rule the cursor should land on at the next rebuild (after add, edit or move)."""
+        # Created up front: a refresh racing mount or teardown must not fail a query.
+        self._table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="rules-table")
+        for key, label in _COLUMNS:
+            self._table.add_column(label, key=key)
 
     def compose(self) -> ComposeResult:
-        table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="rules-table")
-        for key, label in _COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield self._table
         yield Static(
             "Rules run top to bottom in each phase; the first block, redirect or allow ends "
             "the phase. They apply to both proxies.",
@@ -112,7 +113,7 @@ class RulesView(View):
 
     @property
     def table(self) -> DataTable:
-        return self.query_one("#rules-table", DataTable)
+        return self._table
 
     def focus_default(self) -> None:
         self.table.focus()
