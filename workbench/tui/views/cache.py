@@ -91,10 +91,11 @@ class CacheView(View):
         self._table: DataTable = DataTable(
             cursor_type="row", zebra_stripes=True, id="cache-entries"
         )
-        for key, label in _COLUMNS:
-            self._table.add_column(label, key=key)
 
     def compose(self) -> ComposeResult:
+        # Columns need a running app (to measure labels), so they are added here.
+        for key, label in _COLUMNS:
+            self._table.add_column(label, key=key)
         yield self._summary_box
         yield self._table
 

@@ -99,10 +99,11 @@ class RulesView(View):
         """A rule the cursor should land on at the next rebuild (after add, edit or move)."""
         # Created up front: a refresh racing mount or teardown must not fail a query.
         self._table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="rules-table")
-        for key, label in _COLUMNS:
-            self._table.add_column(label, key=key)
 
     def compose(self) -> ComposeResult:
+        # Columns need a running app (to measure labels), so they are added here.
+        for key, label in _COLUMNS:
+            self._table.add_column(label, key=key)
         yield self._table
         yield Static(
             "Rules run top to bottom in each phase; the first block, redirect or allow ends "
