@@ -208,6 +208,8 @@ class CacheView(View):
     def show_entries(self, entries: Iterable[Any], now: float) -> None:
         """Fill the entry table; rows are keyed by URL so the cursor survives a refresh."""
         table = self._table
+        if not table.columns:  # not composed yet
+            return
         rows: list[tuple[str, tuple[str, ...]]] = []
         for e in entries:
             # The key tells variants of one URL apart (Vary); the URL is what people read.

@@ -67,6 +67,20 @@ def lesson_body(lesson: Lesson, values: dict[str, str]) -> RenderableType:
     return Group(*parts)
 
 
+class LessonList(OptionList):
+    """The list of lessons; ``enter`` starts the highlighted one (shown in the footer)."""
+
+    BINDINGS: ClassVar = [
+        Binding(
+            "enter",
+            "select",
+            "Start",
+            id="lessons_start",
+            tooltip="Start or restart the selected lesson; its check counts from now",
+        ),
+    ]
+
+
 class LessonsView(View):
     """Guided lessons, each with a check that watches the running proxies.
 
@@ -87,13 +101,6 @@ class LessonsView(View):
         ),
         Binding(
             "k", "cursor(-1)", "Up", show=False, id="lessons_up", tooltip="Previous lesson in list"
-        ),
-        Binding(
-            "enter",
-            "start",
-            "Start",
-            id="lessons_start",
-            tooltip="Start or restart the selected lesson; its check counts from now",
         ),
         Binding(
             "l",
@@ -170,7 +177,7 @@ class LessonsView(View):
 
     # -- layout -----
     def compose(self):
-        yield OptionList(*self._options(), id="lesson-list")
+        yield LessonList(*self._options(), id="lesson-list")
         with Vertical(id="lesson-pane"):
             yield Static(id="lesson-check")
             with VerticalScroll(id="lesson-scroll", can_focus=False):
@@ -292,9 +299,6 @@ class LessonsView(View):
             ol.action_cursor_down()
         else:
             ol.action_cursor_up()
-
-    def action_start(self) -> None:
-        self.start_lesson(self._selected)
 
     def action_next_lesson(self) -> None:
         self.start_lesson((self._selected + 1) % len(self.lessons))

@@ -121,6 +121,8 @@ class RulesView(View):
 
     # -- refresh ---------------------------------------------------------------------------
     def update_view(self, snapshot: dict[str, Any]) -> None:
+        if not self._table.columns:  # not composed yet
+            return
         rules: list[dict[str, Any]] = snapshot.get("rules") or []
         structure = _structure(rules)
         table = self.table
