@@ -7,8 +7,8 @@ appends it to a :class:`RecordLog` when the request ends: O(1), no callbacks int
 from __future__ import annotations
 
 from collections import deque
-from sys import intern
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 Headers = list[tuple[str, str]]

@@ -16,7 +16,6 @@ import httptools
 
 from workbench.engine.http1 import READ_PAUSE_BYTES, BodyStream
 
-
 TIMEOUT_TICK = 0.05
 """Resolution of response timeouts (seconds)."""
 
