@@ -8,6 +8,9 @@ the load generator on core 1 (when there are two cores and ``taskset`` exists). 
 - ``workbench``: ``workbench run --headless`` with records, stats, 10 rules and health checks on
 - ``memory``: an aiohttp server answering the same body from memory (the cache-hit yardstick)
 - ``cache-hit``: the workbench serving the body from its cache
+- ``ui``: the ``workbench`` scenario with the TUI attached (``workbench.bench_ui``: the real app
+  under ``App.run_test``, headless, 160×45, Traffic view following); also reports redraw and
+  key-press latency from inside the app. Runs ``workbench`` too, for the throughput ratio.
 
 Figures drift between runs on a shared machine; ratios within one run are what to compare.
 """
@@ -359,13 +362,39 @@ def workbench_config(origin_port: int, port: int, cache: bool, rules: int) -> st
     )
 
 
+def _ui_summary(ui: Result, wb: Result | None, report: dict | None) -> str:
+    """The ``ui`` scenario's line: throughput kept with the TUI attached, redraw and key latency."""
+    ratio = f"{ui.rps / wb.rps:.2f}×" if wb and wb.rps else "n/a"
+    head = f"ui: proxy with the TUI attached keeps {ratio} of headless throughput (target ≥ 0.8×)"
+    if report is None:
+        return head + "; no report from the app (did it exit cleanly?)"
+
+    def ms(section: str, q: str) -> str:
+        value = report[section]["under_load"][q]
+        return "n/a" if value is None else f"{value:.0f} ms"
+
+    keys = report["key_ms"]["under_load"]
+    return (
+        f"{head}; redraw p95 {ms('redraw_ms', 'p95')}, max {ms('redraw_ms', 'max')} "
+        f"(target < 50 ms); key press p95 {ms('key_ms', 'p95')}, max {ms('key_ms', 'max')} "
+        f"(target < 100 ms)\n"
+        f"    under load: tick p95 {ms('tick_ms', 'p95')} (drain p95 {ms('drain_ms', 'p95')}), "
+        f"frame p95 {ms('frame_ms', 'p95')}; {report['redraw_ms']['under_load']['n']} ticks, "
+        f"{keys['n']} key presses ({report['key_timeouts']} timed out), "
+        f"{report.get('traffic_dropped') or 0:,} records not shown"
+    )
+
+
 def run_bench(args) -> int:
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if "ui" in only:
+        only.add("workbench")  # the ui figures are relative to the headless workbench
     want = lambda s: not only or s in only  # noqa: E731
     pin = not args.no_pin
     tmp = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
     procs: list[Proc] = []
     results: list[Result] = []
+    ui_report: dict | None = None
     py = sys.executable
     try:
         origin_port = free_port()
@@ -424,6 +453,20 @@ def run_bench(args) -> int:
                     port,
                 )
             )
+        if want("ui"):
+            port = free_port()
+            cfg = tmp / "wb-ui.yaml"
+            cfg.write_text(workbench_config(origin_port, port, cache=False, rules=10))
+            report = tmp / "ui-report.json"
+            results.append(
+                scenario(
+                    "workbench + TUI (headless app)",
+                    [py, "-m", "workbench.bench_ui", str(cfg), "--report", str(report)],
+                    port,
+                )
+            )
+            # scenario() has stopped the process: SIGTERM makes it write the report.
+            ui_report = json.loads(report.read_text()) if report.exists() else None
         if want("memory"):
             (tmp / "mem.py").write_text(MEMORY_SERVER)
             port = free_port()
@@ -473,6 +516,9 @@ def run_bench(args) -> int:
         print(f"cache hits / workbench misses:      {hit.rps / wb.rps:.2f}×  (target ≥ 2×)")
     if hit and mem:
         print(f"cache hits / aiohttp from memory:   {hit.rps / mem.rps:.2f}×  (target ≥ 0.8×)")
+    ui = by.get("workbench + TUI (headless app)")
+    if ui:
+        print(_ui_summary(ui, wb, ui_report))
     if args.__dict__.get("json"):
         print(json.dumps([r.__dict__ for r in results]))
     return 0

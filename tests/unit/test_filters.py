@@ -276,8 +276,13 @@ def test_quoted_and_escaped_arguments(expr: str, argument_url: str) -> None:
     assert not parse_filter(expr)(record(url="http://x/other"))
 
 
-def test_domain_is_case_insensitive_on_the_record_side_too() -> None:
-    assert parse_filter("~d example.com")(record(host="WWW.Example.COM"))
+def test_domain_is_case_insensitive_because_records_carry_lower_case_hosts() -> None:
+    from workbench.engine.forward import _split_authority
+    from workbench.engine.reverse import split_host
+
+    assert parse_filter("~d example.com")(record(host=split_host("WWW.Example.COM:8080")))
+    host, _port = _split_authority("WWW.Example.COM:443", 443)
+    assert parse_filter("~d example.com")(record(host=host))
 
 
 def test_src_understands_ipv4_mapped_clients_and_ignores_garbage() -> None:

@@ -3,7 +3,7 @@
 The same language drives rules (``when:``) and the UI's display filter::
 
     ~d DOMAIN    host is DOMAIN or a subdomain of it (case-insensitive)
-    ~u REGEX     URL or path                     ~m METHOD   method is METHOD
+    ~u REGEX     URL matches (^/… on the path)   ~m METHOD   method is METHOD
     ~h REGEX     a request or response header line ("Name: value") matches
     ~hq REGEX    a request header line matches   ~hs REGEX   a response header line matches
     ~c CODE      status is CODE; also 4xx (a class) and 500-599 (an inclusive range)
@@ -208,11 +208,23 @@ def _f_domain(arg: str) -> _Node:
     return domain, f"host is {dom} (or a subdomain)", _ATOM
 
 
+def _anchored_on_path(pattern: str) -> bool:
+    """``^/…`` patterns are about the path (mitmproxy users write them that way too)."""
+    return pattern.startswith("^/")
+
+
 def _f_url(arg: str) -> _Node:
     search = _regex(arg).search
 
-    def url(rec: RequestRecord) -> bool:
-        return search(rec.url) is not None or search(rec.path) is not None
+    if _anchored_on_path(arg):
+
+        def url(rec: RequestRecord) -> bool:
+            return search(rec.path) is not None
+
+    else:
+
+        def url(rec: RequestRecord) -> bool:
+            return search(rec.url) is not None
 
     return url, f'URL matches "{arg}"', _ATOM
 
@@ -807,16 +819,17 @@ class _Parser:
             raise self.error(arg_pos, str(exc)) from None
         # The most common filters are written inline; the rest call their closure.
         if name == "u":
-            # The full URL or the path alone, so that ``~u ^/api`` anchors on the path.
-            fn = self.bind(_regex(arg).search)
-            src = f"({fn}(rec.url) is not None or {fn}(rec.path) is not None)"
+            # ``~u ^/api`` anchors on the path; anything else searches the full URL.
+            field = "rec.path" if _anchored_on_path(arg) else "rec.url"
+            src = f"({self.bind(_regex(arg).search)}({field}) is not None)"
         elif name == "m":
             src = f"(rec.method == {self.bind(arg.upper())})"
             self.last = ("m", arg.upper(), src)
         elif name == "d":
             dom = _domain(arg)
             d, suffix = self.bind(dom), self.bind("." + dom)
-            src = f"((_h := rec.host.lower()) == {d} or _h.endswith({suffix}))"
+            # Records carry the host already lower-cased.
+            src = f"((_h := rec.host) == {d} or _h.endswith({suffix}))"
             self.last = ("d", dom, src)
         else:
             src = f"{self.bind(fn)}(rec)"

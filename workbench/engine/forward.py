@@ -229,8 +229,9 @@ class ForwardProxy:
             return
 
         headers = strip_hop_by_hop(req.headers)
-        verdict = await eng.apply_request_rules(req, conn, rec, headers)
-        if verdict is None:
+        if eng.ruleset.has_phase("request") and (
+            await eng.apply_request_rules(req, conn, rec, headers) is None
+        ):
             return
         self._apply_privacy(headers, rec)
 

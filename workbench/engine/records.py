@@ -34,7 +34,7 @@ class RequestRecord:
     url: str
     """Full URL (``http://host/path?query``); for CONNECT, ``host:port``."""
     host: str
-    """Target host (no port)."""
+    """Target host, lower-case, without the port."""
     path: str
     """Path and query as requested by the client."""
     request_headers: Headers = field(default_factory=list)

@@ -26,21 +26,45 @@ async def relay_response(
     Returns the whole body when it fitted in ``collect`` bytes (for the cache), else None.
     Small complete bodies go out in one write; the rest streams with back-pressure.
     """
+    if resp.complete:
+        return relay_complete(conn, req, rec, resp, headers, collect)
+    return await _relay_stream(conn, req, rec, resp, headers, collect)
+
+
+def relay_complete(
+    conn: ServerConnection,
+    req: HttpRequest,
+    rec: RequestRecord,
+    resp: UpstreamResponse,
+    headers: Headers,
+    collect: int = 0,
+) -> bytes | None:
+    """:func:`relay_response` for a response whose body has fully arrived: one write, no await."""
     status = resp.status
     is_head = req.method == "HEAD"
     no_body = is_head or status in (204, 304) or status < 200
-    if resp.complete:
-        body = resp.take_body()
-        if no_body:
-            if is_head and resp.content_length is not None:
-                headers.append(("Content-Length", str(resp.content_length)))
-            conn.write_head(status, headers, resp.reason or None)
-        else:
-            headers.append(("Content-Length", str(len(body))))
-            conn.write_head(status, headers, resp.reason or None, body)
-            rec.bytes_out = len(body)
-        rec.body_preview = body[:PREVIEW_BYTES] if body else None
-        return body if len(body) <= collect else None
+    body = resp.take_body()
+    if no_body:
+        if is_head and resp.content_length is not None:
+            headers.append(("Content-Length", str(resp.content_length)))
+        conn.write_head(status, headers, resp.reason or None)
+    else:
+        headers.append(("Content-Length", str(len(body))))
+        conn.write_head(status, headers, resp.reason or None, body)
+        rec.bytes_out = len(body)
+    rec.body_preview = body[:PREVIEW_BYTES] if body else None
+    return body if len(body) <= collect else None
+
+
+async def _relay_stream(
+    conn: ServerConnection,
+    req: HttpRequest,
+    rec: RequestRecord,
+    resp: UpstreamResponse,
+    headers: Headers,
+    collect: int,
+) -> bytes | None:
+    status = resp.status
     # Streaming: keep the client's framing honest about what we know of the length.
     chunked = False
     close_after = False
@@ -104,7 +128,11 @@ async def send_upstream(
 
     Raises :class:`UpstreamError`; the connection is closed on any failure.
     """
-    up, t_connect = await pool.acquire()
+    up = pool.idle_connection()
+    if up is None:
+        up, t_connect = await pool.acquire()
+    else:
+        t_connect = 0.0
     rec.t_connect = t_connect
     rec.t_queue = time.monotonic() - req.start_mono - t_connect
     send_headers = upstream_request_headers(req, headers)

@@ -19,7 +19,7 @@ from workbench.engine.headers import (
 from workbench.engine.health import passive_failure, passive_success
 from workbench.engine.http1 import HttpRequest, ServerConnection
 from workbench.engine.records import Headers, RequestRecord
-from workbench.engine.relay import relay_response, send_upstream
+from workbench.engine.relay import relay_complete, relay_response, send_upstream
 from workbench.engine.upstream import UpstreamError
 
 if TYPE_CHECKING:
@@ -110,64 +110,69 @@ class ReverseProxy:
             req.headers,
         )
         rec.bytes_in = len(req.body)
+        # The whole pipeline runs in this one coroutine: every extra frame costs on each resume.
         try:
-            await self._pipeline(req, conn, rec, host_header, host, target)
+            eng = self.engine
+            path = target
+            route = match_route(self.routes, host, path)
+            if route is None:
+                rec.step("route", "none", f"no route matches host {host or '-'} path {path}")
+                eng.answer(conn, req, rec, 404, f"No route for {host or '(no host)'}{path}.\n")
+                return
+            pool = eng.pools.get(route.pool)
+            rec.pool = route.pool
+            rec.step("route", route.name, f"prefix {route.prefix} → pool {route.pool}")
+
+            headers = strip_hop_by_hop(req.headers)
+            if eng.ruleset.has_phase("request") and (
+                await eng.apply_request_rules(req, conn, rec, headers) is None
+            ):
+                return  # the rules answered
+
+            upstream_target = target
+            if route.strip and route.prefix != "/":
+                upstream_target = target[len(route.prefix.rstrip("/")) :] or "/"
+                if not upstream_target.startswith("/"):
+                    upstream_target = "/" + upstream_target
+            if self.config.forwarded_headers:
+                add_forwarded(headers, rec.client, self.scheme, host_header or None)
+            append_via(headers)
+            if pool is None:
+                eng.answer(conn, req, rec, 503, f"Pool {route.pool} does not exist.\n")
+                return
+
+            async def fetch(extra_headers=None, answer_errors=True, record=rec):
+                return await self._to_pool(
+                    req, conn, record, pool, headers, upstream_target, extra_headers, answer_errors
+                )
+
+            if self.cache_enabled and eng.cache_layer is not None:
+                await eng.cache_layer.handle(
+                    req, conn, rec, rec.url, fetch, self._finish_response, self.client_headers
+                )
+                return
+            # No cache: call the stages directly (fewer coroutine frames on the hot path).
+            result = await self._to_pool(req, conn, rec, pool, headers, upstream_target, None)
+            if result is None:
+                return
+            resp, backend, up = result
+            if resp.complete and not eng.ruleset.has_phase("response"):
+                try:
+                    rec.status = resp.status
+                    rec.backend_response_headers = resp.headers
+                    out = self.client_headers(resp.headers)
+                    rec.response_headers = out
+                    relay_complete(conn, req, rec, resp, out)
+                finally:
+                    backend.inflight -= 1
+                    backend.upstream.release(up)
+                return
+            await self._finish_response(req, conn, rec, resp, backend, up, 0, None)
         except (ConnectionError, UpstreamError) as exc:
             rec.error = rec.error or str(exc)
             conn.close()
         finally:
             eng.finish(rec, req.start_mono)
-
-    async def _pipeline(
-        self,
-        req: HttpRequest,
-        conn: ServerConnection,
-        rec: RequestRecord,
-        host_header: str,
-        host: str,
-        target: str,
-    ) -> None:
-        eng = self.engine
-        path = target
-        route = match_route(self.routes, host, path)
-        if route is None:
-            rec.step("route", "none", f"no route matches host {host or '-'} path {path}")
-            eng.answer(conn, req, rec, 404, f"No route for {host or '(no host)'}{path}.\n")
-            return
-        pool = eng.pools.get(route.pool)
-        rec.pool = route.pool
-        rec.step("route", route.name, f"prefix {route.prefix} → pool {route.pool}")
-
-        headers = strip_hop_by_hop(req.headers)
-        verdict = await eng.apply_request_rules(req, conn, rec, headers)
-        if verdict is None:
-            return  # the rules answered
-
-        upstream_target = target
-        if route.strip and route.prefix != "/":
-            upstream_target = target[len(route.prefix.rstrip("/")) :] or "/"
-            if not upstream_target.startswith("/"):
-                upstream_target = "/" + upstream_target
-        if self.config.forwarded_headers:
-            add_forwarded(headers, rec.client, self.scheme, host_header or None)
-        append_via(headers)
-        if pool is None:
-            eng.answer(conn, req, rec, 503, f"Pool {route.pool} does not exist.\n")
-            return
-
-        async def fetch(extra_headers=None, answer_errors=True, record=rec):
-            return await self._to_pool(
-                req, conn, record, pool, headers, upstream_target, extra_headers, answer_errors
-            )
-
-        if self.cache_enabled and eng.cache_layer is not None:
-            await eng.cache_layer.handle(
-                req, conn, rec, rec.url, fetch, self._finish_response, self.client_headers
-            )
-            return
-        result = await fetch()
-        if result is not None:
-            await self._finish_response(req, conn, rec, *result, 0, None)
 
     def client_headers(self, headers: Headers) -> Headers:
         """Upstream response headers as the client gets them: no hop-by-hop, hidden, Via."""

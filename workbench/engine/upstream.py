@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable
 
 import httptools
 
@@ -239,46 +240,49 @@ class UpstreamConnection(asyncio.Protocol):
         self.deadline = 0.0
         self._fail(UpstreamError("timeout", "the backend did not respond in time", retryable=False))
 
-    async def send(
+    def send(
         self,
         head: bytes,
         body: bytes | BodyStream | None,
         *,
         is_head: bool,
         timeout: float,
-    ) -> UpstreamResponse:
-        """Send one request (head already serialised) and wait for the response head."""
+    ) -> Awaitable[UpstreamResponse]:
+        """Send one request (head already serialised); await the result for the response head.
+
+        A buffered body goes out in the same write as the head and the future itself is
+        returned (no coroutine frame on the hot path); a streamed body returns a coroutine.
+        """
         self._resp = None
         self._head_request = is_head
         self._got_bytes = False
         self._message_done = False
         self._reusable = True
         self.uses += 1
-        loop = self.pool.loop
-        waiter: asyncio.Future[UpstreamResponse] = loop.create_future()
+        waiter: asyncio.Future[UpstreamResponse] = self.pool.loop.create_future()
         self._head_waiter = waiter
         # One coarse pool-wide timer instead of a timer per request: cheaper on the hot path.
         self.deadline = time.monotonic() + timeout
         self.pool._watch(self)
-        transport = self.transport
         if isinstance(body, BodyStream):
-            transport.write(head)
-            while True:
-                chunk = await body.read()
-                if not chunk:
-                    break
-                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-                if transport.get_write_buffer_size() > READ_PAUSE_BYTES:
-                    await asyncio.sleep(0)
-            transport.write(b"0\r\n\r\n")
-        elif body:
-            transport.write(head + body)
-        else:
-            transport.write(head)
-        try:
-            return await waiter
-        finally:
-            self._head_waiter = None
+            return self._send_stream(head, body, waiter)
+        self.transport.write(head + body if body else head)
+        return waiter
+
+    async def _send_stream(
+        self, head: bytes, body: BodyStream, waiter: asyncio.Future[UpstreamResponse]
+    ) -> UpstreamResponse:
+        transport = self.transport
+        transport.write(head)
+        while True:
+            chunk = await body.read()
+            if not chunk:
+                break
+            transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            if transport.get_write_buffer_size() > READ_PAUSE_BYTES:
+                await asyncio.sleep(0)
+        transport.write(b"0\r\n\r\n")
+        return await waiter
 
     def _start_streaming(self, resp: UpstreamResponse) -> None:
         resp._stream = BodyStream(self._pause, self._resume)
@@ -364,6 +368,15 @@ class UpstreamPool:
     @property
     def size(self) -> int:
         return len(self._all)
+
+    def idle_connection(self) -> UpstreamConnection | None:
+        """A pooled connection ready to use now, without awaiting (the hot path)."""
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and not conn.transport.is_closing():
+                return conn
+        return None
 
     async def acquire(self) -> tuple[UpstreamConnection, float]:
         """A ready connection and the seconds spent opening it (0.0 for a pooled one)."""
