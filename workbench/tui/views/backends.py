@@ -205,11 +205,15 @@ class BackendsView(View):
             self._placeholder.display = False
         elif not pools:
             self._placeholder.update("no reverse proxy pools configured")
+        first_tables = not self._tables
         for name, pool in pools.items():
             if name not in self._tables:
                 self._add_pool(container, name, demo is not None)
             self._update_pool(name, pool)
         self._update_events(snapshot.get("events") or [])
+        if first_tables and self._tables and self.display and self.app.focused is None:
+            # The tables appear with the first snapshot, after the view was shown.
+            self.call_after_refresh(self.focus_default)
 
     def _add_pool(self, container: VerticalScroll, name: str, demo: bool) -> None:
         title = Static("", classes="pool-title")
@@ -283,6 +287,9 @@ class BackendsView(View):
 
     def focus_default(self) -> None:
         table = self._tables.get(self._active_pool or "")
+        if table is None and self._tables:
+            # Nothing chosen yet: the first pool, so the footer shows the backend keys at once.
+            table = next(iter(self._tables.values()))
         if table is not None:
             table.focus()
 
