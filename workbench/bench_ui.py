@@ -330,6 +330,7 @@ async def run(args: argparse.Namespace) -> int:
         switcher = app.query_one("#views", ContentSwitcher)
         status = traffic.query_one("#traffic-status", Static)
         traffic.follow = True
+        print("measuring", flush=True)
 
         def follow_shown(on: bool) -> Callable[[], bool]:
             word = "following" if on else "not following"
