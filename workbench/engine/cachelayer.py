@@ -103,7 +103,9 @@ class CacheLayer:
         if res.usable:
             rec.cache = "hit" if res.status == "hit" else "stale"
             rec.step("cache", rec.cache.upper(), res.reason)
-            await self._serve(req, conn, rec, res.entry, res, decorate, cache_status(res))
+            pending = self._serve(req, conn, rec, res.entry, res, decorate, cache_status(res))
+            if pending is not None:
+                await pending
             if res.serve_while_revalidate:
                 self.engine.spawn(self._background_revalidate(req, rec, url, res, fetch))
             return
@@ -121,7 +123,7 @@ class CacheLayer:
                 rec.cache = "hit"
                 rec.step("cache", "HIT", "collapsed: answered from the response just stored")
                 status = cache_status(again, collapsed=True)
-                await self._serve(req, conn, rec, again.entry, again, decorate, status)
+                await self._serve_async(req, conn, rec, again.entry, again, decorate, status)
                 return
             res = again
             key = cache.collapse_key(method, url, req.headers) if res.status == "miss" else None
@@ -165,7 +167,7 @@ class CacheLayer:
             rec.cache = "revalidated"
             rec.step("cache", "REVALIDATED", "origin answered 304: stored headers refreshed")
             status = cache_status(res, fwd_status=304)
-            await self._serve(req, conn, rec, fresh, res, decorate, status)
+            await self._serve_async(req, conn, rec, fresh, res, decorate, status)
             return
         if stale_ok and resp.status >= 500:
             self._discard(result)
@@ -205,7 +207,11 @@ class CacheLayer:
         else:
             owner.release(up)
 
-    async def _serve(self, req, conn, rec, entry, res, decorate, status_value: str) -> None:
+    def _serve(self, req, conn, rec, entry, res, decorate, status_value: str):
+        """Answer from ``entry``; synchronous unless a response rule adds a delay.
+
+        Returns None when done, or a coroutine the caller must await (the delayed answer).
+        """
         cache = self.cache
         eng = self.engine
         if cache.not_modified(entry, req.headers):
@@ -221,9 +227,18 @@ class CacheLayer:
         rec.backend_response_headers = None
         delay = eng.apply_response_rules(req, conn, rec, headers)
         if delay is None:
-            return
+            return None
         if delay:
-            await asyncio.sleep(delay)
+            return self._respond_later(delay, req, conn, rec, status, headers, body)
+        self._respond(req, conn, rec, status, headers, body)
+        return None
+
+    async def _respond_later(self, delay, req, conn, rec, status, headers, body) -> None:
+        await asyncio.sleep(delay)
+        self._respond(req, conn, rec, status, headers, body)
+
+    @staticmethod
+    def _respond(req, conn, rec, status, headers, body) -> None:
         rec.response_headers = headers
         rec.t_first_byte = time.monotonic() - req.start_mono
         is_head = req.method == "HEAD"
@@ -234,6 +249,11 @@ class CacheLayer:
                 rec.content_type = v
                 break
         conn.respond(status, headers, body, head=is_head)
+
+    async def _serve_async(self, *args) -> None:
+        pending = self._serve(*args)
+        if pending is not None:
+            await pending
 
     def _serve_stale(self, req, conn, rec, entry, res, decorate, why: str) -> None:
         headers = decorate(self.cache.serve_stale(entry))
