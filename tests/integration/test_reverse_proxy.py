@@ -310,3 +310,41 @@ async def test_malformed_requests_get_4xx(origins, engine_factory, raw, status):
     line = await asyncio.wait_for(reader.readline(), 5)
     assert line.startswith(f"HTTP/1.1 {status}".encode())
     writer.close()
+
+
+async def test_rules_edit_headers_both_ways_redirect_and_block_responses(origins, engine_factory):
+    from workbench.config.model import RuleConfig
+
+    (web,) = await origins("web-1")
+    rules = (
+        RuleConfig(name="mark", when="~u /echo", action="set_header", header="X-Mark", value="1"),
+        RuleConfig(name="no-ua", when="~all", action="remove_header", header="User-Agent"),
+        RuleConfig(name="moved", when="~u ^/old", action="redirect", status=301, location="/new"),
+        RuleConfig(
+            name="tag",
+            phase="response",
+            when="~t json",
+            action="set_header",
+            header="X-Workbench-Tag",
+            value="json",
+        ),
+        RuleConfig(name="no-500", phase="response", when="~c 500", action="block", status=502),
+    )
+    cfg = reverse_config({"web": pool("web", [web])})
+    from dataclasses import replace
+
+    eng = await engine_factory(replace(cfg, rules=rules))
+    url = eng.listeners["reverse"]
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url + "/echo") as r:
+            data = json.loads(await r.text())
+            assert r.headers["X-Workbench-Tag"] == "json"
+        got = {k.lower(): v for k, v in data["headers"]}
+        assert got["x-mark"] == "1" and "user-agent" not in got
+        async with s.get(url + "/old/page", allow_redirects=False) as r:
+            assert r.status == 301 and r.headers["Location"] == "/new"
+        async with s.get(url + "/status/500") as r:
+            assert r.status == 502
+            assert "no-500" in await r.text()
+    hits = {r.config.name: r.hits for r in eng.ruleset.rules}
+    assert hits["mark"] == 1 and hits["moved"] == 1 and hits["no-500"] == 1

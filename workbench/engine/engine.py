@@ -229,36 +229,16 @@ class Engine:
     async def apply_request_rules(
         self, req: HttpRequest, conn: ServerConnection, rec: RequestRecord, headers: Headers
     ) -> object | None:
-        """Run request-phase rules. Returns None when a rule answered the client."""
+        """Run request-phase rules on the upstream ``headers`` (in place).
+
+        Returns None when a rule answered the client, else the verdict (after any delay).
+        """
         ruleset = self.ruleset
         if not ruleset.has_phase("request"):
             return True
         v = ruleset.evaluate("request", rec)
-        if v.action == "block":
-            status = v.status or 403
-            self.answer(
-                conn,
-                req,
-                rec,
-                status,
-                "",
-                content_type="text/html; charset=utf-8",
-                body=block_page(v.rule.config.name, status, rec),
-            )
+        if self._act(v, req, conn, rec, headers):
             return None
-        if v.action == "redirect":
-            status = v.status or 302
-            self.answer(
-                conn, req, rec, status, f"Redirected to {v.location}\n", [("Location", v.location)]
-            )
-            return None
-        if v.remove_headers:
-            drop = {h.lower() for h in v.remove_headers}
-            headers[:] = [(n, val) for n, val in headers if n.lower() not in drop]
-        for name, value in v.set_headers:
-            lname = name.lower()
-            headers[:] = [(n, val) for n, val in headers if n.lower() != lname]
-            headers.append((name, value))
         if v.delay:
             await asyncio.sleep(v.delay)
         return v
@@ -266,7 +246,7 @@ class Engine:
     def apply_response_rules(
         self, req: HttpRequest, conn: ServerConnection, rec: RequestRecord, headers: Headers
     ) -> float | None:
-        """Run response-phase rules on ``headers`` (in place).
+        """Run response-phase rules on the client-bound ``headers`` (in place).
 
         Returns the delay to add, or None when a rule answered the client instead.
         """
@@ -278,18 +258,19 @@ class Engine:
                 rec.content_type = v
                 break
         v = ruleset.evaluate("response", rec)
+        if self._act(v, req, conn, rec, headers):
+            return None
+        return v.delay
+
+    def _act(self, v, req, conn, rec: RequestRecord, headers: Headers) -> bool:
+        """Carry out a verdict: answer for block/redirect (True), or edit ``headers``."""
         if v.action == "block":
             status = v.status or 403
+            page = block_page(v.rule.config.name, status, rec)
             self.answer(
-                conn,
-                req,
-                rec,
-                status,
-                "",
-                content_type="text/html; charset=utf-8",
-                body=block_page(v.rule.config.name, status, rec),
+                conn, req, rec, status, "", content_type="text/html; charset=utf-8", body=page
             )
-            return None
+            return True
         if v.action == "redirect":
             self.answer(
                 conn,
@@ -299,7 +280,7 @@ class Engine:
                 f"Redirected to {v.location}\n",
                 [("Location", v.location)],
             )
-            return None
+            return True
         if v.remove_headers:
             drop = {h.lower() for h in v.remove_headers}
             headers[:] = [(n, val) for n, val in headers if n.lower() not in drop]
@@ -307,7 +288,7 @@ class Engine:
             lname = name.lower()
             headers[:] = [(n, val) for n, val in headers if n.lower() != lname]
             headers.append((name, value))
-        return v.delay
+        return False
 
     def hash_key(self, pool: Pool, rec: RequestRecord) -> str:
         key = pool.config.hash_key
