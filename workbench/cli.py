@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_bench(args)
     _event_loop_policy()
+    from workbench.engine.tuning import tune_gc
+
+    tune_gc()  # process-wide, so only for real runs (tests start engines in their own process)
     if command == "demo-backends":
         from workbench.demo.backends import run_demo_backends
 

@@ -12,12 +12,19 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import DataTable, Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
 
 from workbench.engine.filters import Filter
 from workbench.tui.views.base import View
@@ -64,6 +71,17 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
+def _cell(text: str, width: int, right: bool = False) -> str:
+    """``text`` cut (with an ellipsis) or padded to exactly ``width`` terminal cells."""
+    if text.isascii():
+        text = _fit(text, width)
+        return text.rjust(width) if right else text.ljust(width)
+    if cell_len(text) > width:
+        text = set_cell_size(text, max(width - 1, 0)) + "…"
+    pad = " " * (width - cell_len(text))
+    return pad + text if right else text + pad
+
+
 # (column key, label, width, narrowest view width that shows it). The path column takes the rest.
 _COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("time", "time", 8, 0),
@@ -82,11 +100,104 @@ _COLUMNS: tuple[tuple[str, str, int, int], ...] = (
 _PATH_MIN = 12
 
 
-class RequestTable(DataTable):
-    """The table of requests; ``enter`` opens the detail of the selected row.
+_STATUS_STYLES: dict[str, Style] = {}
 
+
+def _status_style(status: int | None, error: str | None) -> Style:
+    name = status_style(status, error)
+    style = _STATUS_STYLES.get(name)
+    if style is None:
+        style = _STATUS_STYLES[name] = Style.parse(name)
+    return style
+
+
+def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list[str]:
+    """The text of each column for ``rec``, each exactly its column's width."""
+    out: list[str] = []
+    for key, width in columns:
+        if key == "time":
+            text = _cell(time.strftime("%H:%M:%S", time.localtime(rec.start)), width)
+        elif key == "client":
+            text = _cell(rec.client, width)
+        elif key == "proxy":
+            text = _cell("fwd" if rec.proxy == "forward" else "rev", width)
+        elif key == "method":
+            text = _cell(rec.method, width)
+        elif key == "host":
+            text = _cell(rec.host, width)
+        elif key == "path":
+            text = _cell(rec.path, width)
+        elif key == "status":
+            label = str(rec.status) if rec.status is not None else ("ERR" if rec.error else "…")
+            text = _cell(label, width)
+        elif key == "size":
+            text = _cell(human_size(rec.bytes_out), width, right=True)
+        elif key == "ms":
+            text = _cell(duration_ms(rec.t_total), width, right=True)
+        elif key == "backend":
+            text = _cell(rec.backend or "", width)
+        elif key == "cache":
+            text = _cell(rec.cache or "", width)
+        else:  # rule
+            text = _cell(rec.rule or ",".join(rec.tags or ()), width)
+        out.append(text)
+    return out
+
+
+def render_row(
+    rec: RequestRecord,
+    columns: tuple[tuple[str, int], ...],
+    style: Style,
+    cursor: bool,
+    width: int,
+) -> Strip:
+    """One request as one line: columns padded by a cell on each side, status coloured by class.
+
+    On the cursor row the cursor colours win, as they do in a table.
+    """
+    segments: list[Segment] = []
+    plain: list[str] = []
+    for (key, _w), text in zip(columns, cell_texts(rec, columns), strict=True):
+        if key == "status" and not cursor:
+            if plain:
+                segments.append(Segment("".join(plain), style))
+                plain = []
+            segments.append(Segment(" ", style))
+            segments.append(Segment(text, style + _status_style(rec.status, rec.error)))
+            segments.append(Segment(" ", style))
+        else:
+            plain.append(f" {text} ")
+    if plain:
+        segments.append(Segment("".join(plain), style))
+    return Strip(segments).adjust_cell_length(width, style)
+
+
+def header_text(columns: tuple[tuple[str, int], ...]) -> Text:
+    """Column titles laid out like :func:`render_row` lays out the cells."""
+    labels = {k: label for k, label, _w, _n in _COLUMNS}
+    right = {"size", "ms"}
+    return Text(
+        "".join(f" {_cell(labels[k], w, right=k in right)} " for k, w in columns),
+        no_wrap=True,
+        overflow="crop",
+    )
+
+
+class RequestTable(ScrollView, can_focus=True):
+    """The list of requests, drawn one line per request with the Line API.
+
+    A row is rendered once into a :class:`Strip` and cached by record, so a frame after new
+    requests arrive renders only the new rows (a ``DataTable`` re-renders every visible cell).
     Moving up leaves the newest row, which turns follow off (otherwise the next batch would pull
     the cursor back down); ``end`` goes back to the newest row and turns follow on.
+
+    | Key | Action |
+    | :- | :- |
+    | up, k / down, j | Move the cursor one request. |
+    | pgup / pgdn | Move the cursor one page. |
+    | home, g | Oldest request (follow off). |
+    | end, G | Newest request (follow on). |
+    | enter | Open the detail of the selected request. |
     """
 
     BINDINGS: ClassVar = [
@@ -96,6 +207,38 @@ class RequestTable(DataTable):
             "Detail",
             id="detail",
             tooltip="Open the selected request: headers before/after, body, timing and trace",
+        ),
+        Binding(
+            "up,k",
+            "cursor_up",
+            "Up",
+            id="cursor-up",
+            show=False,
+            tooltip="Select the previous (older) request (follow off)",
+        ),
+        Binding(
+            "down,j",
+            "cursor_down",
+            "Down",
+            id="cursor-down",
+            show=False,
+            tooltip="Select the next (newer) request",
+        ),
+        Binding(
+            "pageup",
+            "page_up",
+            "Page up",
+            id="page-up",
+            show=False,
+            tooltip="Move the selection one page up (follow off)",
+        ),
+        Binding(
+            "pagedown",
+            "page_down",
+            "Page down",
+            id="page-down",
+            show=False,
+            tooltip="Move the selection one page down",
         ),
         Binding(
             "home,g",
@@ -115,6 +258,19 @@ class RequestTable(DataTable):
         ),
     ]
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "request-table--cursor",
+        "request-table--cursor-blurred",
+        "request-table--even-row",
+    }
+
+    DEFAULT_CSS = """
+    RequestTable {
+        overflow-x: hidden;
+        scrollbar-gutter: stable;
+    }
+    """
+
     class FollowRequest(Message):
         """The user moved the cursor in a way that should switch follow on or off."""
 
@@ -127,21 +283,196 @@ class RequestTable(DataTable):
         def control(self) -> RequestTable:
             return self.table
 
+    class Selected(Message):
+        """The user asked for the detail of ``record`` (``enter`` or a double click)."""
+
+        def __init__(self, table: RequestTable, record: RequestRecord) -> None:
+            super().__init__()
+            self.table = table
+            self.record = record
+
+        @property
+        def control(self) -> RequestTable:
+            return self.table
+
+    def __init__(self, max_rows: int = 1000, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows: deque[RequestRecord] = deque(maxlen=max_rows)
+        """The shown requests, oldest first; the oldest fall off past ``max_rows``."""
+        self._cursor = 0
+        self._columns: tuple[tuple[str, int], ...] = ()
+        # Rows that ever left the front: row parity (zebra stripes) is counted from the first
+        # row ever shown, so a drop at the front does not restripe (and re-render) every row.
+        self._shifted = 0
+        self._strips: LRUCache[tuple[int, int, int, int], Strip] = LRUCache(4 * max_rows)
+        self._styles: tuple[Style, Style, Style, Style] | None = None
+
+    # -- data ----------------------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        """How many requests are shown."""
+        return len(self.rows)
+
+    @property
+    def cursor_row(self) -> int:
+        """Index of the selected row (0 is the oldest shown)."""
+        return self._cursor
+
+    def selected_record(self) -> RequestRecord | None:
+        """The request under the cursor, if any."""
+        return self.rows[self._cursor] if self.rows else None
+
+    def set_columns(self, columns: tuple[tuple[str, int], ...]) -> None:
+        """Use a new column layout (after a resize); every row renders again once."""
+        self._columns = columns
+        self._strips.clear()
+        self.refresh()
+
+    def set_rows(self, records: Iterable[RequestRecord], *, selected: RequestRecord | None) -> None:
+        """Replace every row (after a filter change); keep ``selected`` under the cursor if shown."""
+        self.rows.clear()
+        self.rows.extend(records)
+        self._shifted = 0
+        self._strips.clear()
+        self._sync_size()
+        row = 0
+        if selected is not None:
+            for i in range(len(self.rows) - 1, -1, -1):
+                if self.rows[i] is selected:
+                    row = i
+                    break
+        self.move_cursor(row)
+        self.refresh()
+
+    def add_rows(self, records: list[RequestRecord]) -> None:
+        """Append ``records`` (O(new)); past the limit the oldest rows fall off the top."""
+        if not records:
+            return
+        rows = self.rows
+        first_new = len(rows)
+        rows.extend(records)
+        overflow = first_new + len(records) - len(rows)
+        self._sync_size()
+        if overflow > 0:
+            # The rows moved up: keep the cursor (and what the user is reading) on the same request.
+            self._shifted += overflow
+            self._cursor = max(self._cursor - overflow, 0)
+            self.scroll_to(y=max(self.scroll_offset.y - overflow, 0), animate=False)
+            self.refresh()
+        else:
+            self.refresh_lines(first_new, len(records))
+
+    def _sync_size(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.rows))
+
+    # -- cursor --------------------------------------------------------------------------------
+    def move_cursor(self, row: int, *, scroll: bool = True) -> None:
+        """Select ``row`` (clamped) and, with ``scroll``, bring it into view."""
+        row = max(0, min(row, len(self.rows) - 1))
+        old = self._cursor
+        self._cursor = row
+        if old != row:
+            self.refresh_lines(old)
+            self.refresh_lines(row)
+        if scroll:
+            self._scroll_cursor_into_view()
+
+    def _scroll_cursor_into_view(self) -> None:
+        height = self.scrollable_content_region.height
+        top = self.scroll_offset.y
+        row = self._cursor
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif height > 0 and row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False)
+
+    def _page(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)
+
     def action_cursor_up(self) -> None:
-        super().action_cursor_up()
+        self.move_cursor(self._cursor - 1)
         self.post_message(self.FollowRequest(self, False))
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self._cursor + 1)
 
     def action_page_up(self) -> None:
-        super().action_page_up()
+        self.move_cursor(self._cursor - self._page())
         self.post_message(self.FollowRequest(self, False))
 
+    def action_page_down(self) -> None:
+        self.move_cursor(self._cursor + self._page())
+
     def action_scroll_top(self) -> None:
-        super().action_scroll_top()
+        self.move_cursor(0)
         self.post_message(self.FollowRequest(self, False))
 
     def action_scroll_bottom(self) -> None:
-        super().action_scroll_bottom()
+        self.move_cursor(len(self.rows) - 1)
         self.post_message(self.FollowRequest(self, True))
+
+    def action_select_cursor(self) -> None:
+        record = self.selected_record()
+        if record is not None:
+            self.post_message(self.Selected(self, record))
+
+    def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = offset.y + self.scroll_offset.y
+        if row >= len(self.rows):
+            return
+        self.move_cursor(row)
+        self.post_message(self.FollowRequest(self, row == len(self.rows) - 1))
+        if event.chain >= 2:
+            self.action_select_cursor()
+
+    # -- drawing -------------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        # A theme or CSS change: cached rows carry the old colours.
+        self._styles = None
+        self._strips.clear()
+
+    def _on_focus(self, event: events.Focus) -> None:
+        super()._on_focus(event)
+        self.refresh_lines(self._cursor)
+
+    def _on_blur(self, event: events.Blur) -> None:
+        super()._on_blur(event)
+        self.refresh_lines(self._cursor)
+
+    def _row_styles(self) -> tuple[Style, Style, Style, Style]:
+        """(odd row, even row, cursor focused, cursor blurred) styles, resolved once per theme."""
+        if self._styles is None:
+            base = self.rich_style
+            even = self.get_component_rich_style("request-table--even-row")
+            self._styles = (
+                base,
+                base + even,
+                base + self.get_component_rich_style("request-table--cursor"),
+                base + self.get_component_rich_style("request-table--cursor-blurred"),
+            )
+        return self._styles
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = y + self.scroll_offset.y
+        styles = self._row_styles()
+        if index >= len(self.rows) or not self._columns:
+            return Strip.blank(width, styles[0])
+        record = self.rows[index]
+        if index == self._cursor:
+            state = 2 if self.has_focus else 3
+        else:
+            state = (index + self._shifted) & 1
+        key = (record.seq, record.id, width, state)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = render_row(record, self._columns, styles[state], state >= 2, width)
+            self._strips.set(key, strip)
+        return strip
 
 
 class TrafficView(View):
@@ -181,9 +512,7 @@ class TrafficView(View):
     ]
 
     MAX_ROWS: ClassVar[int] = 1000
-    """Rows kept in the table; older ones are removed."""
-    TRIM_TO: ClassVar[int] = 750
-    """Rows kept after a trim; the gap avoids rebuilding the table on every tick under load."""
+    """Requests kept (and shown); past it the oldest fall off, one for each new one."""
     DRAIN_LIMIT: ClassVar[int] = 500
     """Records taken from the engine per tick; the rest of a burst counts as dropped."""
 
@@ -200,14 +529,14 @@ class TrafficView(View):
         """Records that were never shown because the ring or a tick's limit skipped them."""
         self.display_filter: Filter | None = None
         self.filter_text = ""
+        # Every record taken (filtered or not), so a new display filter can bring rows back.
         self._records: deque[RequestRecord] = deque(maxlen=self.MAX_ROWS)
-        self._by_key: dict[str, RequestRecord] = {}
         self._columns: tuple[tuple[str, int], ...] = ()
         self._pending_total = 0
 
     def compose(self):
-        table = RequestTable(id="traffic-table", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield Static("", id="traffic-header")
+        yield RequestTable(max_rows=self.MAX_ROWS, id="traffic-table")
         bar = FilterBar(id="traffic-filter")
         bar.display = False
         yield bar
@@ -224,10 +553,14 @@ class TrafficView(View):
         self._render_status()
 
     def on_resize(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
         columns = self._layout(self.size.width)
         if columns != self._columns:
             self._columns = columns
-            self._rebuild(columns_changed=True)
+            self.table.set_columns(columns)
+            self.query_one("#traffic-header", Static).update(header_text(columns))
 
     # -- columns and rows ------------------------------------------------------------------
     def _layout(self, width: int) -> tuple[tuple[str, int], ...]:
@@ -240,92 +573,22 @@ class TrafficView(View):
         path_width = max(width - used, _PATH_MIN)
         return tuple((k, path_width if k == "path" else w) for k, w in chosen)
 
-    def _row(self, rec: RequestRecord) -> list[Any]:
-        widths = dict(self._columns)
-        out: list[Any] = []
-        for key, width in self._columns:
-            if key == "time":
-                out.append(time.strftime("%H:%M:%S", time.localtime(rec.start)))
-            elif key == "client":
-                out.append(_fit(rec.client, width))
-            elif key == "proxy":
-                out.append("fwd" if rec.proxy == "forward" else "rev")
-            elif key == "method":
-                out.append(_fit(rec.method, width))
-            elif key == "host":
-                out.append(_fit(rec.host, widths["host"]))
-            elif key == "path":
-                out.append(_fit(rec.path, width))
-            elif key == "status":
-                label = str(rec.status) if rec.status is not None else ("ERR" if rec.error else "…")
-                out.append(Text(label, style=status_style(rec.status, rec.error)))
-            elif key == "size":
-                out.append(Text(human_size(rec.bytes_out), justify="right"))
-            elif key == "ms":
-                out.append(Text(duration_ms(rec.t_total), justify="right"))
-            elif key == "backend":
-                out.append(_fit(rec.backend or "", width))
-            elif key == "cache":
-                out.append(_fit(rec.cache or "", width))
-            elif key == "rule":
-                label = rec.rule or ",".join(rec.tags or ())
-                out.append(_fit(label, width))
-        return out
-
-    def _add(self, records: Iterable[RequestRecord]) -> None:
+    def _refilter(self) -> None:
+        """Show the stored records that pass the display filter (after the filter changed)."""
         table = self.table
-        rows = []
-        for rec in records:
-            key = str(rec.id)
-            if key in self._by_key:
-                continue
-            self._by_key[key] = rec
-            rows.append((key, self._row(rec)))
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
-
-    def _matching(self) -> list[RequestRecord]:
         flt = self.display_filter
-        if flt is None:
-            return list(self._records)
-        return [r for r in self._records if flt(r)]
-
-    def _rebuild(self, *, columns_changed: bool = False, keep: int | None = None) -> None:
-        """Redraw the table from the stored records (after a filter change, resize or trim)."""
-        table = self.table
-        selected = self._selected_key()
-        table.clear(columns=columns_changed)
-        if columns_changed:
-            labels = {k: label for k, label, _w, _n in _COLUMNS}
-            for key, width in self._columns:
-                table.add_column(labels[key], width=width, key=key)
-        self._by_key.clear()
-        matching = self._matching()
-        if keep is not None:
-            matching = matching[-keep:]
-        self._add(matching)
-        if self.follow or selected is None:
+        matching = self._records if flt is None else [r for r in self._records if flt(r)]
+        table.set_rows(matching, selected=None if self.follow else table.selected_record())
+        if self.follow:
             self._to_newest()
-        elif selected in self._by_key:
-            table.move_cursor(row=table.get_row_index(selected), animate=False)
-
-    def _selected_key(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # cursor outside the table: nothing selected
-            return None
 
     def _to_newest(self) -> None:
         table = self.table
         if table.row_count:
-            table.move_cursor(row=table.row_count - 1, animate=False, scroll=True)
+            table.move_cursor(table.row_count - 1)
 
     def selected_record(self) -> RequestRecord | None:
-        key = self._selected_key()
-        return self._by_key.get(key) if key is not None else None
+        return self.table.selected_record()
 
     # -- the timer ---------------------------------------------------------------------------
     def update_view(self, snapshot: dict[str, Any]) -> None:
@@ -337,10 +600,12 @@ class TrafficView(View):
         self._render_status()
 
     def drain(self) -> int:
-        """Take the records newer than the cursor; returns how many were added to the view."""
+        """Take the records newer than the cursor; returns how many were added to the view.
+
+        O(new records): they are appended to the list, which renders only rows it has not drawn.
+        """
         if not self._columns:
-            self._columns = self._layout(self.size.width)
-            self._rebuild(columns_changed=True)
+            self._relayout()
         records, self.cursor, skipped = self.engine.records_since(
             self.cursor, limit=self.DRAIN_LIMIT
         )
@@ -352,12 +617,9 @@ class TrafficView(View):
         new = records if flt is None else [r for r in records if flt(r)]
         if not new:
             return 0
-        if self.table.row_count + len(new) > self.MAX_ROWS:
-            self._rebuild(keep=self.TRIM_TO)
-        else:
-            self._add(new)
-            if self.follow:
-                self._to_newest()
+        self.table.add_rows(new)
+        if self.follow:
+            self._to_newest()
         return len(new)
 
     def _render_status(self) -> None:
@@ -408,7 +670,7 @@ class TrafficView(View):
         flt = event.filter
         self.display_filter = None if flt is None or flt.matches_everything else flt
         self.filter_text = event.text if self.display_filter is not None else ""
-        self._rebuild()
+        self._refilter()
         self.table.focus()
         self._render_status()
 
@@ -417,12 +679,9 @@ class TrafficView(View):
         event.stop()
         self.table.focus()
 
-    @on(DataTable.RowSelected, "#traffic-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(RequestTable.Selected, "#traffic-table")
+    def _row_selected(self, event: RequestTable.Selected) -> None:
         event.stop()
-        rec = self._by_key.get(event.row_key.value or "")
-        if rec is None:
-            return
         from workbench.tui.screens.detail import DetailScreen
 
-        self.app.push_screen(DetailScreen(rec))
+        self.app.push_screen(DetailScreen(event.record))
