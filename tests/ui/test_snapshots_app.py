@@ -28,7 +28,7 @@ async def _loaded(pilot) -> None:
 async def _open_detail(pilot, row: int) -> None:
     await _loaded(pilot)
     await pilot.press("F")  # follow off so the next tick leaves the cursor where we put it
-    pilot.app.view("traffic").table.move_cursor(row=row)
+    pilot.app.view("traffic").table.move_cursor(row)
     await pilot.press("enter")
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()

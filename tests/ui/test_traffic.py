@@ -23,9 +23,7 @@ async def get(url: str, n: int = 1) -> list[int]:
 
 
 def paths(view: TrafficView) -> list[str]:
-    table = view.table
-    col = [c.key.value for c in table.ordered_columns].index("path")
-    return [str(table.get_row_at(i)[col]) for i in range(table.row_count)]
+    return [rec.path for rec in view.table.rows]
 
 
 async def test_requests_sent_through_the_proxy_appear_as_rows(live):
@@ -177,7 +175,6 @@ async def test_records_that_fell_out_of_the_ring_are_counted_as_dropped():
 
 async def test_the_table_stays_bounded_and_keeps_the_newest(monkeypatch):
     monkeypatch.setattr(TrafficView, "MAX_ROWS", 20)
-    monkeypatch.setattr(TrafficView, "TRIM_TO", 15)
     monkeypatch.setattr(TrafficView, "DRAIN_LIMIT", 10)
     engine = FakeEngine([])
     app = make_app(engine.config, engine=engine)

@@ -403,6 +403,8 @@ class CachedResponse:
     stored_at: float
     hits: int = 0
     heuristic: bool = field(init=False)
+    client_headers: dict[Any, tuple[Headers, Headers]] = field(init=False, default_factory=dict)
+    """Memo for the engine: per proxy, (stored headers, the client-ready copy made from them)."""
 
     def __post_init__(self) -> None:
         self.heuristic = self.source == "heuristic"

@@ -219,7 +219,14 @@ class CacheLayer:
             status = 304
             body = b""
         else:
-            headers = decorate(cache.response_headers(entry))
+            # Hop-by-hop removal, hidden fields and Via depend only on the stored headers:
+            # do them once per entry, then add the Age that changes on every hit.
+            memo = entry.client_headers.get(decorate)
+            if memo is None or memo[0] is not entry.headers:
+                memo = (entry.headers, decorate(entry.headers))
+                entry.client_headers[decorate] = memo
+            headers = memo[1].copy()
+            headers.append(("Age", str(int(entry.age(time.time())))))
             status = entry.status
             body = entry.body
         headers.append(("Cache-Status", status_value))

@@ -134,24 +134,31 @@ class ReverseProxy:
                 upstream_target = target[len(route.prefix.rstrip("/")) :] or "/"
                 if not upstream_target.startswith("/"):
                     upstream_target = "/" + upstream_target
-            if self.config.forwarded_headers:
-                add_forwarded(headers, rec.client, self.scheme, host_header or None)
-            append_via(headers)
             if pool is None:
                 eng.answer(conn, req, rec, 503, f"Pool {route.pool} does not exist.\n")
                 return
 
-            async def fetch(extra_headers=None, answer_errors=True, record=rec):
-                return await self._to_pool(
-                    req, conn, record, pool, headers, upstream_target, extra_headers, answer_errors
-                )
-
             if self.cache_enabled and eng.cache_layer is not None:
+                # Forwarding headers are added only if the request really goes upstream:
+                # a cache hit should not pay for them.
+                forwarded = False
+
+                async def fetch(extra_headers=None, answer_errors=True, record=rec):
+                    nonlocal forwarded
+                    if not forwarded:
+                        self._add_forwarding(headers, rec.client, host_header)
+                        forwarded = True
+                    return await self._to_pool(
+                        req, conn, record, pool, headers, upstream_target, extra_headers,
+                        answer_errors,
+                    )
+
                 await eng.cache_layer.handle(
                     req, conn, rec, rec.url, fetch, self._finish_response, self.client_headers
                 )
                 return
             # No cache: call the stages directly (fewer coroutine frames on the hot path).
+            self._add_forwarding(headers, rec.client, host_header)
             result = await self._to_pool(req, conn, rec, pool, headers, upstream_target, None)
             if result is None:
                 return
@@ -173,6 +180,11 @@ class ReverseProxy:
             conn.close()
         finally:
             eng.finish(rec, req.start_mono)
+
+    def _add_forwarding(self, headers: Headers, client: str, host_header: str) -> None:
+        if self.config.forwarded_headers:
+            add_forwarded(headers, client, self.scheme, host_header or None)
+        append_via(headers)
 
     def client_headers(self, headers: Headers) -> Headers:
         """Upstream response headers as the client gets them: no hop-by-hop, hidden, Via."""

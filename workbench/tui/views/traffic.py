@@ -329,7 +329,7 @@ class RequestTable(ScrollView, can_focus=True):
         self.refresh()
 
     def set_rows(self, records: Iterable[RequestRecord], *, selected: RequestRecord | None) -> None:
-        """Replace every row (after a filter change); keep ``selected`` under the cursor if shown."""
+        """Replace every row (after a filter change), keeping ``selected`` selected if shown."""
         self.rows.clear()
         self.rows.extend(records)
         self._shifted = 0
