@@ -389,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     # Encode frames as for a modern terminal; "auto" would depend on the benchmark's environment.
     os.environ.setdefault("TEXTUAL_COLOR_SYSTEM", "truecolor")
     from workbench.cli import _event_loop_policy
+    from workbench.engine.tuning import tune_gc
 
     _event_loop_policy()
+    tune_gc()  # as the CLI does for real runs
     return asyncio.run(run(args))
 
 

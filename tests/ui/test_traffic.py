@@ -188,3 +188,68 @@ async def test_the_table_stays_bounded_and_keeps_the_newest(monkeypatch):
         await pilot.pause()
         assert paths(view)[-1] == "/60"
         assert view.dropped == 0
+
+
+async def test_j_k_and_page_keys_move_the_selection_and_enter_opens_it(fake_engine):
+    app = make_app(fake_engine.config, engine=fake_engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 8)
+        await pilot.press("k", "k")
+        assert not view.follow, "moving up leaves the newest row"
+        assert view.table.cursor_row == 5
+        await pilot.press("j")
+        assert view.table.cursor_row == 6
+        await pilot.press("pageup")
+        assert view.table.cursor_row == 0
+        await pilot.press("pagedown")
+        assert view.table.cursor_row == 7
+        await pilot.press("k", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.record is view.table.rows[6]
+
+
+async def test_rows_falling_off_the_top_keep_the_same_request_selected(monkeypatch, fake_engine):
+    monkeypatch.setattr(TrafficView, "MAX_ROWS", 10)
+    app = make_app(fake_engine.config, engine=fake_engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 8)
+        await pilot.press("k", "k")
+        chosen = view.selected_record()
+        for i in range(5):
+            fake_engine.records.append(_rec(100 + i, path=f"/new/{i}"))
+        await wait_for(lambda: view.cursor == fake_engine.records.total)
+        await pilot.pause()
+        assert view.table.row_count == 10
+        assert paths(view)[-1] == "/new/4"
+        assert view.selected_record() is chosen
+        assert view.table.cursor_row == 2
+
+
+async def test_new_rows_are_rendered_once_and_old_rows_come_from_the_cache(
+    monkeypatch, fake_engine
+):
+    """The frame after a batch renders the new rows (and the row the cursor left), nothing else."""
+    import workbench.tui.views.traffic as traffic
+
+    app = make_app(fake_engine.config, engine=fake_engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 8)
+        await pilot.pause()
+        left = view.selected_record().path  # the cursor moves off it: drawn again, unselected
+        rendered: list[str] = []
+        original = traffic.render_row
+
+        def counting(rec, *args):
+            rendered.append(rec.path)
+            return original(rec, *args)
+
+        monkeypatch.setattr(traffic, "render_row", counting)
+        for i in range(3):
+            fake_engine.records.append(_rec(200 + i, path=f"/batch/{i}"))
+        await wait_for(lambda: view.table.row_count == 11)
+        await pilot.pause()
+        assert sorted(rendered) == sorted([left, "/batch/0", "/batch/1", "/batch/2"])

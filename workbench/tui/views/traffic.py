@@ -155,20 +155,13 @@ def render_row(
 
     On the cursor row the cursor colours win, as they do in a table.
     """
+    # One segment per cell (not one per line): terminals and SVG exports align cells exactly.
     segments: list[Segment] = []
-    plain: list[str] = []
     for (key, _w), text in zip(columns, cell_texts(rec, columns), strict=True):
+        cell_style = style
         if key == "status" and not cursor:
-            if plain:
-                segments.append(Segment("".join(plain), style))
-                plain = []
-            segments.append(Segment(" ", style))
-            segments.append(Segment(text, style + _status_style(rec.status, rec.error)))
-            segments.append(Segment(" ", style))
-        else:
-            plain.append(f" {text} ")
-    if plain:
-        segments.append(Segment("".join(plain), style))
+            cell_style = style + _status_style(rec.status, rec.error)
+        segments.append(Segment(f" {text} ", cell_style))
     return Strip(segments).adjust_cell_length(width, style)
 
 
@@ -295,6 +288,9 @@ class RequestTable(ScrollView, can_focus=True):
         def control(self) -> RequestTable:
             return self.table
 
+    STRIP_CACHE: ClassVar[int] = 512
+    """Rendered rows kept (by request, width and state)."""
+
     def __init__(self, max_rows: int = 1000, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rows: deque[RequestRecord] = deque(maxlen=max_rows)
@@ -304,7 +300,9 @@ class RequestTable(ScrollView, can_focus=True):
         # Rows that ever left the front: row parity (zebra stripes) is counted from the first
         # row ever shown, so a drop at the front does not restripe (and re-render) every row.
         self._shifted = 0
-        self._strips: LRUCache[tuple[int, int, int, int], Strip] = LRUCache(4 * max_rows)
+        # Enough for a few screens of rows in each state; kept small because every cached Strip
+        # is more objects for the garbage collector to walk.
+        self._strips: LRUCache[tuple[int, int, int, int], Strip] = LRUCache(self.STRIP_CACHE)
         self._styles: tuple[Style, Style, Style, Style] | None = None
 
     # -- data ----------------------------------------------------------------------------------
@@ -344,8 +342,12 @@ class RequestTable(ScrollView, can_focus=True):
         self.move_cursor(row)
         self.refresh()
 
-    def add_rows(self, records: list[RequestRecord]) -> None:
-        """Append ``records`` (O(new)); past the limit the oldest rows fall off the top."""
+    def add_rows(self, records: list[RequestRecord], *, follow: bool = False) -> None:
+        """Append ``records`` (O(new)); past the limit the oldest rows fall off the top.
+
+        With ``follow`` the newest row is selected and scrolled into view in the same step, so
+        the scroll position (and the scrollbar) changes at most once per batch.
+        """
         if not records:
             return
         rows = self.rows
@@ -353,6 +355,13 @@ class RequestTable(ScrollView, can_focus=True):
         rows.extend(records)
         overflow = first_new + len(records) - len(rows)
         self._sync_size()
+        if follow:
+            self._shifted += max(overflow, 0)
+            self._cursor = len(rows) - 1
+            self._scroll_cursor_into_view()
+            # Every visible line may show another request now; all but the new ones are cached.
+            self.refresh()
+            return
         if overflow > 0:
             # The rows moved up: keep the cursor (and what the user is reading) on the same request.
             self._shifted += overflow
@@ -484,8 +493,9 @@ class TrafficView(View):
     | F | Follow the newest request (on/off). |
     | space | Pause/resume the display (the proxies keep recording). |
     | enter | Open the request detail. |
-    | up, pgup, home | Move away from the newest request (follow off). |
-    | end | Back to the newest request (follow on). |
+    | up/k, down/j, pgup, pgdn | Move the selection (moving up turns follow off). |
+    | home, g | Oldest request (follow off). |
+    | end, G | Back to the newest request (follow on). |
     """
 
     view_id = "traffic"
@@ -533,6 +543,7 @@ class TrafficView(View):
         self._records: deque[RequestRecord] = deque(maxlen=self.MAX_ROWS)
         self._columns: tuple[tuple[str, int], ...] = ()
         self._pending_total = 0
+        self._table: RequestTable | None = None
 
     def compose(self):
         yield Static("", id="traffic-header")
@@ -544,7 +555,10 @@ class TrafficView(View):
 
     @property
     def table(self) -> RequestTable:
-        return self.query_one("#traffic-table", RequestTable)
+        """The request list (looked up once: the status line asks for it on every tick)."""
+        if self._table is None:
+            self._table = self.query_one("#traffic-table", RequestTable)
+        return self._table
 
     def focus_default(self) -> None:
         self.table.focus()
@@ -617,9 +631,7 @@ class TrafficView(View):
         new = records if flt is None else [r for r in records if flt(r)]
         if not new:
             return 0
-        self.table.add_rows(new)
-        if self.follow:
-            self._to_newest()
+        self.table.add_rows(new, follow=self.follow)
         return len(new)
 
     def _render_status(self) -> None:
@@ -636,7 +648,7 @@ class TrafficView(View):
             parts.append(" ")
         if self.dropped:
             parts.append(f"· {self.dropped:,} dropped ", style="bold yellow")
-        self.query_one("#traffic-status", Static).update(parts)
+        self.query_one("#traffic-status", Static).update(parts, layout=False)
         self.set_class(self.paused, "-paused")
 
     # -- actions -------------------------------------------------------------------------------
