@@ -47,7 +47,8 @@ class WorkbenchHeader(Widget):
             text.append(url.removeprefix("http://"))
         if note:
             text.append(f"  {note}", style="italic")
-        self.query_one("#header-status", Static).update(text)
+        # One fixed-size line: no layout pass needed (a layout costs a whole-screen reflow).
+        self.query_one("#header-status", Static).update(text, layout=False)
 
     def set_tabs(self, tabs: Iterable[tuple[str, str, str]], current: str) -> None:
         """Show ``(key, view_id, title)`` tabs with ``current`` highlighted; tabs are clickable."""
@@ -61,4 +62,4 @@ class WorkbenchHeader(Widget):
             label = f" {keyname} {title} "
             style = "reverse bold " if view_id == current else ""
             parts.append(f"[{style}@click=app.show_view('{view_id}')]{label}[/]")
-        self.query_one("#header-tabs", Static).update(" ".join(parts))
+        self.query_one("#header-tabs", Static).update(" ".join(parts), layout=False)
