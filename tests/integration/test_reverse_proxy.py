@@ -348,3 +348,45 @@ async def test_rules_edit_headers_both_ways_redirect_and_block_responses(origins
             assert "no-500" in await r.text()
     hits = {r.config.name: r.hits for r in eng.ruleset.rules}
     assert hits["mark"] == 1 and hits["moved"] == 1 and hits["no-500"] == 1
+
+
+async def test_pooled_connection_closed_by_backend_is_retried_transparently(engine_factory):
+    """A backend that drops a kept-alive connection when the next request arrives (the race of
+    a keep-alive timeout) must not turn that request into a 502 for a single-backend pool."""
+    served = 0
+
+    async def handle(reader, writer):
+        nonlocal served
+        await reader.readuntil(b"\r\n\r\n")
+        served += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")  # the next request on this connection...
+        writer.close()  # ...is dropped unanswered
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        cfg = Config(
+            reverse=ReverseConfig(
+                listen=Address("127.0.0.1", 0),
+                cache=False,
+                routes=(RouteConfig(name="all", pool="one"),),
+                pools={
+                    "one": PoolConfig(
+                        name="one",
+                        backends=(BackendConfig(name="b", url=f"http://127.0.0.1:{port}"),),
+                        retries=0,
+                    )
+                },
+            )
+        )
+        eng = await engine_factory(cfg)
+        async with aiohttp.ClientSession() as s:
+            for _ in range(5):
+                async with s.get(eng.listeners["reverse"] + "/") as r:
+                    assert r.status == 200
+                    assert await r.text() == "ok"
+        assert served == 5
+    finally:
+        server.close()

@@ -27,6 +27,7 @@ from workbench.engine.headers import (
 from workbench.engine.http1 import HttpRequest, ServerConnection
 from workbench.engine.records import RequestRecord
 from workbench.engine.relay import relay_response, send_upstream
+from workbench.engine.reverse import IDEMPOTENT
 from workbench.engine.tlsinfo import looks_like_tls, parse_sni
 from workbench.engine.upstream import UpstreamError, UpstreamPool
 
@@ -240,10 +241,16 @@ class ForwardProxy:
         async def fetch(extra_headers=None, answer_errors=True, record=rec):
             send = headers if not extra_headers else headers + extra_headers
             record.backend = f"{host_port[0]}:{host_port[1]}"
+            timeout = self.config.timeouts.response
             try:
-                resp, up = await send_upstream(
-                    origin, req, record, record.path, send, self.config.timeouts.response
-                )
+                try:
+                    resp, up = await send_upstream(origin, req, record, record.path, send, timeout)
+                except UpstreamError as exc:
+                    # A pooled connection the origin closed as we reused it: one fresh try.
+                    if not (exc.stale and req.method in IDEMPOTENT and req.stream is None):
+                        raise
+                    record.step("upstream", "retry", "pooled connection was closed; retrying")
+                    resp, up = await send_upstream(origin, req, record, record.path, send, timeout)
             except UpstreamError as exc:
                 record.step("upstream", exc.kind, str(exc))
                 if not answer_errors:

@@ -149,7 +149,13 @@ class ReverseProxy:
                         self._add_forwarding(headers, rec.client, host_header)
                         forwarded = True
                     return await self._to_pool(
-                        req, conn, record, pool, headers, upstream_target, extra_headers,
+                        req,
+                        conn,
+                        record,
+                        pool,
+                        headers,
+                        upstream_target,
+                        extra_headers,
                         answer_errors,
                     )
 
@@ -214,6 +220,7 @@ class ReverseProxy:
         elif algorithm == "consistent_hash":
             key = eng.hash_key(pool, rec)
         send_headers = headers if not extra_headers else headers + extra_headers
+        stale_retried = False
         for attempt in range(retries + 1):
             balancer = pool.balancer
             name = balancer.pick(key, tried)
@@ -244,6 +251,29 @@ class ReverseProxy:
                 )
             except UpstreamError as exc:
                 backend.inflight -= 1
+                if exc.stale and can_retry and not stale_retried:
+                    # The backend closed an idle pooled connection as we reused it: not a
+                    # failure of the backend; try once more on a fresh connection.
+                    stale_retried = True
+                    rec.step("upstream", "retry", f"{name}: pooled connection was closed; retrying")
+                    try:
+                        resp, up = await send_upstream(
+                            backend.upstream,
+                            req,
+                            rec,
+                            target,
+                            send_headers,
+                            pool.config.timeouts.response,
+                        )
+                    except UpstreamError as again:
+                        exc = again
+                    else:
+                        backend.inflight += 1
+                        passive_success(backend)
+                        rec.step(
+                            "upstream", str(resp.status), f"{name} answered on a new connection"
+                        )
+                        return resp, backend, up
                 last_error = exc
                 passive_failure(pool, backend, str(exc))
                 rec.step("upstream", exc.kind, f"{name}: {exc}")

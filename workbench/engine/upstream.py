@@ -30,10 +30,13 @@ class UpstreamError(Exception):
     sent again elsewhere.
     """
 
-    def __init__(self, kind: str, message: str, *, retryable: bool) -> None:
+    def __init__(self, kind: str, message: str, *, retryable: bool, stale: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
+        self.stale = stale
+        """A kept-alive connection was closed by the server just as it was reused: the request
+        never reached the application, so it may be sent again on a fresh connection."""
 
 
 class UpstreamResponse:
@@ -122,6 +125,7 @@ class UpstreamConnection(asyncio.Protocol):
                     "reset",
                     "the backend closed the connection before responding",
                     retryable=not self._got_bytes,
+                    stale=not self._got_bytes and self.uses > 1,
                 )
             )
         elif resp is not None and not self._message_done:
