@@ -20,11 +20,12 @@ from textual.containers import Container
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer, LoadingIndicator, Static
+from textual.widgets import ContentSwitcher, LoadingIndicator, Static
 
 from workbench.config.model import Config
 from workbench.tui.views.base import View
 from workbench.tui.widgets.header import WorkbenchHeader
+from workbench.tui.widgets.keybar import KeyBar
 
 log = logging.getLogger("workbench.tui")
 
@@ -191,7 +192,7 @@ class WorkbenchApp(App[None]):
                 yield LoadingIndicator(id="loading")
             else:
                 yield self._switcher()
-        yield Footer()
+        yield KeyBar()
 
     def _switcher(self) -> ContentSwitcher:
         views = []

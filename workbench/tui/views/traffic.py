@@ -543,6 +543,8 @@ class TrafficView(View):
         self._records: deque[RequestRecord] = deque(maxlen=self.MAX_ROWS)
         self._columns: tuple[tuple[str, int], ...] = ()
         self._pending_total = 0
+        self._flooding = False
+        self._last_drain = 0.0
         self._table: RequestTable | None = None
 
     def compose(self):
@@ -567,7 +569,9 @@ class TrafficView(View):
         self._render_status()
 
     def on_resize(self) -> None:
-        self._relayout()
+        # Hidden views get a zero size: keep the columns (and every cached row) for the return.
+        if self.size.width > 0:
+            self._relayout()
 
     def _relayout(self) -> None:
         columns = self._layout(self.size.width)
@@ -605,12 +609,21 @@ class TrafficView(View):
         return self.table.selected_record()
 
     # -- the timer ---------------------------------------------------------------------------
+    FLOOD_ROWS = 100
+    """A drain this large means rows arrive faster than anyone can read them..."""
+    FLOOD_INTERVAL = 0.5
+    """...so the list then refreshes at most this often (seconds): each refresh of a following
+    list redraws every visible line, and that frame competes with the proxy for the same core."""
+
     def update_view(self, snapshot: dict[str, Any]) -> None:
         """Drain new records in one batch (unless paused) and refresh the status line."""
         total = (snapshot.get("records") or {}).get("total", 0)
         self._pending_total = total
         if not self.paused:
-            self.drain()
+            now = time.monotonic()
+            if not self._flooding or now - self._last_drain >= self.FLOOD_INTERVAL:
+                self._flooding = self.drain() >= self.FLOOD_ROWS
+                self._last_drain = now
         self._render_status()
 
     def drain(self) -> int:
