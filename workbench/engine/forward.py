@@ -143,8 +143,6 @@ class ForwardProxy:
                 slash = rest.find("/")
                 authority = rest if slash < 0 else rest[:slash]
                 path = "/" if slash < 0 else rest[slash:]
-                if path.startswith("/?"):
-                    pass
                 host_port = _split_authority(authority, 80)
                 host = host_port[0] if host_port else authority
             else:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 
 import httptools
 
-from workbench.engine.http1 import READ_PAUSE_BYTES, BodyStream
+from workbench.engine.http1 import BodyStream
 
 TIMEOUT_TICK = 0.05
 """Resolution of response timeouts (seconds)."""
@@ -109,6 +109,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._reusable = True
         self.deadline = 0.0
         """Monotonic time by which the response head must arrive (0: not waiting)."""
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -117,6 +119,7 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pool._forget(self)
+        self._wake_writer(ConnectionResetError("the backend closed the connection"))
         resp = self._resp
         waiter = self._head_waiter
         if waiter is not None and not waiter.done():
@@ -152,11 +155,20 @@ class UpstreamConnection(asyncio.Protocol):
                 UpstreamError("protocol", f"bad response from backend: {exc}", retryable=False)
             )
 
-    def pause_writing(self) -> None:  # request bodies are small or streamed with drain below
-        pass
+    def pause_writing(self) -> None:
+        self._write_paused = True
 
     def resume_writing(self) -> None:
-        pass
+        self._write_paused = False
+        self._wake_writer(None)
+
+    def _wake_writer(self, exc: BaseException | None) -> None:
+        w = self._drain_waiter
+        if w is not None and not w.done():
+            if exc is None:
+                w.set_result(None)
+            else:
+                w.set_exception(exc)
 
     # -- httptools callbacks ----------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -223,7 +235,6 @@ class UpstreamConnection(asyncio.Protocol):
             self._reusable = False
         if resp._stream is not None:
             resp._stream.finish()
-            self._release_after_stream()
 
     # -- request ----------------------------------------------------------------------------
     def _fail(self, err: UpstreamError) -> None:
@@ -283,8 +294,13 @@ class UpstreamConnection(asyncio.Protocol):
             if not chunk:
                 break
             transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-            if transport.get_write_buffer_size() > READ_PAUSE_BYTES:
-                await asyncio.sleep(0)
+            if self._write_paused:
+                # A slow backend: stop reading the client until the backend takes more.
+                self._drain_waiter = self.pool.loop.create_future()
+                try:
+                    await self._drain_waiter
+                finally:
+                    self._drain_waiter = None
         transport.write(b"0\r\n\r\n")
         return await waiter
 
@@ -292,7 +308,6 @@ class UpstreamConnection(asyncio.Protocol):
         resp._stream = BodyStream(self._pause, self._resume)
         if resp.complete:
             resp._stream.finish()
-            self._release_after_stream()
         elif resp._conn_error is not None:
             resp._stream.fail(resp._conn_error)
 
@@ -303,9 +318,6 @@ class UpstreamConnection(asyncio.Protocol):
     def _resume(self) -> None:
         if not self.closed:
             self.transport.resume_reading()
-
-    def _release_after_stream(self) -> None:
-        pass  # the proxy calls pool.release() after it has read the body
 
     @property
     def reusable(self) -> bool:
