@@ -42,6 +42,9 @@ async def test_number_keys_and_tab_switch_views(live):
         assert current(app) == "backends"
         await pilot.press("tab", "tab", "tab", "tab", "tab")
         assert current(app) == "traffic", "tab wraps around after the last view"
+        await pilot.press("l")
+        await pilot.pause()
+        assert current(app) == "lessons", "l opens the lessons from any other view"
 
 
 async def test_keymap_from_the_config_remaps_keys(live):

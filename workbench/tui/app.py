@@ -145,6 +145,14 @@ class WorkbenchApp(App[None]):
             priority=True,
             tooltip="Cycle through the views",
         ),
+        Binding(
+            "l",
+            "show_view('lessons')",
+            "Lessons",
+            id="lessons",
+            show=False,
+            tooltip="Open the guided lessons (inside Lessons: the next lesson)",
+        ),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key, by view"),
         Binding(
             "s",
