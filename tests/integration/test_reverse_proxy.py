@@ -390,3 +390,20 @@ async def test_pooled_connection_closed_by_backend_is_retried_transparently(engi
         assert served == 5
     finally:
         server.close()
+
+
+async def test_delay_rule_adds_latency_on_the_matching_requests_only(origins, engine_factory):
+    from dataclasses import replace
+
+    from workbench.config.model import RuleConfig
+
+    (web,) = await origins("web-1")
+    rule = RuleConfig(name="slow-api", when="~u ^/api", action="delay", delay=0.3)
+    eng = await engine_factory(replace(reverse_config({"web": pool("web", [web])}), rules=(rule,)))
+    async with aiohttp.ClientSession() as s:
+        for path in ("/api/x", "/other"):
+            async with s.get(eng.listeners["reverse"] + path) as r:
+                assert r.status == 200
+    slow, fast = eng.records_since(0, 10)[0]
+    assert slow.t_total >= 0.3 > fast.t_total
+    assert any("slow-api" in step[2] for step in slow.trace)

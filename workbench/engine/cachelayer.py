@@ -32,6 +32,9 @@ UNSAFE = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 COLLAPSE_WAIT = 30.0
 """Longest a collapsed request waits for the one fetching before going upstream itself."""
 
+DONE = object()
+"""Returned by :meth:`CacheLayer.begin` when the client has been answered."""
+
 Fetch = Callable[..., Awaitable[Any]]
 Finish = Callable[..., Awaitable[bytes | None]]
 Decorate = Callable[[Headers], Headers]
@@ -64,6 +67,40 @@ class CacheLayer:
         self.collapsed = 0
         """Requests answered by waiting for another request's fetch (all time)."""
 
+    def begin(
+        self,
+        req: HttpRequest,
+        conn: ServerConnection,
+        rec: RequestRecord,
+        url: str,
+        fetch: Fetch,
+        decorate: Decorate,
+    ) -> Any:
+        """The synchronous part: look up, and answer a usable entry (or only-if-cached) at once.
+
+        Returns :data:`DONE` when the client has its answer, a coroutine to await (an answer
+        delayed by a rule), or what :meth:`handle` continues with: the lookup, or None for
+        methods the cache does not serve.
+        """
+        method = req.method
+        if method not in ("GET", "HEAD"):
+            return None
+        cache = self.cache
+        res = cache.lookup(method, url, req.headers)
+        if res.only_if_cached_fail:
+            rec.cache = "miss"
+            rec.step("cache", "MISS", res.reason + " (only-if-cached: 504)")
+            self.engine.answer(conn, req, rec, 504, "Not in the cache (only-if-cached).\n")
+            return DONE
+        if not res.usable:
+            return res
+        rec.cache = "hit" if res.status == "hit" else "stale"
+        rec.step("cache", rec.cache.upper(), res.reason)
+        pending = self._serve(req, conn, rec, res.entry, res, decorate, cache_status(res))
+        if res.serve_while_revalidate:
+            self.engine.spawn(self._background_revalidate(req, rec, url, res, fetch))
+        return DONE if pending is None else pending
+
     async def handle(
         self,
         req: HttpRequest,
@@ -73,10 +110,19 @@ class CacheLayer:
         fetch: Fetch,
         finish: Finish,
         decorate: Decorate,
+        res: Any = None,
     ) -> None:
+        """The whole cache stage; ``res`` is what :meth:`begin` returned, if it ran already."""
         cache = self.cache
         method = req.method
-        if method not in ("GET", "HEAD"):
+        if res is None and method in ("GET", "HEAD"):
+            res = self.begin(req, conn, rec, url, fetch, decorate)
+        if res is DONE:
+            return
+        if res is not None and not isinstance(res, LookupResult):
+            await res  # a delayed answer from the cache
+            return
+        if res is None:
             result = await fetch(None, True, rec)
             if result is None:
                 return
@@ -92,22 +138,6 @@ class CacheLayer:
                     if n
                     else f"{method} is not cacheable",
                 )
-            return
-
-        res = cache.lookup(method, url, req.headers)
-        if res.only_if_cached_fail:
-            rec.cache = "miss"
-            rec.step("cache", "MISS", res.reason + " (only-if-cached: 504)")
-            self.engine.answer(conn, req, rec, 504, "Not in the cache (only-if-cached).\n")
-            return
-        if res.usable:
-            rec.cache = "hit" if res.status == "hit" else "stale"
-            rec.step("cache", rec.cache.upper(), res.reason)
-            pending = self._serve(req, conn, rec, res.entry, res, decorate, cache_status(res))
-            if pending is not None:
-                await pending
-            if res.serve_while_revalidate:
-                self.engine.spawn(self._background_revalidate(req, rec, url, res, fetch))
             return
 
         key = cache.collapse_key(method, url, req.headers) if res.status == "miss" else None

@@ -226,22 +226,21 @@ class Engine:
         else:
             self.answer(conn, req, rec, 502, f"Bad gateway: {exc}.\n")
 
-    async def apply_request_rules(
+    def apply_request_rules(
         self, req: HttpRequest, conn: ServerConnection, rec: RequestRecord, headers: Headers
-    ) -> object | None:
+    ) -> float | None:
         """Run request-phase rules on the upstream ``headers`` (in place).
 
-        Returns None when a rule answered the client, else the verdict (after any delay).
+        Returns None when a rule answered the client, else the delay the caller must add.
+        Synchronous, so a request that no rule delays pays no coroutine for this stage.
         """
         ruleset = self.ruleset
         if not ruleset.has_phase("request"):
-            return True
+            return 0.0
         v = ruleset.evaluate("request", rec)
         if self._act(v, req, conn, rec, headers):
             return None
-        if v.delay:
-            await asyncio.sleep(v.delay)
-        return v
+        return v.delay
 
     def apply_response_rules(
         self, req: HttpRequest, conn: ServerConnection, rec: RequestRecord, headers: Headers

@@ -228,10 +228,11 @@ class ForwardProxy:
             return
 
         headers = strip_hop_by_hop(req.headers)
-        if eng.ruleset.has_phase("request") and (
-            await eng.apply_request_rules(req, conn, rec, headers) is None
-        ):
+        delay = eng.apply_request_rules(req, conn, rec, headers)
+        if delay is None:
             return
+        if delay:
+            await asyncio.sleep(delay)
         self._apply_privacy(headers, rec)
 
         origin = self._origin_pool(host_port)
@@ -374,9 +375,11 @@ class ForwardProxy:
             rec.step("loop", "508", "CONNECT to the proxy itself")
             eng.answer(conn, req, rec, 508, "Loop detected: CONNECT to the proxy itself.\n")
             return
-        verdict = await eng.apply_request_rules(req, conn, rec, [])
-        if verdict is None:
+        delay = eng.apply_request_rules(req, conn, rec, [])
+        if delay is None:
             return
+        if delay:
+            await asyncio.sleep(delay)
         loop = asyncio.get_running_loop()
         tunnel = Tunnel(self, conn, rec, req.start_mono)
         t0 = time.monotonic()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workbench.config.model import ReverseConfig, RouteConfig
+from workbench.engine.cachelayer import DONE
 from workbench.engine.headers import (
     RESPONSE_DROP,
     add_forwarded,
@@ -124,10 +125,12 @@ class ReverseProxy:
             rec.step("route", route.name, f"prefix {route.prefix} → pool {route.pool}")
 
             headers = strip_hop_by_hop(req.headers)
-            if eng.ruleset.has_phase("request") and (
-                await eng.apply_request_rules(req, conn, rec, headers) is None
-            ):
-                return  # the rules answered
+            if eng.ruleset.has_phase("request"):
+                delay = eng.apply_request_rules(req, conn, rec, headers)
+                if delay is None:
+                    return  # the rules answered
+                if delay:
+                    await asyncio.sleep(delay)
 
             upstream_target = target
             if route.strip and route.prefix != "/":
@@ -159,9 +162,20 @@ class ReverseProxy:
                         answer_errors,
                     )
 
-                await eng.cache_layer.handle(
-                    req, conn, rec, rec.url, fetch, self._finish_response, self.client_headers
-                )
+                layer = eng.cache_layer
+                # Hits are answered synchronously: no coroutine for the cache stage.
+                first = layer.begin(req, conn, rec, rec.url, fetch, self.client_headers)
+                if first is not DONE:
+                    await layer.handle(
+                        req,
+                        conn,
+                        rec,
+                        rec.url,
+                        fetch,
+                        self._finish_response,
+                        self.client_headers,
+                        first,
+                    )
                 return
             # No cache: call the stages directly (fewer coroutine frames on the hot path).
             self._add_forwarding(headers, rec.client, host_header)
