@@ -232,3 +232,25 @@ async def test_curl_through_forward_and_connect(origins, tls_origin_factory, eng
     )
     out, _ = await p.communicate()
     assert out == b"secret page"
+
+
+async def test_privacy_mode_switches_live_through_the_admin_api(origins, engine_factory):
+    from dataclasses import replace
+
+    from workbench.config.model import AdminConfig
+
+    (origin,) = await origins("origin")
+    cfg = replace(forward_config(), admin=AdminConfig(listen=Address("127.0.0.1", 0)))
+    eng = await engine_factory(cfg)
+    api = eng.listeners["admin"] + "/api/forward"
+    proxy = eng.listeners["forward"]
+    async with aiohttp.ClientSession() as s:
+        async with s.patch(api, json={"privacy": "sneaky"}) as r:
+            assert r.status == 400 and (await r.json())["field"] == "privacy"
+        data = await echo_through(proxy, origin.url + "/echo")
+        assert "x-forwarded-for" in {k.lower() for k, _ in data["headers"]}
+        async with s.patch(api, json={"privacy": "elite"}) as r:
+            assert r.status == 200
+        data = await echo_through(proxy, origin.url + "/echo")
+        got = {k.lower() for k, _ in data["headers"]}
+        assert not {"x-forwarded-for", "via", "forwarded"} & got

@@ -442,8 +442,8 @@ LESSONS: tuple[Lesson, ...] = (
             "Forge a header and watch the proxy append to it: curl -s -x {forward} "
             "-H 'X-Forwarded-For: 203.0.113.9' {origin}/echo",
             "Compare with no proxy at all: curl -s {origin}/echo (no Via, no X-Forwarded-For).",
-            "The classroom cannot switch privacy mode live. To try anonymous and elite, quit "
-            "(q) and run workbench run sample_configs/lesson-privacy.yaml, then repeat.",
+            "Switch the mode live: ctrl+p, type privacy, choose anonymous, then elite; repeat "
+            "the curl commands and open a new /echo record after each switch.",
         ),
         look_for=(
             "The X-Forwarded-For and Via lines in the forwarded headers. On one machine the "

@@ -60,6 +60,7 @@ class AdminApi:
         r.add_patch("/api/rules/{name}", self.patch_rule)
         r.add_delete("/api/rules/{name}", self.delete_rule)
         r.add_post("/api/cache/purge", self.purge)
+        r.add_patch("/api/forward", self.patch_forward)
         r.add_get("/metrics", self.metrics)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -199,6 +200,15 @@ class AdminApi:
             return _error(f"unknown field {sorted(unknown)[0]!r}", 400, sorted(unknown)[0])
         res = self.engine.control.purge_cache(body.get("prefix"), who="api")
         return _result(res, {"purged": res.value} if res.ok else None)
+
+    async def patch_forward(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if not isinstance(body, dict) or set(body) != {"privacy"}:
+            return _error(
+                'expected {"privacy": "transparent" | "anonymous" | "elite"}', 400, "privacy"
+            )
+        res = self.engine.control.set_privacy(body["privacy"], who="api")
+        return _result(res, {"privacy": res.value} if res.ok else None)
 
     async def metrics(self, request: web.Request) -> web.Response:
         from workbench.engine.metrics import CONTENT_TYPE, render_metrics

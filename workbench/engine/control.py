@@ -249,6 +249,22 @@ class Control:
         )
         return Result(True, value=n)
 
+    def set_privacy(self, mode: Any, who: str = "user") -> Result:
+        """Switch the forward proxy's privacy mode (transparent, anonymous, elite) live."""
+        from workbench.config.model import PRIVACY_MODES
+
+        forward = self.engine.forward
+        if forward is None:
+            return _fail("no forward proxy is running", "forward")
+        if mode not in PRIVACY_MODES:
+            return _fail(
+                f"privacy: expected one of {', '.join(PRIVACY_MODES)}, got {mode!r}", "privacy"
+            )
+        old = forward.privacy
+        forward.privacy = mode
+        self._edit(who, f"forward privacy {old} → {mode}")
+        return Result(True, value=mode)
+
     def set_cache_enabled(self, proxy: str, enabled: bool, who: str = "user") -> Result:
         target = {"reverse": self.engine.reverse, "forward": self.engine.forward}.get(proxy)
         if target is None:

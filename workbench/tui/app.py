@@ -102,7 +102,14 @@ def live_config(base: Config, engine: Any) -> Config:
             reverse = replace(reverse, cache=bool(engine.reverse.cache_enabled))
         cfg = replace(cfg, reverse=reverse)
     if cfg.forward is not None and getattr(engine, "forward", None) is not None:
-        cfg = replace(cfg, forward=replace(cfg.forward, cache=bool(engine.forward.cache_enabled)))
+        cfg = replace(
+            cfg,
+            forward=replace(
+                cfg.forward,
+                cache=bool(engine.forward.cache_enabled),
+                privacy=engine.forward.privacy,
+            ),
+        )
     return cfg
 
 
@@ -458,6 +465,16 @@ class WorkbenchApp(App[None]):
             "Drop every cached response",
             lambda: self._control("purge_cache", done="purged {value} cache entries"),
         )
+        for mode, what in (
+            ("transparent", "the origin sees X-Forwarded-For and Via"),
+            ("anonymous", "the origin sees Via only"),
+            ("elite", "the origin sees no trace of the client or the proxy"),
+        ):
+            yield SystemCommand(
+                f"Forward proxy: privacy {mode}",
+                f"Switch the forward proxy's privacy mode: {what}",
+                lambda m=mode: self._control("set_privacy", m, done=f"forward privacy: {m}"),
+            )
         yield SystemCommand(
             "Demo: traffic on / off",
             "Start or stop the built-in traffic generator",
