@@ -250,6 +250,10 @@ async def test_demo_fault_keys(engine_factory):
         await pilot.pause(0.2)
         assert "web-1: up → down" in text_of(app.view.query_one("#events", Static))
         await pilot.press("H")
+        await pilot.press("F")
+        assert faults.backends["web-1"].flap > 0, "F makes web-1's health check flap"
+        await pilot.press("F")
+        assert faults.backends["web-1"].flap == 0
         await pilot.press("down", "k")
         await wait_for(lambda: faults.backends["web-2"].killed)
         await pilot.pause(0.2)

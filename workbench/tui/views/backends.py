@@ -155,6 +155,13 @@ class BackendsView(View):
         Binding(
             "H", "fault('health_fail')", "Fail hc", id="fault_health", tooltip="Demo: fail /healthz"
         ),
+        Binding(
+            "F",
+            "fault('flap')",
+            "Flap",
+            id="fault_flap",
+            tooltip="Demo: /healthz flaps up and down",
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -431,6 +438,11 @@ class BackendsView(View):
             res = control.fault(name, "error_rate", value)
             if res.ok:
                 fault["error_rate"] = value
+        elif kind == "flap":
+            value = not fault.get("flap")
+            res = control.fault(name, "flap", value)
+            if res.ok:
+                fault["flap"] = value
         else:
             value = not fault.get("health_fail")
             res = control.fault(name, "health_fail", value)
