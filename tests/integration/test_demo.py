@@ -649,3 +649,46 @@ def test_demo_backends_command_runs_until_sigint():
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+async def test_admin_api_injects_faults_and_controls_demo_traffic():
+    """Classes that drive the demo with curl: faults and traffic through the admin API."""
+    from dataclasses import replace
+
+    import aiohttp
+
+    from workbench.runtime import Runtime
+
+    cfg = classroom_config()
+    cfg = replace(
+        cfg,
+        admin=replace(cfg.admin, listen=Address("127.0.0.1", 0)),
+        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
+        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
+    )
+    rt = Runtime(cfg)
+    await rt.start()
+    try:
+        api = rt.engine.listeners["admin"]
+        async with aiohttp.ClientSession() as s:
+            async with s.post(
+                api + "/api/demo/faults", json={"backend": "web-3", "kind": "kill"}
+            ) as r:
+                assert r.status == 200
+            await wait_for(lambda: rt.demo.backends["web-3"].killed)
+            async with s.post(
+                api + "/api/demo/faults", json={"backend": "web-9", "kind": "kill"}
+            ) as r:
+                assert r.status == 404
+            async with s.post(
+                api + "/api/demo/faults", json={"backend": "web-1", "kind": "melt"}
+            ) as r:
+                assert r.status == 400 and (await r.json())["field"] == "kind"
+            async with s.patch(api + "/api/demo/traffic", json={"rate": 5, "running": False}) as r:
+                assert r.status == 200
+            await wait_for(lambda: not rt.demo.traffic.running)
+            assert rt.demo.traffic.rate == 5
+            async with s.patch(api + "/api/demo/traffic", json={"rate": -1}) as r:
+                assert r.status == 400
+    finally:
+        await rt.stop(grace=1.0)

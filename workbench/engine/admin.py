@@ -61,6 +61,8 @@ class AdminApi:
         r.add_delete("/api/rules/{name}", self.delete_rule)
         r.add_post("/api/cache/purge", self.purge)
         r.add_patch("/api/forward", self.patch_forward)
+        r.add_post("/api/demo/faults", self.demo_fault)
+        r.add_patch("/api/demo/traffic", self.demo_traffic)
         r.add_get("/metrics", self.metrics)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -209,6 +211,36 @@ class AdminApi:
             )
         res = self.engine.control.set_privacy(body["privacy"], who="api")
         return _result(res, {"privacy": res.value} if res.ok else None)
+
+    async def demo_fault(self, request: web.Request) -> web.Response:
+        """``{"backend": "web-2", "kind": "kill" | "revive" | "latency" | "error_rate" |
+        "health_fail" | "flap", "value": ...}`` — classroom fault injection."""
+        body = await self._body(request)
+        if not isinstance(body, dict) or not {"backend", "kind"} <= set(body):
+            return _error('expected {"backend": NAME, "kind": KIND, "value": ...}', 400, "kind")
+        unknown = set(body) - {"backend", "kind", "value"}
+        if unknown:
+            return _error(f"unknown field {sorted(unknown)[0]!r}", 400, sorted(unknown)[0])
+        res = self.engine.control.fault(
+            body["backend"], body["kind"], body.get("value", True), who="api"
+        )
+        return _result(res)
+
+    async def demo_traffic(self, request: web.Request) -> web.Response:
+        """``{"running": true}`` and/or ``{"rate": 50}`` for the built-in traffic generator."""
+        body = await self._body(request)
+        if not isinstance(body, dict) or not body or set(body) - {"running", "rate"}:
+            return _error('expected {"running": bool} and/or {"rate": N}', 400, "body")
+        control = self.engine.control
+        if "rate" in body:
+            res = control.set_traffic_rate(body["rate"], who="api")
+            if not res.ok:
+                return _result(res)
+        if "running" in body:
+            res = control.set_traffic(body["running"], who="api")
+            if not res.ok:
+                return _result(res)
+        return _json({"ok": True})
 
     async def metrics(self, request: web.Request) -> web.Response:
         from workbench.engine.metrics import CONTENT_TYPE, render_metrics
