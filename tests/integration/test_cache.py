@@ -268,3 +268,18 @@ async def test_forward_proxy_caches_get(engine_factory):
         assert [r.cache for r in eng.records_since(0, 10)[0]] == ["miss", "hit", "hit"]
     finally:
         await origin.stop()
+
+
+async def test_forward_through_own_reverse_proxy_does_not_wait_on_itself(engine_factory):
+    """The forward proxy fetching a URL served by the same engine's reverse proxy: both see the
+    same cache key; collapsing must not make the reverse request wait for the forward one."""
+    origin, eng, url = await make(engine_factory)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
+            async with s.get(url + "/cc?cc=no-store", proxy=eng.listeners["forward"]) as r:
+                assert r.status == 200
+        recs = eng.records_since(0, 10)[0]
+        reverse = next(r for r in recs if r.proxy == "reverse")
+        assert not any(step[1] == "WAIT" for step in reverse.trace), reverse.trace
+    finally:
+        await origin.stop()

@@ -63,7 +63,10 @@ class CacheLayer:
     def __init__(self, engine: Engine, cache: HttpCache) -> None:
         self.engine = engine
         self.cache = cache
-        self.inflight: dict[str, asyncio.Future[None]] = {}
+        self.inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        """Fetches in progress, by (proxy, collapse key). Per proxy, because the forward proxy
+        may fetch a URL through this engine's own reverse proxy: with one shared map, the
+        reverse request would wait for the forward request that is waiting for it."""
         self.collapsed = 0
         """Requests answered by waiting for another request's fetch (all time)."""
 
@@ -140,7 +143,7 @@ class CacheLayer:
                 )
             return
 
-        key = cache.collapse_key(method, url, req.headers) if res.status == "miss" else None
+        key = self._collapse_key(rec, method, url, req, res)
         if key is not None and key in self.inflight:
             rec.step("cache", "WAIT", "the same URL is being fetched: waiting for that response")
             try:
@@ -156,7 +159,7 @@ class CacheLayer:
                 await self._serve_async(req, conn, rec, again.entry, again, decorate, status)
                 return
             res = again
-            key = cache.collapse_key(method, url, req.headers) if res.status == "miss" else None
+            key = self._collapse_key(rec, method, url, req, res)
         owner = key is not None and key not in self.inflight
         if owner:
             self.inflight[key] = asyncio.get_running_loop().create_future()
@@ -167,6 +170,12 @@ class CacheLayer:
                 fut = self.inflight.pop(key, None)
                 if fut is not None and not fut.done():
                     fut.set_result(None)
+
+    def _collapse_key(self, rec, method, url, req, res) -> tuple[str, str] | None:
+        if res.status != "miss":
+            return None
+        key = self.cache.collapse_key(method, url, req.headers)
+        return None if key is None else (rec.proxy, key)
 
     async def _forward(self, req, conn, rec, url, res: LookupResult, fetch, finish, decorate):
         cache = self.cache
