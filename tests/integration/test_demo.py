@@ -592,20 +592,26 @@ async def test_classroom_end_to_end_traffic_flows_through_both_proxies(engine_fa
         await world.stop()
 
 
+def classroom_on_free_ports():
+    """The built-in classroom with every listener on a free port."""
+    from dataclasses import replace
+
+    cfg = classroom_config()
+    free = Address("127.0.0.1", 0)
+    return replace(
+        cfg,
+        admin=replace(cfg.admin, listen=free),
+        reverse=replace(cfg.reverse, listen=free),
+        forward=replace(cfg.forward, listen=free),
+    )
+
+
 async def test_runtime_opens_the_classroom_quickly_with_traffic():
     """What ``workbench`` with no arguments does, on free ports: open within 2 s, traffic flows."""
-    from dataclasses import replace
 
     from workbench.runtime import Runtime
 
-    cfg = classroom_config()
-    cfg = replace(
-        cfg,
-        admin=replace(cfg.admin, listen=Address("127.0.0.1", 0)),
-        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
-        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
-    )
-    rt = Runtime(cfg)
+    rt = Runtime(classroom_on_free_ports())
     start = time.monotonic()
     try:
         await rt.start()
@@ -653,20 +659,12 @@ def test_demo_backends_command_runs_until_sigint():
 
 async def test_admin_api_injects_faults_and_controls_demo_traffic():
     """Classes that drive the demo with curl: faults and traffic through the admin API."""
-    from dataclasses import replace
 
     import aiohttp
 
     from workbench.runtime import Runtime
 
-    cfg = classroom_config()
-    cfg = replace(
-        cfg,
-        admin=replace(cfg.admin, listen=Address("127.0.0.1", 0)),
-        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
-        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
-    )
-    rt = Runtime(cfg)
+    rt = Runtime(classroom_on_free_ports())
     await rt.start()
     try:
         api = rt.engine.listeners["admin"]

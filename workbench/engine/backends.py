@@ -77,6 +77,11 @@ class Backend:
         self.state_since = time.time()
         self.state_reason = "configured"
 
+    def release(self, up) -> None:
+        """The request that took ``up`` is done with it: one fewer in flight, connection back."""
+        self.inflight -= 1
+        self.upstream.release(up)
+
     def compute_state(self, now: float) -> str:
         if not self.enabled:
             return "disabled"

@@ -19,7 +19,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.backends import Backend
 from workbench.engine.cache import HttpCache, LookupResult, cache_status
 from workbench.engine.http1 import HttpRequest, ServerConnection
 from workbench.engine.records import Headers, RequestRecord
@@ -240,11 +239,7 @@ class CacheLayer:
     def _discard(result) -> None:
         """Give back an upstream connection whose response is not relayed to the client."""
         _resp, owner, up = result
-        if isinstance(owner, Backend):
-            owner.inflight -= 1
-            owner.upstream.release(up)
-        else:
-            owner.release(up)
+        owner.release(up)  # a Backend or a forward proxy's origin pool
 
     def _serve(self, req, conn, rec, entry, res, decorate, status_value: str):
         """Answer from ``entry``; synchronous unless a response rule adds a delay.

@@ -26,7 +26,7 @@ from workbench.engine.headers import (
 )
 from workbench.engine.http1 import HttpRequest, ServerConnection
 from workbench.engine.records import RequestRecord
-from workbench.engine.relay import relay_response, send_upstream
+from workbench.engine.relay import finish_response, send_upstream
 from workbench.engine.reverse import IDEMPOTENT
 from workbench.engine.tlsinfo import looks_like_tls, parse_sni
 from workbench.engine.upstream import UpstreamError, UpstreamPool
@@ -281,22 +281,9 @@ class ForwardProxy:
         return out
 
     async def _finish_response(self, req, conn, rec, resp, origin, up, collect=0, extra=None):
-        eng = self.engine
-        try:
-            rec.status = resp.status
-            rec.backend_response_headers = resp.headers
-            out = self.client_headers(resp.headers)
-            delay = eng.apply_response_rules(req, conn, rec, out)
-            if delay is None:
-                return None
-            if delay:
-                await asyncio.sleep(delay)
-            if extra:
-                out.extend(extra)
-            rec.response_headers = out
-            return await relay_response(conn, req, rec, resp, out, collect=collect)
-        finally:
-            origin.release(up)
+        return await finish_response(
+            self.engine, req, conn, rec, resp, origin, up, self.client_headers, collect, extra
+        )
 
     def _via_loop(self, req: HttpRequest) -> bool:
         token = self.via_token

@@ -89,13 +89,6 @@ def remove_names(headers: Headers, names: frozenset[str] | set[str]) -> Headers:
     return [(n, v) for n, v in headers if n.lower() not in names]
 
 
-def set_header(headers: Headers, name: str, value: str) -> None:
-    """Replace every ``name`` field with a single one (in place)."""
-    lname = name.lower()
-    headers[:] = [(n, v) for n, v in headers if n.lower() != lname]
-    headers.append((name, value))
-
-
 def append_via(headers: Headers) -> None:
     """Add this proxy to ``Via`` (in place)."""
     for i, (n, v) in enumerate(headers):
@@ -103,14 +96,6 @@ def append_via(headers: Headers) -> None:
             headers[i] = (n, f"{v}, {VIA_TOKEN}")
             return
     headers.append(("Via", VIA_TOKEN))
-
-
-def via_has_us(headers: Headers, token: str) -> bool:
-    """True when a ``Via`` field already names this proxy instance (a forwarding loop)."""
-    for n, v in headers:
-        if n.lower() == "via" and token in v:
-            return True
-    return False
 
 
 def add_forwarded(headers: Headers, client_ip: str, proto: str, host: str | None) -> None:

@@ -83,14 +83,6 @@ class BodyStream:
     def done(self) -> bool:
         return self._done and not self._chunks
 
-    def take_buffered(self) -> bytes:
-        """Everything buffered so far, without waiting."""
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        self._buffered = 0
-        self._maybe_resume()
-        return data
-
     def _maybe_resume(self) -> None:
         if self._paused and self._buffered < READ_PAUSE_BYTES // 2:
             self._paused = False
@@ -152,10 +144,6 @@ class HttpRequest:
         self.start = 0.0
         self.start_mono = 0.0
         self._size = 0
-
-    @property
-    def has_body(self) -> bool:
-        return self.stream is not None or bool(self.body)
 
 
 class ServerConnection(asyncio.Protocol):
@@ -497,9 +485,6 @@ class ServerConnection(asyncio.Protocol):
         self._tunnel_sink = sink
         self._tunnel_closed = on_close
         self.transport.resume_reading()
-
-    def idle_for(self, now: float) -> float:
-        return now - self.last_active
 
 
 class _TooLarge(Exception):

@@ -184,13 +184,3 @@ class RecordLog:
             if rec.id == record_id:
                 return rec
         return None
-
-    def latest(self, n: int) -> list[RequestRecord]:
-        """The newest ``n`` records, oldest first."""
-        if n <= 0:
-            return []
-        items = list(self._ring)[-n:]
-        return items
-
-    def clear(self) -> None:
-        self._ring.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from workbench.engine.headers import request_head
@@ -10,6 +11,40 @@ from workbench.engine.records import Headers, RequestRecord
 from workbench.engine.upstream import UpstreamConnection, UpstreamPool, UpstreamResponse
 
 PREVIEW_BYTES = 4096
+
+
+async def finish_response(
+    engine,
+    req: HttpRequest,
+    conn: ServerConnection,
+    rec: RequestRecord,
+    resp: UpstreamResponse,
+    owner,
+    up: UpstreamConnection,
+    client_headers,
+    collect: int = 0,
+    extra: Headers | None = None,
+) -> bytes | None:
+    """The response half of both proxies: client-bound headers, response rules, relay.
+
+    ``owner`` (a backend or an origin pool) gets the connection back at the end. Returns the body
+    when it fitted in ``collect`` bytes (for the cache).
+    """
+    try:
+        rec.status = resp.status
+        rec.backend_response_headers = resp.headers
+        out = client_headers(resp.headers)
+        delay = engine.apply_response_rules(req, conn, rec, out)
+        if delay is None:
+            return None  # a response rule answered instead; the unread body is dropped
+        if delay:
+            await asyncio.sleep(delay)
+        if extra:
+            out.extend(extra)
+        rec.response_headers = out
+        return await relay_response(conn, req, rec, resp, out, collect=collect)
+    finally:
+        owner.release(up)
 
 
 async def relay_response(

@@ -20,7 +20,7 @@ from workbench.engine.headers import (
 from workbench.engine.health import passive_failure, passive_success
 from workbench.engine.http1 import HttpRequest, ServerConnection
 from workbench.engine.records import Headers, RequestRecord
-from workbench.engine.relay import relay_complete, relay_response, send_upstream
+from workbench.engine.relay import finish_response, relay_complete, send_upstream
 from workbench.engine.upstream import UpstreamError
 
 if TYPE_CHECKING:
@@ -37,10 +37,8 @@ class CompiledRoute:
     strip: bool
     host_re: re.Pattern[str] | None
     """None when the host glob is ``*`` (matches any host)."""
-
-    def describe(self) -> str:
-        host = "*" if self.host_re is None else self.host_re.pattern
-        return f"route {self.name}: host {host}, prefix {self.prefix} → pool {self.pool}"
+    trace: str
+    """The route's line in a request's trace, made once instead of per request."""
 
 
 def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]:
@@ -50,7 +48,9 @@ def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]
         host_re = None
         if r.host not in ("*", ""):
             host_re = re.compile(fnmatch.translate(r.host.lower()))
-        out.append(CompiledRoute(r.name, r.pool, r.path_prefix or "/", r.strip_prefix, host_re))
+        prefix = r.path_prefix or "/"
+        trace = f"prefix {prefix} → pool {r.pool}"
+        out.append(CompiledRoute(r.name, r.pool, prefix, r.strip_prefix, host_re, trace))
     out.sort(key=lambda r: (-len(r.prefix), r.host_re is None))
     return tuple(out)
 
@@ -122,7 +122,7 @@ class ReverseProxy:
                 return
             pool = eng.pools.get(route.pool)
             rec.pool = route.pool
-            rec.step("route", route.name, f"prefix {route.prefix} → pool {route.pool}")
+            rec.step("route", route.name, route.trace)
 
             headers = strip_hop_by_hop(req.headers)
             if eng.ruleset.has_phase("request"):
@@ -191,8 +191,7 @@ class ReverseProxy:
                     rec.response_headers = out
                     relay_complete(conn, req, rec, resp, out)
                 finally:
-                    backend.inflight -= 1
-                    backend.upstream.release(up)
+                    backend.release(up)
                 return
             await self._finish_response(req, conn, rec, resp, backend, up, 0, None)
         except (ConnectionError, UpstreamError) as exc:
@@ -317,20 +316,6 @@ class ReverseProxy:
 
     async def _finish_response(self, req, conn, rec, resp, backend, up, collect=0, extra=None):
         """Response rules, header filtering, relay to the client; returns the body if collected."""
-        eng = self.engine
-        try:
-            rec.status = resp.status
-            rec.backend_response_headers = resp.headers
-            out = self.client_headers(resp.headers)
-            delay = eng.apply_response_rules(req, conn, rec, out)
-            if delay is None:
-                return None  # a response rule answered instead; the unread body is dropped
-            if delay:
-                await asyncio.sleep(delay)
-            if extra:
-                out.extend(extra)
-            rec.response_headers = out
-            return await relay_response(conn, req, rec, resp, out, collect=collect)
-        finally:
-            backend.inflight -= 1
-            backend.upstream.release(up)
+        return await finish_response(
+            self.engine, req, conn, rec, resp, backend, up, self.client_headers, collect, extra
+        )

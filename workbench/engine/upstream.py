@@ -378,10 +378,6 @@ class UpstreamPool:
         )
 
     @property
-    def active(self) -> int:
-        return len(self._all) + self._opening - len(self._idle)
-
-    @property
     def size(self) -> int:
         return len(self._all)
 
