@@ -109,7 +109,7 @@ class AdminApi:
 
     # -- handlers ---------------------------------------------------------------------------
     async def state(self, request: web.Request) -> web.Response:
-        return _json(self.engine.snapshot())
+        return _json(self.engine.snapshot_data())
 
     async def requests(self, request: web.Request) -> web.Response:
         try:
@@ -144,7 +144,7 @@ class AdminApi:
         if not isinstance(body, dict) or set(body) != {"algorithm"}:
             return _error('expected {"algorithm": NAME}', 400, "algorithm")
         res = self.engine.control.set_algorithm(pool, body["algorithm"], who="api")
-        return _result(res, self.engine.snapshot()["pools"].get(pool) if res.ok else None)
+        return _result(res, self.engine.snapshot_data()["pools"].get(pool) if res.ok else None)
 
     async def patch_backend(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -154,7 +154,7 @@ class AdminApi:
         return _result(res, res.value if res.ok else None)
 
     async def list_rules(self, request: web.Request) -> web.Response:
-        return _json({"rules": self.engine.snapshot()["rules"]})
+        return _json({"rules": self.engine.snapshot_data()["rules"]})
 
     async def add_rule(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -166,7 +166,7 @@ class AdminApi:
         res = self.engine.control.add_rule(body, index, who="api")
         if not res.ok:
             return _result(res)
-        return _json({"rules": self.engine.snapshot()["rules"]}, 201)
+        return _json({"rules": self.engine.snapshot_data()["rules"]}, 201)
 
     async def patch_rule(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -185,13 +185,13 @@ class AdminApi:
             res = control.update_rule(name, body, who="api")
         if not res.ok:
             return _result(res)
-        return _json({"rules": self.engine.snapshot()["rules"]})
+        return _json({"rules": self.engine.snapshot_data()["rules"]})
 
     async def delete_rule(self, request: web.Request) -> web.Response:
         res = self.engine.control.delete_rule(request.match_info["name"], who="api")
         if not res.ok:
             return _result(res)
-        return _json({"rules": self.engine.snapshot()["rules"]})
+        return _json({"rules": self.engine.snapshot_data()["rules"]})
 
     async def purge(self, request: web.Request) -> web.Response:
         body = await self._body(request) if request.can_read_body else {}

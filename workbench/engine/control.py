@@ -358,3 +358,84 @@ class Control:
             return _fail(message, kind)
         self._edit(who, f"fault: {message}")
         return Result(True, value=value)
+
+    # -- reading without changing anything ----------------------------------------------------
+    def dry_run(
+        self,
+        method: str,
+        url: str,
+        headers: Any = None,
+        status: int | None = None,
+        content_type: str | None = None,
+    ) -> Result:
+        """What each rule would do for a made-up request (and response); changes nothing.
+
+        ``value`` is a tuple of :class:`~workbench.engine.snapshot.DryRunLine` in evaluation
+        order. Disabled rules say whether they *would* match; ``status`` and ``content_type``
+        describe the response that response-phase rules see.
+        """
+        from urllib.parse import urlsplit
+
+        from workbench.config.model import RULE_PHASES
+        from workbench.engine.records import RequestRecord
+        from workbench.engine.rules import FINAL_ACTIONS
+        from workbench.engine.snapshot import DryRunLine
+
+        if not isinstance(method, str) or not method.strip():
+            return _fail("method: expected an HTTP method such as GET", "method")
+        if not isinstance(url, str) or not url.strip():
+            return _fail("url: expected a URL such as http://example.test/", "url")
+        if status is not None and (
+            isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+        ):
+            return _fail(
+                f"status: expected a status code from 100 to 599, got {status!r}", "status"
+            )
+        if "://" not in url:
+            url = "http://" + url
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        header_list = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
+        rec = RequestRecord(
+            id=0,
+            start=0.0,
+            client="127.0.0.1",
+            proxy="reverse",
+            method=method.strip().upper(),
+            url=url,
+            host=parts.hostname or "",
+            path=path,
+            request_headers=header_list,
+        )
+        rules = list(self.engine.ruleset.rules)
+        lines: list[DryRunLine] = []
+        answered_by: str | None = None
+        for phase in RULE_PHASES:
+            if phase == "response":
+                rec.status = status if status is not None else 200
+                rec.content_type = content_type or None
+                if content_type:
+                    rec.response_headers = [("Content-Type", content_type)]
+            stopped_by: str | None = answered_by
+            for rule in (r for r in rules if r.config.phase == phase):
+                cfg = rule.config
+                if stopped_by is not None:
+                    lines.append(DryRunLine(cfg.name, phase, "not reached", stopped_by))
+                    continue
+                try:
+                    matches = bool(rule.filter(rec))
+                except Exception:  # a filter that cannot judge a made-up request
+                    matches = False
+                if not cfg.enabled:
+                    verdict = "disabled, would match" if matches else "disabled"
+                    lines.append(DryRunLine(cfg.name, phase, verdict))
+                    continue
+                if not matches:
+                    lines.append(DryRunLine(cfg.name, phase, "no match"))
+                    continue
+                lines.append(DryRunLine(cfg.name, phase, "fires"))
+                if cfg.action in FINAL_ACTIONS:
+                    stopped_by = cfg.name
+                    if cfg.action != "allow" and phase == "request":
+                        answered_by = cfg.name
+        return Result(True, value=tuple(lines))

@@ -16,6 +16,7 @@ from workbench.engine.health import HealthChecker
 from workbench.engine.http1 import HttpRequest, HttpServer, ServerConnection
 from workbench.engine.records import Headers, RecordLog, RequestRecord
 from workbench.engine.rules import RuleSet, block_page
+from workbench.engine.snapshot import CacheEntryView, EngineSnapshot, cache_entries
 from workbench.engine.stats import Stats
 from workbench.engine.upstream import UpstreamError, UpstreamPool
 
@@ -336,8 +337,16 @@ class Engine:
             "records_dropped": self.records.dropped,
         }
 
-    def snapshot(self) -> dict[str, Any]:
-        """Plain-data view of everything the UI and the admin API show."""
+    def snapshot(self) -> EngineSnapshot:
+        """Typed, frozen view of everything the UI shows (also a read-only mapping of the dict)."""
+        return EngineSnapshot.from_dict(self.snapshot_data())
+
+    def cache_entries(self, limit: int = 200) -> tuple[CacheEntryView, ...]:
+        """The most recently used cache entries (each variant of a URL separately)."""
+        return cache_entries(self.cache.entries(limit=limit) if self.cache is not None else ())
+
+    def snapshot_data(self) -> dict[str, Any]:
+        """Plain-data view of everything the UI and the admin API show (JSON-ready)."""
         stats = self.stats.snapshot(
             pools={name: list(p.backends) for name, p in self.pools.items()}
         )

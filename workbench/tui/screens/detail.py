@@ -15,11 +15,11 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual import work
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from workbench.tui.actions import bindings
 from workbench.tui.views.traffic import duration_ms, human_size, status_style
 
 if TYPE_CHECKING:
@@ -223,9 +223,7 @@ class DetailScreen(Screen[None]):
     | escape, q | Back to the list. |
     """
 
-    BINDINGS: ClassVar = [
-        Binding("escape,q", "close", "Back", id="detail_close", tooltip="Back to the traffic list"),
-    ]
+    BINDINGS: ClassVar = bindings("detail")
 
     def __init__(self, record: RequestRecord) -> None:
         super().__init__(classes="detail")
