@@ -28,7 +28,7 @@ from workbench.demo.lessons import (
     unmet_needs,
 )
 from workbench.demo.progress import Progress
-from workbench.engine.records import RequestRecord
+from workbench.engine.observe.records import RequestRecord
 
 
 # -- snapshot builders --------------------------------------------------------------------------

@@ -51,7 +51,7 @@ DEMO_AGENT_PREFIX = "workbench-"
 
 
 class RecordLike(Protocol):
-    """The fields of :class:`workbench.engine.records.RequestRecord` the checks read."""
+    """The fields of :class:`workbench.engine.observe.records.RequestRecord` the checks read."""
 
     proxy: str
     method: str

@@ -66,8 +66,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
-from workbench.engine.headers import strip_hop_by_hop
-from workbench.engine.records import Headers
+from workbench.engine.http.headers import strip_hop_by_hop
+from workbench.engine.observe.records import Headers
 
 __all__ = [
     "CACHE_NAME",
