@@ -907,7 +907,34 @@ _REVERSE = _obj(
     },
     check=_check_reverse,
 )
-_CACHE = _obj(CacheConfig, {"max_size": _size(), "max_object_size": _size()}, check=_check_cache)
+
+
+def _stale_window(chk: _Checker, node: Node, path: str) -> Any:
+    if isinstance(node, ScalarNode) and chk.value(node) is False:
+        return 0.0
+    if isinstance(node, ScalarNode) and chk.value(node) is True:
+        return chk.report(node, path, "expected a duration such as 5m, or false for off")
+    return _duration()(chk, node, path)
+
+
+def _targeted_field(chk: _Checker, node: Node, path: str) -> Any:
+    name = _header_name(chk, node, path)
+    if name is not _BAD and name.lower() == "cache-control":
+        return chk.report(node, path, "Cache-Control is always read; list targeted fields only")
+    return name
+
+
+_CACHE = _obj(
+    CacheConfig,
+    {
+        "max_size": _size(),
+        "max_object_size": _size(),
+        "store_set_cookie": _bool,
+        "serve_stale_on_error": _stale_window,
+        "targeted_fields": _list(_targeted_field),
+    },
+    check=_check_cache,
+)
 _RULE = _obj(
     RuleConfig,
     {
