@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(hash_password(pw.rstrip("\n")))
         return 0
     if command == "bench":
-        from workbench.bench import run_bench
+        from workbench.devtools.bench import run_bench
 
         return run_bench(args)
     _event_loop_policy()

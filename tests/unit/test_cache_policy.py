@@ -14,7 +14,7 @@ from workbench.engine.cache import (
     cache_status,
     parse_cache_control,
 )
-from workbench.engine.records import Headers
+from workbench.engine.observe.records import Headers
 
 T0 = 1_700_000_000.0
 URL = "http://example.test/page"

@@ -26,7 +26,7 @@ from workbench.engine.cache.policy import (
     post_reusable_for_get,
     storable_reason,
 )
-from workbench.engine.records import Headers
+from workbench.engine.observe.records import Headers
 
 T0 = 1_700_000_000.0
 URL = "http://example.test/page"

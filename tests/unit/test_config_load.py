@@ -576,7 +576,7 @@ def test_check_files(tmp_path: Path) -> None:
 
 
 def test_rule_when_is_checked_with_the_filter_language() -> None:
-    pytest.importorskip("workbench.engine.filters")
+    pytest.importorskip("workbench.engine.rules.filters")
     lines = problems("rules:\n  - name: r\n    when: '~d a.test & ~zz b'\n    action: block")
     assert len(lines) == 1
     # The problem sits on the value; the column inside the expression is in the message.

@@ -24,7 +24,7 @@ from workbench.demo.lessons import (
     fill,
     lesson_by_id,
 )
-from workbench.engine.records import RequestRecord
+from workbench.engine.observe.records import RequestRecord
 
 
 # -- snapshot builders --------------------------------------------------------------------------

@@ -760,7 +760,7 @@ def _when(chk: _Checker, node: Node, path: str) -> Any:
     if text is _BAD:
         return _BAD
     try:
-        from workbench.engine.filters import FilterSyntaxError, parse_filter
+        from workbench.engine.rules.filters import FilterSyntaxError, parse_filter
     except ImportError:  # the filter engine is optional to the loader; the rule engine re-checks
         return text
     try:

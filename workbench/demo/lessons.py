@@ -32,7 +32,7 @@ __all__ = [
 
 
 class RecordLike(Protocol):
-    """The fields of :class:`workbench.engine.records.RequestRecord` the checks read."""
+    """The fields of :class:`workbench.engine.observe.records.RequestRecord` the checks read."""
 
     proxy: str
     method: str

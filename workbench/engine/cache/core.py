@@ -77,7 +77,7 @@ from workbench.engine.cache.policy import (
 )
 from workbench.engine.cache.status import RatioRing, entry_rows
 from workbench.engine.cache.store import ENTRY_OVERHEAD, CachedResponse, CacheKey, MemoryStore
-from workbench.engine.records import Headers
+from workbench.engine.observe.records import Headers
 
 __all__ = ["HttpCache", "LookupResult", "StoreResult"]
 

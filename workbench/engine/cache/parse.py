@@ -11,7 +11,7 @@ import re
 import time
 from functools import lru_cache
 
-from workbench.engine.records import Headers
+from workbench.engine.observe.records import Headers
 
 __all__ = [
     "MAX_DELTA",

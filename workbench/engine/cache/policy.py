@@ -22,8 +22,8 @@ from workbench.engine.cache.parse import (
     parse_targeted,
     split_url,
 )
-from workbench.engine.headers import strip_hop_by_hop
-from workbench.engine.records import Headers
+from workbench.engine.http.headers import strip_hop_by_hop
+from workbench.engine.observe.records import Headers
 
 __all__ = [
     "HEURISTIC_STATUSES",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.engine.cache.parse import normalize_url
-from workbench.engine.records import Headers
+from workbench.engine.observe.records import Headers
 
 __all__ = ["ENTRY_OVERHEAD", "MAX_VARIANTS", "CacheKey", "CachedResponse", "MemoryStore"]
 

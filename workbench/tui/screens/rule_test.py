@@ -11,10 +11,10 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from workbench.engine.rules import dry_run
+from workbench.engine.rules.ruleset import dry_run
 
 if TYPE_CHECKING:
-    from workbench.engine.rules import RuleSet
+    from workbench.engine.rules.ruleset import RuleSet
 
 
 def parse_headers(text: str) -> tuple[list[tuple[str, str]], str | None]:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 
 import httptools
 
-from workbench.engine.http1 import BodyStream
+from workbench.engine.http.server import BodyStream
 
 TIMEOUT_TICK = 0.05
 """Resolution of response timeouts (seconds)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.engine.records import Headers
+from workbench.engine.observe.records import Headers
 
 HOP_BY_HOP = frozenset(
     {

@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.engine.cache import HttpCache, LookupResult, cache_status
-from workbench.engine.http1 import HttpRequest, ServerConnection
-from workbench.engine.records import Headers, RequestRecord
-from workbench.engine.upstream import UpstreamError, UpstreamResponse
+from workbench.engine.http.client import UpstreamError, UpstreamResponse
+from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.observe.records import Headers, RequestRecord
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine

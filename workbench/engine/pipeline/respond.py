@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from workbench.engine.headers import request_head
-from workbench.engine.http1 import HttpRequest, ServerConnection
-from workbench.engine.records import Headers, RequestRecord
-from workbench.engine.upstream import UpstreamConnection, UpstreamPool, UpstreamResponse
+from workbench.engine.http.client import UpstreamConnection, UpstreamPool, UpstreamResponse
+from workbench.engine.http.headers import request_head
+from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.observe.records import Headers, RequestRecord
 
 PREVIEW_BYTES = 4096
 

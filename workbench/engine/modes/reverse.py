@@ -9,19 +9,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workbench.config.model import ReverseConfig, RouteConfig
-from workbench.engine.cachelayer import DONE
-from workbench.engine.headers import (
+from workbench.engine.balancing.health import passive_failure, passive_success
+from workbench.engine.http.client import UpstreamError
+from workbench.engine.http.headers import (
     RESPONSE_DROP,
     add_forwarded,
     append_via,
     remove_names,
     strip_hop_by_hop,
 )
-from workbench.engine.health import passive_failure, passive_success
-from workbench.engine.http1 import HttpRequest, ServerConnection
-from workbench.engine.records import Headers, RequestRecord
-from workbench.engine.relay import finish_response, relay_complete, send_upstream
-from workbench.engine.upstream import UpstreamError
+from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.observe.records import Headers, RequestRecord
+from workbench.engine.pipeline.cache_stage import DONE
+from workbench.engine.pipeline.respond import finish_response, relay_complete, send_upstream
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
