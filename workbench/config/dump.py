@@ -20,6 +20,7 @@ from workbench.config.model import (
     DemoConfig,
     ForwardConfig,
     HealthConfig,
+    InterceptConfig,
     Limits,
     PoolConfig,
     ReverseConfig,
@@ -74,7 +75,18 @@ def _forward(f: ForwardConfig) -> dict[str, Any]:
         out["auth"] = _auth(f.auth)
     out["timeouts"] = _timeouts(f.timeouts)
     out["limits"] = _limits(f.limits)
+    if f.intercept != InterceptConfig():
+        out["intercept"] = _intercept(f.intercept)
     return out
+
+
+def _intercept(i: InterceptConfig) -> dict[str, Any]:
+    return {
+        "hosts": list(i.hosts),
+        "ca_dir": i.ca_dir,
+        "upstream_ca_file": i.upstream_ca_file,
+        "upstream_verify": i.upstream_verify,
+    }
 
 
 def _tls(t: TlsConfig) -> dict[str, Any]:

@@ -77,6 +77,20 @@ class AuthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class InterceptConfig:
+    """HTTPS interception by the forward proxy (off while ``hosts`` is empty)."""
+
+    hosts: tuple[str, ...] = ()
+    """Host globs (``*.example.test``, ``localhost``) whose CONNECT tunnels are decrypted."""
+    ca_dir: str | None = None
+    """Folder of the local CA; None: ``$XDG_DATA_HOME/proxy-workbench/ca``."""
+    upstream_ca_file: str | None = None
+    """PEM file of CAs trusted for the upstream TLS; None: the system store."""
+    upstream_verify: bool = True
+    """Verify origin certificates (turn off only for throw-away test origins)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardConfig:
     listen: Address = field(default_factory=lambda: Address("127.0.0.1", 8888))
     allow_clients: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
@@ -89,6 +103,8 @@ class ForwardConfig:
     auth: AuthConfig | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     limits: Limits = field(default_factory=Limits)
+    intercept: InterceptConfig = field(default_factory=InterceptConfig)
+    """HTTPS interception for chosen hosts (needs clients to trust the workbench CA)."""
 
 
 @dataclass(frozen=True, slots=True)
