@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 
 from workbench.config.model import Config
-from workbench.engine.accesslog import combined, json_line
+from workbench.engine.observe.accesslog import combined, json_line
 from workbench.runtime import Runtime
 
 DRAIN_INTERVAL = 0.1

@@ -10,7 +10,7 @@ import time
 
 import aiohttp
 
-from workbench.bench import free_port, workbench_config
+from workbench.devtools.bench import free_port, workbench_config
 
 
 async def test_bench_ui_measures_under_traffic_and_reports_on_sigterm(origins, tmp_path):
@@ -22,7 +22,7 @@ async def test_bench_ui_measures_under_traffic_and_reports_on_sigterm(origins, t
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "workbench.bench_ui",
+        "workbench.devtools.bench_ui",
         str(cfg),
         "--report",
         str(report),

@@ -22,8 +22,8 @@ import pytest
 from workbench.config.load import load_config
 from workbench.config.model import Address, Config
 from workbench.demo.classroom import classroom_config
-from workbench.engine.records import Headers, RequestRecord
-from workbench.engine.rules import RuleSet, Verdict
+from workbench.engine.observe.records import Headers, RequestRecord
+from workbench.engine.rules.ruleset import RuleSet, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_configs"

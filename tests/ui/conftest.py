@@ -18,7 +18,7 @@ from workbench.config.model import (
     RouteConfig,
     RuleConfig,
 )
-from workbench.engine.records import RecordLog, RequestRecord
+from workbench.engine.observe.records import RecordLog, RequestRecord
 from workbench.engine.snapshot import EngineSnapshot
 
 FIXED_START = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: rendered as local time, TZ pinned below

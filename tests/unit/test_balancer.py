@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from workbench.config.model import ALGORITHMS as CONFIG_ALGORITHMS
-from workbench.engine.balancer import ALGORITHMS, make_balancer
+from workbench.engine.balancing.algorithms import ALGORITHMS, make_balancer
 
 FIVE = {"web1": 1, "web2": 1, "web3": 1, "web4": 1, "web5": 1}
 
@@ -392,7 +392,7 @@ def test_explain(algorithm: str, weights: dict[str, int], key: str | None, expec
 
 def test_hash_algorithms_agree_across_processes_with_different_hash_seeds() -> None:
     code = (
-        "from workbench.engine.balancer import make_balancer\n"
+        "from workbench.engine.balancing.algorithms import make_balancer\n"
         "w = {f'web{i}': 1 for i in range(1, 6)}\n"
         "keys = [f'10.0.0.{i}' for i in range(50)]\n"
         "for alg in ('ip_hash', 'consistent_hash'):\n"

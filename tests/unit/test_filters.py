@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.engine.filters import (
+from workbench.engine.observe.records import RequestRecord
+from workbench.engine.rules.filters import (
     FilterSyntaxError,
     begin_evaluation,
     end_evaluation,
     parse_filter,
 )
-from workbench.engine.records import RequestRecord
-from workbench.engine.rules import RuleSet
+from workbench.engine.rules.ruleset import RuleSet
 
 
 def record(**kw: object) -> RequestRecord:
@@ -277,8 +277,8 @@ def test_quoted_and_escaped_arguments(expr: str, argument_url: str) -> None:
 
 
 def test_domain_is_case_insensitive_because_records_carry_lower_case_hosts() -> None:
-    from workbench.engine.forward import _split_authority
-    from workbench.engine.reverse import split_host
+    from workbench.engine.modes.forward import _split_authority
+    from workbench.engine.modes.reverse import split_host
 
     assert parse_filter("~d example.com")(record(host=split_host("WWW.Example.COM:8080")))
     host, _port = _split_authority("WWW.Example.COM:443", 443)
@@ -350,7 +350,7 @@ def test_matches_everything_flag() -> None:
 
 def test_url_regex_anchors_on_the_path_too():
     """DESIGN's example ``~u ^/api/slow`` must fire for a request to /api/slow."""
-    from workbench.engine.records import RequestRecord
+    from workbench.engine.observe.records import RequestRecord
 
     rec = RequestRecord(
         1,

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from workbench.engine.metrics import BACKEND_STATES, escape_label_value, render_metrics
-from workbench.engine.stats import LATENCY_BUCKETS, Stats
+from workbench.engine.observe.metrics import BACKEND_STATES, escape_label_value, render_metrics
+from workbench.engine.observe.stats import LATENCY_BUCKETS, Stats
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(rf"^({_NAME})(?:\{{(.*)\}})? (\S+)$")
@@ -221,7 +221,7 @@ def test_backend_up_keeps_an_unknown_state() -> None:
 
 
 def test_backend_states_match_the_engine() -> None:
-    from workbench.engine.backends import STATES
+    from workbench.engine.balancing.pools import STATES
 
     assert tuple(STATES) == BACKEND_STATES
 

@@ -7,8 +7,8 @@ import random
 import pytest
 
 from workbench.config.model import RuleConfig
-from workbench.engine.records import RequestRecord
-from workbench.engine.rules import (
+from workbench.engine.observe.records import RequestRecord
+from workbench.engine.rules.ruleset import (
     NO_VERDICT,
     RuleError,
     RuleSet,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.engine.stats import (
+from workbench.engine.observe.stats import (
     LATENCY_BUCKETS,
     STATUS_CLASSES,
     Histogram,

@@ -243,7 +243,7 @@ class AdminApi:
         return _json({"ok": True})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        from workbench.engine.metrics import CONTENT_TYPE, render_metrics
+        from workbench.engine.observe.metrics import CONTENT_TYPE, render_metrics
 
         text = render_metrics(self.engine.metrics_state())
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})

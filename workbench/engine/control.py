@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.config.model import ALGORITHMS
 
 if TYPE_CHECKING:
-    from workbench.engine.backends import Backend, Pool
+    from workbench.engine.balancing.pools import Backend, Pool
     from workbench.engine.engine import Engine
 
 
@@ -148,7 +148,7 @@ class Control:
 
     # -- rules ------------------------------------------------------------------------------
     def _swap_rules(self, configs: list, message: str, who: str) -> Result:
-        from workbench.engine.rules import RuleError, RuleSet
+        from workbench.engine.rules.ruleset import RuleError, RuleSet
 
         try:
             new = RuleSet.compile(configs, previous=self.engine.ruleset)
@@ -161,8 +161,8 @@ class Control:
 
     def _rule_op(self, op: str, *args: Any, who: str = "user") -> Result:
         from workbench.config.load import ConfigError
-        from workbench.engine import rules as rules_mod
-        from workbench.engine.rules import RuleError
+        from workbench.engine.rules import ruleset as rules_mod
+        from workbench.engine.rules.ruleset import RuleError
 
         try:
             configs = getattr(rules_mod, op)(self.engine.rule_configs, *args)
@@ -190,7 +190,7 @@ class Control:
         cfg = self._rule_config(data, len(self.engine.rule_configs))
         if isinstance(cfg, Result):
             return cfg
-        from workbench.engine.rules import RuleError, add_rule
+        from workbench.engine.rules.ruleset import RuleError, add_rule
 
         try:
             configs = add_rule(self.engine.rule_configs, cfg, index)
@@ -215,7 +215,7 @@ class Control:
         cfg = self._rule_config(data)
         if isinstance(cfg, Result):
             return cfg
-        from workbench.engine.rules import RuleError, replace_rule
+        from workbench.engine.rules.ruleset import RuleError, replace_rule
 
         try:
             configs = replace_rule(self.engine.rule_configs, name, cfg)
@@ -377,8 +377,8 @@ class Control:
         from urllib.parse import urlsplit
 
         from workbench.config.model import RULE_PHASES
-        from workbench.engine.records import RequestRecord
-        from workbench.engine.rules import FINAL_ACTIONS
+        from workbench.engine.observe.records import RequestRecord
+        from workbench.engine.rules.ruleset import FINAL_ACTIONS
         from workbench.engine.snapshot import DryRunLine
 
         if not isinstance(method, str) or not method.strip():

@@ -9,16 +9,16 @@ import time
 from typing import Any
 
 from workbench.config.model import BackendConfig, Config, PoolConfig
-from workbench.engine.backends import EventLog, Pool
+from workbench.engine.balancing.health import HealthChecker
+from workbench.engine.balancing.pools import EventLog, Pool
 from workbench.engine.cache import HttpCache
-from workbench.engine.cachelayer import CacheLayer
-from workbench.engine.health import HealthChecker
-from workbench.engine.http1 import HttpRequest, HttpServer, ServerConnection
-from workbench.engine.records import Headers, RecordLog, RequestRecord
-from workbench.engine.rules import RuleSet, block_page
+from workbench.engine.http.client import UpstreamError, UpstreamPool
+from workbench.engine.http.server import HttpRequest, HttpServer, ServerConnection
+from workbench.engine.observe.records import Headers, RecordLog, RequestRecord
+from workbench.engine.observe.stats import Stats
+from workbench.engine.pipeline.cache_stage import CacheLayer
+from workbench.engine.rules.ruleset import RuleSet, block_page
 from workbench.engine.snapshot import CacheEntryView, EngineSnapshot, cache_entries
-from workbench.engine.stats import Stats
-from workbench.engine.upstream import UpstreamError, UpstreamPool
 
 log = logging.getLogger("workbench.engine")
 
@@ -76,7 +76,7 @@ class Engine:
 
     async def start(self) -> None:
         """Open every configured listener and start health checks."""
-        from workbench.engine.reverse import ReverseProxy
+        from workbench.engine.modes.reverse import ReverseProxy
 
         self.started_at = time.time()
         cfg = self.config
@@ -104,7 +104,7 @@ class Engine:
                     self.checkers.append(checker)
         if cfg.forward is not None:
             try:
-                from workbench.engine.forward import ForwardProxy
+                from workbench.engine.modes.forward import ForwardProxy
             except ImportError:  # pragma: no cover - forward proxy lands in its own module
                 ForwardProxy = None  # noqa: N806
             if ForwardProxy is not None:
@@ -311,7 +311,7 @@ class Engine:
         return self.records.records_since(cursor, limit)
 
     def metrics_state(self) -> dict[str, Any]:
-        """Input for :func:`workbench.engine.metrics.render_metrics`."""
+        """Input for :func:`workbench.engine.observe.metrics.render_metrics`."""
         prom = self.stats.prometheus_state()
         counters = prom["backend_counters"]
         backends = []
@@ -431,7 +431,7 @@ def _server_ssl(tls):
 
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     if tls.self_signed:
-        from workbench.engine.selfsigned import self_signed_files
+        from workbench.engine.http.tls import self_signed_files
 
         cert, key = self_signed_files()
         ctx.load_cert_chain(cert, key)

@@ -471,6 +471,15 @@ ACTIONS: tuple[Action, ...] = (
         "Test",
         "Dry run: which rules would fire for a request you describe",
     ),
+    # -- Lessons -----------------------------------------------------------------------------
+    Action(
+        "lessons_reset",
+        "lessons",
+        "reset_progress_now",
+        "",
+        "Reset progress",
+        "Forget which lessons were finished (kept across restarts)",
+    ),
     # -- request detail ------------------------------------------------------------------------
     Action(
         "detail_close",

@@ -23,7 +23,7 @@ from workbench.tui.actions import bindings
 from workbench.tui.views.traffic import duration_ms, human_size, status_style
 
 if TYPE_CHECKING:
-    from workbench.engine.records import Headers, RequestRecord
+    from workbench.engine.observe.records import Headers, RequestRecord
 
 BODY_CAP = 16 * 1024
 """Bytes of body preview shown; more would make the screen slow to scroll and hard to read."""

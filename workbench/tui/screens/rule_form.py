@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from workbench.config.model import RULE_ACTIONS, RULE_PHASES
 from workbench.engine.control import Result
-from workbench.engine.filters import FilterSyntaxError, parse_filter
+from workbench.engine.rules.filters import FilterSyntaxError, parse_filter
 
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "block": ("status",),

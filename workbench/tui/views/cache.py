@@ -39,7 +39,7 @@ NOT_CONFIGURED = "cache not configured"
 
 _COLUMNS = (
     ("url", "URL"),
-    ("variant", "variant (Vary)"),
+    ("variant", "variant"),
     ("size", "size"),
     ("age", "age"),
     ("ttl", "TTL"),
@@ -216,6 +216,8 @@ class CacheView(View):
         if not table.columns:  # not composed yet
             return
         rows: list[tuple[str, tuple[str, ...]]] = []
+        # The URL takes what the other columns leave, so TTL and hits stay visible at 80 columns.
+        url_width = max(16, (self.size.width or 80) - 46)
         for e in entries:
             # The key tells variants of one URL apart (Vary); the URL is what people read.
             ttl_text = "stale" if e.ttl <= 0 else human_age(e.ttl)
@@ -223,7 +225,7 @@ class CacheView(View):
                 (
                     e.key,
                     (
-                        e.url,
+                        e.url if len(e.url) <= url_width else e.url[: url_width - 1] + "…",
                         variant_text(e),
                         human_bytes(e.size),
                         human_age(e.age),

@@ -25,14 +25,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from workbench.engine.filters import Filter
+from workbench.engine.rules.filters import Filter
 from workbench.tui.actions import bindings
 from workbench.tui.views.base import View
 from workbench.tui.widgets.filter_bar import FilterBar
 from workbench.tui.widgets.palette import theme_styles
 
 if TYPE_CHECKING:
-    from workbench.engine.records import RequestRecord
+    from workbench.engine.observe.records import RequestRecord
 
 
 def status_style(status: int | None, error: str | None = None) -> str:

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from workbench.engine.filters import Filter, FilterSyntaxError, parse_filter
+from workbench.engine.rules.filters import Filter, FilterSyntaxError, parse_filter
 
 
 class FilterBar(Vertical):

@@ -12,9 +12,9 @@ import asyncio
 import time
 
 from workbench.config.model import HealthConfig
-from workbench.engine.backends import Backend, Pool
-from workbench.engine.headers import request_head
-from workbench.engine.upstream import UpstreamError, UpstreamPool
+from workbench.engine.balancing.pools import Backend, Pool
+from workbench.engine.http.client import UpstreamError, UpstreamPool
+from workbench.engine.http.headers import request_head
 
 
 def passive_success(backend: Backend) -> None:

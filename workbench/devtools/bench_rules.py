@@ -1,6 +1,7 @@
 """Micro-benchmark: one evaluation of a 50-rule set against a typical request.
 
-Run ``python -m workbench.engine.bench_rules``. No rule matches, so every rule is tested: the worst
+Run ``python -m workbench.devtools.bench_rules``. No rule matches, so every rule is tested:
+the worst
 case for a request that passes through untouched (and the most common one).
 """
 
@@ -10,8 +11,8 @@ import statistics
 import time
 
 from workbench.config.model import RuleConfig
-from workbench.engine.records import RequestRecord
-from workbench.engine.rules import NO_VERDICT, RuleSet
+from workbench.engine.observe.records import RequestRecord
+from workbench.engine.rules.ruleset import NO_VERDICT, RuleSet
 
 
 def realistic_rules() -> list[RuleConfig]:

@@ -508,7 +508,7 @@ class Stats:
         }
 
     def prometheus_state(self) -> dict[str, Any]:
-        """The request/latency part of :func:`workbench.engine.metrics.render_metrics`'s input.
+        """The request/latency part of the input of :func:`~.metrics.render_metrics`.
 
         Returns ``{"proxies": {name: {"status_classes", "errors", "duration"}},
         "backend_counters": {name: {"requests", "errors", "inflight"}}}``; the engine adds the

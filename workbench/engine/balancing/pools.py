@@ -8,44 +8,15 @@ A pool's balancer is rebuilt (and swapped in one assignment) whenever the eligib
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from workbench.config.model import BackendConfig, PoolConfig
-from workbench.engine.balancer import make_balancer
-from workbench.engine.upstream import UpstreamPool
+from workbench.engine.balancing.algorithms import make_balancer
+from workbench.engine.http.client import UpstreamPool
+from workbench.engine.observe.events import Event, EventLog  # noqa: F401 (re-exported)
 
 STATES = ("up", "down", "ejected", "draining", "disabled")
-
-
-@dataclass(slots=True, frozen=True)
-class Event:
-    """Something that happened to the live state: a health change, a live edit, an error."""
-
-    time: float
-    kind: str
-    """``health``, ``edit``, ``error`` or ``info``."""
-    message: str
-    who: str = "engine"
-
-
-class EventLog:
-    """Bounded list of recent events (health changes, live edits)."""
-
-    def __init__(self, capacity: int = 500) -> None:
-        self._events: deque[Event] = deque(maxlen=capacity)
-        self.total = 0
-
-    def add(self, kind: str, message: str, who: str = "engine") -> Event:
-        ev = Event(time.time(), kind, message, who)
-        self._events.append(ev)
-        self.total += 1
-        return ev
-
-    def recent(self, n: int = 50) -> list[Event]:
-        return list(self._events)[-n:]
 
 
 class Backend:

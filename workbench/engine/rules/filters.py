@@ -46,7 +46,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workbench.engine.records import Headers, RequestRecord
+    from workbench.engine.observe.records import Headers, RequestRecord
 
 Predicate = Callable[["RequestRecord"], bool]
 """A compiled filter: takes a record, answers whether it matches."""

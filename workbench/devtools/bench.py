@@ -8,7 +8,8 @@ the load generator on core 1 (when there are two cores and ``taskset`` exists). 
 - ``workbench``: ``workbench run --headless`` with records, stats, 10 rules and health checks on
 - ``memory``: an aiohttp server answering the same body from memory (the cache-hit yardstick)
 - ``cache-hit``: the workbench serving the body from its cache
-- ``ui``: the ``workbench`` scenario with the TUI attached (``workbench.bench_ui``: the real app
+- ``ui``: the ``workbench`` scenario with the TUI attached
+  (``workbench.devtools.bench_ui``: the real app
   under ``App.run_test``, headless, 160×45, Traffic view following); also reports redraw and
   key-press latency from inside the app. Runs ``workbench`` too, for the throughput ratio.
 
@@ -461,7 +462,7 @@ def run_bench(args) -> int:
             results.append(
                 scenario(
                     "workbench + TUI (headless app)",
-                    [py, "-m", "workbench.bench_ui", str(cfg), "--report", str(report)],
+                    [py, "-m", "workbench.devtools.bench_ui", str(cfg), "--report", str(report)],
                     port,
                 )
             )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from workbench.engine.headers import get_header
-from workbench.engine.records import RequestRecord
+from workbench.engine.http.headers import get_header
+from workbench.engine.observe.records import RequestRecord
 
 
 def _q(value: str | None) -> str:

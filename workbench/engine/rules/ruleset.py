@@ -25,7 +25,8 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from workbench.config.model import RULE_ACTIONS, RULE_PHASES, RuleConfig
-from workbench.engine.filters import (
+from workbench.engine.observe.records import RequestRecord
+from workbench.engine.rules.filters import (
     Filter,
     FilterSyntaxError,
     Predicate,
@@ -33,7 +34,6 @@ from workbench.engine.filters import (
     end_evaluation,
     parse_filter,
 )
-from workbench.engine.records import RequestRecord
 
 __all__ = [
     "FINAL_ACTIONS",

@@ -1,4 +1,4 @@
-"""``python -m workbench.bench_ui CONFIG --report FILE``: the TUI under load, measured.
+"""``python -m workbench.devtools.bench_ui CONFIG --report FILE``: the TUI under load, measured.
 
 Runs the proxies from CONFIG inside the real Textual app (``make_app``) under ``App.run_test``
 (headless, 160×45), shows the Traffic view with follow on, and measures until SIGTERM/SIGINT:
@@ -367,7 +367,7 @@ def _write_report(path: Path, report: dict[str, Any]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m workbench.bench_ui",
+        prog="python -m workbench.devtools.bench_ui",
         description="Run the workbench TUI headless under load and measure redraws and keys.",
     )
     p.add_argument("config", help="YAML config for the proxies")

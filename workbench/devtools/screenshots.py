@@ -1,6 +1,7 @@
 """Regenerate the README screenshots from the real app under demo traffic.
 
-``python -m workbench.screenshots [--out screenshots]`` starts the classroom (built-in backends and
+``python -m workbench.devtools.screenshots [--out screenshots]`` starts the classroom (built-in
+backends and
 traffic, on free ports), waits until requests have flowed, then drives the app headlessly and saves
 one SVG per view, a request detail and the help screen.
 """

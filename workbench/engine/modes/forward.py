@@ -15,7 +15,8 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from workbench.config.model import ForwardConfig
-from workbench.engine.headers import (
+from workbench.engine.http.client import UpstreamError, UpstreamPool
+from workbench.engine.http.headers import (
     FORWARDING_HEADERS,
     RESPONSE_DROP,
     REVEALING_HEADERS,
@@ -24,12 +25,11 @@ from workbench.engine.headers import (
     remove_names,
     strip_hop_by_hop,
 )
-from workbench.engine.http1 import HttpRequest, ServerConnection
-from workbench.engine.records import RequestRecord
-from workbench.engine.relay import finish_response, send_upstream
-from workbench.engine.reverse import IDEMPOTENT
-from workbench.engine.tlsinfo import looks_like_tls, parse_sni
-from workbench.engine.upstream import UpstreamError, UpstreamPool
+from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.http.tlsinfo import looks_like_tls, parse_sni
+from workbench.engine.modes.reverse import IDEMPOTENT
+from workbench.engine.observe.records import RequestRecord
+from workbench.engine.pipeline.respond import finish_response, send_upstream
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -166,6 +166,7 @@ class ForwardProxy:
             await self._pipeline(req, conn, rec, host_port)
         except (ConnectionError, UpstreamError) as exc:
             rec.error = rec.error or str(exc)
+            rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
             conn.close()
         finally:
             if rec.method != "CONNECT" or rec.status != 200:
@@ -243,13 +244,17 @@ class ForwardProxy:
             timeout = self.config.timeouts.response
             try:
                 try:
-                    resp, up = await send_upstream(origin, req, record, record.path, send, timeout)
+                    resp, up = await send_upstream(
+                        origin, req, record, record.path, send, timeout, conn
+                    )
                 except UpstreamError as exc:
                     # A pooled connection the origin closed as we reused it: one fresh try.
                     if not (exc.stale and req.method in IDEMPOTENT and req.stream is None):
                         raise
                     record.step("upstream", "retry", "pooled connection was closed; retrying")
-                    resp, up = await send_upstream(origin, req, record, record.path, send, timeout)
+                    resp, up = await send_upstream(
+                        origin, req, record, record.path, send, timeout, conn
+                    )
             except UpstreamError as exc:
                 record.step("upstream", exc.kind, str(exc))
                 if not answer_errors:

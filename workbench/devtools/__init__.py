@@ -1,0 +1,1 @@
+"""Benchmark and screenshot tooling, outside the runtime import graph (``workbench bench``)."""

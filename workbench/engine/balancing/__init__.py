@@ -1,0 +1,1 @@
+"""Pools of backends: balancing algorithms, backend state, active and passive health."""

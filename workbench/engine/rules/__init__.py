@@ -1,0 +1,1 @@
+"""The filter language, its compiler and the live rule set."""
