@@ -46,6 +46,7 @@ class BodyStream:
         "_pause",
         "_resume",
         "_paused",
+        "tap",
     )
 
     def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
@@ -57,6 +58,8 @@ class BodyStream:
         self._pause = pause
         self._resume = resume
         self._paused = False
+        self.tap: Callable[[bytes], None] | None = None
+        """Called with each piece as it is read (body capture for the request record)."""
 
     def feed(self, data: bytes) -> None:
         self._chunks.append(data)
@@ -103,6 +106,8 @@ class BodyStream:
         data = self._chunks.popleft()
         self._buffered -= len(data)
         self._maybe_resume()
+        if self.tap is not None:
+            self.tap(data)
         return data
 
 

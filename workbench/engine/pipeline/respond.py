@@ -10,8 +10,6 @@ from workbench.engine.http.headers import request_head
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
 
-PREVIEW_BYTES = 4096
-
 
 async def finish_response(
     engine,
@@ -87,7 +85,8 @@ def relay_complete(
         headers.append(("Content-Length", str(len(body))))
         conn.write_head(status, headers, resp.reason or None, body)
         rec.bytes_out = len(body)
-    rec.body_preview = body[:PREVIEW_BYTES] if body else None
+        if rec.body_cap:
+            rec.keep_response(body)
     return body if len(body) <= collect else None
 
 
@@ -114,14 +113,14 @@ async def _relay_stream(
     conn.write_head(status, headers, resp.reason or None)
     collected: list[bytes] | None = [] if collect else None
     size = 0
-    preview: bytes | None = None
+    keep = rec.keep_response if rec.body_cap else None
     while True:
         data = await resp.read()
         if not data:
             break
         size += len(data)
-        if preview is None:
-            preview = data[:PREVIEW_BYTES]
+        if keep is not None:
+            keep(data)
         if collected is not None:
             if size <= collect:
                 collected.append(data)
@@ -132,7 +131,6 @@ async def _relay_stream(
     if chunked:
         conn.write(b"0\r\n\r\n")
     rec.bytes_out = size
-    rec.body_preview = preview
     if close_after:
         req.keep_alive = False
     return b"".join(collected) if collected is not None else None
@@ -173,7 +171,10 @@ async def send_upstream(
     send_headers = upstream_request_headers(req, headers)
     if rec.upstream_headers is None:
         rec.upstream_headers = send_headers
+    rec.upstream_target = target
     body = req.stream if req.stream is not None else req.body
+    if req.stream is not None and rec.body_cap:
+        req.stream.tap = rec.keep_request  # a streamed body is kept as it goes upstream
     try:
         resp = await up.send(
             request_head(req.method, target, send_headers),
