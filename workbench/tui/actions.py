@@ -79,6 +79,7 @@ SCOPE_TITLES: dict[str, str] = {
     "rules": "Rules",
     "overview": "Overview",
     "lessons": "Lessons",
+    "charts": "Charts",
     "detail": "Request detail",
 }
 """How each scope is named in help and in the palette."""
@@ -90,6 +91,7 @@ _VIEWS = (
     ("4", "rules", "Rules"),
     ("5", "overview", "Overview"),
     ("6", "lessons", "Lessons"),
+    ("7", "charts", "Charts"),
 )
 
 ACTIONS: tuple[Action, ...] = (

@@ -47,6 +47,7 @@ VIEW_SPECS: tuple[tuple[str, str, str, str, str], ...] = (
     ("4", "rules", "Rules", "workbench.tui.views.rules", "RulesView"),
     ("5", "overview", "Overview", "workbench.tui.views.overview", "OverviewView"),
     ("6", "lessons", "Lessons", "workbench.tui.views.lessons", "LessonsView"),
+    ("7", "charts", "Charts", "workbench.tui.views.charts", "ChartsView"),
 )
 
 
@@ -132,7 +133,7 @@ class WorkbenchApp(App[None]):
 
     | Key | Action |
     | :- | :- |
-    | 1–6 | Traffic, Backends, Cache, Rules, Overview, Lessons. |
+    | 1–7 | Traffic, Backends, Cache, Rules, Overview, Lessons, Charts. |
     | tab | Next view. |
     | ? | Help (every key). |
     | ctrl+p | Command palette. |
@@ -240,6 +241,8 @@ class WorkbenchApp(App[None]):
             return
         try:
             snapshot = engine.snapshot()
+            if not isinstance(snapshot, EngineSnapshot):  # an engine that still sends the dict
+                snapshot = EngineSnapshot.from_dict(snapshot)
             self.last_snapshot = snapshot
             view = self.view()
             if view is not None:
@@ -322,6 +325,14 @@ class WorkbenchApp(App[None]):
                 rows.append(
                     ("ctrl+p", "Command palette: every action, including those without a key")
                 )
+            if scope == "detail":
+                from workbench.tui.screens.detail import DetailScreen
+
+                # The detail screen declares its own section keys; list them after ours.
+                known = {a.id for a in ACTIONS}
+                for b in Binding.make_bindings(DetailScreen.BINDINGS):
+                    if b.id not in known:
+                        rows.append((self.get_key_display(b), b.tooltip or b.description))
             if scope in {cls.view_id for _k, cls in self.view_classes}:
                 title = f"{title} view"
                 # Views that declare their own extra keys (Lessons) still show them.

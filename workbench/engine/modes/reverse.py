@@ -110,7 +110,7 @@ class ReverseProxy:
             target,
             req.headers,
         )
-        rec.bytes_in = len(req.body)
+        eng.records.begin(rec, req)
         # The whole pipeline runs in this one coroutine: every extra frame costs on each resume.
         try:
             eng = self.engine
@@ -194,7 +194,7 @@ class ReverseProxy:
             if result is None:
                 return
             resp, backend, up = result
-            if resp.complete and not eng.ruleset.has_phase("response"):
+            if resp.complete and resp.status != 101 and not eng.ruleset.has_phase("response"):
                 try:
                     rec.status = resp.status
                     rec.backend_response_headers = resp.headers

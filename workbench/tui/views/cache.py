@@ -141,7 +141,8 @@ class CacheView(View):
         summary.update(self._summary(stats, served, lookups, r10, r60))
         if now - self._entries_at >= ENTRIES_EVERY or now < self._entries_at:
             self._entries_at = now
-            self.show_entries(self.engine.cache_entries(ENTRY_LIMIT), now)
+            reader = getattr(self.engine, "cache_entries", None)
+            self.show_entries(reader(ENTRY_LIMIT) if reader is not None else (), now)
 
     def _window_ratio(self, now: float, window: float) -> float | None:
         """Share of lookups answered from the cache over the last ``window`` seconds."""
