@@ -334,6 +334,7 @@ class ForwardProxy:
                 max_connections=self.config.limits.max_connections_per_backend,
                 connect_timeout=t.connect,
                 idle_timeout=t.idle,
+                max_header_size=self.config.limits.max_header_size,
             )
             self.origins[host_port] = pool
             if len(self.origins) > MAX_ORIGIN_POOLS:
