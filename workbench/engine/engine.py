@@ -27,7 +27,11 @@ class Engine:
 
     def __init__(self, config: Config, *, record_capacity: int = 10_000) -> None:
         self.config = config
-        self.records = RecordLog(record_capacity)
+        self.records = RecordLog(
+            record_capacity,
+            body_cap=config.records.body_cap,
+            body_budget=config.records.body_budget,
+        )
         self.stats = Stats()
         self.events = EventLog()
         self.ruleset = RuleSet.compile(list(config.rules))
@@ -212,6 +216,8 @@ class Engine:
         rec.content_type = content_type
         rec.response_headers = headers
         rec.bytes_out = len(data) if req.method != "HEAD" else 0
+        if rec.body_cap and rec.bytes_out:
+            rec.keep_response(data)
         if status >= 500 and rec.error is None:
             rec.error = text.strip()
         close = req.stream is not None and not req.stream.done

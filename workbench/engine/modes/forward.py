@@ -134,7 +134,7 @@ class ForwardProxy:
             path,
             req.headers,
         )
-        rec.bytes_in = len(req.body)
+        eng.records.begin(rec, req)
         try:
             await self._pipeline(req, conn, rec, host_port)
         except (ConnectionError, UpstreamError) as exc:

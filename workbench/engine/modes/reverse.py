@@ -110,7 +110,7 @@ class ReverseProxy:
             target,
             req.headers,
         )
-        rec.bytes_in = len(req.body)
+        eng.records.begin(rec, req)
         # The whole pipeline runs in this one coroutine: every extra frame costs on each resume.
         try:
             eng = self.engine

@@ -299,7 +299,8 @@ class CacheLayer:
         rec.t_first_byte = time.monotonic() - req.start_mono
         is_head = req.method == "HEAD"
         rec.bytes_out = 0 if is_head or status == 304 else len(body)
-        rec.body_preview = body[:4096] if body else None
+        if rec.body_cap and rec.bytes_out:
+            rec.keep_response(body)
         for n, v in headers:
             if n.lower() == "content-type":
                 rec.content_type = v
@@ -320,6 +321,8 @@ class CacheLayer:
         rec.status = entry.status
         rec.response_headers = headers
         rec.bytes_out = len(entry.body)
+        if rec.body_cap and req.method != "HEAD":
+            rec.keep_response(entry.body)
         conn.respond(entry.status, headers, entry.body, head=req.method == "HEAD")
 
     async def _background_revalidate(self, req, client_rec, url, res: LookupResult, fetch) -> None:

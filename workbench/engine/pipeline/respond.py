@@ -15,8 +15,6 @@ from workbench.engine.http.headers import request_head
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
 
-PREVIEW_BYTES = 4096
-
 
 async def finish_response(
     engine,
@@ -93,7 +91,8 @@ def relay_complete(
         headers.append(("Content-Length", str(len(body))))
         conn.write_head(status, headers, resp.reason or None, body)
         rec.bytes_out = len(body)
-    rec.body_preview = body[:PREVIEW_BYTES] if body else None
+        if rec.body_cap:
+            rec.keep_response(body)
     if resp.close_delimited:
         rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return body if len(body) <= collect else None
@@ -121,7 +120,7 @@ async def _relay_stream(
     conn.write_head(status, headers, resp.reason or None)
     collected: list[bytes] | None = [] if collect else None
     size = 0
-    preview: bytes | None = None
+    keep = rec.keep_response if rec.body_cap else None
     while True:
         try:
             data = await resp.read()
@@ -134,8 +133,8 @@ async def _relay_stream(
         if not data:
             break
         size += len(data)
-        if preview is None:
-            preview = data[:PREVIEW_BYTES]
+        if keep is not None:
+            keep(data)
         if collected is not None:
             if size <= collect:
                 collected.append(data)
@@ -146,7 +145,6 @@ async def _relay_stream(
     if chunked:
         conn.write(b"0\r\n\r\n")
     rec.bytes_out = size
-    rec.body_preview = preview
     if resp.close_delimited:
         rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return b"".join(collected) if collected is not None else None
@@ -206,7 +204,10 @@ async def send_upstream(
     send_headers = upstream_request_headers(req, headers)
     if rec.upstream_headers is None:
         rec.upstream_headers = send_headers
+    rec.upstream_target = target
     body = req.stream if req.stream is not None else req.body
+    if req.stream is not None and rec.body_cap:
+        req.stream.tap = rec.keep_request  # a streamed body is kept as it goes upstream
     try:
         resp = await up.send(
             request_head(req.method, target, send_headers),
