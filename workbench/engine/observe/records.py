@@ -328,6 +328,14 @@ class RecordLog:
                 return rec
         return None
 
+    def all_records(self) -> list[RequestRecord]:
+        """Every record kept: marked ones that left the ring, then the ring, oldest first."""
+        ring = self._ring
+        oldest = ring[0].seq if ring else self.total + 1
+        early = [r for r in self.marked.values() if r.seq < oldest]
+        early.sort(key=lambda r: r.seq)
+        return early + list(ring)
+
     def set_marked(self, rec: RequestRecord, marked: bool) -> str | None:
         """Mark or unmark ``rec``; returns an error message instead of passing the bound."""
         if marked == rec.marked:
