@@ -194,7 +194,7 @@ class ReverseProxy:
             if result is None:
                 return
             resp, backend, up = result
-            if resp.complete and not eng.ruleset.has_phase("response"):
+            if resp.complete and resp.status != 101 and not eng.ruleset.has_phase("response"):
                 try:
                     rec.status = resp.status
                     rec.backend_response_headers = resp.headers

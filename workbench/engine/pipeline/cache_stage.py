@@ -93,8 +93,8 @@ class CacheLayer:
         methods the cache does not serve.
         """
         method = req.method
-        if method not in ("GET", "HEAD"):
-            return None
+        if method not in ("GET", "HEAD") or req.upgrade is not None:
+            return None  # not cacheable; an upgrade (WebSocket) is never collapsed or stored
         cache = self.cache
         res = cache.lookup(method, url, req.headers)
         if res.only_if_cached_fail:

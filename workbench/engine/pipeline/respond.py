@@ -13,6 +13,7 @@ from workbench.engine.http.client import (
 )
 from workbench.engine.http.headers import request_head
 from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.http.upgrade import relay_upgrade
 from workbench.engine.observe.records import Headers, RequestRecord
 
 
@@ -45,9 +46,21 @@ async def finish_response(
         if extra:
             out.extend(extra)
         rec.response_headers = out
+        if resp.status == 101:
+            await switch_protocols(engine, conn, req, rec, resp, out)
+            return None
         return await relay_response(conn, req, rec, resp, out, collect=collect)
     finally:
         owner.release(up)
+
+
+async def switch_protocols(engine, conn, req, rec, resp, headers) -> None:
+    """A 101: relay the upgraded connection (WebSocket, …) until either side closes."""
+    if req.upgrade is None:
+        err = UpstreamError("protocol", "the backend switched protocols unasked", retryable=False)
+        engine.answer_upstream_error(conn, req, rec, err)
+        return
+    await relay_upgrade(conn, req, rec, resp, headers, resp.connection.pool.idle_timeout)
 
 
 async def relay_response(
