@@ -43,3 +43,9 @@ async def engine_factory():
     yield make
     for rt in runtimes:
         await rt.stop(grace=1.0)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory, monkeypatch):
+    """Lesson progress and other state go to a fresh directory, never the user's own."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

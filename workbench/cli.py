@@ -1,4 +1,4 @@
-"""Command line: ``workbench [run|check|demo-backends|bench|hash-password]``."""
+"""Command line: ``workbench [run|check|demo-backends|bench|hash-password|ca]``."""
 
 from __future__ import annotations
 
@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--body-size", type=int, default=1024)
     bench.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     bench.add_argument("--only", default="", help="comma list of scenarios to run")
+
+    ca = sub.add_parser("ca", help="show the HTTPS interception CA and how to trust it")
+    ca.add_argument("config", nargs="?", help="YAML config whose forward.intercept.ca_dir to use")
+    shown = ca.add_mutually_exclusive_group()
+    shown.add_argument("--pem", action="store_true", help="print only the CA certificate (PEM)")
+    shown.add_argument("--path", action="store_true", help="print only the certificate's path")
 
     hp = sub.add_parser("hash-password", help="print a password hash for forward.auth.users")
     hp.add_argument("password", nargs="?", help="read from stdin when omitted")
@@ -121,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             pw = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
         print(hash_password(pw.rstrip("\n")))
         return 0
+    if command == "ca":
+        return _ca(args)
     if command == "bench":
         from workbench.devtools.bench import run_bench
 
@@ -153,6 +161,34 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 1
     return _run_tui(cfg)
+
+
+def _ca(args) -> int:
+    """``workbench ca``: the CA of the config's ``forward.intercept.ca_dir`` (or the default)."""
+    from workbench.engine.http.ca import CAError, CertificateAuthority, trust_instructions
+
+    ca_dir = None
+    proxy = "127.0.0.1:8888"
+    if args.config:
+        cfg, err = _load(args.config)
+        if err:
+            print(err, file=sys.stderr)
+            return 2
+        if cfg.forward is not None:
+            ca_dir = cfg.forward.intercept.ca_dir
+            proxy = str(cfg.forward.listen)
+    try:
+        ca = CertificateAuthority.load_or_create(ca_dir)
+    except CAError as exc:
+        print(f"workbench ca: {exc}", file=sys.stderr)
+        return 2
+    if args.pem:
+        sys.stdout.write(ca.cert_pem.decode())
+    elif args.path:
+        print(ca.cert_path)
+    else:
+        print(trust_instructions(ca, proxy), end="")
+    return 0
 
 
 def _run_tui(cfg) -> int:

@@ -98,3 +98,30 @@ async def test_headless_logs_requests_and_stops_on_sigterm(origins, tmp_path):
         if p.returncode is None:
             p.kill()
             await p.wait()
+
+
+async def test_ca_command_prints_path_fingerprint_and_trust_steps(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"forward:\n  intercept:\n    ca_dir: {tmp_path / 'ca'}\n")
+    code, out, _ = await run_cli("ca", str(cfg))
+    assert code == 0
+    cert = tmp_path / "ca" / "workbench-ca.pem"
+    assert f"CA certificate: {cert}" in out and "SHA-256 fingerprint: " in out
+    for hint in ("curl --cacert", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "Firefox", "Chromium"):
+        assert hint in out
+    code, out, _ = await run_cli("ca", str(cfg), "--path")
+    assert (code, out) == (0, f"{cert}\n")
+    code, out, _ = await run_cli("ca", str(cfg), "--pem")
+    assert code == 0 and out == cert.read_text()
+
+
+async def test_ca_command_bad_ca_is_one_line_exit_2(tmp_path):
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "workbench-ca.pem").write_text("junk")
+    (tmp_path / "ca" / "workbench-ca-key.pem").write_text("junk")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"forward:\n  intercept:\n    ca_dir: {tmp_path / 'ca'}\n")
+    code, out, err = await run_cli("ca", str(cfg))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "workbench-ca-key.pem: not a valid" in err
+    assert "Traceback" not in err

@@ -719,3 +719,41 @@ def test_password_hashes() -> None:
 def test_malformed_hashes_never_verify(stored: str) -> None:
     assert not is_password_hash(stored)
     assert not verify_password("hunter2", stored)
+
+
+def test_forward_intercept_defaults_off_and_round_trips(tmp_path):
+    assert load_config_text("forward: {}\n").forward.intercept.hosts == ()
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("x")
+    text = (
+        "forward:\n"
+        "  intercept:\n"
+        "    hosts: ['*.Example.test', localhost]\n"
+        f"    ca_dir: {tmp_path / 'ca'}\n"
+        f"    upstream_ca_file: {ca_file}\n"
+        "    upstream_verify: false\n"
+    )
+    cfg = load_config_text(text)
+    i = cfg.forward.intercept
+    assert i.hosts == ("*.example.test", "localhost")
+    assert i.ca_dir == str(tmp_path / "ca") and i.upstream_ca_file == str(ca_file)
+    assert i.upstream_verify is False
+    assert load_config_text(dump_config(cfg)) == cfg
+
+
+def test_forward_intercept_problems_name_the_key(tmp_path):
+    text = (
+        "forward:\n"
+        "  intercept:\n"
+        "    hosts: [ok.test, 'bad host']\n"
+        f"    upstream_ca_file: {tmp_path / 'missing.pem'}\n"
+        f"    ca_dir: {FIXTURES / 'config_minimal.yaml'}\n"
+        "    hots: []\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config_text(text, "f.yaml")
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith("f.yaml:3:22: forward.intercept.hosts[1]: invalid host glob")
+    assert lines[1].startswith("f.yaml:4:23: forward.intercept.upstream_ca_file: cannot read")
+    assert "forward.intercept.ca_dir: " in lines[2] and "not a directory" in lines[2]
+    assert "forward.intercept.hots: unknown key 'hots'; did you mean 'hosts'" in lines[3]

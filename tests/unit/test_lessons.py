@@ -22,8 +22,12 @@ from workbench.demo.lessons import (
     check_tls,
     check_two_proxies,
     fill,
+    is_students,
     lesson_by_id,
+    request_line,
+    unmet_needs,
 )
+from workbench.demo.progress import Progress
 from workbench.engine.observe.records import RequestRecord
 
 
@@ -91,13 +95,24 @@ def rec(
     upstream: list[tuple[str, str]] | None = None,
     error: str | None = None,
     sni: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    response: list[tuple[str, str]] | None = None,
+    backend: str | None = None,
+    pool: str | None = None,
+    rule: str | None = None,
+    cache: str | None = None,
 ) -> RequestRecord:
-    r = RequestRecord(1, 0.0, "127.0.0.1", proxy, method, url or path, "h", path)
+    r = RequestRecord(1, 0.0, "127.0.0.1", proxy, method, url or path, "h", path, headers or [])
     r.status = status
     r.upstream_headers = upstream
+    r.response_headers = response
     r.error = error
     r.sni = sni
+    r.backend, r.pool, r.rule, r.cache = backend, pool, rule, cache
     return r
+
+
+DEMO_UA = [("User-Agent", "workbench-demo-traffic/1.0")]
 
 
 def run(check, before: dict, *afters: dict, records=(), events_since: float | None = None):
@@ -145,7 +160,7 @@ def test_at_a_glance_table_covers_the_comparison():
         "What it is",
         "Typical use",
         "Direction",
-        "Whose IP is hidden",
+        "Whose address it hides",
         "Load balancing",
         "Caching",
         "Security role",
@@ -156,44 +171,80 @@ def test_at_a_glance_table_covers_the_comparison():
 
 
 # -- forward vs reverse -------------------------------------------------------------------------
+MINE_REV = rec(
+    "reverse", "GET", "/?student=me", response=[("X-Backend", "web-2")], backend="web-2", pool="web"
+)
+MINE_FWD = rec(
+    "forward", "GET", "/?student=me", url="http://127.0.0.1:9001/?student=me", backend=None
+)
+
+
 @pytest.mark.parametrize(
-    ("rev", "fwd", "done", "fragment"),
+    ("records", "done", "fragment"),
     [
-        (10, 5, False, "no traffic through the either proxy"),
-        (30, 5, False, "no traffic through the forward proxy"),
-        (10, 9, False, "no traffic through the reverse proxy"),
-        (11, 6, True, "reverse proxy 1, forward proxy 1 requests"),
+        ([], False, "waiting for your own requests with ?student=me"),
+        # The demo's requests, however many, never count.
+        (
+            [rec("reverse", "GET", "/", headers=DEMO_UA), rec("forward", "GET", "/")],
+            False,
+            "the demo's requests don't count",
+        ),
+        # A marker forged by the demo's user agent does not count either.
+        ([rec("reverse", "GET", "/?student=me", headers=DEMO_UA)], False, "waiting"),
+        ([MINE_REV], False, "now send one through the forward proxy"),
+        ([MINE_FWD], False, "now send one through the reverse proxy"),
+        ([MINE_REV, MINE_FWD], True, "your requests went through both proxies"),
+        (
+            [MINE_REV, rec("forward", "GET", "/", headers=[("X-Student", "ana")], url="http://x/")],
+            True,
+            "both proxies",
+        ),
     ],
 )
-def test_two_proxies(rev, fwd, done, fragment):
-    res = run(
-        check_two_proxies, snap(reverse=(10, 0), forward=5), snap(reverse=(rev, 0), forward=fwd)
-    )
+def test_two_proxies(records, done, fragment):
+    res = run(check_two_proxies, snap(reverse=(10, 0), forward=5), snap(), records=records)
     assert res.done is done
     assert fragment in res.progress
 
 
+def test_two_proxies_shows_the_request_lines_as_received():
+    res = run(check_two_proxies, snap(), snap(), records=[MINE_REV, MINE_FWD])
+    assert res.evidence == (
+        "reverse proxy received: GET /?student=me  → 200 from web/web-2; "
+        "the answer said X-Backend: web-2",
+        "forward proxy received: GET http://127.0.0.1:9001/?student=me  → 200",
+    )
+
+
+def test_request_line_and_marker():
+    assert request_line(MINE_FWD) == "GET http://127.0.0.1:9001/?student=me"
+    assert request_line(MINE_REV) == "GET /?student=me"
+    assert request_line(rec("forward", "CONNECT", "", url="a:443")) == "CONNECT a:443"
+    assert is_students(rec("forward", "CONNECT", "", url="a:443"))
+    assert not is_students(rec("forward", "CONNECT", "", url="a:443", headers=DEMO_UA))
+    assert not is_students(rec("reverse", "GET", "/?students=me"))
+    assert is_students(rec("reverse", "GET", "/x?a=1&student=bo"))
+
+
 # -- what the server sees -----------------------------------------------------------------------
+TRANSPARENT = [("X-Forwarded-For", "127.0.0.1"), ("Via", "1.1 workbench")]
+
+
+def echo(upstream, path="/echo?student=me", **kw):
+    return rec("forward", "GET", path, upstream=upstream, **kw)
+
+
 @pytest.mark.parametrize(
     ("records", "done", "fragment"),
     [
-        ([], False, "no request to /echo"),
-        ([rec("reverse", "GET", "/echo")], False, "no request to /echo"),
-        ([rec("forward", "GET", "/")], False, "no request to /echo"),
-        (
-            [
-                rec(
-                    "forward",
-                    "GET",
-                    "/echo",
-                    upstream=[("X-Forwarded-For", "127.0.0.1"), ("Via", "1.1 workbench")],
-                )
-            ],
-            True,
-            "X-Forwarded-For: 127.0.0.1 and Via: 1.1 workbench",
-        ),
-        ([rec("forward", "GET", "/echo?x=1", upstream=[])], True, "no header naming"),
-        ([rec("forward", "POST", "/echo", upstream=None)], True, "open it in Traffic"),
+        ([], False, "waiting for your own /echo"),
+        ([rec("reverse", "GET", "/echo?student=me", upstream=[])], False, "waiting"),
+        ([echo(TRANSPARENT, "/echo")], False, "waiting"),  # the demo's /echo, no marker
+        ([echo(TRANSPARENT, headers=DEMO_UA)], False, "waiting"),
+        ([echo(TRANSPARENT)], False, "seen in transparent mode; now switch the mode"),
+        ([echo(TRANSPARENT), echo(TRANSPARENT)], False, "now switch"),
+        ([echo(TRANSPARENT), echo([("Via", "1.1 workbench")])], True, "transparent and anonymous"),
+        ([echo([]), echo(TRANSPARENT)], True, "elite and transparent"),
     ],
 )
 def test_server_sees(records, done, fragment):
@@ -202,32 +253,71 @@ def test_server_sees(records, done, fragment):
     assert fragment in res.progress
 
 
-def test_server_sees_stays_done_after_the_batch_that_had_the_record():
-    st = LessonState(snap(), snap(), records=[rec("forward", "GET", "/echo", upstream=[])])
-    assert check_server_sees(st).done
+def test_server_sees_says_what_the_origin_got_in_each_mode():
+    st = LessonState(snap(), snap(), records=[echo(TRANSPARENT)])
+    res = check_server_sees(st)
+    assert res.evidence == (
+        "transparent origin got X-Forwarded-For: 127.0.0.1, Via: 1.1 workbench; the "
+        "connection came from the proxy's address",
+    )
+    st.records = [echo([])]
+    res = check_server_sees(st)
+    assert (
+        res.done
+        and "elite       origin got no header naming the client or a proxy" in (res.evidence[1])
+    )
     st.records = ()
     assert check_server_sees(st).done
 
 
 # -- caching ------------------------------------------------------------------------------------
 PURGE = (150.0, "edit", "cache: purged 12 entries")
+MY_HIT = rec("reverse", "GET", "/static/app.css?student=me", cache="hit")
+DEMO_HIT = rec("reverse", "GET", "/static/app.css", cache="hit", headers=DEMO_UA)
 
 
 @pytest.mark.parametrize(
-    ("cache_after", "events", "done", "fragment"),
+    ("cache_after", "events", "records", "done", "fragment"),
     [
-        (None, [], False, "cache is off"),
-        ({"hits": 5}, [PURGE], False, "no cache hit since you started (a purge is done)"),
-        ({"hits": 9}, [], False, "4 cache hits so far; now purge"),
-        ({"hits": 9}, [(50.0, "edit", "cache: purged 3 entries")], False, "now purge"),
-        ({"hits": 9}, [(150.0, "edit", "rules: added 'x'")], False, "now purge"),
-        ({"hits": 6}, [PURGE], True, "1 cache hit, then a purge"),
+        (None, [], [], False, "cache is off"),
+        ({"hits": 5}, [PURGE], [DEMO_HIT], False, "don't count) (a purge is done)"),
+        ({"hits": 9}, [], [MY_HIT], False, "your request was a cache hit; now purge"),
+        ({"hits": 9}, [(50.0, "edit", "cache: purged 3 entries")], [MY_HIT], False, "now purge"),
+        ({"hits": 9}, [(150.0, "edit", "rules: added 'x'")], [MY_HIT], False, "now purge"),
+        (
+            {"hits": 9},
+            [PURGE],
+            [rec("reverse", "GET", "/x?student=me", cache="miss")],
+            False,
+            "waiting for a cache hit",
+        ),
+        ({"hits": 6}, [PURGE], [MY_HIT], True, "served from the cache, then you purged"),
     ],
 )
-def test_caching(cache_after, events, done, fragment):
-    res = run(check_caching, snap(cache={"hits": 5}), snap(t=200, cache=cache_after, events=events))
+def test_caching(cache_after, events, records, done, fragment):
+    res = run(
+        check_caching,
+        snap(cache={"hits": 5}),
+        snap(t=200, cache=cache_after, events=events),
+        records=records,
+    )
     assert res.done is done
     assert fragment in res.progress
+
+
+def test_caching_lists_one_copy_per_language():
+    st = LessonState(snap(cache={"hits": 0}), snap(cache={"hits": 0}))
+    st.cache_entries = [
+        {"url": "http://127.0.0.1:8080/lang", "vary": {"accept-language": "fr"}, "hits": 2},
+        {"url": "http://127.0.0.1:8080/lang", "vary": {"accept-language": "de"}, "hits": 0},
+        {"url": "http://127.0.0.1:8080/language", "vary": {}, "hits": 0},
+        {"url": "http://127.0.0.1:8080/static/app.css", "vary": {}, "hits": 9},
+    ]
+    res = check_caching(st)
+    assert res.evidence == (
+        "stored copy of /lang  accept-language=de  hits 0",
+        "stored copy of /lang  accept-language=fr  hits 2",
+    )
 
 
 # -- load balancing -----------------------------------------------------------------------------
@@ -282,7 +372,7 @@ def counts(w1: int, w2: int, w3: int) -> dict[str, int]:
                 ),
             ],
             False,
-            "2 5xxs since web-2 left",
+            "2 5xxs from the reverse proxy since web-2 left",
         ),
         # Weight back to 1 before enough requests: the drain is forgotten.
         (
@@ -309,7 +399,19 @@ def test_balancing_5xx_before_the_drain_does_not_count():
         snap(backends=BASE, weights=w0, reverse=(50, 3)),
         snap(backends=counts(90, 20, 30), weights=w0, reverse=(100, 3)),
     )
-    assert res == CheckResult(True, "web-2 drained with zero 5xx (0 of 40 requests since)")
+    assert res.done and res.progress == "web-2 drained with zero 5xx (0 of 40 requests since)"
+    assert "5xx since the lesson started: reverse 0 · forward 0" in res.evidence[1]
+
+
+def test_balancing_needs_the_student_to_take_web_2_out():
+    """web-2 already out when the lesson started (an earlier drain) is not the student's act."""
+    w0 = {"web-1": 3, "web-2": 0, "web-3": 1}
+    res = run(
+        check_balancing,
+        snap(backends=BASE, weights=w0),
+        snap(backends=counts(90, 20, 30), weights=w0),
+    )
+    assert not res.done and "already out of rotation when the lesson started" in res.progress
 
 
 def test_balancing_without_web_2():
@@ -378,7 +480,7 @@ DISABLED = (110.0, "edit", "web/web-3: up → disabled (disabled by user)")
                 snap(t=131, reverse=(160, 1), events=[DOWN, UP]),
             ],
             False,
-            "1 5xx after web-3 went down",
+            "1 5xx from the reverse proxy after web-3 went down",
         ),
     ],
 )
@@ -404,40 +506,41 @@ CLASS_RULES = {"block-tracker": ("block", 10), "tag-json": ("tag", 50), "slow-ap
 
 
 @pytest.mark.parametrize(
-    ("rules_after", "running", "done", "fragment"),
+    ("rules_after", "records", "done", "fragment"),
     [
-        (CLASS_RULES, True, False, "add a block rule of your own"),
-        ({**CLASS_RULES, "block-tracker": ("block", 15)}, True, False, "stopped 5 demo requests"),
+        (CLASS_RULES, [], False, "add a block rule of your own"),
+        # The demo's tracker pixels are blocked all the time: not the student's doing.
+        (
+            {**CLASS_RULES, "block-tracker": ("block", 15)},
+            [rec("forward", "GET", "/pixel", 403, rule="block-tracker", headers=DEMO_UA)],
+            False,
+            "add a block rule of your own",
+        ),
         (
             {**CLASS_RULES, "block-tracker": ("block", 12)},
-            False,
+            [rec("forward", "GET", "/pixel?student=me", 403, rule="block-tracker")],
             True,
-            "block-tracker stopped 2 requests you sent",
+            "your GET /pixel?student=me → 403, stopped by block-tracker",
         ),
-        ({**CLASS_RULES, "no-private": ("block", 0)}, True, False, "no-private: no hits yet"),
-        ({**CLASS_RULES, "no-private": ("block", 3)}, True, True, "your rule no-private stopped 3"),
-        ({**CLASS_RULES, "tag-json": ("tag", 90)}, True, False, "add a block rule"),
-        ({**CLASS_RULES, "mine": ("set_header", 9)}, True, False, "add a block rule"),
+        ({**CLASS_RULES, "no-private": ("block", 0)}, [], False, "no-private: no hits yet"),
+        ({**CLASS_RULES, "no-private": ("block", 3)}, [], True, "your rule no-private stopped 3"),
+        ({**CLASS_RULES, "tag-json": ("tag", 90)}, [], False, "add a block rule"),
+        ({**CLASS_RULES, "mine": ("set_header", 9)}, [], False, "add a block rule"),
     ],
 )
-def test_access(rules_after, running, done, fragment):
-    res = run(
-        check_access,
-        snap(rules=CLASS_RULES),
-        snap(rules=rules_after, traffic_running=running),
-    )
+def test_access(rules_after, records, done, fragment):
+    res = run(check_access, snap(rules=CLASS_RULES), snap(rules=rules_after), records=records)
     assert res.done is done
     assert fragment in res.progress
 
 
-def test_access_counts_only_hits_since_the_start():
-    before = snap(rules={**CLASS_RULES, "no-private": ("block", 7)})
-    assert not run(
-        check_access, before, snap(rules={**CLASS_RULES, "no-private": ("block", 7)})
-    ).done
-    assert run(check_access, before, snap(rules={**CLASS_RULES, "no-private": ("block", 8)})).done
-    # Deleted and re-added: its counter restarted from zero.
-    assert run(check_access, before, snap(rules={**CLASS_RULES, "no-private": ("block", 2)})).done
+def test_access_ignores_rules_that_existed_before_the_start():
+    before = snap(rules={**CLASS_RULES, "earlier": ("block", 7)})
+    res = run(check_access, before, snap(rules={**CLASS_RULES, "earlier": ("block", 9)}))
+    assert not res.done and "add a block rule of your own" in res.progress
+    # Deleted before the lesson and added again during it: it is the student's new rule.
+    res = run(check_access, snap(rules=CLASS_RULES), snap(rules={**CLASS_RULES, "x": ("block", 1)}))
+    assert res.done
 
 
 # -- TLS ----------------------------------------------------------------------------------------
@@ -447,6 +550,12 @@ def test_access_counts_only_hits_since_the_start():
         ([], 0, False, "no CONNECT"),
         ([], 1, False, "a tunnel is open"),
         ([rec("forward", "GET", "/")], 0, False, "no CONNECT"),
+        (
+            [rec("forward", "CONNECT", "", 403, url="a:1", error="x", headers=DEMO_UA)],
+            0,
+            False,
+            "no CONNECT",
+        ),
         (
             [
                 rec(
@@ -493,6 +602,41 @@ def test_fill_uses_live_addresses_and_leaves_other_braces():
         " with forward: {privacy: elite} {nope}"
     )
     assert addresses(None)["forward"] == "http://127.0.0.1:8888"
+    assert values["mark"] == "student=me"
+
+
+def test_a_missing_proxy_is_never_a_default_port():
+    s = snap()
+    s["listeners"] = {"reverse": "http://127.0.0.1:8080"}
+    s["proxies"] = {"reverse": {"cache": True}, "forward": None}
+    values = addresses(s)
+    assert values["forward"] == "(no forward proxy running)"
+    assert values["admin"] == "(no admin API running)"
+    assert values["privacy"] == "(none)"
+
+
+@pytest.mark.parametrize(
+    ("listeners", "demo", "skipped"),
+    [
+        ({"reverse": "r", "forward": "f"}, True, set()),
+        # sample_configs/reverse.yaml: a reverse proxy with web-1/web-2, no demo backends.
+        ({"reverse": "r"}, False, {"two-proxies", "server-sees", "failover", "tls"}),
+        ({"forward": "f"}, True, {"two-proxies", "caching", "balancing", "failover", "access"}),
+    ],
+)
+def test_lessons_that_need_a_missing_proxy_are_skipped(listeners, demo, skipped):
+    s = snap(cache={"hits": 0})
+    s["listeners"] = listeners
+    s["proxies"] = {p: {"cache": True} for p in listeners}
+    if not demo:
+        s["demo"] = None
+    if "reverse" not in listeners:
+        s["pools"] = {}
+    assert {lesson.id for lesson in LESSONS if unmet_needs(lesson, s)} == skipped
+    if skipped:
+        why = unmet_needs(lesson_by_id(sorted(skipped)[0]), s)
+        assert why.startswith("This lesson needs ") and "does not run" in why
+    assert all(unmet_needs(lesson, None) is None for lesson in LESSONS)
 
 
 # -- the tracker --------------------------------------------------------------------------------
@@ -523,20 +667,50 @@ def test_tracker_reads_records_after_the_baseline_only():
 
 
 def test_tracker_collects_events_once_and_notifies_once():
+    hit = rec("reverse", "GET", "/static/app.css?student=me", cache="hit")
+    hit.seq = 1
+    engine = FakeEngine([])
     tracker = LessonTracker()
     tracker.start(lesson_by_id("caching"), snap(t=100, cache={"hits": 0}))
     s1 = snap(t=160, cache={"hits": 0}, events=[PURGE])
-    assert not tracker.update(s1).done
-    assert not tracker.update(s1).done
+    assert not tracker.update(s1, engine).done
+    assert not tracker.update(s1, engine).done
     assert tracker.state is not None and len(tracker.state.events) == 1  # not counted twice
-    res = tracker.update(snap(t=170, cache={"hits": 2}, events=[PURGE]))
+    engine.records.append(hit)
+    res = tracker.update(snap(t=170, cache={"hits": 2}, events=[PURGE]), engine)
     assert res.done and tracker.just_completed
     # Done is sticky until the lesson is started again, and reported as new only once.
-    assert tracker.update(snap(t=180, cache={"hits": 2})).done
+    assert tracker.update(snap(t=180, cache={"hits": 2}), engine).done
     assert not tracker.just_completed
     tracker.start(lesson_by_id("caching"), snap(t=190, cache={"hits": 2}, events=[PURGE]))
-    assert not tracker.update(snap(t=191, cache={"hits": 3}, events=[PURGE])).done
+    assert not tracker.update(snap(t=191, cache={"hits": 3}, events=[PURGE]), engine).done
     assert tracker.completed == {"caching"}
+
+
+def test_progress_survives_a_restart_and_resets(tmp_path):
+    path = tmp_path / "state" / "lessons.json"
+    progress = Progress(path)
+    assert progress.completed == set() and not path.exists()
+    assert progress.add("tls") is None and progress.add("caching") is None
+    assert Progress(path).completed == {"tls", "caching"}
+    assert Progress(path).reset() is None
+    assert Progress(path).completed == set()
+    path.write_text("{not json")
+    assert Progress(path).completed == set()
+
+
+def test_progress_lives_in_the_xdg_state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert Progress().path == tmp_path / "proxy-workbench" / "lessons.json"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert str(Progress().path).endswith(".local/state/proxy-workbench/lessons.json")
+
+
+def test_progress_write_failure_is_a_message(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    error = Progress(blocker / "lessons.json").add("tls")
+    assert error is not None and error.startswith("cannot save lesson progress")
 
 
 def test_tracker_ignores_events_from_before_the_start():

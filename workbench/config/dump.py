@@ -20,6 +20,7 @@ from workbench.config.model import (
     DemoConfig,
     ForwardConfig,
     HealthConfig,
+    InterceptConfig,
     Limits,
     PoolConfig,
     ReverseConfig,
@@ -75,7 +76,18 @@ def _forward(f: ForwardConfig) -> dict[str, Any]:
         out["auth"] = _auth(f.auth)
     out["timeouts"] = _timeouts(f.timeouts)
     out["limits"] = _limits(f.limits)
+    if f.intercept != InterceptConfig():
+        out["intercept"] = _intercept(f.intercept)
     return out
+
+
+def _intercept(i: InterceptConfig) -> dict[str, Any]:
+    return {
+        "hosts": list(i.hosts),
+        "ca_dir": i.ca_dir,
+        "upstream_ca_file": i.upstream_ca_file,
+        "upstream_verify": i.upstream_verify,
+    }
 
 
 def _tls(t: TlsConfig) -> dict[str, Any]:
@@ -150,7 +162,13 @@ def _reverse(r: ReverseConfig) -> dict[str, Any]:
 
 
 def _cache(c: CacheConfig) -> dict[str, Any]:
-    return {"max_size": format_size(c.max_size), "max_object_size": format_size(c.max_object_size)}
+    return {
+        "max_size": format_size(c.max_size),
+        "max_object_size": format_size(c.max_object_size),
+        "store_set_cookie": c.store_set_cookie,
+        "serve_stale_on_error": format_duration(c.serve_stale_on_error),
+        "targeted_fields": list(c.targeted_fields),
+    }
 
 
 def rule_to_data(rule: RuleConfig) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.representer import SafeRepresenter
 
+from workbench.config.hostglob import host_glob_error
 from workbench.config.model import (
     ALGORITHMS,
     PRIVACY_MODES,
@@ -39,6 +40,7 @@ from workbench.config.model import (
     DemoConfig,
     ForwardConfig,
     HealthConfig,
+    InterceptConfig,
     Limits,
     PassiveConfig,
     PoolConfig,
@@ -800,6 +802,46 @@ _AUTH = _obj(
     nullable=True,
     check=_check_auth,
 )
+
+
+def _host_glob(chk: _Checker, node: Node, path: str) -> Any:
+    text = _str()(chk, node, path)
+    if text is _BAD:
+        return _BAD
+    error = host_glob_error(text)
+    return chk.report(node, path, error) if error else text.lower()
+
+
+def _file(chk: _Checker, node: Node, path: str) -> Any:
+    text = _str(optional=True)(chk, node, path)
+    if text is None or text is _BAD:
+        return text
+    file = Path(text).expanduser()
+    if not file.is_file():
+        why = "is a directory" if file.is_dir() else "no such file"
+        return chk.report(node, path, f"cannot read {text!r}: {why}")
+    return str(file)
+
+
+def _dir(chk: _Checker, node: Node, path: str) -> Any:
+    text = _str(optional=True)(chk, node, path)
+    if text is None or text is _BAD:
+        return text
+    folder = Path(text).expanduser()
+    if folder.exists() and not folder.is_dir():
+        return chk.report(node, path, f"{text!r} exists and is not a directory")
+    return str(folder)
+
+
+_INTERCEPT = _obj(
+    InterceptConfig,
+    {
+        "hosts": _list(_host_glob),
+        "ca_dir": _dir,
+        "upstream_ca_file": _file,
+        "upstream_verify": _bool,
+    },
+)
 _FORWARD = _obj(
     ForwardConfig,
     {
@@ -812,6 +854,7 @@ _FORWARD = _obj(
         "auth": _AUTH,
         "timeouts": _TIMEOUTS,
         "limits": _LIMITS,
+        "intercept": _INTERCEPT,
     },
 )
 _TLS = _obj(
@@ -908,7 +951,34 @@ _REVERSE = _obj(
     },
     check=_check_reverse,
 )
-_CACHE = _obj(CacheConfig, {"max_size": _size(), "max_object_size": _size()}, check=_check_cache)
+
+
+def _stale_window(chk: _Checker, node: Node, path: str) -> Any:
+    if isinstance(node, ScalarNode) and chk.value(node) is False:
+        return 0.0
+    if isinstance(node, ScalarNode) and chk.value(node) is True:
+        return chk.report(node, path, "expected a duration such as 5m, or false for off")
+    return _duration()(chk, node, path)
+
+
+def _targeted_field(chk: _Checker, node: Node, path: str) -> Any:
+    name = _header_name(chk, node, path)
+    if name is not _BAD and name.lower() == "cache-control":
+        return chk.report(node, path, "Cache-Control is always read; list targeted fields only")
+    return name
+
+
+_CACHE = _obj(
+    CacheConfig,
+    {
+        "max_size": _size(),
+        "max_object_size": _size(),
+        "store_set_cookie": _bool,
+        "serve_stale_on_error": _stale_window,
+        "targeted_fields": _list(_targeted_field),
+    },
+    check=_check_cache,
+)
 _RULE = _obj(
     RuleConfig,
     {

@@ -77,6 +77,20 @@ class AuthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class InterceptConfig:
+    """HTTPS interception by the forward proxy (off while ``hosts`` is empty)."""
+
+    hosts: tuple[str, ...] = ()
+    """Host globs (``*.example.test``, ``localhost``) whose CONNECT tunnels are decrypted."""
+    ca_dir: str | None = None
+    """Folder of the local CA; None: ``$XDG_DATA_HOME/proxy-workbench/ca``."""
+    upstream_ca_file: str | None = None
+    """PEM file of CAs trusted for the upstream TLS; None: the system store."""
+    upstream_verify: bool = True
+    """Verify origin certificates (turn off only for throw-away test origins)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardConfig:
     listen: Address = field(default_factory=lambda: Address("127.0.0.1", 8888))
     allow_clients: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
@@ -92,6 +106,8 @@ class ForwardConfig:
     auth: AuthConfig | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     limits: Limits = field(default_factory=Limits)
+    intercept: InterceptConfig = field(default_factory=InterceptConfig)
+    """HTTPS interception for chosen hosts (needs clients to trust the workbench CA)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +187,16 @@ class ReverseConfig:
 class CacheConfig:
     max_size: int = 64 * 1024 * 1024
     max_object_size: int = 8 * 1024 * 1024
+    store_set_cookie: bool = True
+    """Store responses that carry Set-Cookie (RFC 9111 §7.3 allows it; the Cache view marks
+    them). Off: such responses are passed through uncached."""
+    serve_stale_on_error: float = 0.0
+    """Seconds a stale entry may stand in for an unreachable or failing origin even without
+    ``stale-if-error``; 0 (or false) is off. Never overrides must-revalidate, proxy-revalidate,
+    s-maxage or no-cache."""
+    targeted_fields: tuple[str, ...] = ("CDN-Cache-Control",)
+    """Targeted cache-control fields (RFC 9213) the reverse proxy's cache obeys instead of
+    Cache-Control, first present one wins. The forward proxy ignores them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -468,7 +468,7 @@ class WorkbenchApp(App[None]):
         for mode, what in (
             ("transparent", "the origin sees X-Forwarded-For and Via"),
             ("anonymous", "the origin sees Via only"),
-            ("elite", "the origin sees no trace of the client or the proxy"),
+            ("elite", "no forwarding headers; the origin sees only the proxy's address"),
         ):
             yield SystemCommand(
                 f"Forward proxy: privacy {mode}",
@@ -489,6 +489,11 @@ class WorkbenchApp(App[None]):
             "Projector theme on / off",
             "High-contrast colours for a beamer",
             self.action_toggle_projector,
+        )
+        yield SystemCommand(
+            "Lessons: reset progress",
+            "Forget which lessons were finished (kept across restarts)",
+            lambda: self._view_action("lessons", "reset_progress_now"),
         )
         yield SystemCommand("Help: keys", "Every key, by view", self.action_help)
         yield from super().get_system_commands(screen)

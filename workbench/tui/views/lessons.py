@@ -1,9 +1,13 @@
 """The Lessons view: guided lessons with live checks against the running engine.
 
 The list on the left marks finished lessons; the right pane shows the selected lesson (concept,
-diagram, steps, what to look for) under a live check line. The check keeps running while the
-student is in another view (that is where the steps send them), so the view has its own slow
-timer besides the app's refresh, and notifies once when a lesson is done.
+diagram, steps, what to look for) under a live check line and a live panel (what the proxies
+received from the student: request lines as received, forwarded headers, stored cache copies,
+per-proxy 5xx counts). The check keeps running while the student is in another view (that is
+where the steps send them), so the view has its own slow timer besides the app's refresh, and
+notifies once when a lesson is done. Finished lessons are kept in the user's state directory
+(:mod:`workbench.demo.progress`); ``R`` twice forgets them. A lesson that needs a proxy the
+running configuration lacks is marked and cannot be started.
 """
 
 from __future__ import annotations
@@ -21,16 +25,30 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from workbench.demo.lessons import LESSONS, CheckResult, Lesson, LessonTracker, addresses, fill
+from workbench.demo.lessons import (
+    LESSONS,
+    CheckResult,
+    Lesson,
+    LessonTracker,
+    addresses,
+    fill,
+    unmet_needs,
+)
+from workbench.demo.progress import Progress
 from workbench.tui.views.base import View
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
 
-def check_line(tracker: LessonTracker, lesson: Lesson) -> tuple[Text, str]:
-    """The check line for ``lesson`` and its state class (``-done``, ``-waiting`` or ``-idle``)."""
+def check_line(
+    tracker: LessonTracker, lesson: Lesson, skipped: str | None = None
+) -> tuple[Text, str]:
+    """The check line for ``lesson`` and its state class (``-done``, ``-waiting``, ``-idle`` or
+    ``-skipped`` when ``skipped`` says what the lesson misses)."""
     result: CheckResult | None = tracker.result if tracker.lesson is lesson else None
+    if skipped and result is None:
+        return Text(f"– skipped: {skipped}"), "-skipped"
     if result is not None and result.done:
         return Text(f"✓ done: {result.progress}"), "-done"
     if result is not None:
@@ -45,7 +63,11 @@ def check_line(tracker: LessonTracker, lesson: Lesson) -> tuple[Text, str]:
 
 def lesson_body(lesson: Lesson, values: dict[str, str]) -> RenderableType:
     """Everything about one lesson except the check line, as one renderable."""
-    parts: list[RenderableType] = [Text(lesson.title, style="bold"), Text(""), Text(lesson.concept)]
+    parts: list[RenderableType] = [
+        Text(lesson.title, style="bold"),
+        Text(""),
+        Text(fill(lesson.concept, values)),
+    ]
     if lesson.diagram:
         parts += [Text(""), Text(lesson.diagram, style="bold", no_wrap=True, overflow="crop")]
     if lesson.table:
@@ -88,8 +110,9 @@ class LessonsView(View):
     | :- | :- |
     | up/down or k/j | Choose a lesson. |
     | enter | Start (or restart) the selected lesson: takes a fresh baseline. |
-    | l | Jump to the next lesson and start it. |
+    | l | Jump to the next lesson that can run here and start it. |
     | pageup/pagedown | Scroll the lesson text. |
+    | R | Forget which lessons were finished (press twice). |
     """
 
     view_id = "lessons"
@@ -108,6 +131,13 @@ class LessonsView(View):
             "Next lesson",
             id="lessons_next",
             tooltip="Select the next lesson and start it",
+        ),
+        Binding(
+            "R",
+            "reset_progress",
+            "Reset progress",
+            id="lessons_reset",
+            tooltip="Forget which lessons were finished (press twice to confirm)",
         ),
         # Priority so they scroll the text even while the lesson list has focus.
         Binding(
@@ -154,6 +184,16 @@ class LessonsView(View):
     LessonsView #lesson-check.-done { color: $success; }
     LessonsView #lesson-check.-waiting { color: $warning; }
     LessonsView #lesson-check.-idle { color: $text-muted; }
+    LessonsView #lesson-check.-skipped { color: $text-muted; }
+    LessonsView #lesson-live {
+        height: auto;
+        max-height: 6;
+        padding: 0 1;
+        color: $text;
+        background: $boost;
+        display: none;
+    }
+    LessonsView #lesson-live.-shown { display: block; }
     LessonsView #lesson-scroll {
         height: 1fr;
     }
@@ -165,27 +205,39 @@ class LessonsView(View):
 
     CHECK_EVERY: ClassVar[float] = 0.5
     """Seconds between checks while the view is hidden (the app refreshes only visible views)."""
+    RESET_CONFIRM_SECONDS: ClassVar[float] = 5.0
+    """How long the first R waits for the second."""
 
-    def __init__(self, engine: Engine, **kwargs: Any) -> None:
+    def __init__(self, engine: Engine, *, progress: Progress | None = None, **kwargs: Any) -> None:
         super().__init__(engine, **kwargs)
-        self.tracker = LessonTracker()
+        self.progress = progress if progress is not None else Progress()
+        self.tracker = LessonTracker(self.progress.completed)
         self.lessons: tuple[Lesson, ...] = LESSONS
         self._selected = 0
         self._last_check = 0.0
+        self._snapshot: dict[str, Any] | None = None
         self._values: dict[str, str] = addresses(None)
         self._shown: tuple[int, tuple[str, ...]] | None = None
+        self._reset_asked = 0.0
 
     # -- layout -----
     def compose(self):
         yield LessonList(*self._options(), id="lesson-list")
         with Vertical(id="lesson-pane"):
             yield Static(id="lesson-check")
+            yield Static(id="lesson-live")
             with VerticalScroll(id="lesson-scroll", can_focus=False):
                 yield Static(id="lesson-text")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0
         self._timer = self.set_interval(self.CHECK_EVERY, self._tick, name="lesson-check")
+        try:
+            self._snapshot = self.engine.snapshot()
+            self._values = addresses(self._snapshot)
+        except Exception:  # no engine yet: the first refresh fills these in
+            self._snapshot = None
+        self._refresh_prompts()
         self._render_selected()
 
     def focus_default(self) -> None:
@@ -194,15 +246,21 @@ class LessonsView(View):
     def _options(self) -> list[Option]:
         return [Option(self._prompt(i, lesson), id=lesson.id) for i, lesson in enumerate(LESSONS)]
 
+    def skipped(self, lesson: Lesson) -> str | None:
+        """Why ``lesson`` cannot run with this configuration, or None."""
+        return unmet_needs(lesson, self._snapshot)
+
     def _prompt(self, index: int, lesson: Lesson) -> Text:
         if lesson.id in self.tracker.completed:
             mark, style = "✓", "green"
         elif self.tracker.lesson is lesson:
             mark, style = "▸", "bold"
+        elif self.skipped(lesson):
+            mark, style = "–", "dim"
         else:
             mark, style = " ", ""
         text = Text(f"{mark} ", style=style)
-        text.append(f"{index + 1}. {lesson.title}")
+        text.append(f"{index + 1}. {lesson.title}", style="dim" if mark == "–" else "")
         return text
 
     def _refresh_prompts(self) -> None:
@@ -225,17 +283,27 @@ class LessonsView(View):
         self._render_check()
 
     def _render_check(self) -> None:
-        text, state = check_line(self.tracker, self.selected)
+        lesson = self.selected
+        text, state = check_line(self.tracker, lesson, self.skipped(lesson))
         check = self.query_one("#lesson-check", Static)
         check.update(text)
-        for cls in ("-done", "-waiting", "-idle"):
+        for cls in ("-done", "-waiting", "-idle", "-skipped"):
             check.set_class(cls == state, cls)
+        result = self.tracker.result if self.tracker.lesson is lesson else None
+        evidence = result.evidence if result is not None else ()
+        live = self.query_one("#lesson-live", Static)
+        live.update(Text("\n".join(evidence), no_wrap=True, overflow="ellipsis"))
+        live.set_class(bool(evidence), "-shown")
 
     # -- checking -----
     def update_view(self, snapshot: dict[str, Any]) -> None:
+        first = self._snapshot is None
+        self._snapshot = snapshot
         values = addresses(snapshot)
-        if values != self._values:
+        if values != self._values or first:
             self._values = values
+            if first:
+                self._refresh_prompts()
             self._render_selected()
         self._check(snapshot)
 
@@ -260,6 +328,9 @@ class LessonsView(View):
         if self.tracker.just_completed:
             lesson = self.tracker.lesson
             self.notify(f"Lesson done: {lesson.title}", title="Lessons")
+            error = self.progress.add(lesson.id)
+            if error:
+                self.notify(error, severity="warning")
             self._refresh_prompts()
         self._render_check()
 
@@ -274,12 +345,32 @@ class LessonsView(View):
         except Exception as exc:
             self.notify(f"cannot start the lesson: {exc}", severity="error")
             return
-        self.tracker.start(self.lessons[index], snapshot)
+        self._snapshot = snapshot
+        lesson = self.lessons[index]
+        why = unmet_needs(lesson, snapshot)
+        if why:
+            self._render_selected()
+            self.notify(why, title=f"{lesson.title}: skipped", severity="warning")
+            return
+        self.tracker.start(lesson, snapshot)
         self._values = addresses(snapshot)
         self._refresh_prompts()
         self._render_selected()
         # Checks that pass at once (a page to read) should say so without waiting a tick.
         self._check(snapshot)
+
+    def reset_progress(self) -> None:
+        """Forget every finished lesson, here and on disk."""
+        self.tracker.completed.clear()
+        error = self.progress.reset()
+        if self.tracker.lesson is not None:
+            self.tracker.stop()
+        self._refresh_prompts()
+        self._render_check()
+        if error:
+            self.notify(error, severity="warning")
+        else:
+            self.notify("lesson progress reset: no lesson is marked done", title="Lessons")
 
     # -- events and actions -----
     @on(OptionList.OptionHighlighted, "#lesson-list")
@@ -301,7 +392,31 @@ class LessonsView(View):
             ol.action_cursor_up()
 
     def action_next_lesson(self) -> None:
-        self.start_lesson((self._selected + 1) % len(self.lessons))
+        n = len(self.lessons)
+        for step in range(1, n + 1):
+            index = (self._selected + step) % n
+            if not self.skipped(self.lessons[index]):
+                self.start_lesson(index)
+                return
+        self.notify("no lesson can run with this configuration", severity="warning")
+
+    def action_reset_progress(self) -> None:
+        now = time.monotonic()
+        if now - self._reset_asked <= self.RESET_CONFIRM_SECONDS:
+            self._reset_asked = 0.0
+            self.reset_progress()
+            return
+        self._reset_asked = now
+        done = len(self.tracker.completed)
+        self.notify(
+            f"Press R again to forget {done} finished lesson{'s' if done != 1 else ''}",
+            title="Reset lesson progress?",
+            timeout=self.RESET_CONFIRM_SECONDS,
+        )
+
+    def action_reset_progress_now(self) -> None:
+        """Reset at once (the palette command is its own confirmation)."""
+        self.reset_progress()
 
     def action_scroll_text(self, direction: int) -> None:
         scroll = self.query_one("#lesson-scroll", VerticalScroll)

@@ -1,0 +1,90 @@
+"""The lesson texts agree with the classroom they run in.
+
+Each fact a lesson states about the classroom is checked against the classroom's configuration,
+so changing a weight, an interval or a header list without the text fails here. Claims the issue
+found wrong are kept out for good.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from workbench.demo.classroom import classroom_config
+from workbench.demo.lessons import LESSONS, addresses, fill, lesson_by_id
+
+
+def text(lesson_id: str) -> str:
+    lesson = lesson_by_id(lesson_id)
+    assert lesson is not None
+    rows = " ".join(" ".join(row) for row in lesson.table)
+    return " ".join((lesson.concept, lesson.diagram, *lesson.steps, lesson.look_for, rows))
+
+
+ALL = " ".join(text(lesson.id) for lesson in LESSONS)
+CFG = classroom_config()
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        "hides who is asking",  # transparent mode passes the client's address on
+        "no trace of the client or the proxy",  # elite: the origin sees the proxy's address
+        "never learn which server answered",  # the demo answers with X-Backend
+        "Whose IP is hidden",
+    ],
+)
+def test_claims_found_wrong_are_gone(wrong):
+    assert wrong not in ALL
+
+
+def test_the_privacy_mode_is_read_live_not_stated():
+    assert "{privacy}" in lesson_by_id("two-proxies").concept
+    values = addresses({"listeners": {}, "proxies": {"forward": {"privacy": CFG.forward.privacy}}})
+    assert f"runs in {CFG.forward.privacy} mode" in fill(text("two-proxies"), values)
+    lesson2 = text("server-sees")
+    assert "Transparent mode hides nothing" in lesson2
+    assert "sees the proxy's IP address in every mode" in lesson2
+
+
+def test_the_backends_name_themselves_and_the_reverse_proxy_lets_it_through():
+    assert "X-Backend" in text("two-proxies")
+    hidden = {h.lower() for h in CFG.reverse.hide_backend_headers}
+    assert "x-backend" not in hidden
+
+
+def test_weights_and_shares_match_the_web_pool():
+    web = CFG.reverse.pools["web"]
+    weights = {b.name: b.weight for b in web.backends}
+    assert weights == {"web-1": 3, "web-2": 1, "web-3": 1}
+    assert web.algorithm == "weighted_round_robin"
+    total = sum(weights.values())
+    shares = "/".join(f"{round(100 * w / total)}" for w in weights.values())
+    assert f"about {shares}" in text("balancing")
+    assert CFG.reverse.pools["api"].algorithm == "least_connections"
+    assert "(the api pool uses it)" in text("balancing")
+
+
+def test_health_timing_matches_the_pools():
+    for pool in CFG.reverse.pools.values():
+        assert pool.health is not None
+        assert pool.health.interval == 1.0 and pool.health.fall == 2 and pool.health.rise == 2
+    t = text("failover")
+    assert "every second: two failures in a row" in t and "two passes bring it back" in t
+
+
+def test_acl_connect_ports_and_rules_match():
+    fwd = CFG.forward
+    assert all(ipaddress.ip_network(n).is_loopback for n in map(str, fwd.allow_clients))
+    assert "(loopback here)" in text("access")
+    assert tuple(fwd.connect_ports) == (443,)
+    assert "just 443 by default" in text("tls")
+    tracker = next(r for r in CFG.rules if r.name == "block-tracker")
+    assert tracker.action == "block" and "tracker.test" in tracker.when
+    assert "block-tracker answers 403 for tracker.test" in text("access")
+
+
+def test_lessons_tell_which_proxy_to_watch_for_5xx():
+    for lesson_id in ("balancing", "failover"):
+        assert "reverse proxy's 5xx count" in text(lesson_id)
