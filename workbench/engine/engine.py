@@ -115,6 +115,7 @@ class Engine:
             self.servers["forward"] = server
             self.listeners["forward"] = f"http://{_fmt_host(host)}:{port}"
             self.forward.set_own_address(host, port)
+            await self.forward.learn_local_addresses()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         for kind, url in self.listeners.items():
             self.events.add("info", f"{kind} proxy listening on {url}")

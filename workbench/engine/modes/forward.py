@@ -95,7 +95,9 @@ class ForwardProxy:
         self._auth_ok: OrderedDict[str, str] = OrderedDict()
         self.own_addresses: set[tuple[str, int]] = set()
         self.own_port = 0
-        self._local: set[IpAddress] | None = None
+        self._local: frozenset[IpAddress] = frozenset()
+        """This machine's addresses (besides loopback), learnt once at start."""
+        self.listen_address: IpAddress | None = None
         self.via_token = "1.1 workbench"
         self.forwarding = privacy_forwarding(self._privacy, self.via_token)
         self.authenticate = self._authenticate if config.auth is not None else None
@@ -110,6 +112,8 @@ class ForwardProxy:
         if host in ("0.0.0.0", "::"):
             self.own_addresses.add(("::1", port))
         self.own_port = port
+        self.listen_address = _ip(host)
+        self._local = frozenset({self.listen_address} if self.listen_address else ())
         self.via_token = f"1.1 workbench-{port}"
         self.forwarding = privacy_forwarding(self.privacy, self.via_token)
 
@@ -248,18 +252,24 @@ class ForwardProxy:
         return self.config.timeouts.response
 
     def pick(self, x: Exchange, tried: set[str]) -> Any:
-        """The origin's pool; a coroutine when its name must be resolved (and checked) first."""
+        """The origin's pool; a coroutine only when a name must be resolved (and checked)."""
         origin = self.origins.get(x.dest)
         if origin is not None and origin.expires > time.monotonic():
             self.origins.move_to_end(x.dest)
             return origin
-        return self._new_origin(x)
+        literal = _ip(x.dest[0])
+        if literal is not None:
+            address = self._check(x, [literal])
+            return None if address is None else self._origin(x, address)
+        return self._pick_resolved(x)
 
-    async def _new_origin(self, x: Exchange) -> Origin | None:
-        host, port = x.dest
+    async def _pick_resolved(self, x: Exchange) -> Origin | None:
         address = await self.resolve(x)
-        if address is None:
-            return None
+        return None if address is None else self._origin(x, address)
+
+    def _origin(self, x: Exchange, address: str) -> Origin:
+        """The origin pool for ``x.dest`` at the checked ``address`` (reused when unchanged)."""
+        host, port = x.dest
         old = self.origins.pop(x.dest, None)
         if old is not None and old.upstream.host == address:
             old.expires = time.monotonic() + RESOLVE_TTL
@@ -285,30 +295,37 @@ class ForwardProxy:
     async def resolve(self, x: Exchange) -> str | None:
         """Resolve the destination and check every address; the address to connect to.
 
-        On refusal sets ``x.error`` (kind ``denied`` → 403, ``loop`` → 508, ``connect`` → 502)
-        and writes the trace step, and returns None.
+        On refusal sets ``x.error`` (kind ``denied`` → 403, ``loop`` → 508, ``connect`` → 502),
+        writes the trace step and returns None.
         """
         host, port = x.dest
-        rec = x.rec
-        loop = asyncio.get_running_loop()
+        literal = _ip(host)
+        if literal is not None:
+            return self._check(x, [literal])
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
         except (OSError, UnicodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             x.error = UpstreamError("connect", f"cannot resolve {host}: {reason}", retryable=False)
-            rec.step("destination", "error", str(x.error))
+            x.rec.step("destination", "error", str(x.error))
             return None
-        addresses = []
+        addresses: list[IpAddress] = []
         for info in infos:
             addr = _ip(info[4][0])
             if addr is not None and addr not in addresses:
                 addresses.append(addr)
-        local = await self._local_addresses() if port in self._own_ports() else set()
+        return self._check(x, addresses)
+
+    def _check(self, x: Exchange, addresses: list[IpAddress]) -> str | None:
+        """The destination policy on resolved addresses: ourselves, the admin API, deny list."""
+        host, port = x.dest
+        rec = x.rec
+        own = self._own_ports()
         allowed = []
         for addr in addresses:
-            if port in self._own_ports() and (
-                addr.is_loopback or addr.is_unspecified or addr in local
-            ):
+            if port in own and (addr.is_loopback or addr.is_unspecified or addr in self._local):
                 if port == self.own_port:
                     rec.step("loop", "508", f"{host}:{port} is this proxy ({addr})")
                     x.error = UpstreamError(
@@ -337,8 +354,8 @@ class ForwardProxy:
                 x.error = UpstreamError("connect", f"cannot resolve {host}", retryable=False)
             return None
         x.error = None
-        # Prefer IPv4: most local servers listen there, and connecting to the checked address
-        # (not the name again) is what makes the check hold.
+        # Prefer IPv4: most local servers listen there. Connecting to the checked address (not
+        # to the name again) is what makes the check hold.
         allowed.sort(key=lambda a: a.version)
         return str(allowed[0])
 
@@ -349,20 +366,18 @@ class ForwardProxy:
             ports.add(admin)
         return ports
 
-    async def _local_addresses(self) -> set[IpAddress]:
-        """This machine's own addresses (once): a request to any of them reaches our listeners."""
-        if self._local is None:
-            found: set[IpAddress] = set()
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(socket.gethostname(), None)
-            except OSError:
-                infos = []
-            for info in infos:
-                addr = _ip(info[4][0])
-                if addr is not None:
-                    found.add(addr)
-            self._local = found
-        return self._local
+    async def learn_local_addresses(self) -> None:
+        """This machine's own addresses: a request to any of them reaches our listeners."""
+        try:
+            infos = await asyncio.wait_for(
+                asyncio.get_running_loop().getaddrinfo(socket.gethostname(), None), 2.0
+            )
+        except (OSError, TimeoutError):
+            return
+        found = {a for a in (_ip(i[4][0]) for i in infos) if a is not None}
+        if self.listen_address is not None:
+            found.add(self.listen_address)
+        self._local = frozenset(found)
 
     def client_headers(self, headers: Headers) -> Headers:
         """Origin response headers as the client gets them: no hop-by-hop, Via unless elite."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.engine.cache import HttpCache, LookupResult, cache_status
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
-from workbench.engine.observe.records import RequestRecord
+from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import DONE, Exchange
 
@@ -43,6 +43,14 @@ async def read_all(resp: UpstreamResponse, limit: int) -> bytes | None:
         if size <= limit:
             parts.append(chunk)
     return b"".join(parts) if size <= limit else None
+
+
+def _stored_length(headers: Headers) -> int | None:
+    """The Content-Length a stored response announced, if any."""
+    for n, v in headers:
+        if n.lower() == "content-length" and v.strip().isdigit():
+            return int(v)
+    return None
 
 
 class CacheState:
@@ -214,7 +222,12 @@ class CacheLayer:
             cache.count_miss()
             rec.cache = "miss"
         ok, why = cache.storable(
-            method, st.url, x.req.headers, resp.status, resp.headers, resp.content_length
+            method,
+            st.url,
+            x.req.headers,
+            resp.status,
+            resp.headers,
+            0 if method == "HEAD" else resp.content_length,  # a HEAD answer stores no body
         )
         x.out_headers.append(
             ("Cache-Status", cache_status(st.res, stored=ok, fwd_status=resp.status))
@@ -269,6 +282,9 @@ class CacheLayer:
         x.status = status
         x.out_headers = headers
         x.body = body
+        if not body and x.req.method == "HEAD":
+            # A stored HEAD answer has no body: announce the origin's Content-Length, not 0.
+            x.length = _stored_length(entry.headers)
 
     def _serve_stale(self, x: Exchange, why: str) -> None:
         st = x.cache

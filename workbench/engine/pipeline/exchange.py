@@ -40,6 +40,7 @@ class Exchange:
         "status",
         "out_headers",
         "body",
+        "length",
         "cache",
         "collect",
         "keep_open",
@@ -75,6 +76,8 @@ class Exchange:
         """Response headers as the client will get them."""
         self.body: bytes | None = None
         """A complete response body to send (a cache entry), when there is no ``resp``."""
+        self.length: int | None = None
+        """Content-Length to announce for ``body`` when it differs (a stored HEAD answer)."""
         self.cache: Any = None
         """The cache stage's state for this exchange (lookup result, collapse key, store)."""
         self.collect = 0

@@ -6,7 +6,7 @@ back-pressure. What the relay collects (up to ``x.collect`` bytes) goes to the c
 
 from __future__ import annotations
 
-from workbench.engine.http.client import UpstreamResponse
+from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.exchange import Exchange
@@ -59,7 +59,7 @@ def send_stored(x: Exchange) -> None:
             if n.lower() == "content-type":
                 rec.content_type = v
                 break
-    x.conn.respond(status, headers, body, head=is_head)
+    x.conn.respond(status, headers, body, head=is_head, length=x.length)
 
 
 def _since(req: HttpRequest) -> float:
@@ -85,7 +85,8 @@ def relay_complete(
     no_body = is_head or status in (204, 304) or status < 200
     body = resp.take_body()
     if no_body:
-        if is_head and resp.content_length is not None:
+        # HEAD and 304 keep the origin's Content-Length: the length of the GET's body.
+        if resp.content_length is not None and status != 204 and status >= 200:
             headers.append(("Content-Length", str(resp.content_length)))
         conn.write_head(status, headers, resp.reason or None)
     else:
@@ -93,6 +94,8 @@ def relay_complete(
         conn.write_head(status, headers, resp.reason or None, body)
         rec.bytes_out = len(body)
     rec.body_preview = body[:PREVIEW_BYTES] if body else None
+    if resp.close_delimited:
+        rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return body if len(body) <= collect else None
 
 
@@ -108,23 +111,29 @@ async def relay_stream(
     Returns the body when it fitted in ``collect`` bytes (for the cache), else None.
     """
     status = resp.status
-    # Streaming: keep the client's framing honest about what we know of the length.
+    # Streaming: keep the client's framing honest about what we know of the length. A body
+    # that ends when the backend closes ends the same way for the client.
     chunked = False
-    close_after = False
     if resp.content_length is not None:
         headers.append(("Content-Length", str(resp.content_length)))
-    elif req.version == "1.1":
+    elif req.version == "1.1" and not resp.close_delimited:
         headers.append(("Transfer-Encoding", "chunked"))
         chunked = True
     else:
-        close_after = True
-        headers.append(("Connection", "close"))
+        req.keep_alive = False  # close-delimited for the client too
     conn.write_head(status, headers, resp.reason or None)
     collected: list[bytes] | None = [] if collect else None
     size = 0
     preview: bytes | None = None
     while True:
-        data = await resp.read()
+        try:
+            data = await resp.read()
+        except UpstreamError as exc:
+            # Never let a truncated body look complete: reset the client connection.
+            rec.step("respond", "truncated", f"after {size} bytes: {exc}")
+            rec.bytes_out = size
+            conn.abort()
+            raise
         if not data:
             break
         size += len(data)
@@ -141,6 +150,6 @@ async def relay_stream(
         conn.write(b"0\r\n\r\n")
     rec.bytes_out = size
     rec.body_preview = preview
-    if close_after:
-        req.keep_alive = False
+    if resp.close_delimited:
+        rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return b"".join(collected) if collected is not None else None

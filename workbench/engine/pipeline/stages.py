@@ -169,7 +169,9 @@ def make_handler(
                 if r is not None and (r is DONE or await r is DONE):
                     break
         except (ConnectionError, UpstreamError) as exc:
-            x.rec.error = x.rec.error or str(exc)
+            rec = x.rec
+            rec.error = rec.error or str(exc)
+            rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
             conn.close()
         except Exception as exc:  # a bug: the client gets a sentence, the record the detail
             engine.internal_error(exc)

@@ -22,15 +22,32 @@ from workbench.engine.pipeline.forwarding import add_forwarding
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
+_FRAMING = frozenset({"content-length", "expect"})
+
+
 def upstream_request_headers(req: HttpRequest, headers: Headers) -> Headers:
-    """Set the body framing headers for what will actually be sent upstream."""
+    """Set the body framing headers for what will actually be sent upstream.
+
+    A streamed body keeps the client's framing: its Content-Length, or chunked when the client
+    sent chunked. ``Expect: 100-continue`` was answered by this proxy and is not passed on. An
+    upgrade request (WebSocket) gets its ``Connection: Upgrade`` and ``Upgrade`` back.
+    """
     if req.stream is not None:
-        out = [(n, v) for n, v in headers if n.lower() != "content-length"]
-        out.append(("Transfer-Encoding", "chunked"))
+        out = [(n, v) for n, v in headers if n.lower() not in _FRAMING]
+        if req.chunked:
+            out.append(("Transfer-Encoding", "chunked"))
+        else:
+            out.append(("Content-Length", str(req.content_length or 0)))
         return out
-    if req.body or req.method in ("POST", "PUT", "PATCH"):
-        out = [(n, v) for n, v in headers if n.lower() != "content-length"]
-        out.append(("Content-Length", str(len(req.body))))
+    if req.body or req.method in ("POST", "PUT", "PATCH") or req.expect_continue:
+        out = [(n, v) for n, v in headers if n.lower() not in _FRAMING]
+        if req.body or req.method in ("POST", "PUT", "PATCH"):
+            out.append(("Content-Length", str(len(req.body))))
+        return out
+    if req.upgrade is not None:
+        out = headers.copy()
+        out.append(("Connection", "Upgrade"))
+        out.append(("Upgrade", req.upgrade))
         return out
     return headers
 
@@ -89,6 +106,8 @@ async def fetch(x: Exchange) -> object:
                     req.stream if req.stream is not None else req.body,
                     is_head=req.method == "HEAD",
                     timeout=mode.timeout(x),
+                    client=x.conn,
+                    request=req,
                 )
             except BaseException:
                 up.close()
