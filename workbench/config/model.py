@@ -200,6 +200,16 @@ class CacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordsConfig:
+    """What each request record keeps for the detail view and HAR export."""
+
+    body_cap: int = 1024 * 1024
+    """Bytes of each body (request and response) kept per record; 0 turns body capture off."""
+    body_budget: int = 64 * 1024 * 1024
+    """Bytes of bodies kept across all records; past it the oldest records' bodies go first."""
+
+
+@dataclass(frozen=True, slots=True)
 class RuleConfig:
     name: str
     when: str
@@ -241,6 +251,7 @@ class Config:
     forward: ForwardConfig | None = None
     reverse: ReverseConfig | None = None
     cache: CacheConfig = field(default_factory=CacheConfig)
+    records: RecordsConfig = field(default_factory=RecordsConfig)
     rules: tuple[RuleConfig, ...] = ()
     demo: DemoConfig | None = None
     keymap: dict[str, str] = field(default_factory=dict)

@@ -27,7 +27,11 @@ class Engine:
 
     def __init__(self, config: Config, *, record_capacity: int = 10_000) -> None:
         self.config = config
-        self.records = RecordLog(record_capacity)
+        self.records = RecordLog(
+            record_capacity,
+            body_cap=config.records.body_cap,
+            body_budget=config.records.body_budget,
+        )
         self.stats = Stats()
         self.events = EventLog()
         self.ruleset = RuleSet.compile(list(config.rules))

@@ -71,6 +71,7 @@ class BodyStream:
         "_paused",
         "_discard",
         "chunked",
+        "tap",
     )
 
     def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
@@ -85,6 +86,8 @@ class BodyStream:
         self._discard = False
         self.chunked = False
         """For a request body: the client sent it chunked (else it has a Content-Length)."""
+        self.tap: Callable[[bytes], None] | None = None
+        """Called with each piece as it is read (body capture for the request record)."""
 
     def feed(self, data: bytes) -> None:
         if self._discard:
@@ -157,6 +160,8 @@ class BodyStream:
         data = self._chunks.popleft()
         self._buffered -= len(data)
         self._maybe_resume()
+        if self.tap is not None:
+            self.tap(data)
         return data
 
 

@@ -100,5 +100,5 @@ def new_record(
     rec = RequestRecord(
         engine.next_id(), req.start, conn.client_ip, proxy, req.method, url, host, path, req.headers
     )
-    rec.bytes_in = len(req.body)
+    engine.records.begin(rec, req)
     return rec

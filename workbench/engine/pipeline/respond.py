@@ -11,8 +11,6 @@ from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.exchange import Exchange
 
-PREVIEW_BYTES = 4096
-
 
 def respond(x: Exchange):
     """Stage: send the exchange's response; a coroutine only when the body streams."""
@@ -53,7 +51,8 @@ def send_stored(x: Exchange) -> None:
     rec.t_first_byte = rec.t_first_byte or _since(req)
     is_head = req.method == "HEAD"
     rec.bytes_out = 0 if is_head or status == 304 else len(body)
-    rec.body_preview = body[:PREVIEW_BYTES] if body else None
+    if rec.body_cap and rec.bytes_out:
+        rec.keep_response(body)
     if rec.content_type is None:
         for n, v in headers:
             if n.lower() == "content-type":
@@ -93,7 +92,8 @@ def relay_complete(
         headers.append(("Content-Length", str(len(body))))
         conn.write_head(status, headers, resp.reason or None, body)
         rec.bytes_out = len(body)
-    rec.body_preview = body[:PREVIEW_BYTES] if body else None
+        if rec.body_cap:
+            rec.keep_response(body)
     if resp.close_delimited:
         rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return body if len(body) <= collect else None
@@ -124,7 +124,7 @@ async def relay_stream(
     conn.write_head(status, headers, resp.reason or None)
     collected: list[bytes] | None = [] if collect else None
     size = 0
-    preview: bytes | None = None
+    keep = rec.keep_response if rec.body_cap else None
     while True:
         try:
             data = await resp.read()
@@ -137,8 +137,8 @@ async def relay_stream(
         if not data:
             break
         size += len(data)
-        if preview is None:
-            preview = data[:PREVIEW_BYTES]
+        if keep is not None:
+            keep(data)
         if collected is not None:
             if size <= collect:
                 collected.append(data)
@@ -149,7 +149,6 @@ async def relay_stream(
     if chunked:
         conn.write(b"0\r\n\r\n")
     rec.bytes_out = size
-    rec.body_preview = preview
     if resp.close_delimited:
         rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return b"".join(collected) if collected is not None else None

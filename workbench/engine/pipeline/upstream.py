@@ -100,6 +100,9 @@ async def fetch(x: Exchange) -> object:
             if rec.upstream_headers is None:
                 rec.upstream_headers = headers
             target = peer.base_path + x.target if peer.base_path else x.target
+            rec.upstream_target = target
+            if req.stream is not None and rec.body_cap:
+                req.stream.tap = rec.keep_request  # a streamed body is kept as it goes upstream
             try:
                 resp = await up.send(
                     request_head(req.method, target, headers),
