@@ -335,6 +335,12 @@ class ServerConnection(asyncio.Protocol):
         if protocols and not protocols <= {"h2c"} and not has_body:
             req.upgrade = tokens
             req.tunnel_data = rest
+            scheme = req.target[:6].lower()
+            if scheme.startswith("ws://") or scheme == "wss://":
+                # A WebSocket client talking to a forward proxy names the ws:// URI itself.
+                req.target = ("http" if scheme[2] == ":" else "https") + req.target[
+                    scheme.index(":") :
+                ]
             self.transport.pause_reading()  # resumed by the relay, or when declined
             self._enqueue(req)
             return

@@ -72,6 +72,14 @@ class RequestRecord:
     """Short error description when the request failed."""
     sni: str | None = None
     """For CONNECT tunnels: the TLS server name the client asked for, when visible."""
+    upgrade: str | None = None
+    """The protocol the connection switched to after a 101 (``websocket``), if it did."""
+    messages_in: int = 0
+    """WebSocket messages from the client to the server."""
+    messages_out: int = 0
+    """WebSocket messages from the server to the client."""
+    message_previews: list[tuple[str, str]] | None = None
+    """The first few WebSocket messages: (``→`` or ``←``, start of the message)."""
     trace: list[TraceStep] = field(default_factory=list)
     seq: int = 0
     """Position in the record log, assigned when the request finishes; the read cursor."""
@@ -195,6 +203,10 @@ class RequestRecord:
             "tags": list(self.tags or ()),
             "error": self.error,
             "sni": self.sni,
+            "upgrade": self.upgrade,
+            "messages_in": self.messages_in,
+            "messages_out": self.messages_out,
+            "message_previews": [list(p) for p in self.message_previews or ()],
             "content_type": self.content_type,
             "request_headers": [list(h) for h in self.request_headers],
             "upstream_headers": [list(h) for h in self.upstream_headers or ()],

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.http.upgrade import relay_upgrade
 from workbench.engine.observe.records import Headers, RequestRecord
+from workbench.engine.pipeline.actions import answer_error
 from workbench.engine.pipeline.exchange import Exchange
 
 
@@ -19,6 +21,8 @@ def respond(x: Exchange):
         if x.body is not None:
             send_stored(x)
         return None
+    if resp.status == 101:
+        return switch_protocols(x)
     if resp.complete:
         try:
             body = relay_complete(x.conn, x.req, x.rec, resp, x.out_headers, x.collect)
@@ -38,6 +42,28 @@ async def _respond_stream(x: Exchange) -> None:
         x.release()
     if x.collect:
         x.cache.layer.commit(x, resp.status, resp.headers, body)
+
+
+async def switch_protocols(x: Exchange) -> object:
+    """A 101: the upgraded connections are relayed both ways (WebSocket, …) until either closes.
+
+    The upgrade hook of the pipeline: rules and forwarding already ran on the request and on
+    the 101's headers; from here on both connections belong to the relay.
+    """
+    req = x.req
+    resp = x.resp
+    try:
+        if req.upgrade is None:
+            err = UpstreamError(
+                "protocol", "the backend switched protocols unasked", retryable=False
+            )
+            return answer_error(x, err)
+        await relay_upgrade(
+            x.conn, req, x.rec, resp, x.out_headers, resp.connection.pool.idle_timeout
+        )
+        return None
+    finally:
+        x.release()
 
 
 def send_stored(x: Exchange) -> None:
