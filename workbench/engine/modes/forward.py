@@ -255,6 +255,7 @@ class ForwardProxy:
             max_connections=self.config.limits.max_connections_per_backend,
             connect_timeout=t.connect,
             idle_timeout=t.idle,
+            max_header_size=self.config.limits.max_header_size,
         )
         origin = Origin(f"{host}:{port}", pool, time.monotonic() + RESOLVE_TTL)
         self.origins[x.dest] = origin
