@@ -71,6 +71,7 @@ def _forward(f: ForwardConfig) -> dict[str, Any]:
         "connect_ports": list(f.connect_ports),
         "privacy": f.privacy,
         "cache": f.cache,
+        "max_origin_stats": f.max_origin_stats,
     }
     if f.auth is not None:
         out["auth"] = _auth(f.auth)
