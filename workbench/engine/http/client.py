@@ -107,6 +107,11 @@ class UpstreamResponse:
         self._chunks = []
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    def hold(self) -> None:
+        """Stream from now on: the rest of the body waits upstream (back-pressure), not here."""
+        if self._stream is None and not self.complete:
+            self._conn._start_streaming(self)
+
     async def read(self) -> bytes:
         """Next piece of the body, ``b""`` at the end (streaming mode).
 
@@ -161,7 +166,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if exc is not None and self._head_waiter is not None and not self._head_waiter.done():
+        waiter = self._head_waiter
+        if exc is not None and waiter is not None and not waiter.done() and self.pool.ssl is None:
             self._salvage()
         self.closed = True
         self._cancel_timer()
