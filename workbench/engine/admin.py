@@ -307,7 +307,7 @@ class AdminApi:
 
     async def har(self, request: web.Request) -> web.Response:
         """``GET /api/har?filter=EXPR``: the recorded requests (matching EXPR) as HAR 1.2."""
-        from workbench.engine.observe.har import to_har
+        from workbench.engine.observe.har import entry, to_har
         from workbench.engine.rules.filters import FilterSyntaxError, parse_filter
 
         expr = request.query.get("filter", "")
@@ -316,6 +316,20 @@ class AdminApi:
         except FilterSyntaxError as exc:
             return _error(f"filter: {exc}", 400, "filter")
         records = self.engine.records.all_records()
-        if flt is not None:
-            records = [r for r in records if flt(r)]
-        return _json(to_har(records, comment=f"filter: {expr}" if flt is not None else ""))
+        # The document around the entries, then the entries filtered and serialised in slices
+        # (10,000 records take over a second): the proxies on this loop keep running meanwhile.
+        shell = _dumps(to_har([], comment=f"filter: {expr}" if flt is not None else ""))
+        before, after = shell.split('"entries": []', 1)
+        parts = [before, '"entries": [']
+        first = True
+        for i in range(0, len(records), PAGE_SLICE):
+            if i:
+                await asyncio.sleep(0)
+            chunk = records[i : i + PAGE_SLICE]
+            if flt is not None:
+                chunk = [r for r in chunk if flt(r)]
+            if chunk:
+                parts.append(("" if first else ",") + ",".join(_dumps(entry(r)) for r in chunk))
+                first = False
+        parts.append("]" + after)
+        return web.Response(text="".join(parts), content_type="application/json")
