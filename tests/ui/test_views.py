@@ -457,3 +457,36 @@ async def test_views_render_at_both_sizes(origins, engine_factory, view_cls, siz
             assert "web-2" in shot
         elif view_cls is RulesView:
             assert "block-tracker" in shot
+
+
+async def test_rule_tester_shows_disabled_rules_and_tests_response_rules(origins, engine_factory):
+    web = await origins("web-1")
+    rules = [
+        RuleConfig(name="block-tracker", when="~d tracker.test", action="block", enabled=False),
+        RuleConfig(
+            name="tag-json",
+            when="~t application/json",
+            action="tag",
+            value="json",
+            phase="response",
+        ),
+    ]
+    eng = await engine_factory(config(web, weights=(1,), rules=rules))
+    app = Host(eng, RulesView)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RuleTestScreen)
+        screen.query_one("#url", Input).value = "http://cdn.tracker.test/pixel.gif"
+        await pilot.pause()
+        outcome = text_of(screen.query_one("#outcome", Static))
+        assert "disabled, would match" in outcome and "block-tracker" in outcome
+        assert "would fire: tag-json" not in outcome
+        screen.query_one("#content_type", Input).value = "application/json"
+        await pilot.pause()
+        assert "would fire: tag-json" in text_of(screen.query_one("#outcome", Static))
+        screen.query_one("#url", Input).value = "http://[::1"  # half typed: no crash
+        await pilot.pause()
+        assert app.return_code is None

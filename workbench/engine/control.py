@@ -430,11 +430,9 @@ class Control:
         order. Disabled rules say whether they *would* match; ``status`` and ``content_type``
         describe the response that response-phase rules see.
         """
-        from urllib.parse import urlsplit
-
         from workbench.config.model import RULE_PHASES
         from workbench.engine.observe.records import RequestRecord
-        from workbench.engine.rules.ruleset import FINAL_ACTIONS
+        from workbench.engine.rules.ruleset import FINAL_ACTIONS, _host_and_path
         from workbench.engine.snapshot import DryRunLine
 
         if not isinstance(method, str) or not method.strip():
@@ -449,8 +447,7 @@ class Control:
             )
         if "://" not in url:
             url = "http://" + url
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host, path = _host_and_path(url)  # any half-typed URL: the tester runs per keystroke
         header_list = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
         rec = RequestRecord(
             id=0,
@@ -459,7 +456,7 @@ class Control:
             proxy="reverse",
             method=method.strip().upper(),
             url=url,
-            host=parts.hostname or "",
+            host=host,
             path=path,
             request_headers=header_list,
         )
