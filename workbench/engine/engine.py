@@ -78,6 +78,7 @@ class Engine:
             idle_timeout=pool.timeouts.idle,
             ssl=ssl,
             server_hostname=parts.hostname,
+            max_header_size=limits.max_header_size if limits else 65536,
         )
 
     async def start(self) -> None:

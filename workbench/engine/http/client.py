@@ -161,7 +161,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if exc is not None and self._head_waiter is not None and not self._head_waiter.done():
+        waiter = self._head_waiter
+        if exc is not None and waiter is not None and not waiter.done() and self.pool.ssl is None:
             self._salvage()
         self.closed = True
         self._cancel_timer()

@@ -826,8 +826,8 @@ class HttpServer:
         if self._sweeper is not None:
             self._sweeper.cancel()
         for conn in list(self.connections):
-            if not conn._busy:
-                conn.close()
+            if not conn._busy or conn._tunnel_sink is not None:
+                conn.close()  # idle, or a tunnel / WebSocket: nothing to finish
         deadline = time.monotonic() + grace
         while self.tasks and time.monotonic() < deadline:
             await asyncio.wait(list(self.tasks), timeout=max(0.0, deadline - time.monotonic()))

@@ -8,7 +8,6 @@ name of the TLS ClientHello) are all decided and recorded here.
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import time
 from collections import OrderedDict
@@ -29,13 +28,13 @@ from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.http.tlsinfo import looks_like_tls, parse_sni
 from workbench.engine.modes.reverse import IDEMPOTENT
 from workbench.engine.observe.records import RequestRecord
+from workbench.engine.pipeline.auth import ProxyAuth
 from workbench.engine.pipeline.respond import finish_response, send_upstream
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
 MAX_ORIGIN_POOLS = 256
-AUTH_CACHE_SIZE = 64
 
 
 def _split_authority(authority: str, default_port: int) -> tuple[str, int] | None:
@@ -74,7 +73,7 @@ class ForwardProxy:
         self.origins: OrderedDict[tuple[str, int], UpstreamPool] = OrderedDict()
         self.tunnels: set[Tunnel] = set()
         self._acl_cache: dict[str, bool] = {}
-        self._auth_ok: OrderedDict[str, str] = OrderedDict()
+        self.auth = ProxyAuth(config.auth) if config.auth is not None else None
         self.own_addresses: set[tuple[str, int]] = set()
         self.via_token = "1.1 workbench"
 
@@ -100,32 +99,6 @@ class ForwardProxy:
                 self._acl_cache.clear()
             self._acl_cache[ip] = allowed
         return allowed
-
-    def _authenticate(self, req: HttpRequest) -> tuple[bool, str]:
-        from workbench.config.passwords import verify_password
-
-        auth = self.config.auth
-        value = get_header(req.headers, "proxy-authorization")
-        if not value:
-            return False, "no Proxy-Authorization header"
-        if value in self._auth_ok:
-            self._auth_ok.move_to_end(value)
-            return True, f"user {self._auth_ok[value]}"
-        scheme, _, token = value.partition(" ")
-        if scheme.lower() != "basic":
-            return False, f"unsupported auth scheme {scheme!r}"
-        try:
-            user, _, password = base64.b64decode(token.strip()).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False, "malformed Basic credentials"
-        stored = auth.users.get(user)
-        # Hash checks are slow on purpose; remember good header values so only the first costs.
-        if stored is None or not verify_password(password, stored):
-            return False, f"wrong user or password for {user!r}"
-        self._auth_ok[value] = user
-        if len(self._auth_ok) > AUTH_CACHE_SIZE:
-            self._auth_ok.popitem(last=False)
-        return True, f"user {user}"
 
     # -- entry point ------------------------------------------------------------------------
     async def handle(self, req: HttpRequest, conn: ServerConnection) -> None:
@@ -186,20 +159,24 @@ class ForwardProxy:
             )
             return
         rec.step("acl", "allow", f"{conn.client_ip} in allow_clients")
-        if self.config.auth is not None:
-            ok, why = self._authenticate(req)
-            if not ok:
-                rec.step("auth", "407", why)
+        if self.auth is not None:
+            value = get_header(req.headers, "proxy-authorization")
+            verdict = self.auth.check_cached(value, conn.client_ip)
+            if verdict is None:
+                verdict = await self.auth.verify(value or "", conn.client_ip)
+            if not verdict.ok:
+                rec.step("auth", str(verdict.status), verdict.reason)
+                text = "Too many attempts" if verdict.status == 429 else "Proxy authentication"
                 eng.answer(
                     conn,
                     req,
                     rec,
-                    407,
-                    f"Proxy authentication required: {why}.\n",
-                    [("Proxy-Authenticate", f'Basic realm="{self.config.auth.realm}"')],
+                    verdict.status,
+                    f"{text}: {verdict.reason}.\n",
+                    verdict.headers(self.auth.realm),
                 )
                 return
-            rec.step("auth", "ok", why)
+            rec.step("auth", "ok", verdict.reason)
         if req.method == "CONNECT":
             await self._connect(req, conn, rec, host_port)
             return
@@ -334,6 +311,7 @@ class ForwardProxy:
                 max_connections=self.config.limits.max_connections_per_backend,
                 connect_timeout=t.connect,
                 idle_timeout=t.idle,
+                max_header_size=self.config.limits.max_header_size,
             )
             self.origins[host_port] = pool
             if len(self.origins) > MAX_ORIGIN_POOLS:

@@ -45,6 +45,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from workbench.engine.rules.regex import UnsafeRegexError, UserRegex, compile_regex
+
 if TYPE_CHECKING:
     from workbench.engine.observe.records import Headers, RequestRecord
 
@@ -178,13 +180,14 @@ class _ArgError(Exception):
     """Raised by a filter builder; the parser turns it into a FilterSyntaxError at the argument."""
 
 
-def _regex(arg: str, flags: int = 0) -> re.Pattern[str]:
+def _regex(arg: str, *, ignorecase: bool = True, multiline: bool = False) -> UserRegex:
+    """Compile a user regex with a linear-time guarantee (see :mod:`.regex`)."""
     try:
-        return re.compile(arg, re.IGNORECASE | flags)
-    except re.error as exc:
+        return compile_regex(arg, ignorecase=ignorecase, multiline=multiline)
+    except UnsafeRegexError as exc:
         # The regex's own position is relative to the argument; the caller reports the argument's
-        # column, and the message keeps re's detail.
-        raise _ArgError(f"bad regex {arg!r}: {exc.msg}") from None
+        # column, and the message keeps the engine's detail.
+        raise _ArgError(f"bad regex {arg!r}: {exc}") from None
 
 
 def _domain(arg: str) -> str:
@@ -391,12 +394,12 @@ def _header_test(arg: str) -> tuple[Callable[[str], bool], bool]:
 
     The answer is always the per-line one: whether some single "Name: value" line matches.
     """
-    line_rx = _regex(arg, re.MULTILINE)  # validates, and serves the line-by-line fallback
+    line_rx = _regex(arg, multiline=True)  # validates, and serves the line-by-line fallback
     folded = _fold(arg)
-    flags = re.MULTILINE if folded is not None else re.MULTILINE | re.IGNORECASE
+    ignorecase = folded is None
     source = folded if folded is not None else arg
     if folded is not None:
-        line_rx = re.compile(folded, re.MULTILINE)
+        line_rx = _regex(folded, ignorecase=False, multiline=True)
     line_search = line_rx.search
 
     def per_line(block: str) -> bool:
@@ -407,30 +410,45 @@ def _header_test(arg: str) -> tuple[Callable[[str], bool], bool]:
 
     # Zero-width assertions that could look at a neighbouring line, or switch multiline mode off,
     # make block search unreliable: go line by line.
-    if any(t in arg for t in ("\\A", "\\Z", "(?=", "(?!", "(?<", "(?-")):
+    if any(t in arg for t in ("\\A", "\\Z", "\\z", "(?-")):
         return per_line, folded is not None
 
     # "^name:" anchored at each line start becomes "\nname:", which the engine can find with its
     # fast literal scan instead of trying a match at every position of the block.
     skip = 0
+    block_rx = None
     if source.startswith("^") and not _has_top_level_bar(source):
         try:
-            block_rx = re.compile("\n(?:" + source[1:] + ")", flags)
+            block_rx = compile_regex(
+                "\n(?:" + source[1:] + ")", ignorecase=ignorecase, multiline=True
+            )
             skip = 1
-        except re.error:
-            block_rx = re.compile(source, flags)
-    else:
-        block_rx = re.compile(source, flags)
-    search = block_rx.search
+        except UnsafeRegexError:
+            pass
+    if block_rx is None:
+        block_rx = _regex(source, ignorecase=ignorecase, multiline=True)
+    matched = block_rx.matched
+    if block_rx.python is not None:
+        search = block_rx.python.search
 
-    def test(block: str) -> bool:
-        m = search(block)
-        if m is None:
-            return False
-        # A match spanning lines (possible with \s or [^x]) is not a per-line match; ask again.
-        if "\n" not in m.group()[skip:]:
-            return True
-        return per_line(block)
+        def test(block: str) -> bool:
+            m = search(block)
+            if m is None:
+                return False
+            # A match spanning lines (possible with \s or [^x]) is not a per-line match; ask again.
+            if "\n" not in m.group()[skip:]:
+                return True
+            return per_line(block)
+
+    else:
+
+        def test(block: str) -> bool:
+            m = matched(block)
+            if m is None:
+                return False
+            if "\n" not in m[skip:]:
+                return True
+            return per_line(block)
 
     return test, folded is not None
 

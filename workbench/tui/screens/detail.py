@@ -166,6 +166,24 @@ def tunnel_text(rec: RequestRecord) -> Text:
     return text
 
 
+def upgrade_text(rec: RequestRecord) -> Text:
+    """An upgraded connection (WebSocket, …): bytes and messages each way, first messages."""
+    text = Text()
+    text.append("protocol  ", style="bold")
+    text.append(f"upgrade → {rec.upgrade} (101 Switching Protocols)\n")
+    text.append("bytes     ", style="bold")
+    text.append(f"client → server {rec.bytes_in:,}   server → client {rec.bytes_out:,}\n")
+    if rec.upgrade == "websocket":
+        text.append("messages  ", style="bold")
+        text.append(f"client → server {rec.messages_in:,}   server → client {rec.messages_out:,}\n")
+    text.append("duration  ", style="bold")
+    text.append(f"{duration_ms(rec.t_total)} ms\n")
+    for arrow, preview in rec.message_previews or ():
+        text.append(f"  {arrow} ", style="bold")
+        text.append(preview + "\n")
+    return text
+
+
 def _size(n: int) -> str:
     """``1 MiB``, ``1.5 KiB``, ``55 bytes``."""
     if n < 1024:
@@ -461,6 +479,9 @@ class DetailScreen(Screen[None]):
             yield Static("Tunnel", classes="detail-title")
             yield TextBlock(tunnel_text(rec), id="detail-tunnel")
         else:
+            if rec.upgrade:
+                yield Static("Upgraded connection", classes="detail-title")
+                yield TextBlock(upgrade_text(rec), id="detail-upgrade")
             stripped = not rec.request_headers and rec.upstream_headers is None
             yield Static(
                 "Request headers — as the client sent them │ as the upstream received them",
