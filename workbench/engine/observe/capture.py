@@ -17,10 +17,17 @@ from workbench.engine.observe.records import RecordLog, RequestRecord
 
 
 class ReadOnlyControl:
-    """Refuses every live edit: a saved capture has no proxies to change."""
+    """Refuses every live edit: a saved capture has no proxies to change. Marks are allowed."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, records: RecordLog) -> None:
         self.source = source
+        self._records = records
+
+    def mark(self, record_id: int, marked: bool = True) -> Result:
+        """Mark or unmark a record of the capture (view state only)."""
+        from workbench.engine.control import mark_record
+
+        return mark_record(self._records, record_id, marked)
 
     def __getattr__(self, name: str) -> Callable[..., Result]:
         if name.startswith("_"):
@@ -46,7 +53,7 @@ class CaptureEngine:
         for rec in records:
             self.records.append(rec)
         self.listeners = {"viewing": source}
-        self.control = ReadOnlyControl(source)
+        self.control = ReadOnlyControl(source, self.records)
         self.config = Config()
         self.pools: dict[str, Any] = {}
         self.rule_configs: list[Any] = []

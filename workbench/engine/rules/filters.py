@@ -14,6 +14,9 @@ The same language drives rules (``when:``) and the UI's display filter::
     ~cache X     cache outcome is X (hit, miss, stale, revalidated, bypass, uncacheable)
     ~b NAME      backend is NAME; a glob such as web-* is allowed
     ~tag NAME    a tag rule labelled the request NAME
+    ~trace REGEX a step of the trace ("stage verdict detail") matches, e.g. ~trace retry
+    ~marked      marked by the user              ~upgrade    upgraded (e.g. to WebSocket)
+    ~intercepted decrypted by HTTPS interception ~held       held by the intercept filter
     ~all         everything
 
 Operators, tightest first: ``!`` (not), ``&`` (and; two filters side by side also mean and),
@@ -610,6 +613,37 @@ def _f_tag(arg: str) -> _Node:
     return tag, f"tagged {arg}", _ATOM
 
 
+def _f_trace(arg: str) -> _Node:
+    search = _regex(arg).search
+
+    def trace(rec: RequestRecord) -> bool:
+        for stage, verdict, detail in rec.trace:
+            if search(f"{stage} {verdict} {detail}") is not None:
+                return True
+        return False
+
+    return trace, f"a trace step matches {arg}", _ATOM
+
+
+def _marked(rec: RequestRecord) -> bool:
+    return rec.marked
+
+
+def _upgraded(rec: RequestRecord) -> bool:
+    # Records made before upgrades were recorded (or by other tools) have no such field.
+    return getattr(rec, "upgrade", None) is not None
+
+
+def _intercepted(rec: RequestRecord) -> bool:
+    if getattr(rec, "intercepted", None):
+        return True
+    return any(stage == "tls" and verdict == "intercepted" for stage, verdict, _ in rec.trace)
+
+
+def _held(rec: RequestRecord) -> bool:
+    return any(stage == "hold" and verdict == "held" for stage, verdict, _ in rec.trace)
+
+
 def _pending(rec: RequestRecord) -> bool:
     return rec.status is None
 
@@ -628,6 +662,7 @@ _FLAGS = {
     "q": "(rec.status is None)",
     "s": "(rec.status is not None)",
     "e": "(rec.error is not None)",
+    "marked": "rec.marked",
     "all": "True",
 }
 """Inline sources of the filters without an argument."""
@@ -648,6 +683,11 @@ FILTERS: dict[str, tuple[str, _WithArg | _Node]] = {
     "cache": ("OUTCOME", _f_cache),
     "b": ("NAME", _f_backend),
     "tag": ("NAME", _f_tag),
+    "trace": ("REGEX", _f_trace),
+    "marked": ("", (_marked, "marked", _ATOM)),
+    "upgrade": ("", (_upgraded, "upgraded", _ATOM)),
+    "intercepted": ("", (_intercepted, "decrypted by HTTPS interception", _ATOM)),
+    "held": ("", (_held, "held by the intercept filter", _ATOM)),
     "all": ("", (_always, "everything", _ATOM)),
 }
 """Filter name (without ``~``) → (argument placeholder or "" for none, builder or fixed node)."""
@@ -824,8 +864,9 @@ class _Parser:
             self.uses_headers = True
         placeholder, builder = spec
         if not placeholder:
-            _, desc, prec = builder  # type: ignore[misc]
-            return _FLAGS[name], desc, prec
+            fn, desc, prec = builder  # type: ignore[misc]
+            inline = _FLAGS.get(name)
+            return (inline or f"{self.bind(fn)}(rec)"), desc, prec
         arg, arg_pos = self.read_arg(f"~{name}", regex=placeholder == "REGEX")
         return self.atom(name, builder, arg, arg_pos)  # type: ignore[arg-type]
 
