@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.cache import HttpCache, LookupResult, cache_status
+from workbench.engine.cache import HttpCache, LookupResult, cache_status, is_unsafe
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
@@ -27,7 +27,6 @@ from workbench.engine.observe.records import Headers, RequestRecord
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
-UNSAFE = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 COLLAPSE_WAIT = 30.0
 """Longest a collapsed request waits for the one fetching before going upstream itself."""
 
@@ -125,13 +124,43 @@ class CacheLayer:
             await res  # a delayed answer from the cache
             return
         if res is None:
+            t0 = time.time()
             result = await fetch(None, True, rec)
             if result is None:
                 return
             resp = result[0]
             status, resp_headers = resp.status, resp.headers
-            await finish(req, conn, rec, *result, 0, None)
-            if method in UNSAFE:
+            # A POST answer naming its own URI in Content-Location may serve later GETs.
+            post_ok = (
+                method == "POST"
+                and cache.storable(
+                    method,
+                    url,
+                    req.headers,
+                    status,
+                    resp_headers,
+                    resp.content_length,
+                    targeted=rec.proxy == "reverse",
+                )[0]
+            )
+            limit = cache.memory.max_object_size if post_ok else 0
+            body = await finish(req, conn, rec, *result, limit, None)
+            if post_ok and body is not None:
+                cache.invalidate(method, url, status, resp_headers)
+                stored = cache.store(
+                    method,
+                    url,
+                    req.headers,
+                    status,
+                    resp_headers,
+                    body,
+                    t0,
+                    time.time(),
+                    targeted=rec.proxy == "reverse",
+                )
+                rec.step("cache", "STORE" if stored else "NO STORE", stored.reason + " (for GET)")
+                return
+            if is_unsafe(method):
                 n = cache.invalidate(method, url, status, resp_headers)
                 rec.step(
                     "cache",
@@ -216,8 +245,17 @@ class CacheLayer:
         if revalidating:
             cache.count_miss()
             rec.cache = "miss"
+        targeted = rec.proxy == "reverse"
+        if method == "HEAD" and resp.status == 200:
+            cache.freshen_from_head(url, req.headers, 200, resp.headers, t0, t1, targeted=targeted)
         ok, why = cache.storable(
-            method, url, req.headers, resp.status, resp.headers, resp.content_length
+            method,
+            url,
+            req.headers,
+            resp.status,
+            resp.headers,
+            resp.content_length,
+            targeted=targeted,
         )
         extra = [("Cache-Status", cache_status(res, stored=ok, fwd_status=resp.status))]
         limit = cache.memory.max_object_size if ok else 0
@@ -232,7 +270,9 @@ class CacheLayer:
                 "cache", "NO STORE", "body larger than cache.max_object_size: streamed through"
             )
             return
-        stored = cache.store(method, url, req.headers, resp.status, resp.headers, body, t0, t1)
+        stored = cache.store(
+            method, url, req.headers, resp.status, resp.headers, body, t0, t1, targeted=targeted
+        )
         rec.step("cache", "STORE" if stored else "NO STORE", stored.reason)
 
     @staticmethod
@@ -263,6 +303,8 @@ class CacheLayer:
             headers.append(("Age", str(int(entry.age(time.time())))))
             status = entry.status
             body = entry.body
+            if res.range is not None:
+                status, headers, body = cache.apply_range(res, entry, headers, body)
         headers.append(("Cache-Status", status_value))
         rec.status = status
         rec.backend_response_headers = None
@@ -343,10 +385,19 @@ class CacheLayer:
             self._discard(result)
             if body is not None:
                 stored = self.cache.store(
-                    req.method, url, req.headers, resp.status, resp.headers, body, t0, t1
+                    req.method,
+                    url,
+                    req.headers,
+                    resp.status,
+                    resp.headers,
+                    body,
+                    t0,
+                    t1,
+                    targeted=client_rec.proxy == "reverse",
                 )
                 rec.step("cache", "STORE" if stored else "NO STORE", stored.reason)
         except (UpstreamError, ConnectionError) as exc:
             rec.error = str(exc)
         finally:
+            self.cache.revalidation_done(res.entry)
             eng.finish(rec, start)
