@@ -11,6 +11,7 @@ import collections
 import time
 
 import aiohttp
+import pytest
 from aiohttp import web
 from origin import Origin, wait_for
 
@@ -241,6 +242,86 @@ async def test_invalid_expires_is_a_miss_on_the_next_request(engine_factory):
                 async with s.get(url + path) as r:
                     assert await r.text() == f"body {n}"
                     assert "hit" not in r.headers["Cache-Status"]
+    finally:
+        await origin.stop()
+
+
+OLD = "Sun, 06 Nov 1994 08:49:37 GMT"
+
+
+@pytest.mark.parametrize(
+    ("fields", "second_is_hit", "absent_on_hit"),
+    [
+        ({"Cache-Control": "max-age=0, s-maxage=60"}, True, None),  # s-maxage wins
+        ({"Cache-Control": "no-store, must-understand, max-age=60"}, True, None),
+        (
+            {"Cache-Control": 'max-age=60, no-cache="Set-Cookie"', "Set-Cookie": "s=1"},
+            True,
+            "Set-Cookie",
+        ),
+        ({"Cache-Control": 'max-age=60, private="X-User"', "X-User": "ann"}, True, "X-User"),
+        ({"Cache-Control": "max-age=60, no-transform", "Content-Type": "image/png"}, True, None),
+        ({"Last-Modified": OLD}, True, None),  # heuristic freshness
+        ({"Cache-Control": "max-age=3600", "Age": "7200, 0"}, False, None),  # first Age counts
+        ({"Cache-Control": "max-age=3600", "Age": "0, 7200"}, True, None),
+        ({"Cache-Control": "max-age=3600", "Age": "abc"}, False, None),
+        ({"Expires": "Sun, 06 Nov 2094 08:49:37 GMT"}, True, None),
+        ({"Expires": "Sun, 06 Nov 2094 08:49:37 GMT junk"}, False, None),
+    ],
+)
+async def test_response_directives_on_real_traffic(
+    engine_factory, fields: dict[str, str], second_is_hit: bool, absent_on_hit: str | None
+):
+    origin, eng, url = await make(engine_factory)
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(url + "/h", params=fields) as r:
+                assert await r.text() == "body 1"
+            async with s.get(url + "/h", params=fields) as r:
+                body = await r.text()
+                assert (body == "body 1") is second_is_hit, r.headers["Cache-Status"]
+                assert r.headers["Cache-Status"].startswith("workbench; hit") is second_is_hit
+                if absent_on_hit:
+                    assert absent_on_hit not in r.headers
+    finally:
+        await origin.stop()
+
+
+async def test_304_updates_headers_but_not_the_length(engine_factory):
+    hits = collections.Counter()
+
+    async def rev(request: web.Request) -> web.Response:
+        hits[request.headers.get("If-None-Match", "full")] += 1
+        if request.headers.get("If-None-Match") == '"r"':
+            return web.Response(
+                status=304,
+                headers={
+                    "ETag": '"r"',
+                    "Cache-Control": "max-age=60",
+                    "X-Rev": "2",
+                    "Content-Length": "0",
+                },
+            )
+        return web.Response(
+            text="0123456789", headers={"ETag": '"r"', "Cache-Control": "max-age=0", "X-Rev": "1"}
+        )
+
+    app = web.Application()
+    app.router.add_get("/rev", rev)
+    origin = await Origin("rev", app).start()
+    eng = await engine_factory(config(origin.url))
+    url = eng.listeners["reverse"]
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(url + "/rev") as r:
+                assert await r.text() == "0123456789" and r.headers["X-Rev"] == "1"
+            async with s.get(url + "/rev") as r:  # stale at once: revalidated by a 304
+                assert await r.text() == "0123456789"
+                assert r.headers["X-Rev"] == "2" and r.headers["Content-Length"] == "10"
+            async with s.get(url + "/rev") as r:  # now fresh for 60 s
+                assert r.headers["Cache-Status"].startswith("workbench; hit")
+                assert await r.text() == "0123456789" and r.headers["X-Rev"] == "2"
+        assert hits == {"full": 1, '"r"': 1}
     finally:
         await origin.stop()
 
