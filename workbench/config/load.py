@@ -1094,17 +1094,33 @@ def parse_rule(data: dict[str, Any], path: str = "rules[0]") -> RuleConfig:
 
 
 def check_files(paths: list[str]) -> tuple[int, list[str]]:
-    """Validate each file for ``workbench check``: (0, ["FILE: ok", …]) or (2, problem lines)."""
+    """Validate each file for ``workbench check``: (0, ["FILE: ok", …]) or (2, problem lines).
+
+    A file that starts nothing fails; one that runs but makes requests fail passes with
+    ``FILE: warning: …`` lines (see :mod:`workbench.config.lint`).
+    """
+    from workbench.config.lint import nothing_to_run, warnings
+
     if not paths:
         return 2, ["no config files given"]
     failed = False
     lines: list[str] = []
     for p in paths:
         try:
-            load_config(p)
+            cfg = load_config(p)
         except ConfigError as exc:
             failed = True
             lines.extend(str(problem) for problem in exc.problems)
-        else:
-            lines.append(f"{p}: ok")
+            continue
+        empty = nothing_to_run(cfg)
+        if empty:
+            failed = True
+            lines.append(f"{p}: {empty}")
+            continue
+        found = warnings(cfg)
+        lines.extend(f"{p}: warning: {w}" for w in found)
+        lines.append(
+            f"{p}: ok"
+            + (f" ({len(found)} warnings)" if len(found) > 1 else " (1 warning)" if found else "")
+        )
     return (2 if failed else 0), lines
