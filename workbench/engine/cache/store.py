@@ -76,11 +76,6 @@ class CachedResponse:
         """The field names this entry varies on."""
         return tuple(n for n, _ in self.vary)
 
-    @property
-    def strict(self) -> bool:
-        """A client's max-stale is not honoured either (kept for older callers)."""
-        return self.forbid_stale
-
     def age(self, now: float) -> float:
         """current_age (RFC 9111 §4.2.3): corrected_initial_age + resident_time."""
         age = self.corrected_initial_age + (now - self.response_time)
