@@ -77,6 +77,10 @@ class ForwardProxy:
         self._auth_ok: OrderedDict[str, str] = OrderedDict()
         self.own_addresses: set[tuple[str, int]] = set()
         self.via_token = "1.1 workbench"
+        from workbench.engine.modes.intercept import InterceptMode
+
+        self.intercept = InterceptMode.from_config(self, config.intercept)
+        """HTTPS interception; None when ``intercept.hosts`` is empty (CONNECTs stay tunnels)."""
 
     def set_own_address(self, host: str, port: int) -> None:
         """Remember where we listen so a request for ourselves is refused instead of looping."""
@@ -171,7 +175,7 @@ class ForwardProxy:
             if rec.method != "CONNECT" or rec.status != 200:
                 eng.finish(rec, req.start_mono)
 
-    async def _pipeline(self, req, conn, rec: RequestRecord, host_port) -> None:
+    async def _pipeline(self, req, conn, rec: RequestRecord, host_port, pool=None) -> None:
         eng = self.engine
         if not self.client_allowed(conn.client_ip):
             rec.step("acl", "deny", f"{conn.client_ip} is not in allow_clients")
@@ -235,7 +239,7 @@ class ForwardProxy:
             await asyncio.sleep(delay)
         self._apply_privacy(headers, rec)
 
-        origin = self._origin_pool(host_port)
+        origin = pool or self._origin_pool(host_port)
 
         async def fetch(extra_headers=None, answer_errors=True, record=rec):
             send = headers if not extra_headers else headers + extra_headers
@@ -367,6 +371,9 @@ class ForwardProxy:
             return
         if delay:
             await asyncio.sleep(delay)
+        if self.intercept is not None and self.intercept.matches(host):
+            if await self.intercept.take_over_connect(conn, req, rec, host, port):
+                return
         loop = asyncio.get_running_loop()
         tunnel = Tunnel(self, conn, rec, req.start_mono)
         t0 = time.monotonic()
@@ -397,6 +404,8 @@ class ForwardProxy:
         """Close idle pooled origin connections and tunnels quiet for longer than ``idle``."""
         for pool in self.origins.values():
             pool.sweep(now)
+        if self.intercept is not None:
+            self.intercept.sweep(now)
         idle = self.config.timeouts.idle
         for tunnel in list(self.tunnels):
             if now - tunnel.last_active > idle:
@@ -407,6 +416,8 @@ class ForwardProxy:
             tunnel.close("proxy stopping")
         for pool in self.origins.values():
             pool.close()
+        if self.intercept is not None:
+            self.intercept.close()
 
 
 class _TunnelUpstream(asyncio.Protocol):

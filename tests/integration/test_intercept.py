@@ -1,0 +1,176 @@
+"""HTTPS interception end to end: a real TLS origin (trustme), real clients (aiohttp, curl)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import ssl
+
+import aiohttp
+import pytest
+import trustme
+from aiohttp import web
+from origin import Origin, wait_for
+
+from workbench.config.model import Address, Config, ForwardConfig, InterceptConfig
+from workbench.engine.http.ca import CERT_FILE
+
+
+class TlsOrigin(Origin):
+    """The test origin app over HTTPS, with a certificate from a throw-away trustme CA."""
+
+    def __init__(self, name: str, ssl_ctx: ssl.SSLContext) -> None:
+        super().__init__(name)
+        self.ssl_ctx = ssl_ctx
+
+    async def start(self, port: int = 0) -> TlsOrigin:
+        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.1)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", port, ssl_context=self.ssl_ctx)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+
+@pytest.fixture
+async def tls_origin(tmp_path):
+    authority = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_ctx)
+    origin_ca = tmp_path / "origin-ca.pem"
+    authority.cert_pem.write_to_path(str(origin_ca))
+    origin = await TlsOrigin("tls-1", server_ctx).start()
+    origin.ca_file = str(origin_ca)
+    yield origin
+    await origin.stop()
+
+
+def intercept_config(tmp_path, origin, *, ca_file=True, hosts=("localhost",)) -> Config:
+    return Config(
+        forward=ForwardConfig(
+            listen=Address("127.0.0.1", 0),
+            connect_ports=(origin.port,),
+            intercept=InterceptConfig(
+                hosts=hosts,
+                ca_dir=str(tmp_path / "ca"),
+                upstream_ca_file=origin.ca_file if ca_file else None,
+            ),
+        )
+    )
+
+
+def client_ssl(tmp_path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(tmp_path / "ca" / CERT_FILE))
+
+
+async def records_matching(engine, predicate, count=1):
+    """The finished records for which ``predicate`` holds, once there are ``count`` of them."""
+    found = []
+
+    def ready():
+        found[:] = [r for r in engine.records_since(0)[0] if predicate(r)]
+        return len(found) >= count
+
+    await wait_for(ready)
+    return found
+
+
+async def test_aiohttp_request_is_decrypted_and_recorded(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    proxy = engine.listeners["forward"]
+    url = f"https://localhost:{tls_origin.port}/echo?x=1"
+    trust = client_ssl(tmp_path)
+    async with aiohttp.ClientSession() as s:
+        for _ in range(2):  # the second request reuses the intercepted connection
+            async with s.post(
+                url, proxy=proxy, ssl=trust, json={"n": 1}, headers={"X-T": "a"}
+            ) as r:
+                assert r.status == 200
+                seen = await r.json()
+    assert seen["method"] == "POST" and seen["path"] == "/echo?x=1" and seen["body_len"] == 8
+    assert ["X-T", "a"] in seen["headers"]
+    recs = await records_matching(engine, lambda r: r.method == "POST", 2)
+    rec = recs[0]
+    assert (rec.status, rec.path, rec.url) == (200, "/echo?x=1", url)
+    assert rec.host == "localhost" and rec.sni == "localhost"
+    assert ("X-T", "a") in rec.request_headers
+    assert any(n.lower() == "content-type" for n, _ in rec.response_headers)
+    tls = [d for stage, verdict, d in rec.trace if (stage, verdict) == ("tls", "intercepted")]
+    assert tls and "intercepted TLS: SNI localhost, TLSv1" in tls[0]
+    connects = await records_matching(engine, lambda r: r.method == "CONNECT")
+    assert len(connects) == 1 and connects[0].error is None
+    assert tls_origin.hits == 2
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_curl_with_cacert(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    proc = await asyncio.create_subprocess_exec(
+        "curl",
+        "-sS",
+        "--cacert",
+        str(tmp_path / "ca" / CERT_FILE),
+        "-x",
+        engine.listeners["forward"],
+        f"https://localhost:{tls_origin.port}/api/echo",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out)["path"] == "/api/echo"
+    (rec,) = await records_matching(engine, lambda r: r.path == "/api/echo")
+    assert (rec.method, rec.status) == ("GET", 200)
+    assert any(n.lower() == "user-agent" and v.startswith("curl/") for n, v in rec.request_headers)
+
+
+async def test_host_not_listed_stays_a_tunnel(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    origin_trust = ssl.create_default_context(cafile=tls_origin.ca_file)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(
+            f"https://127.0.0.1:{tls_origin.port}/",
+            proxy=engine.listeners["forward"],
+            ssl=origin_trust,
+        ) as r:
+            assert r.status == 200
+    (rec,) = await records_matching(engine, lambda r: r.method == "CONNECT")
+    assert ("connect", "tunnel") in [(s, v) for s, v, _ in rec.trace]
+    assert not any(r.path == "/" for r in engine.records_since(0)[0])
+
+
+async def test_client_that_does_not_trust_the_ca_is_recorded_with_the_hint(
+    tmp_path, tls_origin, engine_factory
+):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await s.get(
+                f"https://localhost:{tls_origin.port}/",
+                proxy=engine.listeners["forward"],
+                ssl=ssl.create_default_context(cafile=tls_origin.ca_file),
+            )
+    (rec,) = await records_matching(engine, lambda r: r.method == "CONNECT")
+    assert rec.status == 200 and "trust the CA: `workbench ca`" in rec.error
+    assert rec.trace[-1][:2] == ("tls", "rejected")
+    assert tls_origin.hits == 0
+    assert not engine.servers["forward"].connections
+
+
+async def test_origin_certificate_failure_is_a_502_saying_why(
+    tmp_path, tls_origin, engine_factory
+):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin, ca_file=False))
+    async with aiohttp.ClientSession() as s:
+        async with s.get(
+            f"https://localhost:{tls_origin.port}/",
+            proxy=engine.listeners["forward"],
+            ssl=client_ssl(tmp_path),
+        ) as r:
+            assert r.status == 502
+            body = await r.text()
+    assert "certificate verify failed" in body
+    (rec,) = await records_matching(engine, lambda r: r.path == "/")
+    assert rec.status == 502
+    assert any("upstream_ca_file" in d for _, _, d in rec.trace)
