@@ -9,71 +9,9 @@ import ssl
 
 import aiohttp
 import pytest
-import trustme
-from aiohttp import web
-from origin import Origin, wait_for
+from tls_origin import client_ssl, intercept_config, records_matching
 
-from workbench.config.model import Address, Config, ForwardConfig, InterceptConfig
 from workbench.engine.http.ca import CERT_FILE
-
-
-class TlsOrigin(Origin):
-    """The test origin app over HTTPS, with a certificate from a throw-away trustme CA."""
-
-    def __init__(self, name: str, ssl_ctx: ssl.SSLContext) -> None:
-        super().__init__(name)
-        self.ssl_ctx = ssl_ctx
-
-    async def start(self, port: int = 0) -> TlsOrigin:
-        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.1)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", port, ssl_context=self.ssl_ctx)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-
-@pytest.fixture
-async def tls_origin(tmp_path):
-    authority = trustme.CA()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost", "127.0.0.1").configure_cert(server_ctx)
-    origin_ca = tmp_path / "origin-ca.pem"
-    authority.cert_pem.write_to_path(str(origin_ca))
-    origin = await TlsOrigin("tls-1", server_ctx).start()
-    origin.ca_file = str(origin_ca)
-    yield origin
-    await origin.stop()
-
-
-def intercept_config(tmp_path, origin, *, ca_file=True, hosts=("localhost",)) -> Config:
-    return Config(
-        forward=ForwardConfig(
-            listen=Address("127.0.0.1", 0),
-            connect_ports=(origin.port,),
-            intercept=InterceptConfig(
-                hosts=hosts,
-                ca_dir=str(tmp_path / "ca"),
-                upstream_ca_file=origin.ca_file if ca_file else None,
-            ),
-        )
-    )
-
-
-def client_ssl(tmp_path) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(tmp_path / "ca" / CERT_FILE))
-
-
-async def records_matching(engine, predicate, count=1):
-    """The finished records for which ``predicate`` holds, once there are ``count`` of them."""
-    found = []
-
-    def ready():
-        found[:] = [r for r in engine.records_since(0)[0] if predicate(r)]
-        return len(found) >= count
-
-    await wait_for(ready)
-    return found
 
 
 async def test_aiohttp_request_is_decrypted_and_recorded(tmp_path, tls_origin, engine_factory):
@@ -158,9 +96,7 @@ async def test_client_that_does_not_trust_the_ca_is_recorded_with_the_hint(
     assert not engine.servers["forward"].connections
 
 
-async def test_origin_certificate_failure_is_a_502_saying_why(
-    tmp_path, tls_origin, engine_factory
-):
+async def test_origin_certificate_failure_is_a_502_saying_why(tmp_path, tls_origin, engine_factory):
     engine = await engine_factory(intercept_config(tmp_path, tls_origin, ca_file=False))
     async with aiohttp.ClientSession() as s:
         async with s.get(

@@ -64,6 +64,7 @@ class AdminApi:
         r.add_post("/api/demo/faults", self.demo_fault)
         r.add_patch("/api/demo/traffic", self.demo_traffic)
         r.add_get("/metrics", self.metrics)
+        r.add_post("/api/requests/{id}/replay", self.replay)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -247,3 +248,13 @@ class AdminApi:
 
         text = render_metrics(self.engine.metrics_state())
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def replay(self, request: web.Request) -> web.Response:
+        """``POST /api/requests/{id}/replay`` with optional overrides → ``{"id": NEW}``."""
+        try:
+            rid = int(request.match_info["id"])
+        except ValueError:
+            return _error("id must be an integer", 400, "id")
+        overrides = await self._body(request) if await request.read() else None
+        res = self.engine.control.replay(rid, overrides, who="api")
+        return _result(res, {"id": res.value, "replay_of": rid} if res.ok else None)

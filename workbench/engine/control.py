@@ -358,3 +358,25 @@ class Control:
             return _fail(message, kind)
         self._edit(who, f"fault: {message}")
         return Result(True, value=value)
+
+    # -- replay -----------------------------------------------------------------------------
+    def replay(self, record_id: Any, overrides: Any = None, who: str = "user") -> Result:
+        """Send a recorded request again through the proxy that handled it; value: the new id.
+
+        ``overrides`` may set ``method``, ``url``, ``headers`` (``[[name, value], …]``, replacing
+        all) and ``body`` (text) or ``body_base64``. The new record arrives when the proxy has
+        handled the replay; it carries ``replay_of`` and a "replay of #N" trace step.
+        """
+        from workbench.engine.replay import Replayer, ReplayError
+
+        if isinstance(record_id, bool) or not isinstance(record_id, int):
+            return _fail(f"id: expected a record id, got {record_id!r}", "id")
+        rec = self.engine.records.find(record_id)
+        if rec is None:
+            return _fail(f"request {record_id} is not in the record buffer", "id", status=404)
+        try:
+            new_id = Replayer(self.engine).start(rec, overrides)
+        except ReplayError as exc:
+            return _fail(str(exc), exc.field, status=exc.status)
+        self._edit(who, f"replay of #{record_id} → #{new_id}")
+        return Result(True, value=new_id)

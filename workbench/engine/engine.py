@@ -46,6 +46,8 @@ class Engine:
         self.started_at = 0.0
         self.internal_errors = 0
         self.bad_requests = 0
+        self.replays: dict[str, tuple[int, int]] = {}
+        """Replays in flight: marker token → (original record id, reserved new id)."""
         self.demo = None
         """The classroom's DemoWorld when one runs (set by the runtime)."""
         from workbench.engine.control import Control

@@ -30,6 +30,7 @@ from workbench.engine.http.tlsinfo import looks_like_tls, parse_sni
 from workbench.engine.modes.reverse import IDEMPOTENT
 from workbench.engine.observe.records import RequestRecord
 from workbench.engine.pipeline.respond import finish_response, send_upstream
+from workbench.engine.replay import claim
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -166,6 +167,8 @@ class ForwardProxy:
             req.headers,
         )
         rec.bytes_in = len(req.body)
+        if eng.replays:
+            claim(eng, req, rec)
         try:
             await self._pipeline(req, conn, rec, host_port)
         except (ConnectionError, UpstreamError) as exc:

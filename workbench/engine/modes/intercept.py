@@ -24,6 +24,7 @@ from workbench.config.model import InterceptConfig
 from workbench.engine.http.ca import CertificateAuthority
 from workbench.engine.http.client import UpstreamError, UpstreamPool
 from workbench.engine.observe.records import RequestRecord
+from workbench.engine.replay import claim
 
 if TYPE_CHECKING:
     from workbench.engine.http.server import HttpRequest, ServerConnection
@@ -196,6 +197,8 @@ class InterceptMode:
             req.headers,
         )
         rec.bytes_in = len(req.body)
+        if eng.replays:
+            claim(eng, req, rec)
         rec.sni = session.sni
         rec.step("tls", "intercepted", session.describe())
         if not any(n.lower() == "host" for n, _ in req.headers):

@@ -22,6 +22,7 @@ from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.cache_stage import DONE
 from workbench.engine.pipeline.respond import finish_response, relay_complete, send_upstream
+from workbench.engine.replay import claim
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -111,6 +112,8 @@ class ReverseProxy:
             req.headers,
         )
         rec.bytes_in = len(req.body)
+        if eng.replays:
+            claim(eng, req, rec)
         # The whole pipeline runs in this one coroutine: every extra frame costs on each resume.
         try:
             eng = self.engine

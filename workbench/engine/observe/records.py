@@ -70,6 +70,8 @@ class RequestRecord:
     """Labels attached by ``tag`` rules."""
     error: str | None = None
     """Short error description when the request failed."""
+    replay_of: int | None = None
+    """Id of the record this request replays (``control.replay``)."""
     sni: str | None = None
     """For CONNECT tunnels: the TLS server name the client asked for, when visible."""
     body_preview: bytes | None = None
@@ -122,6 +124,7 @@ class RequestRecord:
             "tags": list(self.tags or ()),
             "error": self.error,
             "sni": self.sni,
+            "replay_of": self.replay_of,
             "content_type": self.content_type,
             "request_headers": [list(h) for h in self.request_headers],
             "upstream_headers": [list(h) for h in self.upstream_headers or ()],
