@@ -110,3 +110,29 @@ async def test_origin_certificate_failure_is_a_502_saying_why(tmp_path, tls_orig
     (rec,) = await records_matching(engine, lambda r: r.path == "/")
     assert rec.status == 502
     assert any("upstream_ca_file" in d for _, _, d in rec.trace)
+
+
+async def test_proxy_auth_is_asked_on_the_connect_only(tmp_path, tls_origin, engine_factory):
+    from base64 import b64encode
+    from dataclasses import replace
+
+    from workbench.config.model import AuthConfig
+    from workbench.config.passwords import hash_password
+
+    cfg = intercept_config(tmp_path, tls_origin)
+    users = {"alice": hash_password("pw", iterations=1000)}
+    cfg = replace(cfg, forward=replace(cfg.forward, auth=AuthConfig(users=users)))
+    engine = await engine_factory(cfg)
+    url = f"https://localhost:{tls_origin.port}/echo"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(
+            url,
+            proxy=engine.listeners["forward"],
+            proxy_headers={"Proxy-Authorization": "Basic " + b64encode(b"alice:pw").decode()},
+            ssl=client_ssl(tmp_path),
+        ) as r:
+            assert r.status == 200
+            seen = await r.json()
+    assert not any(n.lower() == "proxy-authorization" for n, _ in seen["headers"])
+    (rec,) = await records_matching(engine, lambda r: r.url == url)
+    assert rec.status == 200

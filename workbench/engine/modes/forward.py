@@ -179,6 +179,7 @@ class ForwardProxy:
                 eng.finish(rec, req.start_mono)
 
     async def _pipeline(self, req, conn, rec: RequestRecord, host_port, pool=None) -> None:
+        # pool: a decrypted request's TLS origin; its CONNECT already passed ACL and auth.
         eng = self.engine
         if not self.client_allowed(conn.client_ip):
             rec.step("acl", "deny", f"{conn.client_ip} is not in allow_clients")
@@ -192,7 +193,7 @@ class ForwardProxy:
             )
             return
         rec.step("acl", "allow", f"{conn.client_ip} in allow_clients")
-        if self.config.auth is not None:
+        if self.config.auth is not None and pool is None:
             ok, why = self._authenticate(req)
             if not ok:
                 rec.step("auth", "407", why)
