@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MARKER = "x-workbench-replay"
 REPLAY_TIMEOUT = 60.0
 MAX_PENDING = 64
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", MARKER})
 
 
@@ -102,7 +102,7 @@ def build(rec: RequestRecord, overrides: Any) -> ReplayRequest:
             "id",
         )
     method = overrides.get("method", rec.method)
-    if not isinstance(method, str) or not _TOKEN.fullmatch(method) or method == "CONNECT":
+    if not isinstance(method, str) or not _METHOD.fullmatch(method) or method == "CONNECT":
         raise ReplayError(f"method: expected an HTTP method, got {method!r}", "method")
     if "headers" in overrides:
         headers = _headers(overrides["headers"])
@@ -152,20 +152,12 @@ def build(rec: RequestRecord, overrides: Any) -> ReplayRequest:
 
 
 def _headers(value: Any) -> Headers:
-    items = value.items() if isinstance(value, dict) else value
-    if not isinstance(items, list | tuple) and not isinstance(value, dict):
-        raise ReplayError("headers: expected [[name, value], …] or {name: value}", "headers")
-    out: Headers = []
-    for item in items:
-        if not isinstance(item, list | tuple) or len(item) != 2:
-            raise ReplayError("headers: expected [[name, value], …] or {name: value}", "headers")
-        name, val = item
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise ReplayError(f"headers: invalid header name {name!r}", "headers")
-        if not isinstance(val, str) or "\r" in val or "\n" in val:
-            raise ReplayError(f"headers: invalid value for {name}", "headers")
-        out.append((name, val))
-    return out
+    from workbench.engine.hold import parse_headers
+
+    try:
+        return parse_headers(value)
+    except ValueError as exc:
+        raise ReplayError(str(exc), "headers") from None
 
 
 def _set_host(headers: Headers, netloc: str) -> Headers:
