@@ -152,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     if err:
         print(err, file=sys.stderr)
         return 2
+    from workbench.config.lint import nothing_to_run, warnings
+
+    empty = nothing_to_run(cfg)
+    if empty:
+        print(f"workbench: {args.config}: {empty}", file=sys.stderr)
+        return 2
+    for warning in warnings(cfg):
+        print(f"warning: {warning}", file=sys.stderr)
     err = _check_ca(cfg)
     if err:
         print(err, file=sys.stderr)

@@ -142,3 +142,49 @@ async def test_run_with_a_broken_ca_is_one_line_exit_2(tmp_path):
         f"certificate {tmp_path / 'ca' / 'workbench-ca.pem'} has no key; remove "
         f"{tmp_path / 'ca' / 'workbench-ca.pem'} to create a new CA)"
     )
+
+
+async def test_check_fails_on_a_file_that_runs_nothing(tmp_path):
+    for name, text in (
+        ("empty.yaml", ""),
+        ("comments.yaml", "# nothing yet\n"),
+        ("v.yaml", "version: 1\n"),
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        code, out, err = await run_cli("check", str(path))
+        assert code == 2, name
+        assert f"{path}: nothing to run: the file defines no forward:, reverse: or admin:" in err
+        assert "ok" not in out
+
+
+async def test_check_warns_about_a_pool_without_backends_and_a_proxy_without_routes(tmp_path):
+    no_routes = tmp_path / "no-routes.yaml"
+    no_routes.write_text(
+        "reverse:\n  listen: 127.0.0.1:0\n  pools: {web: {backends: [{name: a, url: 'http://127.0.0.1:9'}]}}\n"
+    )
+    no_backends = tmp_path / "no-backends.yaml"
+    no_backends.write_text(
+        "reverse:\n  routes: [{name: site, pool: web}]\n  pools: {web: {backends: []}}\n"
+    )
+    code, out, err = await run_cli("check", str(no_routes), str(no_backends))
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines == [
+        f"{no_routes}: warning: reverse.routes: no routes, so the reverse proxy answers every "
+        "request with 404 (add e.g. - { name: site, path_prefix: /, pool: web })",
+        f"{no_routes}: ok (1 warning)",
+        f"{no_backends}: warning: reverse.pools.web.backends: no backends, so requests routed to "
+        "pool web fail with 503",
+        f"{no_backends}: ok (1 warning)",
+    ]
+
+
+async def test_run_on_an_empty_config_fails_at_once_instead_of_waiting(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    for extra in ((), ("--headless",)):
+        code, out, err = await asyncio.wait_for(run_cli("run", str(empty), *extra), 20)
+        assert code == 2
+        assert f"workbench: {empty}: nothing to run" in err
+        assert out == ""

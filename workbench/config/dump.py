@@ -162,7 +162,13 @@ def _reverse(r: ReverseConfig) -> dict[str, Any]:
 
 
 def _cache(c: CacheConfig) -> dict[str, Any]:
-    return {"max_size": format_size(c.max_size), "max_object_size": format_size(c.max_object_size)}
+    return {
+        "max_size": format_size(c.max_size),
+        "max_object_size": format_size(c.max_object_size),
+        "store_set_cookie": c.store_set_cookie,
+        "serve_stale_on_error": format_duration(c.serve_stale_on_error),
+        "targeted_fields": list(c.targeted_fields),
+    }
 
 
 def rule_to_data(rule: RuleConfig) -> dict[str, Any]:

@@ -953,7 +953,34 @@ _REVERSE = _obj(
     },
     check=_check_reverse,
 )
-_CACHE = _obj(CacheConfig, {"max_size": _size(), "max_object_size": _size()}, check=_check_cache)
+
+
+def _stale_window(chk: _Checker, node: Node, path: str) -> Any:
+    if isinstance(node, ScalarNode) and chk.value(node) is False:
+        return 0.0
+    if isinstance(node, ScalarNode) and chk.value(node) is True:
+        return chk.report(node, path, "expected a duration such as 5m, or false for off")
+    return _duration()(chk, node, path)
+
+
+def _targeted_field(chk: _Checker, node: Node, path: str) -> Any:
+    name = _header_name(chk, node, path)
+    if name is not _BAD and name.lower() == "cache-control":
+        return chk.report(node, path, "Cache-Control is always read; list targeted fields only")
+    return name
+
+
+_CACHE = _obj(
+    CacheConfig,
+    {
+        "max_size": _size(),
+        "max_object_size": _size(),
+        "store_set_cookie": _bool,
+        "serve_stale_on_error": _stale_window,
+        "targeted_fields": _list(_targeted_field),
+    },
+    check=_check_cache,
+)
 _RULE = _obj(
     RuleConfig,
     {
@@ -1081,17 +1108,33 @@ def parse_rule(data: dict[str, Any], path: str = "rules[0]") -> RuleConfig:
 
 
 def check_files(paths: list[str]) -> tuple[int, list[str]]:
-    """Validate each file for ``workbench check``: (0, ["FILE: ok", …]) or (2, problem lines)."""
+    """Validate each file for ``workbench check``: (0, ["FILE: ok", …]) or (2, problem lines).
+
+    A file that starts nothing fails; one that runs but makes requests fail passes with
+    ``FILE: warning: …`` lines (see :mod:`workbench.config.lint`).
+    """
+    from workbench.config.lint import nothing_to_run, warnings
+
     if not paths:
         return 2, ["no config files given"]
     failed = False
     lines: list[str] = []
     for p in paths:
         try:
-            load_config(p)
+            cfg = load_config(p)
         except ConfigError as exc:
             failed = True
             lines.extend(str(problem) for problem in exc.problems)
-        else:
-            lines.append(f"{p}: ok")
+            continue
+        empty = nothing_to_run(cfg)
+        if empty:
+            failed = True
+            lines.append(f"{p}: {empty}")
+            continue
+        found = warnings(cfg)
+        lines.extend(f"{p}: warning: {w}" for w in found)
+        lines.append(
+            f"{p}: ok"
+            + (f" ({len(found)} warnings)" if len(found) > 1 else " (1 warning)" if found else "")
+        )
     return (2 if failed else 0), lines

@@ -184,6 +184,16 @@ class ReverseConfig:
 class CacheConfig:
     max_size: int = 64 * 1024 * 1024
     max_object_size: int = 8 * 1024 * 1024
+    store_set_cookie: bool = True
+    """Store responses that carry Set-Cookie (RFC 9111 §7.3 allows it; the Cache view marks
+    them). Off: such responses are passed through uncached."""
+    serve_stale_on_error: float = 0.0
+    """Seconds a stale entry may stand in for an unreachable or failing origin even without
+    ``stale-if-error``; 0 (or false) is off. Never overrides must-revalidate, proxy-revalidate,
+    s-maxage or no-cache."""
+    targeted_fields: tuple[str, ...] = ("CDN-Cache-Control",)
+    """Targeted cache-control fields (RFC 9213) the reverse proxy's cache obeys instead of
+    Cache-Control, first present one wins. The forward proxy ignores them."""
 
 
 @dataclass(frozen=True, slots=True)

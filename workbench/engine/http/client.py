@@ -2,23 +2,40 @@
 
 Why hand-written: aiohttp's ``ClientSession`` machinery costs about two thirds of a bare proxy's
 CPU per request. This client does only what a proxy needs: one request at a time per connection,
-Content-Length / chunked / close-delimited bodies, HEAD, 1xx skipping, connection reuse only when
-the exchange ended cleanly, and timeouts for connect and response headers.
+Content-Length / chunked / close-delimited bodies, HEAD, interim 1xx answers (relayed to the
+client, never kept), ``101 Switching Protocols`` (the connection is handed over), and connection
+reuse only when the exchange ended cleanly.
+
+Timeouts use one coarse pool-wide checker (:data:`TIMEOUT_TICK`), never a timer per read. The
+pool's response timeout bounds, each on its own: a backend that stops taking a streamed request
+body, the wait for the response head once the request has been sent, and every pause between two
+reads of the response body (paused while the client is the slow one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 import httptools
 
 from workbench.engine.http.server import BodyStream
 
+if TYPE_CHECKING:
+    from workbench.engine.http.server import HttpRequest, ServerConnection
+
 TIMEOUT_TICK = 0.05
 """Resolution of response timeouts (seconds)."""
+MAX_HEAD_SIZE = 65536
+"""Default limit on an upstream response's status line and headers (bytes)."""
+
+_UPLOAD, _HEAD, _BODY = 1, 2, 3
+"""What a connection's deadline is waiting for."""
 
 
 class UpstreamError(Exception):
@@ -49,7 +66,9 @@ class UpstreamResponse:
         "keep_alive",
         "content_length",
         "chunked",
+        "close_delimited",
         "complete",
+        "upgrade_data",
         "_chunks",
         "_size",
         "_stream",
@@ -63,14 +82,24 @@ class UpstreamResponse:
         self.headers: list[tuple[str, str]] = []
         self.keep_alive = True
         self.content_length: int | None = None
+        """The origin's Content-Length (kept for HEAD and 304, where no body follows)."""
         self.chunked = False
+        self.close_delimited = False
+        """No Content-Length and not chunked: the body ends when the backend closes."""
         self.complete = False
         """True once the whole body has arrived."""
+        self.upgrade_data = b""
+        """After a 101: bytes the backend sent right after its head (the new protocol's)."""
         self._chunks: list[bytes] = []
         self._size = 0
         self._stream: BodyStream | None = None
         self._conn = conn
         self._conn_error: UpstreamError | None = None
+
+    @property
+    def connection(self) -> UpstreamConnection:
+        """The upstream connection this response arrived on."""
+        return self._conn
 
     def take_body(self) -> bytes:
         """The whole body; only valid when :attr:`complete` was true before any :meth:`read`."""
@@ -79,7 +108,11 @@ class UpstreamResponse:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def read(self) -> bytes:
-        """Next piece of the body, ``b""`` at the end (streaming mode)."""
+        """Next piece of the body, ``b""`` at the end (streaming mode).
+
+        Raises :class:`UpstreamError` when the body cannot be completed (backend closed or
+        stalled mid-body): what was relayed so far is a truncated body.
+        """
         if self._chunks:
             data = b"".join(self._chunks)
             self._chunks = []
@@ -106,20 +139,39 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_request = False
         self._got_bytes = False
         self._message_done = False
+        self._failed = False
         self._reusable = True
+        self._head_size = 0
+        self._head_raw = 0
+        self._interim: ServerConnection | None = None
+        self._interim_req: HttpRequest | None = None
+        self._timeout = 30.0
+        self._phase = 0
         self.deadline = 0.0
-        """Monotonic time by which the response head must arrive (0: not waiting)."""
+        """Monotonic time by which the awaited progress must happen (0: not waiting)."""
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
+        self._sink = None
+        self._sink_closed = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self._head_waiter is not None and not self._head_waiter.done():
+            self._salvage()
         self.closed = True
+        self._cancel_timer()
         self.pool._forget(self)
-        self._wake_writer(ConnectionResetError("the backend closed the connection"))
+        self._wake_writer(
+            UpstreamError(
+                "reset", "the backend closed the connection during the upload", retryable=False
+            )
+        )
+        if self._sink_closed is not None:
+            self._sink_closed()
+            return
         resp = self._resp
         waiter = self._head_waiter
         if waiter is not None and not waiter.done():
@@ -131,29 +183,81 @@ class UpstreamConnection(asyncio.Protocol):
                     stale=not self._got_bytes and self.uses > 1,
                 )
             )
-        elif resp is not None and not self._message_done:
-            try:
-                # A close-delimited body ends with the connection.
-                self.parser.feed_eof()
-            except httptools.HttpParserError:
-                pass
-            if not self._message_done:
-                err = UpstreamError("reset", "the backend closed mid-response", retryable=False)
-                if resp._stream is not None:
-                    resp._stream.fail(err)
-                else:
-                    resp._conn_error = err
+        elif resp is not None and not self._message_done and not self._failed:
+            if resp.close_delimited:
+                self.on_message_complete()  # a close-delimited body ends with the connection
+            else:
+                self._body_error(
+                    UpstreamError(
+                        "reset",
+                        f"the backend closed the connection mid-body "
+                        f"({self._body_progress(resp)}): the response is truncated",
+                        retryable=False,
+                    )
+                )
+
+    def _salvage(self) -> None:
+        """Read what the backend sent before a reset that a failed write reported first.
+
+        An origin that answers early (413) and closes while the body still arrives resets the
+        connection; asyncio then drops the answer already in the socket. It is read here, before
+        the socket is closed, so that the client gets the origin's answer instead of a 502.
+        """
+        try:
+            fd = self.transport.get_extra_info("socket").fileno()
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                sock.setblocking(False)
+                while not self._head_waiter.done():
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    self.data_received(data)
+        except (OSError, AttributeError, ValueError):
+            pass
+
+    @staticmethod
+    def _body_progress(resp: UpstreamResponse) -> str:
+        if resp.content_length is not None:
+            return f"{resp._size} of {resp.content_length} bytes"
+        return f"{resp._size} bytes, chunked body unfinished"
 
     def data_received(self, data: bytes) -> None:
         self._got_bytes = True
+        if self._sink is not None:
+            self._sink(data)
+            return
+        phase = self._phase
+        if phase == _BODY and self.deadline:
+            self.deadline = time.monotonic() + self._timeout
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(UpstreamError("protocol", "the backend switched protocols", retryable=False))
+        except httptools.HttpParserUpgrade as exc:
+            resp = self._resp
+            if resp is not None and resp.status == 101 and self._head_waiter is not None:
+                offset = exc.args[0] if exc.args else len(data)
+                resp.upgrade_data = data[offset:]
+                self._reusable = False
+                self.transport.pause_reading()  # resumed by the relay
+            else:
+                self._fail(UpstreamError("protocol", "unexpected protocol switch", retryable=False))
+            return
         except httptools.HttpParserError as exc:
-            self._fail(
-                UpstreamError("protocol", f"bad response from backend: {exc}", retryable=False)
-            )
+            cause = exc.__context__
+            message = str(cause) if isinstance(cause, _HeadTooLarge) else f"bad response: {exc}"
+            self._fail(UpstreamError("protocol", message, retryable=False))
+            return
+        if 0 < self._phase <= _HEAD and not self._failed:
+            # Still in the head: bound what httptools accumulates (one header can be huge).
+            self._head_raw += len(data)
+            if self._head_raw > self.pool.max_header_size:
+                self._fail(self._too_large())
+
+    def _too_large(self) -> UpstreamError:
+        return UpstreamError(
+            "protocol",
+            f"the backend's response head is larger than {self.pool.max_header_size} bytes",
+            retryable=False,
+        )
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -180,15 +284,23 @@ class UpstreamConnection(asyncio.Protocol):
         self._resp.reason += status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        size = self._head_size = self._head_size + len(name) + len(value) + 4
+        if size > self.pool.max_header_size:
+            raise _HeadTooLarge(self._too_large())
         self._resp.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         resp = self._resp
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
-            # Interim response: drop it and wait for the final one.
+            # Interim response: relay it to the client (if any), keep waiting for the final one.
+            client = self._interim
+            if client is not None:
+                client.write_interim(self._interim_req, status, resp.reason, resp.headers)
             resp.headers = []
             resp.reason = ""
+            self._head_size = 0
+            self._head_raw = 0
             return
         resp.status = status
         resp.keep_alive = self.parser.should_keep_alive()
@@ -201,14 +313,19 @@ class UpstreamConnection(asyncio.Protocol):
                     resp.content_length = None
             elif n == "transfer-encoding" and "chunked" in value.lower():
                 resp.chunked = True
-        if self._head_request or status in (204, 304):
-            resp.content_length = 0 if self._head_request else resp.content_length
+        if self._head_request or status in (204, 304, 101):
             resp.complete = True
             self._message_done = True
+            self._cancel_timer()
+            self._phase = 0
             if self._head_request:
                 # llhttp does not know this answered a HEAD and would wait for a body.
                 self._reusable = False
-        self._cancel_timer()
+        else:
+            resp.close_delimited = resp.content_length is None and not resp.chunked
+            self._arm(_BODY)  # each pause between two body reads is bounded from now on
+        # An answer that arrives while a request body is still being sent ends the upload.
+        self._wake_writer(None)
         waiter = self._head_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(resp)
@@ -217,19 +334,20 @@ class UpstreamConnection(asyncio.Protocol):
         resp = self._resp
         if resp is None or self._head_request:
             return
+        resp._size += len(body)
         if resp._stream is not None:
             resp._stream.feed(body)
         else:
             resp._chunks.append(body)
-            resp._size += len(body)
 
     def on_message_complete(self) -> None:
         resp = self._resp
         if resp is None or resp.status == 0:
             return  # end of an interim 1xx
-        if self._message_done and self._head_request:
+        if self._message_done and (self._head_request or resp.status == 101):
             return
         self._message_done = True
+        self._cancel_timer()
         resp.complete = True
         if not resp.keep_alive:
             self._reusable = False
@@ -239,12 +357,29 @@ class UpstreamConnection(asyncio.Protocol):
     # -- request ----------------------------------------------------------------------------
     def _fail(self, err: UpstreamError) -> None:
         self._reusable = False
+        self._failed = True
+        self._wake_writer(err)
         waiter = self._head_waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(err)
-        elif self._resp is not None and self._resp._stream is not None:
-            self._resp._stream.fail(err)
+        else:
+            self._body_error(err)
         self.close()
+
+    def _body_error(self, err: UpstreamError) -> None:
+        resp = self._resp
+        if resp is None or self._message_done:
+            return
+        self._failed = True
+        if resp._stream is not None:
+            resp._stream.fail(err)
+        else:
+            resp._conn_error = err
+
+    def _arm(self, phase: int) -> None:
+        self._phase = phase
+        self.deadline = time.monotonic() + self._timeout
+        self.pool._watch(self)
 
     def _cancel_timer(self) -> None:
         if self.deadline:
@@ -253,7 +388,14 @@ class UpstreamConnection(asyncio.Protocol):
 
     def _on_timeout(self) -> None:
         self.deadline = 0.0
-        self._fail(UpstreamError("timeout", "the backend did not respond in time", retryable=False))
+        t = self._timeout
+        if self._phase == _UPLOAD:
+            why = f"the backend stopped reading the request body for more than {t:g} s"
+        elif self._phase == _BODY:
+            why = f"the backend stalled mid-body for more than {t:g} s"
+        else:
+            why = f"the backend did not respond within {t:g} s"
+        self._fail(UpstreamError("timeout", why, retryable=False))
 
     def send(
         self,
@@ -262,46 +404,77 @@ class UpstreamConnection(asyncio.Protocol):
         *,
         is_head: bool,
         timeout: float,
+        client: ServerConnection | None = None,
+        request: HttpRequest | None = None,
     ) -> Awaitable[UpstreamResponse]:
         """Send one request (head already serialised); await the result for the response head.
 
         A buffered body goes out in the same write as the head and the future itself is
         returned (no coroutine frame on the hot path); a streamed body returns a coroutine.
+        Interim 1xx answers go to ``client`` as they arrive, while ``request`` is the one it
+        is answering.
         """
         self._resp = None
         self._head_request = is_head
         self._got_bytes = False
         self._message_done = False
+        self._failed = False
         self._reusable = True
+        self._head_size = 0
+        self._head_raw = 0
+        self._interim = client
+        self._interim_req = request
+        self._timeout = timeout
         self.uses += 1
         waiter: asyncio.Future[UpstreamResponse] = self.pool.loop.create_future()
         self._head_waiter = waiter
-        # One coarse pool-wide timer instead of a timer per request: cheaper on the hot path.
-        self.deadline = time.monotonic() + timeout
-        self.pool._watch(self)
         if isinstance(body, BodyStream):
+            self._phase = _UPLOAD
             return self._send_stream(head, body, waiter)
+        # The response timeout starts once the request is sent; one coarse pool-wide timer.
+        self._arm(_HEAD)
         self.transport.write(head + body if body else head)
         return waiter
 
     async def _send_stream(
         self, head: bytes, body: BodyStream, waiter: asyncio.Future[UpstreamResponse]
     ) -> UpstreamResponse:
+        """Stream a request body (as the client framed it), then wait for the answer.
+
+        An answer that arrives first (an early 413, say) ends the upload: the rest of the body is
+        not sent and the connection is not reused.
+        """
         transport = self.transport
+        chunked = body.chunked
         transport.write(head)
-        while True:
-            chunk = await body.read()
-            if not chunk:
-                break
-            transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-            if self._write_paused:
-                # A slow backend: stop reading the client until the backend takes more.
-                self._drain_waiter = self.pool.loop.create_future()
-                try:
-                    await self._drain_waiter
-                finally:
-                    self._drain_waiter = None
-        transport.write(b"0\r\n\r\n")
+        try:
+            while True:
+                chunk = await body.read(waiter)
+                if chunk is None:
+                    self._reusable = False  # answered mid-upload: the body was not all sent
+                    break
+                if not chunk:
+                    if chunked:
+                        transport.write(b"0\r\n\r\n")
+                    if not waiter.done():
+                        self._arm(_HEAD)
+                    break
+                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+                if self._write_paused and not waiter.done():
+                    # A slow backend: stop reading the client until the backend takes more.
+                    self._arm(_UPLOAD)
+                    self._drain_waiter = self.pool.loop.create_future()
+                    try:
+                        await self._drain_waiter
+                    finally:
+                        self._drain_waiter = None
+                        if self._phase == _UPLOAD:
+                            self._cancel_timer()
+        except BaseException:
+            self._reusable = False
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()  # the failure is reported once, by what we raise
+            raise
         return await waiter
 
     def _start_streaming(self, resp: UpstreamResponse) -> None:
@@ -312,10 +485,24 @@ class UpstreamConnection(asyncio.Protocol):
             resp._stream.fail(resp._conn_error)
 
     def _pause(self) -> None:
+        # The client reads slower than the backend sends: not the backend's stall.
         if not self.closed:
             self.transport.pause_reading()
+            if self._phase == _BODY:
+                self._cancel_timer()
 
     def _resume(self) -> None:
+        if not self.closed:
+            self.transport.resume_reading()
+            if self._phase == _BODY and not self._message_done:
+                self._arm(_BODY)
+
+    # -- after a 101 ------------------------------------------------------------------------
+    def start_tunnel(self, sink, on_close) -> None:
+        """Stop parsing HTTP: every byte from the backend now goes to ``sink``."""
+        self._cancel_timer()
+        self._sink = sink
+        self._sink_closed = on_close
         if not self.closed:
             self.transport.resume_reading()
 
@@ -332,6 +519,10 @@ class UpstreamConnection(asyncio.Protocol):
             self.pool._forget(self)
 
 
+class _HeadTooLarge(Exception):
+    pass
+
+
 class UpstreamPool:
     """Keep-alive connections to one backend, with a cap on concurrent connections."""
 
@@ -345,12 +536,15 @@ class UpstreamPool:
         idle_timeout: float = 60.0,
         ssl=None,
         server_hostname: str | None = None,
+        max_header_size: int = MAX_HEAD_SIZE,
     ) -> None:
         self.host = host
         self.port = port
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
+        self.max_header_size = max_header_size
+        """Largest response head accepted from this backend (bigger: 502)."""
         self.ssl = ssl
         self.server_hostname = server_hostname
         self.loop = asyncio.get_running_loop()
@@ -443,6 +637,8 @@ class UpstreamPool:
         if conn.reusable and not self.closed:
             conn.idle_since = time.monotonic()
             conn._resp = None
+            conn._interim = None
+            conn._interim_req = None
             self._idle.append(conn)
         else:
             conn.close()

@@ -71,7 +71,7 @@ def strip_hop_by_hop(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Hea
         if name in drop:
             if name == "connection":
                 tokens = {t.strip().lower() for t in h[1].split(",")}
-                tokens -= _CONNECTION_OPTIONS
+                tokens -= _NEVER_HOP_BY_HOP
                 if tokens:
                     extra = tokens if extra is None else extra | tokens
             continue
@@ -81,7 +81,11 @@ def strip_hop_by_hop(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Hea
     return out
 
 
-_CONNECTION_OPTIONS = frozenset({"", "keep-alive", "close"})
+_NEVER_HOP_BY_HOP = frozenset(
+    {"", "keep-alive", "close", "host", "content-length", "cache-control", "authorization"}
+)
+"""Connection options, and end-to-end fields a ``Connection`` header may not remove: the
+proxy needs Host (routing, the cache key) and the framing (RFC 9110 §7.6.1)."""
 
 
 def remove_names(headers: Headers, names: frozenset[str] | set[str]) -> Headers:

@@ -3,12 +3,19 @@
 One :class:`ServerConnection` per client connection. Each request on a kept-alive connection is
 parsed and handled on its own (pipelined requests are answered in order). Small request bodies are
 buffered whole before the handler runs; bodies past ``STREAM_THRESHOLD`` are handed over as a
-:class:`BodyStream` with back-pressure. ``CONNECT`` hands the raw socket to the handler as a tunnel.
+:class:`BodyStream` with back-pressure. ``CONNECT`` and protocol upgrades (``Upgrade:``) pause the
+parser and hand the raw bytes to the handler, which may turn the connection into a tunnel.
+
+Timeouts are checked by one sweeper per server (once a second), never a timer per read: request
+heads must arrive within ``client_timeout``, a request body may not pause for longer than
+``client_timeout`` (408, or a close once the response has started), idle keep-alive connections
+close after ``keepalive_timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -22,16 +29,32 @@ STREAM_THRESHOLD = 256 * 1024
 """Request bodies up to this size are buffered whole (faster); larger ones are streamed."""
 WRITE_HIGH_WATER = 256 * 1024
 READ_PAUSE_BYTES = 512 * 1024
+LINGER_SECONDS = 5.0
+"""After answering a request whose body is still arriving, read and drop the rest for at most
+this long before closing (closing with unread data would reset the answer away)."""
+MAX_PIPELINED = 16
+"""Parsed requests waiting behind the current one before the connection stops reading."""
 
 REASONS = {s.value: s.phrase for s in HTTPStatus}
 REASONS[508] = "Loop Detected"
 
 Handler = Callable[["HttpRequest", "ServerConnection"], Awaitable[None]]
 
+_HOST_RE = re.compile(
+    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?", re.ASCII
+).fullmatch
+"""A valid ``Host`` value: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2)."""
+
 
 def reason_phrase(status: int) -> str:
     """Standard reason phrase for a status code (``"Unknown"`` for unregistered codes)."""
     return REASONS.get(status, "Unknown")
+
+
+class RequestBodyTimeout(ConnectionError):
+    """The client stopped sending its request body for longer than ``client_timeout``."""
+
+    status = 408
 
 
 class BodyStream:
@@ -46,6 +69,8 @@ class BodyStream:
         "_pause",
         "_resume",
         "_paused",
+        "_discard",
+        "chunked",
     )
 
     def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
@@ -57,8 +82,13 @@ class BodyStream:
         self._pause = pause
         self._resume = resume
         self._paused = False
+        self._discard = False
+        self.chunked = False
+        """For a request body: the client sent it chunked (else it has a Content-Length)."""
 
     def feed(self, data: bytes) -> None:
+        if self._discard:
+            return
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered > READ_PAUSE_BYTES and not self._paused:
@@ -74,7 +104,16 @@ class BodyStream:
         self._error = exc
         self._wake()
 
-    def _wake(self) -> None:
+    def discard(self) -> None:
+        """Nobody will read the rest: drop what is buffered and whatever still arrives."""
+        self._discard = True
+        self._chunks.clear()
+        self._buffered = 0
+        if self._paused:
+            self._paused = False
+            self._resume()
+
+    def _wake(self, _fut: object = None) -> None:
         w = self._waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -83,23 +122,38 @@ class BodyStream:
     def done(self) -> bool:
         return self._done and not self._chunks
 
+    @property
+    def paused(self) -> bool:
+        """The sender is held back because the reader is slower (not the sender's fault)."""
+        return self._paused
+
     def _maybe_resume(self) -> None:
         if self._paused and self._buffered < READ_PAUSE_BYTES // 2:
             self._paused = False
             self._resume()
 
-    async def read(self) -> bytes:
-        """Next piece of the body; ``b""`` at the end. Raises if the sender went away."""
+    async def read(self, stop: asyncio.Future | None = None) -> bytes | None:
+        """Next piece of the body; ``b""`` at the end. Raises if the sender went away.
+
+        Returns None instead of waiting once ``stop`` is done (an upload that the upstream
+        answered before it ended).
+        """
         while not self._chunks:
             if self._error is not None:
                 raise self._error
             if self._done:
                 return b""
-            self._waiter = asyncio.get_running_loop().create_future()
+            if stop is not None and stop.done():
+                return None
+            self._waiter = w = asyncio.get_running_loop().create_future()
+            if stop is not None:
+                stop.add_done_callback(self._wake)
             try:
-                await self._waiter
+                await w
             finally:
                 self._waiter = None
+                if stop is not None:
+                    stop.remove_done_callback(self._wake)
         data = self._chunks.popleft()
         self._buffered -= len(data)
         self._maybe_resume()
@@ -120,10 +174,12 @@ class HttpRequest:
         "content_length",
         "chunked",
         "expect_continue",
+        "upgrade",
         "tunnel_data",
         "start",
         "start_mono",
         "_size",
+        "_buf",
     )
 
     def __init__(self) -> None:
@@ -132,6 +188,7 @@ class HttpRequest:
         self.version = "1.1"
         self.headers: list[tuple[str, str]] = []
         self.keep_alive = True
+        """False once the connection must close after this response (set it to force a close)."""
         self.body = b""
         """The whole body, when it was small enough to buffer (``stream`` is None)."""
         self.stream: BodyStream | None = None
@@ -139,11 +196,15 @@ class HttpRequest:
         self.content_length: int | None = None
         self.chunked = False
         self.expect_continue = False
+        self.upgrade: str | None = None
+        """The ``Upgrade`` the client asked for (e.g. ``websocket``); the connection is handed
+        over (``tunnel_data`` holds what followed the head) if the upstream answers 101."""
         self.tunnel_data = b""
-        """For CONNECT: bytes the client sent right after the request head."""
+        """For CONNECT and upgrades: bytes the client sent right after the request head."""
         self.start = 0.0
         self.start_mono = 0.0
         self._size = 0
+        self._buf: bytearray | None = None
 
 
 class ServerConnection(asyncio.Protocol):
@@ -161,11 +222,15 @@ class ServerConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._req: HttpRequest | None = None
+        self._current: HttpRequest | None = None
         self._queue: deque[HttpRequest] = deque()
         self._busy = False
         self._streaming: HttpRequest | None = None
         self._upgrade: HttpRequest | None = None
         self._closed = False
+        self._broken: tuple[int, str] | None = None
+        """A parse error met behind requests still being answered: sent once they are done."""
+        self._linger_until = 0.0
         self._drain_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
         self._tunnel_sink: Callable[[bytes], None] | None = None
@@ -219,21 +284,28 @@ class ServerConnection(asyncio.Protocol):
         if self._tunnel_sink is not None:
             self._tunnel_sink(data)
             return
-        if self.reading_head_since is None:
+        if self._broken is not None:
+            return  # the byte stream is unusable after a parse error
+        if self.reading_head_since is None and self._req is None:
             self.reading_head_since = self.last_active
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             req = self._upgrade
             self._upgrade = None
-            if req is not None and req.method == "CONNECT":
-                offset = exc.args[0] if exc.args else len(data)
-                req.tunnel_data = data[offset:]
-                self._req = None
+            if req is None:
+                self._bad_request(400, "Malformed HTTP request: unexpected upgrade.")
+                return
+            offset = exc.args[0] if exc.args else len(data)
+            rest = data[offset:]
+            self._req = None
+            if req.method == "CONNECT":
+                req.tunnel_data = rest
+                req.keep_alive = False  # a tunnel, or a refusal and a close
                 self.transport.pause_reading()  # the tunnel resumes once it is wired up
                 self._enqueue(req)
             else:
-                self._bad_request(400, "Protocol upgrades are not supported by this proxy.")
+                self._upgrade_request(req, rest)
         except httptools.HttpParserError as exc:
             # Errors raised in our callbacks arrive wrapped, with ours as the context.
             cause = exc.__context__
@@ -242,6 +314,44 @@ class ServerConnection(asyncio.Protocol):
             else:
                 self._bad_request(400, f"Malformed HTTP request: {exc}")
 
+    def _upgrade_request(self, req: HttpRequest, rest: bytes) -> None:
+        """A request with ``Upgrade``: hand it over paused, or re-parse it as plain HTTP/1.1.
+
+        ``h2c`` is declined the way nginx declines it: the request is answered over HTTP/1.1.
+        So are upgrade requests with a body (llhttp would hand the body over as tunnel bytes).
+        """
+        tokens = ""
+        for name, value in req.headers:
+            if name.lower() == "upgrade":
+                tokens = value.strip()
+                break
+        protocols = {t.strip().lower() for t in tokens.split(",") if t.strip()}
+        has_body = req.chunked or bool(req.content_length)
+        if protocols and not protocols <= {"h2c"} and not has_body:
+            req.upgrade = tokens
+            req.tunnel_data = rest
+            self.transport.pause_reading()  # resumed by the relay, or when declined
+            self._enqueue(req)
+            return
+        # Replay the head without the upgrade offer through a fresh parser.
+        lines = [f"{req.method} {req.target} HTTP/{req.version}\r\n"]
+        for name, value in req.headers:
+            ln = name.lower()
+            if ln in ("upgrade", "http2-settings"):
+                continue
+            if ln == "connection":
+                value = ", ".join(
+                    t
+                    for t in (x.strip() for x in value.split(","))
+                    if t.lower() not in ("upgrade", "http2-settings")
+                )
+                if not value:
+                    continue
+            lines.append(f"{name}: {value}\r\n")
+        lines.append("\r\n")
+        self.parser = httptools.HttpRequestParser(self)
+        self.data_received("".join(lines).encode("latin-1") + rest)
+
     def eof_received(self) -> bool | None:
         if self._tunnel_sink is not None and self._tunnel_closed is not None:
             self._tunnel_closed()
@@ -249,7 +359,7 @@ class ServerConnection(asyncio.Protocol):
         if self._streaming is not None and self._streaming.stream is not None:
             self._streaming.stream.fail(ConnectionResetError("client closed before the body ended"))
         # Keep the connection half-open only while a response is still being produced.
-        return self._busy
+        return self._busy or bool(self._queue)
 
     # -- httptools callbacks ----------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -278,12 +388,19 @@ class ServerConnection(asyncio.Protocol):
         parser = self.parser
         req.method = parser.get_method().decode("ascii", "replace")
         req.target = self._url.decode("latin-1")
-        req.version = parser.get_http_version()
+        version = req.version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            raise _TooLarge(505, f"HTTP/{version} is not supported here; use HTTP/1.1.")
         req.keep_alive = parser.should_keep_alive()
         self.reading_head_since = None
+        hosts = 0
+        host = ""
         for name, value in req.headers:
             n = name.lower()
-            if n == "content-length":
+            if n == "host":
+                hosts += 1
+                host = value
+            elif n == "content-length":
                 try:
                     req.content_length = int(value)
                 except ValueError:
@@ -294,29 +411,45 @@ class ServerConnection(asyncio.Protocol):
                 req.chunked = True
             elif n == "expect" and value.lower() == "100-continue":
                 req.expect_continue = True
-        if req.expect_continue and req.version == "1.1" and not self._busy and not self._queue:
+        if hosts != 1 and (hosts or version == "1.1"):
+            # RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
+            raise _TooLarge(400, "A request needs exactly one Host header.")
+        if hosts and not _HOST_RE(host):
+            raise _TooLarge(400, "The Host header is not a valid host[:port].")
+        if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         req = self._req
         req._size += len(body)
-        if req.stream is not None:
-            req.stream.feed(body)
-            if req.stream._buffered > self.limits.max_body_size:
+        stream = req.stream
+        if stream is not None:
+            stream.feed(body)
+            if stream._buffered > self.limits.max_body_size:
                 raise _TooLarge(413, "The request body is larger than this proxy accepts.")
             return
-        if req.body:
-            req.body += body
+        buf = req._buf
+        if buf is not None:
+            buf += body  # amortised O(n), unlike bytes += bytes
+            blen = len(buf)
+        elif req.body:
+            buf = req._buf = bytearray(req.body)
+            buf += body
+            req.body = b""
+            blen = len(buf)
         else:
             req.body = body
-        blen = len(req.body)
+            blen = len(body)
         if blen > self.limits.max_body_size:
             raise _TooLarge(413, "The request body is larger than this proxy accepts.")
-        if blen > STREAM_THRESHOLD and not self._busy and not self._queue:
-            # Too big to buffer: hand the handler a stream now and feed it as data arrives.
+        if blen > STREAM_THRESHOLD:
+            # Too big to buffer: hand the handler a stream (now, or when its turn comes in a
+            # pipeline) and feed it as data arrives, with back-pressure on the client.
             stream = BodyStream(self._pause_reading, self._resume_reading)
-            stream.feed(req.body)
+            stream.chunked = req.chunked
+            stream.feed(bytes(buf) if buf is not None else req.body)
             req.body = b""
+            req._buf = None
             req.stream = stream
             self._streaming = req
             self._enqueue(req)
@@ -326,6 +459,9 @@ class ServerConnection(asyncio.Protocol):
         self._req = None
         if req is None:
             return
+        if req._buf is not None:
+            req.body = bytes(req._buf)
+            req._buf = None
         if self.parser.should_upgrade():
             # CONNECT (or an Upgrade request): feed_data raises HttpParserUpgrade next.
             self._upgrade = req
@@ -333,6 +469,8 @@ class ServerConnection(asyncio.Protocol):
         if req.stream is not None:
             req.stream.finish()
             self._streaming = None
+            if self._linger_until:
+                self.close()  # the rest of an already answered request's body has arrived
             return
         self._enqueue(req)
 
@@ -343,18 +481,20 @@ class ServerConnection(asyncio.Protocol):
 
     def _resume_reading(self) -> None:
         if self.transport is not None and not self._closed:
+            self.last_active = time.monotonic()
             self.transport.resume_reading()
 
     def _enqueue(self, req: HttpRequest) -> None:
         if self._busy:
             self._queue.append(req)
-            if len(self._queue) > 16:
+            if len(self._queue) > MAX_PIPELINED:
                 self._pause_reading()
             return
         self._start(req)
 
     def _start(self, req: HttpRequest) -> None:
         self._busy = True
+        self._current = req
         self.response_started = False
         task = self.loop.create_task(self._run(req))
         self.server.tasks.add(task)
@@ -366,27 +506,60 @@ class ServerConnection(asyncio.Protocol):
         except Exception as exc:  # a handler bug must not take the connection loop down
             self.server.on_error(exc)
             if not self._closed and not self.response_started:
-                self.respond_text(500, f"Internal error in the workbench: {exc!r}\n", close=True)
-            else:
-                self.close()
+                req.keep_alive = False
+                self.respond_text(500, "Internal error in the workbench (see its event log).\n")
+            self.close()
             return
         finally:
             self._busy = False
+            self._current = None
         self.requests_served += 1
         self.last_active = time.monotonic()
         if self._closed:
             return
-        if not req.keep_alive or self.server.closing:
+        stream = req.stream
+        if stream is not None and not stream.done:
+            # Answered before the body ended (an early 413, an error): let the rest arrive and
+            # drop it, then close, so that the client reads the answer instead of a reset.
+            stream.discard()
+            self._linger_until = self.last_active + LINGER_SECONDS
+            self.transport.resume_reading()
+            return
+        if not req.keep_alive or self.server.closing or self._tunnel_sink is not None:
             self.close()
+            return
+        if req.upgrade is not None:
+            # The upstream declined the upgrade: go on with HTTP/1.1 on this connection.
+            self.parser = httptools.HttpRequestParser(self)
+            self.transport.resume_reading()
+            if req.tunnel_data:
+                self.data_received(req.tunnel_data)
             return
         if self._queue:
             nxt = self._queue.popleft()
-            if len(self._queue) <= 16:
+            if len(self._queue) <= MAX_PIPELINED:
                 self._resume_reading()
             self._start(nxt)
+        elif self._broken is not None:
+            status, message = self._broken
+            self.respond_text(status, message + "\n", close=True)
 
     # -- response writing -------------------------------------------------------------------
     response_started = False
+
+    def _connection_line(self, status: int) -> str:
+        """The ``Connection`` line this response needs: close when closing, keep-alive for a
+        kept-alive HTTP/1.0 client (RFC 9112 §9.3), nothing otherwise."""
+        req = self._current
+        if req is None:
+            return "Connection: close\r\n"
+        if not req.keep_alive:
+            if status == 101 or (req.method == "CONNECT" and 200 <= status < 300):
+                return ""
+            return "Connection: close\r\n"
+        if req.version == "1.0":
+            return "Connection: keep-alive\r\n"
+        return ""
 
     def write_head(
         self,
@@ -398,15 +571,37 @@ class ServerConnection(asyncio.Protocol):
         """Write the status line and header block (the caller chose the framing headers).
 
         A small ``body`` given here goes out in the same write (one syscall instead of two).
+        To close the connection after this response, set ``keep_alive = False`` on the request
+        first: the ``Connection`` line is added here.
         """
         self.response_started = True
         lines = [f"HTTP/1.1 {status} {reason or reason_phrase(status)}\r\n"]
         for name, value in headers:
             lines.append(f"{name}: {value}\r\n")
+        lines.append(self._connection_line(status))
         lines.append("\r\n")
         data = "".join(lines).encode("latin-1")
         if not self._closed:
             self.transport.write(data + body if body else data)
+
+    def write_interim(
+        self, req: HttpRequest | None, status: int, reason: str, headers: list[tuple[str, str]]
+    ) -> None:
+        """Relay an interim 1xx answer (103 Early Hints, …) for ``req`` to an HTTP/1.1 client.
+
+        Dropped when ``req`` is no longer the request being answered or its answer has started.
+        """
+        if self._closed or self.response_started or req is None or req is not self._current:
+            return
+        if req.version != "1.1":
+            return
+        if status == 100 and req.expect_continue:
+            return  # this proxy already said 100 Continue itself
+        lines = [f"HTTP/1.1 {status} {reason or reason_phrase(status)}\r\n"]
+        for name, value in headers:
+            lines.append(f"{name}: {value}\r\n")
+        lines.append("\r\n")
+        self.transport.write("".join(lines).encode("latin-1"))
 
     def write(self, data: bytes) -> None:
         if data and not self._closed:
@@ -432,23 +627,30 @@ class ServerConnection(asyncio.Protocol):
         *,
         head: bool = False,
         close: bool = False,
+        length: int | None = None,
     ) -> None:
-        """Write a complete response with a Content-Length in one go."""
+        """Write a complete response with a Content-Length in one go.
+
+        ``length`` announces a Content-Length other than ``len(body)``: a HEAD answered from
+        stored headers says how long the GET's body would be.
+        """
         self.response_started = True
+        req = self._current
+        if close and req is not None:
+            req.keep_alive = False
         lines = [f"HTTP/1.1 {status} {reason_phrase(status)}\r\n"]
         for name, value in headers:
             lines.append(f"{name}: {value}\r\n")
-        if status >= 200 and status not in (204, 304):
-            lines.append(f"Content-Length: {len(body)}\r\n")
-        if close:
-            lines.append("Connection: close\r\n")
+        if status >= 200 and status != 204 and (status != 304 or length is not None):
+            lines.append(f"Content-Length: {len(body) if length is None else length}\r\n")
+        lines.append(self._connection_line(status))
         lines.append("\r\n")
         data = "".join(lines).encode("latin-1")
         if body and not head and status not in (204, 304):
             data += body
         if not self._closed:
             self.transport.write(data)
-        if close:
+        if close and not self._busy:
             self.close()
 
     def respond_text(
@@ -460,20 +662,62 @@ class ServerConnection(asyncio.Protocol):
         self.respond(status, headers, text.encode(), close=close)
 
     def _bad_request(self, status: int, message: str) -> None:
-        """Answer a request we could not parse, then close: the byte stream is no longer usable."""
-        if self._streaming is not None and self._streaming.stream is not None:
-            self._streaming.stream.fail(ConnectionResetError(message))
+        """Answer a request we could not parse, then close: the byte stream is no longer usable.
+
+        Requests parsed before the bad one are answered first, in order.
+        """
+        if self._linger_until:
+            self.close()  # the request was answered already; nothing more to say
+            return
+        streaming = self._streaming
+        if streaming is not None and streaming.stream is not None:
+            self._streaming = None
+            streaming.stream.fail(ConnectionResetError(message))
+            if self._current is streaming:
+                # Its handler is running: answer if it has not started to, then close.
+                self.server.on_bad_request(self, status, message)
+                streaming.keep_alive = False
+                if self.response_started:
+                    self.close()
+                else:
+                    self.respond_text(status, message + "\n")
+                return
         self.server.on_bad_request(self, status, message)
-        if self._busy and self.response_started:
-            self.close()
+        if self._busy or self._queue:
+            self._broken = (status, message)
+            self._pause_reading()
             return
         if not self._closed:
             self.respond_text(status, message + "\n", close=True)
+
+    def _body_timeout(self) -> None:
+        """The client stopped sending a request body whose handler already runs."""
+        req = self._streaming
+        if req is None or req.stream is None:
+            return
+        self._streaming = None
+        exc = RequestBodyTimeout(
+            f"the request body stopped arriving for more than {self.limits.client_timeout:g} s"
+        )
+        req.stream.fail(exc)
+        if self._linger_until or self.response_started:
+            self.close()
+            return
+        req.keep_alive = False
+        self.respond_text(408, "The request body stopped arriving; giving up.\n")
+        self.close()
 
     def close(self) -> None:
         if not self._closed and self.transport is not None:
             self._closed = True
             self.transport.close()
+
+    def abort(self) -> None:
+        """Reset the connection at once (a response that cannot be completed must not look
+        complete to a client that reads until the connection closes)."""
+        if not self._closed and self.transport is not None:
+            self._closed = True
+            self.transport.abort()
 
     @property
     def closed(self) -> bool:
@@ -545,20 +789,44 @@ class HttpServer:
         sock = self._server.sockets[0].getsockname()
         return sock[0], sock[1]
 
-    async def _sweep(self) -> None:
-        """Close idle keep-alive connections and clients too slow to send their headers."""
-        limits = self.limits
+    async def _sweep(self, interval: float = 1.0) -> None:
+        """Close idle keep-alive connections and clients too slow to send their requests."""
         while True:
-            await asyncio.sleep(1.0)
-            now = time.monotonic()
-            for conn in list(self.connections):
-                if conn._busy or conn._tunnel_sink is not None:
-                    continue
-                if conn.reading_head_since is not None:
-                    if now - conn.reading_head_since > limits.client_timeout:
-                        conn._bad_request(408, "The request headers took too long to arrive.")
-                elif now - conn.last_active > limits.keepalive_timeout:
+            await asyncio.sleep(interval)
+            self.sweep(time.monotonic())
+
+    def sweep(self, now: float) -> None:
+        """One pass of the timeout checks (the sweeper runs it about once a second)."""
+        limits = self.limits
+        timeout = limits.client_timeout
+        for conn in list(self.connections):
+            if conn._tunnel_sink is not None or conn._closed:
+                continue
+            if conn._linger_until:
+                if now > conn._linger_until or now - conn.last_active > timeout:
                     conn.close()
+                continue
+            if conn._busy:
+                streaming = conn._streaming
+                if (
+                    streaming is not None
+                    and streaming is conn._current
+                    and streaming.stream is not None
+                    and not streaming.stream.paused
+                    and now - conn.last_active > timeout
+                ):
+                    conn._body_timeout()
+                continue
+            if conn._queue:
+                continue
+            if conn.reading_head_since is not None:
+                if now - conn.reading_head_since > timeout:
+                    conn._bad_request(408, "The request headers took too long to arrive.")
+            elif conn._req is not None:
+                if now - conn.last_active > timeout:
+                    conn._bad_request(408, "The request body stopped arriving.")
+            elif now - conn.last_active > limits.keepalive_timeout:
+                conn.close()
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting, let in-flight requests finish (up to ``grace`` seconds), then close."""

@@ -173,6 +173,7 @@ class ForwardProxy:
             await self._pipeline(req, conn, rec, host_port)
         except (ConnectionError, UpstreamError) as exc:
             rec.error = rec.error or str(exc)
+            rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
             conn.close()
         finally:
             if rec.method != "CONNECT" or rec.status != 200:
@@ -251,13 +252,17 @@ class ForwardProxy:
             timeout = self.config.timeouts.response
             try:
                 try:
-                    resp, up = await send_upstream(origin, req, record, record.path, send, timeout)
+                    resp, up = await send_upstream(
+                        origin, req, record, record.path, send, timeout, conn
+                    )
                 except UpstreamError as exc:
                     # A pooled connection the origin closed as we reused it: one fresh try.
                     if not (exc.stale and req.method in IDEMPOTENT and req.stream is None):
                         raise
                     record.step("upstream", "retry", "pooled connection was closed; retrying")
-                    resp, up = await send_upstream(origin, req, record, record.path, send, timeout)
+                    resp, up = await send_upstream(
+                        origin, req, record, record.path, send, timeout, conn
+                    )
             except UpstreamError as exc:
                 record.step("upstream", exc.kind, str(exc))
                 if not answer_errors:

@@ -118,6 +118,17 @@ class ReverseProxy:
         try:
             eng = self.engine
             path = target
+            if req.method == "CONNECT":
+                rec.step("parse", "405", "CONNECT is for forward proxies")
+                eng.answer(
+                    conn,
+                    req,
+                    rec,
+                    405,
+                    "This is a reverse proxy: CONNECT is not supported.\n",
+                    [("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")],
+                )
+                return
             route = match_route(self.routes, host, path)
             if route is None:
                 rec.step("route", "none", f"no route matches host {host or '-'} path {path}")
@@ -199,6 +210,7 @@ class ReverseProxy:
             await self._finish_response(req, conn, rec, resp, backend, up, 0, None)
         except (ConnectionError, UpstreamError) as exc:
             rec.error = rec.error or str(exc)
+            rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
             conn.close()
         finally:
             eng.finish(rec, req.start_mono)
@@ -263,7 +275,13 @@ class ReverseProxy:
                     backend.base_path + upstream_target if backend.base_path else upstream_target
                 )
                 resp, up = await send_upstream(
-                    backend.upstream, req, rec, target, send_headers, pool.config.timeouts.response
+                    backend.upstream,
+                    req,
+                    rec,
+                    target,
+                    send_headers,
+                    pool.config.timeouts.response,
+                    conn,
                 )
             except UpstreamError as exc:
                 backend.inflight -= 1
@@ -280,6 +298,7 @@ class ReverseProxy:
                             target,
                             send_headers,
                             pool.config.timeouts.response,
+                            conn,
                         )
                     except UpstreamError as again:
                         exc = again

@@ -56,6 +56,14 @@ async def read_all(resp: UpstreamResponse, limit: int) -> bytes | None:
     return b"".join(parts) if size <= limit else None
 
 
+def _stored_length(headers: Headers) -> int | None:
+    """The Content-Length a stored response announced, if any."""
+    for n, v in headers:
+        if n.lower() == "content-length" and v.strip().isdigit():
+            return int(v)
+    return None
+
+
 class CacheLayer:
     """Lookup, serve, revalidate, store, collapse and invalidate for one engine."""
 
@@ -217,7 +225,12 @@ class CacheLayer:
             cache.count_miss()
             rec.cache = "miss"
         ok, why = cache.storable(
-            method, url, req.headers, resp.status, resp.headers, resp.content_length
+            method,
+            url,
+            req.headers,
+            resp.status,
+            resp.headers,
+            0 if method == "HEAD" else resp.content_length,  # a HEAD answer stores no body
         )
         extra = [("Cache-Status", cache_status(res, stored=ok, fwd_status=resp.status))]
         limit = cache.memory.max_object_size if ok else 0
@@ -265,21 +278,23 @@ class CacheLayer:
             body = entry.body
         headers.append(("Cache-Status", status_value))
         rec.status = status
+        # A stored HEAD answer has no body: announce the origin's Content-Length, not 0.
+        length = _stored_length(entry.headers) if req.method == "HEAD" and not body else None
         rec.backend_response_headers = None
         delay = eng.apply_response_rules(req, conn, rec, headers)
         if delay is None:
             return None
         if delay:
-            return self._respond_later(delay, req, conn, rec, status, headers, body)
-        self._respond(req, conn, rec, status, headers, body)
+            return self._respond_later(delay, req, conn, rec, status, headers, body, length)
+        self._respond(req, conn, rec, status, headers, body, length)
         return None
 
-    async def _respond_later(self, delay, req, conn, rec, status, headers, body) -> None:
+    async def _respond_later(self, delay, req, conn, rec, status, headers, body, length) -> None:
         await asyncio.sleep(delay)
-        self._respond(req, conn, rec, status, headers, body)
+        self._respond(req, conn, rec, status, headers, body, length)
 
     @staticmethod
-    def _respond(req, conn, rec, status, headers, body) -> None:
+    def _respond(req, conn, rec, status, headers, body, length=None) -> None:
         rec.response_headers = headers
         rec.t_first_byte = time.monotonic() - req.start_mono
         is_head = req.method == "HEAD"
@@ -289,7 +304,7 @@ class CacheLayer:
             if n.lower() == "content-type":
                 rec.content_type = v
                 break
-        conn.respond(status, headers, body, head=is_head)
+        conn.respond(status, headers, body, head=is_head, length=length)
 
     async def _serve_async(self, *args) -> None:
         pending = self._serve(*args)

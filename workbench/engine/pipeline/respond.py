@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-from workbench.engine.http.client import UpstreamConnection, UpstreamPool, UpstreamResponse
+from workbench.engine.http.client import (
+    UpstreamConnection,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+)
 from workbench.engine.http.headers import request_head
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
@@ -80,7 +85,8 @@ def relay_complete(
     no_body = is_head or status in (204, 304) or status < 200
     body = resp.take_body()
     if no_body:
-        if is_head and resp.content_length is not None:
+        # HEAD and 304 keep the origin's Content-Length: the length of the GET's body.
+        if resp.content_length is not None and status != 204 and status >= 200:
             headers.append(("Content-Length", str(resp.content_length)))
         conn.write_head(status, headers, resp.reason or None)
     else:
@@ -88,6 +94,8 @@ def relay_complete(
         conn.write_head(status, headers, resp.reason or None, body)
         rec.bytes_out = len(body)
     rec.body_preview = body[:PREVIEW_BYTES] if body else None
+    if resp.close_delimited:
+        rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return body if len(body) <= collect else None
 
 
@@ -100,23 +108,29 @@ async def _relay_stream(
     collect: int,
 ) -> bytes | None:
     status = resp.status
-    # Streaming: keep the client's framing honest about what we know of the length.
+    # Streaming: keep the client's framing honest about what we know of the length. A body
+    # that ends when the backend closes ends the same way for the client.
     chunked = False
-    close_after = False
     if resp.content_length is not None:
         headers.append(("Content-Length", str(resp.content_length)))
-    elif req.version == "1.1":
+    elif req.version == "1.1" and not resp.close_delimited:
         headers.append(("Transfer-Encoding", "chunked"))
         chunked = True
     else:
-        close_after = True
-        headers.append(("Connection", "close"))
+        req.keep_alive = False  # close-delimited for the client too
     conn.write_head(status, headers, resp.reason or None)
     collected: list[bytes] | None = [] if collect else None
     size = 0
     preview: bytes | None = None
     while True:
-        data = await resp.read()
+        try:
+            data = await resp.read()
+        except UpstreamError as exc:
+            # Never let a truncated body look complete: reset the client connection.
+            rec.step("respond", "truncated", f"after {size} bytes: {exc}")
+            rec.bytes_out = size
+            conn.abort()
+            raise
         if not data:
             break
         size += len(data)
@@ -133,20 +147,37 @@ async def _relay_stream(
         conn.write(b"0\r\n\r\n")
     rec.bytes_out = size
     rec.body_preview = preview
-    if close_after:
-        req.keep_alive = False
+    if resp.close_delimited:
+        rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return b"".join(collected) if collected is not None else None
 
 
+_FRAMING = frozenset({"content-length", "expect"})
+
+
 def upstream_request_headers(req: HttpRequest, headers: Headers) -> Headers:
-    """Set the body framing headers for what will actually be sent upstream."""
+    """Set the body framing headers for what will actually be sent upstream.
+
+    A streamed body keeps the client's framing: its Content-Length, or chunked when the client
+    sent chunked. ``Expect: 100-continue`` was answered by this proxy and is not passed on. An
+    upgrade request (WebSocket) gets its ``Connection: Upgrade`` and ``Upgrade`` back.
+    """
     if req.stream is not None:
-        out = [(n, v) for n, v in headers if n.lower() != "content-length"]
-        out.append(("Transfer-Encoding", "chunked"))
+        out = [(n, v) for n, v in headers if n.lower() not in _FRAMING]
+        if req.chunked:
+            out.append(("Transfer-Encoding", "chunked"))
+        else:
+            out.append(("Content-Length", str(req.content_length or 0)))
         return out
-    if req.body or req.method in ("POST", "PUT", "PATCH"):
-        out = [(n, v) for n, v in headers if n.lower() != "content-length"]
-        out.append(("Content-Length", str(len(req.body))))
+    if req.body or req.method in ("POST", "PUT", "PATCH") or req.expect_continue:
+        out = [(n, v) for n, v in headers if n.lower() not in _FRAMING]
+        if req.body or req.method in ("POST", "PUT", "PATCH"):
+            out.append(("Content-Length", str(len(req.body))))
+        return out
+    if req.upgrade is not None:
+        out = headers.copy()
+        out.append(("Connection", "Upgrade"))
+        out.append(("Upgrade", req.upgrade))
         return out
     return headers
 
@@ -158,9 +189,11 @@ async def send_upstream(
     target: str,
     headers: Headers,
     timeout: float,
+    client: ServerConnection | None = None,
 ) -> tuple[UpstreamResponse, UpstreamConnection]:
     """Acquire a connection, send the request, wait for the response head; fills timings.
 
+    Interim 1xx answers are relayed to ``client`` (HTTP/1.1 clients only).
     Raises :class:`UpstreamError`; the connection is closed on any failure.
     """
     up = pool.idle_connection()
@@ -180,6 +213,8 @@ async def send_upstream(
             body,
             is_head=req.method == "HEAD",
             timeout=timeout,
+            client=client,
+            request=req,
         )
     except BaseException:
         up.close()

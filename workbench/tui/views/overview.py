@@ -1,19 +1,30 @@
-"""The Overview view: both proxies at a glance, what each is for, and what just happened."""
+"""The Overview view: a live diagram of both proxies, requests to follow, and recent events.
+
+The diagram (:mod:`workbench.tui.widgets.diagram`) shows clients, proxies, routes, pools,
+backends and origins with live rates and health. Below it, the newest requests: move onto one
+(``j``/``k`` or the arrows) and its path lights up in the diagram; the list holds still while
+you follow, ``escape`` lets it run again. At small sizes (80×24) the diagram switches to its
+compact layout and the event log gives way.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.events import Resize
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
 
-from workbench.tui.views.backends import STATE_STYLES
 from workbench.tui.views.base import View
-from workbench.tui.views.cache import cache_counts
-from workbench.tui.widgets.bars import Ring, human_age, millis, sparkline
+from workbench.tui.widgets.bars import human_age
+from workbench.tui.widgets.diagram import SystemDiagram, path_of
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -24,143 +35,272 @@ PURPOSE: dict[str, str] = {
 }
 """One line per proxy on what it is for (the teaching core of the overview)."""
 
-EVENT_STYLES: dict[str, str] = {"health": "yellow", "edit": "cyan", "error": "bold red"}
-SPARK_WIDTH = 18
+EVENT_STYLES: dict[str, str] = {"health": "$warning", "edit": "$secondary", "error": "bold $error"}
+"""Theme variables, so every theme (the projector's too) restyles the event kinds."""
 MAX_EVENTS = 30
+RECENT = 40
+"""Requests offered to follow."""
+BLOCK_WINDOW = 10.0
+"""Seconds over which the rate of blocked requests is measured."""
+COMPACT_BELOW = (120, 36)
+"""Width or height under which the compact layout is used."""
 
 
-def _window(snapshot: dict[str, Any], seconds: int) -> dict[str, Any]:
-    """One rolling window's summary; keys are ints live and strings after a JSON round trip."""
-    windows = (snapshot.get("stats") or {}).get("windows") or {}
-    return windows.get(seconds) or windows.get(str(seconds)) or {}
+def routes_of(engine: Any) -> tuple[tuple[str, str, str], ...]:
+    """``(name, match, pool)`` for each reverse route, from the engine's configuration."""
+    reverse = getattr(getattr(engine, "config", None), "reverse", None)
+    out = []
+    for r in getattr(reverse, "routes", ()) or ():
+        match = r.path_prefix or "/"
+        if getattr(r, "host", None) not in (None, "", "*"):
+            match = f"{r.host}{match}"
+        out.append((r.name, match, r.pool))
+    return tuple(out)
 
 
-class OverviewView(View):
-    """Listeners, rates, latency, status mix, cache, backend health and recent events."""
+def _blocked(rec: Any) -> bool:
+    status = rec.status
+    if rec.rule and status is not None and status >= 300:
+        return True
+    return rec.error == "client not allowed"
+
+
+def record_label(rec: Any) -> Text:
+    """One line for the follow list: id, proxy, request, outcome."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"#{rec.id:<6}", style="dim")
+    text.append(f"{rec.proxy[:3]} ", style="bold")
+    target = rec.url if rec.proxy == "forward" else rec.path
+    text.append(f"{rec.method} {target}  ")
+    status = rec.status
+    text.append(str(status) if status is not None else "ERR")
+    where = rec.rule if _blocked(rec) else rec.cache if rec.cache in ("hit", "stale") else None
+    if where:
+        text.append(f"  {where}", style="dim")
+    elif rec.backend:
+        text.append(f"  → {rec.backend}", style="dim")
+    return text
+
+
+class OverviewView(View, can_focus=True):
+    """The system as a live diagram, requests to follow through it, and recent events.
+
+    | Key | Action |
+    | :- | :- |
+    | j/k or down/up | Follow the next or previous recent request: its path lights up. |
+    | escape | Stop following; the list runs again. |
+    """
 
     view_id: ClassVar[str] = "overview"
     title: ClassVar[str] = "Overview"
 
+    BINDINGS: ClassVar = [
+        Binding(
+            "j,down",
+            "follow(1)",
+            "Follow",
+            id="overview_follow_next",
+            tooltip="Follow a recent request: its path lights up in the diagram",
+        ),
+        Binding(
+            "k,up",
+            "follow(-1)",
+            "Follow",
+            show=False,
+            id="overview_follow_prev",
+            tooltip="Follow the previous recent request",
+        ),
+        Binding(
+            "escape",
+            "unfollow",
+            "Stop following",
+            show=False,
+            id="overview_unfollow",
+            tooltip="Stop following; the request list runs again",
+        ),
+    ]
+
     DEFAULT_CSS = """
     OverviewView { layout: vertical; }
-    OverviewView > Horizontal { height: auto; }
-    OverviewView > Horizontal > Static { width: 1fr; height: auto; }
-    OverviewView > Horizontal > #ov-proxies { width: 3fr; }
-    OverviewView > Horizontal > #ov-traffic { width: 2fr; }
+    OverviewView > #ov-diagram-box { height: auto; max-height: 1fr; }
+    OverviewView #ov-purpose { height: auto; color: $text-muted; }
+    OverviewView > #ov-recent { height: 8; border: none; }
     OverviewView > #ov-events { height: 1fr; }
+    OverviewView.-compact > #ov-recent { height: 4; }
+    OverviewView.-compact > #ov-events { display: none; }
+    OverviewView.-compact #ov-purpose { display: none; }
     """
 
     def __init__(self, engine: Engine, **kwargs: Any) -> None:
         super().__init__(engine, **kwargs)
-        self._rate = Ring(120)
-        self._p50 = Ring(120)
-        self._p95 = Ring(120)
+        self._cursor = 0
+        self._recent: deque[Any] = deque(maxlen=RECENT)
+        self._blocks: deque[tuple[float, str]] = deque(maxlen=5000)
+        self._shown_ids: list[int] = []
+        self._followed: Any = None
+        self._routes = routes_of(engine)
+        self._snapshot: dict[str, Any] | None = None
         # Created up front: a refresh racing mount or teardown must not fail a query.
-        self._proxies_box = Static("", id="ov-proxies", classes="panel")
-        self._traffic_box = Static("", id="ov-traffic", classes="panel")
+        self._diagram = SystemDiagram(id="ov-diagram")
+        self._purpose = Static("", id="ov-purpose")
+        self._list = OptionList(id="ov-recent")
+        # The view keeps focus so j/k/escape always reach it; a click still picks a request.
+        self._list.can_focus = False
         self._events_box = Static("", id="ov-events", classes="panel")
-        self._proxies_box.border_title = "Proxies"
-        self._traffic_box.border_title = "Traffic (last 10 s)"
         self._events_box.border_title = "Recent events"
 
     def compose(self) -> ComposeResult:
-        with Horizontal():
-            yield self._proxies_box
-            yield self._traffic_box
+        box = VerticalScroll(self._diagram, self._purpose, id="ov-diagram-box", classes="panel")
+        box.border_title = "The system, live (rates over the last 10 s)"
+        box.can_focus = False
+        yield box
+        self._list.border_title = "Recent requests: j/k to follow one"
+        yield self._list
         yield self._events_box
 
+    def on_mount(self) -> None:
+        self._apply_size(self.app.size.width, self.app.size.height)
+
+    def on_resize(self, event: Resize) -> None:
+        self._apply_size(self.app.size.width, self.app.size.height)
+
+    def _apply_size(self, width: int, height: int) -> None:
+        self.set_class(width < COMPACT_BELOW[0] or height < COMPACT_BELOW[1], "-compact")
+        if self._snapshot is not None:
+            self._draw(self._snapshot)
+
+    @property
+    def compact(self) -> bool:
+        """Whether the compact layout is in use."""
+        return self.has_class("-compact")
+
+    def focus_default(self) -> None:
+        self.focus()
+
+    # -- data ------------------------------------------------------------------------------
+    def _drain(self, now: float) -> None:
+        reader = getattr(self.engine, "records_since", None)
+        if reader is None:
+            return
+        records, self._cursor, _skipped = reader(self._cursor, 2000)
+        for rec in records:
+            self._recent.append(rec)
+            if _blocked(rec):
+                self._blocks.append((rec.start, rec.proxy))
+        while self._blocks and self._blocks[0][0] < now - BLOCK_WINDOW * 3:
+            self._blocks.popleft()
+
+    def blocked_rates(self, now: float) -> dict[str, float]:
+        """Requests per second stopped at each proxy over the last :data:`BLOCK_WINDOW`."""
+        counts: dict[str, int] = {}
+        for t, proxy in self._blocks:
+            if t >= now - BLOCK_WINDOW:
+                counts[proxy] = counts.get(proxy, 0) + 1
+        return {p: n / BLOCK_WINDOW for p, n in counts.items()}
+
     def update_view(self, snapshot: dict[str, Any]) -> None:
-        w10 = _window(snapshot, 10)
-        self._rate.add(w10.get("rate") or 0.0)
-        self._p50.add((w10.get("p50") or 0.0) * 1000)
-        self._p95.add((w10.get("p95") or 0.0) * 1000)
-        self._proxies_box.update(self._proxies(snapshot))
-        self._traffic_box.update(self._traffic(snapshot))
+        self._snapshot = snapshot
+        now = float(snapshot.get("time") or 0.0)
+        self._drain(now)
+        self._draw(snapshot)
+        if self._followed is None:
+            self._refresh_list()
         self._events_box.update(self._events(snapshot))
 
-    # -- panels ----------------------------------------------------------------------------
-    def _proxies(self, snapshot: dict[str, Any]) -> Text:
+    def _draw(self, snapshot: dict[str, Any]) -> None:
+        now = float(snapshot.get("time") or 0.0)
+        lit = path_of(self._followed) if self._followed is not None else ()
+        self._diagram.show(
+            snapshot,
+            self._routes,
+            blocked=self.blocked_rates(now),
+            compact=self.compact,
+            lit=lit,
+        )
         listeners = snapshot.get("listeners") or {}
-        proxies = snapshot.get("proxies") or {}
-        text = Text()
-        for kind in ("reverse", "forward"):
-            if text:
-                text.append("\n")
-            text.append(f"{kind:<8}", style="bold")
-            url = listeners.get(kind)
-            text.append(f"{url}" if url else "not running", style="" if url else "dim")
-            text.append(f"\n  {PURPOSE[kind]}", style="italic")
-            if url:
-                info = proxies.get(kind) or {}
-                extras = [f"cache {'on' if info.get('cache') else 'off'}"]
-                if info.get("privacy"):
-                    extras.append(f"privacy {info['privacy']}")
-                text.append(f"\n  {' · '.join(extras)}", style="dim")
+        purpose = Text()
+        for kind in ("forward", "reverse"):
+            if listeners.get(kind):
+                purpose.append(f"{kind} proxy ", style="bold")
+                purpose.append(f"{PURPOSE[kind]}   ")
         admin = listeners.get("admin")
         if admin:
-            text.append("\nadmin   ", style="bold")
-            text.append(admin)
-            text.append(" · JSON API, /metrics", style="dim")
-        return text
+            purpose.append(f"admin API {admin} (JSON, /metrics)")
+        self._purpose.update(purpose)
 
-    def _traffic(self, snapshot: dict[str, Any]) -> Text:
-        text = Text()
-        for label, ring, value in (
-            ("req/s ", self._rate, f"{self._rate.last():.1f}"),
-            ("p50 ms", self._p50, millis(self._p50.last() / 1000)),
-            ("p95 ms", self._p95, millis(self._p95.last() / 1000)),
-        ):
-            text.append(label, style="bold")
-            text.append(f" {value:>6} ")
-            text.append(sparkline(ring.values(), SPARK_WIDTH, floor=1.0), style="green")
-            text.append("\n")
-        mix = _window(snapshot, 60).get("status_classes") or {}
-        text.append("60 s  ", style="bold")
-        for key, style in (
-            ("2xx", "green"),
-            ("3xx", "cyan"),
-            ("4xx", "yellow"),
-            ("5xx", "red"),
-            ("err", "bold red"),
-        ):
-            if key == "4xx":
-                # Two lines keep the status mix readable in a half-width panel.
-                text.append("\n      ")
-            text.append(f"{key} ", style="dim")
-            text.append(f"{mix.get(key, 0)}  ", style=style)
-        text.append("\ncache ", style="bold")
-        cache = snapshot.get("cache")
-        if cache is None:
-            text.append("off", style="dim")
+    def _refresh_list(self) -> None:
+        newest = list(reversed(self._recent))
+        ids = [rec.id for rec in newest]
+        if ids == self._shown_ids:
+            return
+        self._shown_ids = ids
+        self._list.set_options(
+            [Option(record_label(rec), id=str(rec.id)) for rec in newest]
+            or [Option(Text("no requests yet", style="dim"), disabled=True)]
+        )
+
+    # -- following -------------------------------------------------------------------------
+    def action_follow(self, delta: int) -> None:
+        ol = self._list
+        if not self._shown_ids:
+            return
+        if self._followed is None:
+            ol.highlighted = 0
+        elif delta > 0:
+            ol.action_cursor_down()
         else:
-            served, lookups = cache_counts(cache)
-            ratio = f"{served / lookups * 100:.0f}%" if lookups else "—"
-            text.append(f"{ratio} hits ({served} of {lookups})")
-        text.append("\npools ", style="bold")
-        states: Counter[str] = Counter()
-        for pool in (snapshot.get("pools") or {}).values():
-            states.update(b.get("state", "?") for b in pool.get("backends") or [])
-        if not states:
-            text.append("no backends", style="dim")
-        for i, state in enumerate(("up", "down", "ejected", "draining", "disabled")):
-            if states.get(state) or (i == 0 and states):
-                text.append(f"{states.get(state, 0)} {state}", style=STATE_STYLES[state])
-                text.append("  ")
-        return text
+            ol.action_cursor_up()
+        self._follow_highlighted()
 
-    def _events(self, snapshot: dict[str, Any]) -> Text:
+    def _follow_highlighted(self) -> None:
+        index = self._list.highlighted
+        if index is None or index >= len(self._shown_ids):
+            return
+        wanted = self._shown_ids[index]
+        self._followed = next((r for r in self._recent if r.id == wanted), None)
+        self._list.border_title = (
+            f"Following #{wanted}: its path is lit above · esc: stop following"
+        )
+        if self._snapshot is not None:
+            self._draw(self._snapshot)
+
+    @on(OptionList.OptionSelected, "#ov-recent")
+    def _clicked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._follow_highlighted()
+
+    def action_unfollow(self) -> None:
+        self._followed = None
+        self._list.highlighted = None
+        self._list.border_title = "Recent requests: j/k to follow one"
+        self._shown_ids = []
+        self._refresh_list()
+        if self._snapshot is not None:
+            self._draw(self._snapshot)
+
+    @property
+    def followed(self) -> Any:
+        """The request being followed, or None."""
+        return self._followed
+
+    # -- events ----------------------------------------------------------------------------
+    def _events(self, snapshot: dict[str, Any]) -> Content:
         now = float(snapshot.get("time") or 0.0)
         events = (snapshot.get("events") or [])[-MAX_EVENTS:]
-        text = Text()
         if not events:
-            text.append("nothing yet: health changes, live edits and errors appear here", "dim")
+            return Content.styled(
+                "nothing yet: health changes, live edits and errors appear here", "$text-muted"
+            )
+        lines = []
         for e in reversed(events):
-            if text:
-                text.append("\n")
             age = human_age(now - (e.get("time") or now))
-            kind = e.get("kind", "")
-            text.append(f"{age:>5} ago ", style="dim")
-            text.append(f"{kind:<7}", style=EVENT_STYLES.get(kind, "dim"))
-            text.append(f"{e.get('who', ''):<6} ", style="dim")
-            text.append(str(e.get("message", "")))
-        return text
+            kind = str(e.get("kind", ""))
+            lines.append(
+                Content.assemble(
+                    (f"{age:>5} ago ", "$text-muted"),
+                    (f"{kind:<7}", EVENT_STYLES.get(kind, "$text-muted")),
+                    (f"{e.get('who', ''):<6} ", "$text-muted"),
+                    str(e.get("message", "")),
+                )
+            )
+        return Content("\n").join(lines)

@@ -1,0 +1,106 @@
+"""The Overview diagram in the real app against the real classroom, at 80×24 and 160×45."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from origin import wait_for
+
+from workbench.config.model import Address
+from workbench.demo.classroom import classroom_config
+from workbench.runtime import Runtime
+from workbench.tui.app import make_app
+from workbench.tui.views.overview import OverviewView
+from workbench.tui.widgets.diagram import LIT, SystemDiagram
+
+
+@pytest.fixture
+async def classroom():
+    cfg = classroom_config()
+    cfg = replace(
+        cfg,
+        admin=None,
+        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
+        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
+    )
+    rt = Runtime(cfg)
+    await rt.start()
+    try:
+        yield rt.engine
+    finally:
+        await rt.stop(grace=1.0)
+
+
+def screen_text(app) -> str:
+    return app.export_screenshot().replace("&#160;", " ")
+
+
+def diagram(app):
+    return app.query_one("#views > #overview", OverviewView).query_one(SystemDiagram)
+
+
+def lit_text(app) -> str:
+    content = diagram(app).content
+    return " ".join(
+        content.plain[s.start : s.end].strip() for s in content.spans if str(s.style) == LIT
+    )
+
+
+@pytest.mark.parametrize(("size", "compact"), [((80, 24), True), ((160, 45), False)])
+async def test_the_diagram_shows_the_whole_system_and_follows_a_request(classroom, size, compact):
+    engine = classroom
+    app = make_app(classroom_config(), engine=engine)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("5")
+        view = app.query_one("#views > #overview", OverviewView)
+        await wait_for(lambda: engine.records.total >= 30, timeout=15)
+        await pilot.pause(0.3)
+        assert view.compact is compact
+        text = diagram(app).content.plain
+        for word in ("FORWARD :", "REVERSE :", "CACHE", "api-1", "api-2", "web-1", "web-3"):
+            assert word in text
+        assert "% hits" in text and "/s" in text
+        # Everything of the diagram is on screen, not cut off.
+        shot = screen_text(app)
+        assert "web-3" in shot and "api-1" in shot and "FORWARD" in shot
+
+        # Follow the newest request: its path lights up and the list holds still.
+        await pilot.press("j")
+        await pilot.pause()
+        followed = view.followed
+        assert followed is not None
+        lit = lit_text(app)
+        assert f"{followed.proxy.upper()} :" in lit
+        if followed.proxy == "reverse" and followed.backend and followed.cache != "hit":
+            assert followed.backend in lit
+        ids = list(view._shown_ids)
+        await wait_for(lambda: engine.records.total >= followed.id + 10, timeout=10)
+        await pilot.pause(0.3)
+        assert view._shown_ids == ids, "the list holds still while following"
+        await pilot.press("j")
+        await pilot.pause()
+        assert view.followed is not None and view.followed.id == ids[1]
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert view.followed is None and lit_text(app) == ""
+
+
+async def test_a_blocked_request_stops_at_the_proxy(classroom):
+    engine = classroom
+    app = make_app(classroom_config(), engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("5")
+        view = app.query_one("#views > #overview", OverviewView)
+        # The demo asks for tracker pixels through the forward proxy; block-tracker stops them.
+        await wait_for(lambda: "stopped here" in diagram(app).content.plain, timeout=20)
+        blocked = next(
+            i for i, rec in enumerate(reversed(view._recent)) if rec.rule == "block-tracker"
+        )
+        for _ in range(blocked + 1):
+            await pilot.press("j")
+        await pilot.pause()
+        assert view.followed.rule == "block-tracker"
+        lit = lit_text(app)
+        assert "stopped here" in lit and "FORWARD" in lit
+        assert "127.0.0.1:" not in lit  # no origin was reached

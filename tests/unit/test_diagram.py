@@ -1,0 +1,133 @@
+"""The system diagram drawn from plain snapshot data: nodes, rates, health, paths, both sizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from workbench.engine.observe.records import RequestRecord
+from workbench.tui.widgets.diagram import COMPACT, FULL, LIT, build_diagram, path_of
+
+ROUTES = (("api", "/api", "api"), ("site", "/", "web"))
+
+
+def backend(name: str, weight: int, state: str = "up", rate: float = 1.0) -> dict[str, Any]:
+    return {
+        "name": name,
+        "weight": weight,
+        "state": state,
+        "expected_share": 0.5,
+        "actual_share": 0.25,
+        "stats": {"rate_10s": rate},
+    }
+
+
+def snapshot(forward: bool = True, reverse: bool = True) -> dict[str, Any]:
+    listeners = {}
+    if forward:
+        listeners["forward"] = "http://127.0.0.1:8888"
+    if reverse:
+        listeners["reverse"] = "http://127.0.0.1:8080"
+    return {
+        "listeners": listeners,
+        "stats": {
+            "proxies": {
+                "reverse": {10: {"rate": 12.5}, 60: {"status_classes": {"5xx": 2}}},
+                "forward": {"10": {"rate": 3.0}, "60": {"status_classes": {}}},
+            },
+            "backends": {
+                "web-1": {"requests_60s": 5, "rate_10s": 2.0},
+                "127.0.0.1:9001": {"requests_60s": 7, "rate_10s": 1.5},
+                "tracker.test:80": {"requests_60s": 0, "rate_10s": 0.0},
+            },
+        },
+        "pools": {
+            "web": {
+                "algorithm": "weighted_round_robin",
+                "backends": [backend("web-1", 3, rate=2.0), backend("web-2", 1, "down")],
+            },
+            "api": {"algorithm": "least_connections", "backends": [backend("api-1", 1)]},
+        }
+        if reverse
+        else {},
+        "cache": {"hit_ratio_60s": 0.42, "entries": 7},
+        "proxies": {"reverse": {"cache": True}, "forward": {"cache": False}},
+    }
+
+
+@pytest.mark.parametrize("layout", [FULL, COMPACT])
+def test_both_proxies_pools_backends_rates_and_cache(layout):
+    content = build_diagram(snapshot(), ROUTES, blocked={"forward": 0.5}, layout=layout)
+    text = content.plain
+    for word in ("FORWARD :8888", "REVERSE :8080", "api-1", "web-1", "web-2", "/api"):
+        assert word in text
+    assert "127.0.0.1:9001  1.5/s" in text  # a forward origin with its rate
+    assert "tracker.test" not in text  # nothing in the last 60 s
+    assert "12.5/s" in text and "3.0/s" in text  # client → proxy edges
+    assert "2.0/s" in text  # web pool edge (sum of its backends)
+    assert "42% hits" in text
+    assert "⊘ 0.5/s stopped here" in text and "⊘ none stopped" in text
+    assert "5xx 2" in text and "5xx 0" in text
+    width = 80 if layout.compact else 160
+    assert max(len(line) for line in text.split("\n")) <= width
+    # Health by theme colour: web-2 is down.
+    spans = {content.plain[s.start : s.end].strip(): str(s.style) for s in content.spans}
+    assert "$error" in spans["✗ web-2"] and "$success" in spans["● web-1"]
+
+
+def test_only_the_running_proxies_are_drawn():
+    text = build_diagram(snapshot(forward=False), ROUTES).plain
+    assert "FORWARD" not in text and "REVERSE" in text
+    text = build_diagram(snapshot(reverse=False), ()).plain
+    assert "REVERSE" not in text and "FORWARD" in text
+    empty = {"listeners": {}, "stats": {}, "cache": None}
+    assert "no proxy is running" in build_diagram(empty).plain
+
+
+def rec(proxy: str, **kw: Any) -> RequestRecord:
+    r = RequestRecord(1, 0.0, "127.0.0.1", proxy, "GET", "u", "h", "/")
+    r.status = kw.pop("status", 200)
+    for k, v in kw.items():
+        setattr(r, k, v)
+    return r
+
+
+@pytest.mark.parametrize(
+    ("record", "path"),
+    [
+        (
+            rec(
+                "reverse",
+                pool="web",
+                backend="web-1",
+                cache="miss",
+                trace=[("route", "site", "prefix /")],
+            ),
+            {"clients:reverse", "proxy:reverse", "route:site", "pool:web", "backend:web-1"},
+        ),
+        (rec("reverse", cache="hit"), {"clients:reverse", "proxy:reverse", "cache"}),
+        (
+            rec("forward", rule="block-tracker", status=403),
+            {"clients:forward", "proxy:forward", "blocked:forward"},
+        ),
+        (
+            rec("forward", backend="127.0.0.1:9001"),
+            {"clients:forward", "proxy:forward", "origin:127.0.0.1:9001"},
+        ),
+    ],
+)
+def test_a_records_path(record, path):
+    assert path_of(record) == path
+
+
+def test_the_followed_path_lights_up():
+    lit = path_of(
+        rec("reverse", pool="web", backend="web-1", trace=[("route", "site", "prefix /")])
+    )
+    content = build_diagram(snapshot(), ROUTES, lit=lit)
+    lit_text = " ".join(
+        content.plain[s.start : s.end].strip() for s in content.spans if str(s.style) == LIT
+    )
+    assert "REVERSE :8080" in lit_text and "web-1" in lit_text and "site /" in lit_text
+    assert "api-1" not in lit_text and "FORWARD" not in lit_text

@@ -1,0 +1,123 @@
+"""What the cache reports: the ``Cache-Status`` field, the hit-ratio ring, the UI's listing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.engine.cache.core import LookupResult
+    from workbench.engine.cache.store import CachedResponse
+
+__all__ = ["CACHE_NAME", "RatioRing", "cache_status", "entry_rows"]
+
+CACHE_NAME = "workbench"
+"""Our name in ``Cache-Status`` (RFC 9211)."""
+
+
+def cache_status(
+    result: LookupResult,
+    stored: bool = False,
+    fwd_status: int | None = None,
+    *,
+    collapsed: bool = False,
+    detail: str | None = None,
+    name: str = CACHE_NAME,
+) -> str:
+    """A ``Cache-Status`` member (RFC 9211) for what happened to one request.
+
+    ``workbench; hit; ttl=42`` · ``workbench; fwd=uri-miss; stored`` ·
+    ``workbench; fwd=stale; fwd-status=304`` · ``workbench; fwd=bypass``.
+    """
+    parts = [name]
+    if result.usable and fwd_status is None:
+        parts.append("hit")
+        if result.ttl is not None:
+            parts.append(f"ttl={int(result.ttl)}")
+    else:
+        parts.append(f"fwd={result.fwd or 'miss'}")
+        if fwd_status is not None:
+            parts.append(f"fwd-status={fwd_status}")
+    if stored:
+        parts.append("stored")
+    if collapsed:
+        parts.append("collapsed")
+    if detail:
+        parts.append(f"detail={detail}")
+    return "; ".join(parts)
+
+
+class RatioRing:
+    """Per-second (served from cache, total) counts in a fixed ring; O(1) to update.
+
+    The current second counts into two plain integers and is written to its slot only when the
+    second changes, so the hot path does no list indexing.
+    """
+
+    __slots__ = ("_sec", "_hit", "_all", "_cur", "_cur_hit", "_cur_all")
+    SIZE = 64  # ≥ 60 s window + the current second; a power of two so the index is a mask
+
+    def __init__(self) -> None:
+        self._sec = [-1] * self.SIZE
+        self._hit = [0] * self.SIZE
+        self._all = [0] * self.SIZE
+        self._cur = -1
+        self._cur_hit = 0
+        self._cur_all = 0
+
+    def add(self, now: float, hit: bool) -> None:
+        s = int(now)
+        if s != self._cur:
+            self._flush(s)
+        self._cur_all += 1
+        if hit:
+            self._cur_hit += 1
+
+    def _flush(self, s: int) -> None:
+        if self._cur >= 0:
+            i = self._cur & (self.SIZE - 1)
+            self._sec[i] = self._cur
+            self._hit[i] = self._cur_hit
+            self._all[i] = self._cur_all
+        self._cur = s
+        self._cur_hit = self._cur_all = 0
+
+    def ratio(self, now: float, seconds: int) -> float | None:
+        s = int(now)
+        hits = total = 0
+        if s - seconds < self._cur <= s:
+            hits, total = self._cur_hit, self._cur_all
+        for sec in range(s - seconds + 1, s + 1):
+            i = sec & (self.SIZE - 1)
+            if self._sec[i] == sec and sec != self._cur:
+                hits += self._hit[i]
+                total += self._all[i]
+        return hits / total if total else None
+
+
+def entry_rows(entries: Iterable[CachedResponse], limit: int, now: float) -> list[dict[str, Any]]:
+    """Plain rows for the UI's cache table, in the order given (most recently used first).
+
+    ``set_cookie`` marks entries that will replay a stored Set-Cookie to every client.
+    """
+    out: list[dict[str, Any]] = []
+    for e in entries:
+        if len(out) >= limit:
+            break
+        age = e.age(now)
+        out.append(
+            {
+                "key": e.key,
+                "url": e.url,
+                "status": e.status,
+                "size": e.size,
+                "age": int(age),
+                "ttl": int(e.lifetime - age),
+                "hits": e.hits,
+                "source": e.source,
+                "vary": {n: v for n, v in e.vary},
+                "set_cookie": e.set_cookie,
+                "targeted": e.targeted,
+            }
+        )
+    return out
