@@ -277,11 +277,10 @@ def test_quoted_and_escaped_arguments(expr: str, argument_url: str) -> None:
 
 
 def test_domain_is_case_insensitive_because_records_carry_lower_case_hosts() -> None:
-    from workbench.engine.modes.forward import _split_authority
-    from workbench.engine.modes.reverse import split_host
+    from workbench.engine.http.authority import host_of, split_authority
 
-    assert parse_filter("~d example.com")(record(host=split_host("WWW.Example.COM:8080")))
-    host, _port = _split_authority("WWW.Example.COM:443", 443)
+    assert parse_filter("~d example.com")(record(host=host_of("WWW.Example.COM:8080")))
+    host, _port = split_authority("WWW.Example.COM:443", 443)
     assert parse_filter("~d example.com")(record(host=host))
 
 

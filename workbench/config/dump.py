@@ -69,6 +69,7 @@ def _forward(f: ForwardConfig) -> dict[str, Any]:
         "listen": str(f.listen),
         "allow_clients": list(f.allow_clients),
         "connect_ports": list(f.connect_ports),
+        "deny_destinations": list(f.deny_destinations),
         "privacy": f.privacy,
         "cache": f.cache,
     }

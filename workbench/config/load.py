@@ -851,6 +851,7 @@ _FORWARD = _obj(
         "listen": _address,
         "allow_clients": _list(_cidr),
         "connect_ports": _list(_int(1, 65535)),
+        "deny_destinations": _list(_cidr),
         "privacy": _choice(PRIVACY_MODES),
         "cache": _bool,
         "auth": _AUTH,

@@ -97,6 +97,9 @@ class ForwardConfig:
     """CIDR blocks allowed to use the proxy; default loopback only (never an open proxy)."""
     connect_ports: tuple[int, ...] = (443,)
     """Ports CONNECT may tunnel to."""
+    deny_destinations: tuple[str, ...] = ("169.254.0.0/16", "fe80::/10")
+    """CIDR blocks no request or tunnel may reach, checked after name resolution; default the
+    link-local ranges (cloud metadata services)."""
     privacy: str = "transparent"
     """transparent | anonymous | elite."""
     cache: bool = True

@@ -12,12 +12,12 @@ from workbench.config.model import BackendConfig, Config, PoolConfig
 from workbench.engine.balancing.health import HealthChecker
 from workbench.engine.balancing.pools import EventLog, Pool
 from workbench.engine.cache import HttpCache
-from workbench.engine.http.client import UpstreamError, UpstreamPool
-from workbench.engine.http.server import HttpRequest, HttpServer, ServerConnection
-from workbench.engine.observe.records import Headers, RecordLog, RequestRecord
+from workbench.engine.http.client import UpstreamPool
+from workbench.engine.http.server import HttpServer, ServerConnection
+from workbench.engine.observe.records import RecordLog, RequestRecord
 from workbench.engine.observe.stats import Stats
 from workbench.engine.pipeline.cache_stage import CacheLayer
-from workbench.engine.rules.ruleset import RuleSet, block_page
+from workbench.engine.rules.ruleset import RuleSet
 
 log = logging.getLogger("workbench.engine")
 
@@ -108,22 +108,20 @@ class Engine:
                     checker.start()
                     self.checkers.append(checker)
         if cfg.forward is not None:
-            try:
-                from workbench.engine.modes.forward import ForwardProxy
-            except ImportError:  # pragma: no cover - forward proxy lands in its own module
-                ForwardProxy = None  # noqa: N806
-            if ForwardProxy is not None:
-                self.forward = ForwardProxy(self, cfg.forward)
-                server = HttpServer(
-                    self.forward.handle,
-                    cfg.forward.limits,
-                    on_error=self._on_error,
-                    on_bad_request=self._on_bad_request,
-                )
-                host, port = await server.start(cfg.forward.listen.host, cfg.forward.listen.port)
-                self.servers["forward"] = server
-                self.listeners["forward"] = f"http://{_fmt_host(host)}:{port}"
-                self.forward.set_own_address(host, port)
+            from workbench.engine.modes.forward import ForwardProxy
+
+            self.forward = ForwardProxy(self, cfg.forward)
+            server = HttpServer(
+                self.forward.handle,
+                cfg.forward.limits,
+                on_error=self._on_error,
+                on_bad_request=self._on_bad_request,
+            )
+            host, port = await server.start(cfg.forward.listen.host, cfg.forward.listen.port)
+            self.servers["forward"] = server
+            self.listeners["forward"] = f"http://{_fmt_host(host)}:{port}"
+            self.forward.set_own_address(host, port)
+            await self.forward.learn_local_addresses()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         for kind, url in self.listeners.items():
             self.events.add("info", f"{kind} proxy listening on {url}")
@@ -161,10 +159,13 @@ class Engine:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _on_error(self, exc: BaseException) -> None:
+    def internal_error(self, exc: BaseException) -> None:
+        """Count and log a bug met while handling a request (never shown to the client)."""
         self.internal_errors += 1
-        self.events.add("error", f"internal error: {exc!r}")
+        self.events.add("error", f"internal error: {type(exc).__name__}: {exc}")
         log.exception("internal error", exc_info=exc)
+
+    _on_error = internal_error
 
     def _on_bad_request(self, conn: ServerConnection, status: int, message: str) -> None:
         self.bad_requests += 1
@@ -197,120 +198,6 @@ class Engine:
             rec.bytes_out,
         )
         self.records.append(rec)
-
-    def answer(
-        self,
-        conn: ServerConnection,
-        req: HttpRequest,
-        rec: RequestRecord,
-        status: int,
-        text: str,
-        extra: Headers | None = None,
-        *,
-        content_type: str = "text/plain; charset=utf-8",
-        body: bytes | None = None,
-    ) -> None:
-        """A response produced by the workbench itself (errors, blocks, redirects)."""
-        headers: Headers = [("Content-Type", content_type), ("Server", "workbench")]
-        if extra:
-            headers.extend(extra)
-        data = body if body is not None else text.encode()
-        rec.status = status
-        rec.content_type = content_type
-        rec.response_headers = headers
-        rec.bytes_out = len(data) if req.method != "HEAD" else 0
-        if status >= 500 and rec.error is None:
-            rec.error = text.strip()
-        close = req.stream is not None and not req.stream.done
-        conn.respond(status, headers, data, head=req.method == "HEAD", close=close)
-
-    def answer_upstream_error(
-        self, conn: ServerConnection, req: HttpRequest, rec: RequestRecord, exc: UpstreamError
-    ) -> None:
-        rec.error = str(exc)
-        if exc.kind == "timeout":
-            self.answer(conn, req, rec, 504, f"Gateway timeout: {exc}.\n")
-        else:
-            self.answer(conn, req, rec, 502, f"Bad gateway: {exc}.\n")
-
-    def apply_request_rules(
-        self, req: HttpRequest, conn: ServerConnection, rec: RequestRecord, headers: Headers
-    ) -> float | None:
-        """Run request-phase rules on the upstream ``headers`` (in place).
-
-        Returns None when a rule answered the client, else the delay the caller must add.
-        Synchronous, so a request that no rule delays pays no coroutine for this stage.
-        """
-        ruleset = self.ruleset
-        if not ruleset.has_phase("request"):
-            return 0.0
-        v = ruleset.evaluate("request", rec)
-        if self._act(v, req, conn, rec, headers):
-            return None
-        return v.delay
-
-    def apply_response_rules(
-        self, req: HttpRequest, conn: ServerConnection, rec: RequestRecord, headers: Headers
-    ) -> float | None:
-        """Run response-phase rules on the client-bound ``headers`` (in place).
-
-        Returns the delay to add, or None when a rule answered the client instead.
-        """
-        ruleset = self.ruleset
-        if not ruleset.has_phase("response"):
-            return 0.0
-        for n, v in headers:
-            if n.lower() == "content-type":
-                rec.content_type = v
-                break
-        v = ruleset.evaluate("response", rec)
-        if self._act(v, req, conn, rec, headers):
-            return None
-        return v.delay
-
-    def _act(self, v, req, conn, rec: RequestRecord, headers: Headers) -> bool:
-        """Carry out a verdict: answer for block/redirect (True), or edit ``headers``."""
-        if v.action == "block":
-            status = v.status or 403
-            page = block_page(v.rule.config.name, status, rec)
-            self.answer(
-                conn, req, rec, status, "", content_type="text/html; charset=utf-8", body=page
-            )
-            return True
-        if v.action == "redirect":
-            self.answer(
-                conn,
-                req,
-                rec,
-                v.status or 302,
-                f"Redirected to {v.location}\n",
-                [("Location", v.location)],
-            )
-            return True
-        if v.remove_headers:
-            drop = {h.lower() for h in v.remove_headers}
-            headers[:] = [(n, val) for n, val in headers if n.lower() not in drop]
-        for name, value in v.set_headers:
-            lname = name.lower()
-            headers[:] = [(n, val) for n, val in headers if n.lower() != lname]
-            headers.append((name, value))
-        return False
-
-    def hash_key(self, pool: Pool, rec: RequestRecord) -> str:
-        key = pool.config.hash_key
-        if key == "client_ip":
-            return rec.client
-        if key == "path":
-            return rec.path.split("?", 1)[0]
-        if key == "url":
-            return rec.url
-        if key.startswith("header:"):
-            name = key[7:].lower()
-            for n, v in rec.request_headers:
-                if n.lower() == name:
-                    return v
-            return ""
-        return rec.client
 
     # -- reading ----------------------------------------------------------------------------
     def records_since(self, cursor: int = 0, limit: int = 1000):

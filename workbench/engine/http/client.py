@@ -107,6 +107,11 @@ class UpstreamResponse:
         self._chunks = []
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    def hold(self) -> None:
+        """Stream from now on: the rest of the body waits upstream (back-pressure), not here."""
+        if self._stream is None and not self.complete:
+            self._conn._start_streaming(self)
+
     async def read(self) -> bytes:
         """Next piece of the body, ``b""`` at the end (streaming mode).
 

@@ -93,42 +93,58 @@ def remove_names(headers: Headers, names: frozenset[str] | set[str]) -> Headers:
     return [(n, v) for n, v in headers if n.lower() not in names]
 
 
-def append_via(headers: Headers) -> None:
+def append_via(headers: Headers, token: str = VIA_TOKEN) -> None:
     """Add this proxy to ``Via`` (in place)."""
     for i, (n, v) in enumerate(headers):
         if n.lower() == "via":
-            headers[i] = (n, f"{v}, {VIA_TOKEN}")
+            headers[i] = (n, f"{v}, {token}")
             return
-    headers.append(("Via", VIA_TOKEN))
+    headers.append(("Via", token))
+
+
+def append_xff(headers: Headers, client_ip: str) -> None:
+    """Append the client to ``X-Forwarded-For`` (in place)."""
+    for i, (n, v) in enumerate(headers):
+        if n.lower() == "x-forwarded-for":
+            headers[i] = (n, f"{v}, {client_ip}")
+            return
+    headers.append(("X-Forwarded-For", client_ip))
+
+
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+_SET_BY_PROXY = frozenset({"x-forwarded-proto", "x-forwarded-host"})
+
+
+def forwarded_value(value: str) -> str:
+    """An RFC 7239 value: a token as is, anything else as a quoted-string (RFC 9110 §5.6.4)."""
+    if value and all(c in _TOKEN_CHARS for c in value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def add_forwarded(headers: Headers, client_ip: str, proto: str, host: str | None) -> None:
-    """Append the client to X-Forwarded-For and set X-Forwarded-Proto/-Host and Forwarded."""
-    xff = None
-    fwd = None
-    for i, (n, _) in enumerate(headers):
-        ln = n.lower()
-        if ln == "x-forwarded-for":
-            xff = i
-        elif ln == "forwarded":
-            fwd = i
-    if xff is None:
-        headers.append(("X-Forwarded-For", client_ip))
-    else:
-        n, v = headers[xff]
-        headers[xff] = (n, f"{v}, {client_ip}")
+    """Forwarding headers of a reverse proxy (in place).
+
+    ``X-Forwarded-For`` and ``Forwarded`` get one more element (the client); ``X-Forwarded-Proto``
+    and ``X-Forwarded-Host`` are the proxy's alone: a client's own values are dropped, so a
+    backend that trusts the first value cannot be fooled.
+    """
+    headers[:] = [h for h in headers if h[0].lower() not in _SET_BY_PROXY]
+    append_xff(headers, client_ip)
     headers.append(("X-Forwarded-Proto", proto))
     if host:
         headers.append(("X-Forwarded-Host", host))
     node = f'"[{client_ip}]"' if ":" in client_ip else client_ip
     element = f"for={node};proto={proto}"
     if host:
-        element += f';host="{host}"' if ":" in host else f";host={host}"
-    if fwd is None:
-        headers.append(("Forwarded", element))
-    else:
-        n, v = headers[fwd]
-        headers[fwd] = (n, f"{v}, {element}")
+        element += f";host={forwarded_value(host)}"
+    for i, (n, v) in enumerate(headers):
+        if n.lower() == "forwarded":
+            headers[i] = (n, f"{v}, {element}")
+            return
+    headers.append(("Forwarded", element))
 
 
 def request_head(method: str, target: str, headers: Headers) -> bytes:

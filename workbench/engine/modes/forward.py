@@ -1,8 +1,9 @@
-"""The forward proxy: absolute-form HTTP requests and CONNECT tunnels, on the client's behalf.
+"""Forward mode: an absolute-form request names its origin; CONNECT names a tunnel's far end.
 
-Who may use it (``allow_clients``, optional Basic proxy auth), what the origin learns about the
-client (privacy modes), and what the proxy can see of HTTPS (only the CONNECT target and the SNI
-name of the TLS ClientHello) are all decided and recorded here.
+Who may use the proxy (``allow_clients``, optional Basic proxy auth) and what the origin learns
+about the client (privacy modes) are decided here. Destinations are checked after name
+resolution: ``deny_destinations``, the proxy itself and the workbench's admin API are refused,
+and the connection goes to the very address that was checked.
 """
 
 from __future__ import annotations
@@ -10,103 +11,143 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import socket
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.config.model import ForwardConfig
+from workbench.engine.http.authority import split_absolute, split_authority
 from workbench.engine.http.client import UpstreamError, UpstreamPool
-from workbench.engine.http.headers import (
-    FORWARDING_HEADERS,
-    RESPONSE_DROP,
-    REVEALING_HEADERS,
-    append_via,
-    get_header,
-    remove_names,
-    strip_hop_by_hop,
-)
+from workbench.engine.http.headers import RESPONSE_DROP, append_via, get_header, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
-from workbench.engine.http.tlsinfo import looks_like_tls, parse_sni
-from workbench.engine.modes.reverse import IDEMPOTENT
-from workbench.engine.observe.records import RequestRecord
-from workbench.engine.pipeline.respond import finish_response, send_upstream
-from workbench.engine.replay import claim
+from workbench.engine.modes.tunnel import TUNNEL_STAGES, Tunnel
+from workbench.engine.observe.records import Headers
+from workbench.engine.pipeline.actions import answer
+from workbench.engine.pipeline.exchange import Exchange, new_record
+from workbench.engine.pipeline.forwarding import privacy_forwarding
+from workbench.engine.pipeline.stages import make_handler
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
 MAX_ORIGIN_POOLS = 256
 AUTH_CACHE_SIZE = 64
+RESOLVE_TTL = 30.0
+"""Seconds a checked name resolution is reused before the name is resolved (and checked) again."""
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _split_authority(authority: str, default_port: int) -> tuple[str, int] | None:
-    """``host[:port]`` or ``[v6][:port]`` → (host, port); None when malformed."""
-    authority = authority.strip()
-    if not authority:
+def _ip(text: str) -> IpAddress | None:
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
         return None
-    if authority.startswith("["):
-        end = authority.find("]")
-        if end < 0:
-            return None
-        host = authority[1:end]
-        rest = authority[end + 1 :]
-        port_s = rest[1:] if rest.startswith(":") else ""
-    else:
-        host, _, port_s = authority.partition(":")
-    if not host:
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def _port_of(url: str | None) -> int | None:
+    if not url:
         return None
-    if port_s:
-        if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-            return None
-        return host.lower(), int(port_s)
-    return host.lower(), default_port
+    tail = url.rsplit(":", 1)[-1].rstrip("/")
+    return int(tail) if tail.isdigit() else None
+
+
+class Origin:
+    """One origin server (host, port) at the address that was resolved and checked for it."""
+
+    __slots__ = ("name", "upstream", "base_path", "inflight", "expires")
+
+    def __init__(self, name: str, upstream: UpstreamPool, expires: float) -> None:
+        self.name = name
+        self.upstream = upstream
+        self.base_path = ""
+        self.inflight = 0
+        self.expires = expires
+
+    def release(self, up) -> None:
+        """The request that took ``up`` is done with it."""
+        self.inflight -= 1
+        self.upstream.release(up)
 
 
 class ForwardProxy:
-    """Request handler of the forward-proxy listener."""
+    """Forward mode: ACL, auth, privacy, and the origin (or tunnel end) a request names."""
+
+    passive = False
+    retry_elsewhere = False
+    """There is no other origin to try: only a dropped pooled connection is retried."""
 
     def __init__(self, engine: Engine, config: ForwardConfig) -> None:
         self.engine = engine
         self.config = config
         self.networks = tuple(ipaddress.ip_network(c, strict=False) for c in config.allow_clients)
+        self.deny = tuple(ipaddress.ip_network(c, strict=False) for c in config.deny_destinations)
         self.connect_ports = frozenset(config.connect_ports)
-        self.privacy = config.privacy
+        self._privacy = config.privacy
         self.cache_enabled = config.cache
-        self.origins: OrderedDict[tuple[str, int], UpstreamPool] = OrderedDict()
+        self.origins: OrderedDict[tuple[str, int], Origin] = OrderedDict()
         self.tunnels: set[Tunnel] = set()
         self._acl_cache: dict[str, bool] = {}
         self._auth_ok: OrderedDict[str, str] = OrderedDict()
         self.own_addresses: set[tuple[str, int]] = set()
+        self.own_port = 0
+        self._local: frozenset[IpAddress] = frozenset()
+        """This machine's addresses (besides loopback), learnt once at start."""
+        self.listen_address: IpAddress | None = None
         self.via_token = "1.1 workbench"
-        from workbench.engine.modes.intercept import InterceptMode
+        self.forwarding = privacy_forwarding(self._privacy, self.via_token)
+        self.authenticate = self._authenticate if config.auth is not None else None
+        """The auth stage's seam: ``(request, client_ip) -> (ok, why)`` or an awaitable of it."""
+        self.auth_realm = config.auth.realm if config.auth is not None else ""
+        self.decorate = self.client_headers
+        self.intercept = None
+        """HTTPS interception (:mod:`.intercept`); None while ``intercept.hosts`` is empty."""
+        stages = TUNNEL_STAGES
+        if config.intercept.hosts:
+            from workbench.engine.modes.intercept import INTERCEPT_STAGES, InterceptMode
 
-        self.intercept = InterceptMode.from_config(self, config.intercept)
-        """HTTPS interception; None when ``intercept.hosts`` is empty (CONNECTs stay tunnels)."""
+            self.intercept = InterceptMode.from_config(self, config.intercept)
+            stages = INTERCEPT_STAGES
+        self.handle = make_handler(self, stages)
 
     def set_own_address(self, host: str, port: int) -> None:
         """Remember where we listen so a request for ourselves is refused instead of looping."""
         self.own_addresses = {(host, port), ("localhost", port), ("127.0.0.1", port)}
         if host in ("0.0.0.0", "::"):
             self.own_addresses.add(("::1", port))
+        self.own_port = port
+        self.listen_address = _ip(host)
+        self._local = frozenset({self.listen_address} if self.listen_address else ())
         self.via_token = f"1.1 workbench-{port}"
+        self.forwarding = privacy_forwarding(self.privacy, self.via_token)
 
-    # -- access control ---------------------------------------------------------------------
+    @property
+    def privacy(self) -> str:
+        """The privacy mode (transparent, anonymous, elite); settable live."""
+        return self._privacy
+
+    @privacy.setter
+    def privacy(self, mode: str) -> None:
+        self._privacy = mode
+        self.forwarding = privacy_forwarding(mode, self.via_token)
+
+    # -- access control and auth ------------------------------------------------------------
     def client_allowed(self, ip: str) -> bool:
+        """Whether ``ip`` is in ``allow_clients`` (memoised per address)."""
         allowed = self._acl_cache.get(ip)
         if allowed is None:
-            try:
-                addr = ipaddress.ip_address(ip.split("%", 1)[0])
-            except ValueError:
-                addr = None
-            if addr is not None and addr.version == 6 and addr.ipv4_mapped is not None:
-                addr = addr.ipv4_mapped
+            addr = _ip(ip)
             allowed = addr is not None and any(addr in net for net in self.networks)
             if len(self._acl_cache) > 4096:
                 self._acl_cache.clear()
             self._acl_cache[ip] = allowed
         return allowed
 
-    def _authenticate(self, req: HttpRequest) -> tuple[bool, str]:
+    def _authenticate(self, req: HttpRequest, client_ip: str) -> tuple[bool, str]:
         from workbench.config.passwords import verify_password
 
         auth = self.config.auth
@@ -132,86 +173,41 @@ class ForwardProxy:
             self._auth_ok.popitem(last=False)
         return True, f"user {user}"
 
-    # -- entry point ------------------------------------------------------------------------
-    async def handle(self, req: HttpRequest, conn: ServerConnection) -> None:
-        eng = self.engine
+    # -- destination ------------------------------------------------------------------------
+    def exchange(self, req: HttpRequest, conn: ServerConnection) -> Exchange:
+        """The record and exchange of one request: the target URI names the destination."""
         target = req.target
+        dest: tuple[str, int] | None = None
+        authority = ""
+        path = ""
         if req.method == "CONNECT":
-            host_port = _split_authority(target, 443)
-            host = host_port[0] if host_port else target
-            url = target
-            path = ""
+            dest = split_authority(target, 443)
+            host = dest[0] if dest else target
+            authority = target
         else:
-            lower = target[:8].lower()
-            if lower.startswith("http://"):
-                rest = target[7:]
-                slash = rest.find("/")
-                authority = rest if slash < 0 else rest[:slash]
-                path = "/" if slash < 0 else rest[slash:]
-                host_port = _split_authority(authority, 80)
-                host = host_port[0] if host_port else authority
+            parts = split_absolute(target)
+            if parts is not None and parts[0] == "http":
+                authority = parts[1]
+                path = parts[2]
+                dest = split_authority(authority, 80)
+                host = dest[0] if dest else authority
             else:
-                host_port = None
                 host = ""
                 path = target
-            url = target
-        rec = RequestRecord(
-            eng.next_id(),
-            req.start,
-            conn.client_ip,
-            "forward",
-            req.method,
-            url,
-            host,
-            path,
-            req.headers,
-        )
-        rec.bytes_in = len(req.body)
-        if eng.replays:
-            claim(eng, req, rec)
-        try:
-            await self._pipeline(req, conn, rec, host_port)
-        except (ConnectionError, UpstreamError) as exc:
-            rec.error = rec.error or str(exc)
-            rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
-            conn.close()
-        finally:
-            if rec.method != "CONNECT" or rec.status != 200:
-                eng.finish(rec, req.start_mono)
+        rec = new_record(self.engine, req, conn, "forward", target, host, path)
+        x = Exchange(req, conn, rec, self)
+        x.dest = dest
+        x.authority = authority
+        x.target = path
+        return x
 
-    async def _pipeline(self, req, conn, rec: RequestRecord, host_port, pool=None) -> None:
-        # pool: a decrypted request's TLS origin; its CONNECT already passed ACL and auth.
-        eng = self.engine
-        if not self.client_allowed(conn.client_ip):
-            rec.step("acl", "deny", f"{conn.client_ip} is not in allow_clients")
-            rec.error = "client not allowed"
-            eng.answer(
-                conn,
-                req,
-                rec,
-                403,
-                f"The forward proxy does not serve {conn.client_ip}: it is not in allow_clients.\n",
-            )
-            return
-        rec.step("acl", "allow", f"{conn.client_ip} in allow_clients")
-        if self.config.auth is not None and pool is None:
-            ok, why = self._authenticate(req)
-            if not ok:
-                rec.step("auth", "407", why)
-                eng.answer(
-                    conn,
-                    req,
-                    rec,
-                    407,
-                    f"Proxy authentication required: {why}.\n",
-                    [("Proxy-Authenticate", f'Basic realm="{self.config.auth.realm}"')],
-                )
-                return
-            rec.step("auth", "ok", why)
+    def destination(self, x: Exchange) -> Any:
+        """Stage: the origin of an absolute-form request, or the far end of a CONNECT."""
+        req = x.req
+        rec = x.rec
         if req.method == "CONNECT":
-            await self._connect(req, conn, rec, host_port)
-            return
-        if host_port is None:
+            return self._connect_target(x)
+        if x.dest is None:
             if req.target.lower().startswith("https://"):
                 msg = (
                     "This proxy does not originate TLS: send HTTPS through a CONNECT tunnel "
@@ -223,80 +219,31 @@ class ForwardProxy:
                     "'GET http://example.test/ HTTP/1.1' (configure it as your client's proxy).\n"
                 )
             rec.step("parse", "400", "not an absolute http:// URL")
-            eng.answer(conn, req, rec, 400, msg)
-            return
-        if host_port in self.own_addresses or self._via_loop(req):
+            return answer(x, 400, msg)
+        if x.dest in self.own_addresses or self._via_loop(req):
             rec.step("loop", "508", "the request targets this proxy itself")
-            eng.answer(
-                conn,
-                req,
-                rec,
-                508,
-                "Loop detected: this request is addressed to the proxy itself.\n",
-            )
-            return
+            return answer(x, 508, "Loop detected: this request is addressed to the proxy itself.\n")
+        # RFC 9112 §3.2.2: the target URI's authority is the Host, whatever the client's says.
+        headers = [h for h in strip_hop_by_hop(req.headers) if h[0].lower() != "host"]
+        headers.insert(0, ("Host", x.authority))
+        x.headers = headers
+        return None
 
-        headers = strip_hop_by_hop(req.headers)
-        delay = eng.apply_request_rules(req, conn, rec, headers)
-        if delay is None:
-            return
-        if delay:
-            await asyncio.sleep(delay)
-        self._apply_privacy(headers, rec)
-
-        origin = pool or self._origin_pool(host_port)
-
-        async def fetch(extra_headers=None, answer_errors=True, record=rec):
-            send = headers if not extra_headers else headers + extra_headers
-            record.backend = f"{host_port[0]}:{host_port[1]}"
-            timeout = self.config.timeouts.response
-            try:
-                try:
-                    resp, up = await send_upstream(
-                        origin, req, record, record.path, send, timeout, conn
-                    )
-                except UpstreamError as exc:
-                    # A pooled connection the origin closed as we reused it: one fresh try.
-                    if not (exc.stale and req.method in IDEMPOTENT and req.stream is None):
-                        raise
-                    record.step("upstream", "retry", "pooled connection was closed; retrying")
-                    resp, up = await send_upstream(
-                        origin, req, record, record.path, send, timeout, conn
-                    )
-            except UpstreamError as exc:
-                record.step("upstream", exc.kind, str(exc))
-                if not answer_errors:
-                    return exc
-                eng.answer_upstream_error(conn, req, record, exc)
-                return None
-            record.step(
-                "upstream",
-                str(resp.status),
-                f"origin {record.backend} answered"
-                + (" (new connection)" if record.t_connect else " (pooled connection)"),
-            )
-            return resp, origin, up
-
-        if self.cache_enabled and eng.cache_layer is not None:
-            await eng.cache_layer.handle(
-                req, conn, rec, rec.url, fetch, self._finish_response, self.client_headers
-            )
-            return
-        result = await fetch()
-        if result is not None:
-            await self._finish_response(req, conn, rec, *result, 0, None)
-
-    def client_headers(self, headers):
-        """Origin response headers as the client gets them: no hop-by-hop, Via unless elite."""
-        out = strip_hop_by_hop(headers, RESPONSE_DROP)
-        if self.privacy != "elite":
-            append_via(out)
-        return out
-
-    async def _finish_response(self, req, conn, rec, resp, origin, up, collect=0, extra=None):
-        return await finish_response(
-            self.engine, req, conn, rec, resp, origin, up, self.client_headers, collect, extra
-        )
+    def _connect_target(self, x: Exchange) -> Any:
+        rec = x.rec
+        if x.dest is None:
+            rec.step("connect", "400", f"bad CONNECT target {x.req.target!r}")
+            return answer(x, 400, "CONNECT needs a target of the form host:port.\n")
+        port = x.dest[1]
+        if port not in self.connect_ports:
+            allowed = ", ".join(str(p) for p in sorted(self.connect_ports))
+            rec.step("connect", "deny", f"port {port} not in connect_ports ({allowed})")
+            rec.error = "CONNECT port not allowed"
+            return answer(x, 403, f"CONNECT to port {port} is not allowed (allowed: {allowed}).\n")
+        if x.dest in self.own_addresses:
+            rec.step("loop", "508", "CONNECT to the proxy itself")
+            return answer(x, 508, "Loop detected: CONNECT to the proxy itself.\n")
+        return None
 
     def _via_loop(self, req: HttpRequest) -> bool:
         token = self.via_token
@@ -305,114 +252,153 @@ class ForwardProxy:
                 return True
         return False
 
-    def _apply_privacy(self, headers, rec: RequestRecord) -> None:
-        mode = self.privacy
-        if mode == "elite":
-            headers[:] = remove_names(headers, REVEALING_HEADERS)
-            rec.step("privacy", "elite", "removed every header naming the client or a proxy")
-            return
-        if mode == "anonymous":
-            headers[:] = remove_names(headers, FORWARDING_HEADERS)
-            headers.append(("Via", self.via_token))
-            rec.step("privacy", "anonymous", "client address hidden; Via says a proxy is here")
-            return
-        for i, (n, v) in enumerate(headers):
-            if n.lower() == "x-forwarded-for":
-                headers[i] = (n, f"{v}, {rec.client}")
-                break
-        else:
-            headers.append(("X-Forwarded-For", rec.client))
-        via = next((i for i, (n, _) in enumerate(headers) if n.lower() == "via"), None)
-        if via is None:
-            headers.append(("Via", self.via_token))
-        else:
-            n, v = headers[via]
-            headers[via] = (n, f"{v}, {self.via_token}")
-        rec.step(
-            "privacy", "transparent", f"X-Forwarded-For: {rec.client} and Via sent to the origin"
+    # -- the upstream stage's questions -----------------------------------------------------
+    def retries(self, x: Exchange) -> int:
+        return 1
+
+    def timeout(self, x: Exchange) -> float:
+        return self.config.timeouts.response
+
+    def pick(self, x: Exchange, tried: set[str]) -> Any:
+        """The origin's pool; a coroutine only when a name must be resolved (and checked)."""
+        origin = self.origins.get(x.dest)
+        if origin is not None and origin.expires > time.monotonic():
+            self.origins.move_to_end(x.dest)
+            return origin
+        literal = _ip(x.dest[0])
+        if literal is not None:
+            address = self._check(x, [literal])
+            return None if address is None else self._origin(x, address)
+        return self._pick_resolved(x)
+
+    async def _pick_resolved(self, x: Exchange) -> Origin | None:
+        address = await self.resolve(x)
+        return None if address is None else self._origin(x, address)
+
+    def _origin(self, x: Exchange, address: str) -> Origin:
+        """The origin pool for ``x.dest`` at the checked ``address`` (reused when unchanged)."""
+        host, port = x.dest
+        old = self.origins.pop(x.dest, None)
+        if old is not None and old.upstream.host == address:
+            old.expires = time.monotonic() + RESOLVE_TTL
+            self.origins[x.dest] = old
+            return old
+        if old is not None:
+            old.upstream.close()
+        t = self.config.timeouts
+        pool = UpstreamPool(
+            address,
+            port,
+            max_connections=self.config.limits.max_connections_per_backend,
+            connect_timeout=t.connect,
+            idle_timeout=t.idle,
         )
+        origin = Origin(f"{host}:{port}", pool, time.monotonic() + RESOLVE_TTL)
+        self.origins[x.dest] = origin
+        if len(self.origins) > MAX_ORIGIN_POOLS:
+            _, evicted = self.origins.popitem(last=False)
+            evicted.upstream.close()
+        return origin
 
-    def _origin_pool(self, host_port: tuple[str, int]) -> UpstreamPool:
-        pool = self.origins.get(host_port)
-        if pool is None:
-            t = self.config.timeouts
-            pool = UpstreamPool(
-                host_port[0],
-                host_port[1],
-                max_connections=self.config.limits.max_connections_per_backend,
-                connect_timeout=t.connect,
-                idle_timeout=t.idle,
-            )
-            self.origins[host_port] = pool
-            if len(self.origins) > MAX_ORIGIN_POOLS:
-                _, old = self.origins.popitem(last=False)
-                old.close()
-        else:
-            self.origins.move_to_end(host_port)
-        return pool
+    async def resolve(self, x: Exchange) -> str | None:
+        """Resolve the destination and check every address; the address to connect to.
 
-    # -- CONNECT ----------------------------------------------------------------------------
-    async def _connect(self, req, conn, rec: RequestRecord, host_port) -> None:
-        eng = self.engine
-        if host_port is None:
-            rec.step("connect", "400", f"bad CONNECT target {req.target!r}")
-            eng.answer(conn, req, rec, 400, "CONNECT needs a target of the form host:port.\n")
-            return
-        host, port = host_port
-        if port not in self.connect_ports:
-            allowed = ", ".join(str(p) for p in sorted(self.connect_ports))
-            rec.step("connect", "deny", f"port {port} not in connect_ports ({allowed})")
-            rec.error = "CONNECT port not allowed"
-            eng.answer(
-                conn,
-                req,
-                rec,
-                403,
-                f"CONNECT to port {port} is not allowed (allowed: {allowed}).\n",
-            )
-            return
-        if (host, port) in self.own_addresses:
-            rec.step("loop", "508", "CONNECT to the proxy itself")
-            eng.answer(conn, req, rec, 508, "Loop detected: CONNECT to the proxy itself.\n")
-            return
-        delay = eng.apply_request_rules(req, conn, rec, [])
-        if delay is None:
-            return
-        if delay:
-            await asyncio.sleep(delay)
-        if self.intercept is not None and self.intercept.matches(host):
-            if await self.intercept.take_over_connect(conn, req, rec, host, port):
-                return
-        loop = asyncio.get_running_loop()
-        tunnel = Tunnel(self, conn, rec, req.start_mono)
-        t0 = time.monotonic()
+        On refusal sets ``x.error`` (kind ``denied`` → 403, ``loop`` → 508, ``connect`` → 502),
+        writes the trace step and returns None.
+        """
+        host, port = x.dest
+        literal = _ip(host)
+        if literal is not None:
+            return self._check(x, [literal])
         try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: tunnel.upstream, host, port),
-                self.config.timeouts.connect,
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
             )
-        except (OSError, TimeoutError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or "timed out"
-            err = UpstreamError(
-                "connect", f"cannot connect to {host}:{port}: {reason}", retryable=False
-            )
-            rec.step("connect", "502", str(err))
-            eng.answer_upstream_error(conn, req, rec, err)
-            return
-        rec.t_connect = time.monotonic() - t0
-        rec.backend = f"{host}:{port}"
-        rec.status = 200
-        rec.step("connect", "tunnel", f"opened to {host}:{port}; bytes are relayed unread")
-        conn.write_head(200, [], "Connection established")
-        self.tunnels.add(tunnel)
-        tunnel.start(req.tunnel_data)
-        await tunnel.closed
-        req.keep_alive = False
+        except (OSError, UnicodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            x.error = UpstreamError("connect", f"cannot resolve {host}: {reason}", retryable=False)
+            x.rec.step("destination", "error", str(x.error))
+            return None
+        addresses: list[IpAddress] = []
+        for info in infos:
+            addr = _ip(info[4][0])
+            if addr is not None and addr not in addresses:
+                addresses.append(addr)
+        return self._check(x, addresses)
 
+    def _check(self, x: Exchange, addresses: list[IpAddress]) -> str | None:
+        """The destination policy on resolved addresses: ourselves, the admin API, deny list."""
+        host, port = x.dest
+        rec = x.rec
+        own = self._own_ports()
+        allowed = []
+        for addr in addresses:
+            if port in own and (addr.is_loopback or addr.is_unspecified or addr in self._local):
+                if port == self.own_port:
+                    rec.step("loop", "508", f"{host}:{port} is this proxy ({addr})")
+                    x.error = UpstreamError(
+                        "loop", "this request is addressed to the proxy itself", retryable=False
+                    )
+                else:
+                    rec.step("destination", "deny", f"{host}:{port} is the workbench's admin API")
+                    x.error = UpstreamError(
+                        "denied",
+                        "the workbench's admin API is not reachable through its forward proxy",
+                        retryable=False,
+                    )
+                return None
+            net = next((n for n in self.deny if addr.version == n.version and addr in n), None)
+            if net is None:
+                allowed.append(addr)
+                continue
+            rec.step("destination", "deny", f"{host} → {addr} is in deny_destinations ({net})")
+            x.error = UpstreamError(
+                "denied",
+                f"{host} resolves to {addr}, which forward.deny_destinations does not allow",
+                retryable=False,
+            )
+        if not allowed:
+            if x.error is None:
+                x.error = UpstreamError("connect", f"cannot resolve {host}", retryable=False)
+            return None
+        x.error = None
+        # Prefer IPv4: most local servers listen there. Connecting to the checked address (not
+        # to the name again) is what makes the check hold.
+        allowed.sort(key=lambda a: a.version)
+        return str(allowed[0])
+
+    def _own_ports(self) -> set[int]:
+        ports = {self.own_port}
+        admin = _port_of(self.engine.listeners.get("admin"))
+        if admin is not None:
+            ports.add(admin)
+        return ports
+
+    async def learn_local_addresses(self) -> None:
+        """This machine's own addresses: a request to any of them reaches our listeners."""
+        try:
+            infos = await asyncio.wait_for(
+                asyncio.get_running_loop().getaddrinfo(socket.gethostname(), None), 2.0
+            )
+        except (OSError, TimeoutError):
+            return
+        found = {a for a in (_ip(i[4][0]) for i in infos) if a is not None}
+        if self.listen_address is not None:
+            found.add(self.listen_address)
+        self._local = frozenset(found)
+
+    def client_headers(self, headers: Headers) -> Headers:
+        """Origin response headers as the client gets them: no hop-by-hop, Via unless elite."""
+        out = strip_hop_by_hop(headers, RESPONSE_DROP)
+        if self.privacy != "elite":
+            append_via(out)
+        return out
+
+    # -- lifecycle --------------------------------------------------------------------------
     def sweep(self, now: float) -> None:
         """Close idle pooled origin connections and tunnels quiet for longer than ``idle``."""
-        for pool in self.origins.values():
-            pool.sweep(now)
+        for origin in self.origins.values():
+            origin.upstream.sweep(now)
         if self.intercept is not None:
             self.intercept.sweep(now)
         idle = self.config.timeouts.idle
@@ -423,99 +409,7 @@ class ForwardProxy:
     def close(self) -> None:
         for tunnel in list(self.tunnels):
             tunnel.close("proxy stopping")
-        for pool in self.origins.values():
-            pool.close()
+        for origin in self.origins.values():
+            origin.upstream.close()
         if self.intercept is not None:
             self.intercept.close()
-
-
-class _TunnelUpstream(asyncio.Protocol):
-    def __init__(self, tunnel: Tunnel) -> None:
-        self.tunnel = tunnel
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.tunnel.from_server(data)
-
-    def eof_received(self) -> bool:
-        self.tunnel.close("server closed")
-        return False
-
-    def connection_lost(self, exc) -> None:
-        self.tunnel.close("server closed")
-
-    def pause_writing(self) -> None:
-        self.tunnel.client.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        self.tunnel.client.transport.resume_reading()
-
-
-class Tunnel:
-    """Bytes relayed both ways between a client and a CONNECT target, counted, never decoded."""
-
-    def __init__(self, proxy: ForwardProxy, client: ServerConnection, rec, start_mono: float):
-        self.proxy = proxy
-        self.client = client
-        self.rec = rec
-        self.start_mono = start_mono
-        self.upstream = _TunnelUpstream(self)
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.last_active = time.monotonic()
-        self._first = b""
-        self._sni_done = False
-
-    def start(self, early: bytes) -> None:
-        self.client.start_tunnel(self.from_client, lambda: self.close("client closed"))
-        self.client.on_pause_writing = self._pause_server
-        if early:
-            self.from_client(early)
-
-    def _pause_server(self, paused: bool) -> None:
-        t = self.upstream.transport
-        if t is not None and not t.is_closing():
-            (t.pause_reading if paused else t.resume_reading)()
-
-    def from_client(self, data: bytes) -> None:
-        self.last_active = time.monotonic()
-        self.rec.bytes_in += len(data)
-        if not self._sni_done:
-            self._inspect(data)
-        t = self.upstream.transport
-        if t is not None and not t.is_closing():
-            t.write(data)
-
-    def from_server(self, data: bytes) -> None:
-        self.last_active = time.monotonic()
-        self.rec.bytes_out += len(data)
-        self.client.write(data)
-
-    def _inspect(self, data: bytes) -> None:
-        self._first += data
-        sni = parse_sni(self._first)
-        rec = self.rec
-        if sni is not None:
-            rec.sni = sni
-            rec.step("tls", "sni", f"ClientHello names {sni}; the rest is encrypted")
-            self._sni_done = True
-        elif not looks_like_tls(self._first) or len(self._first) > 16384:
-            rec.step("tls", "opaque", "first bytes are not a TLS ClientHello with a server name")
-            self._sni_done = True
-        if self._sni_done:
-            self._first = b""
-
-    def close(self, why: str) -> None:
-        if self.closed.done():
-            return
-        rec = self.rec
-        rec.step("tunnel", "closed", f"{why}: {rec.bytes_in} B up, {rec.bytes_out} B down")
-        self.proxy.tunnels.discard(self)
-        t = self.upstream.transport
-        if t is not None:
-            t.close()
-        self.client.close()
-        self.closed.set_result(None)
-        self.proxy.engine.finish(rec, self.start_mono)

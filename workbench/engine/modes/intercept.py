@@ -15,16 +15,26 @@ only for CONNECT requests, and only when hosts are listed.
 from __future__ import annotations
 
 import ssl
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.config.hostglob import compile_host_globs
 from workbench.config.model import InterceptConfig
 from workbench.engine.http.ca import CertificateAuthority
-from workbench.engine.http.client import UpstreamError, UpstreamPool
-from workbench.engine.observe.records import RequestRecord
-from workbench.engine.replay import claim
+from workbench.engine.http.client import UpstreamPool
+from workbench.engine.http.headers import strip_hop_by_hop
+from workbench.engine.modes.tunnel import tunnel
+from workbench.engine.pipeline.actions import answer
+from workbench.engine.pipeline.exchange import DONE, Exchange, new_record
+from workbench.engine.pipeline.stages import (
+    access_control,
+    auth,
+    destination,
+    make_handler,
+    request_rules,
+)
 
 if TYPE_CHECKING:
     from workbench.engine.http.server import HttpRequest, ServerConnection
@@ -103,7 +113,7 @@ def handshake_failure(exc: BaseException, name: str) -> tuple[str, str]:
 
 class InterceptMode:
     """The forward proxy's HTTPS interception: which hosts, the CA, the TLS take-over, and the
-    destination of the decrypted requests (TLS origins of their own, verified)."""
+    verified TLS origins the decrypted requests go to."""
 
     def __init__(self, forward: ForwardProxy, config: InterceptConfig, ca: CertificateAuthority):
         self.forward = forward
@@ -113,7 +123,17 @@ class InterceptMode:
         """``host -> bool``: whether a CONNECT to this host is intercepted."""
         self.ca = ca
         self.upstream_ssl = upstream_context(config)
-        self.origins: OrderedDict[tuple[str, int], UpstreamPool] = OrderedDict()
+        self.origins: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        """(host, port) → :class:`~workbench.engine.modes.forward.Origin` over TLS."""
+        if not config.upstream_verify:
+            self.verify_text = "TLS to the origin, NOT verified (upstream_verify: false)"
+        elif config.upstream_ca_file:
+            self.verify_text = f"TLS to the origin, verified against {config.upstream_ca_file}"
+        else:
+            self.verify_text = (
+                "TLS to the origin, verified against the system store "
+                "(forward.intercept.upstream_ca_file names other CAs)"
+            )
         self.sessions = 0
         """Client connections whose TLS the workbench terminated."""
         self.refused = 0
@@ -126,19 +146,28 @@ class InterceptMode:
             return None
         return cls(forward, config, CertificateAuthority.load_or_create(config.ca_dir))
 
-    # -- the CONNECT ------------------------------------------------------------------------
-    async def take_over_connect(
-        self, conn: ServerConnection, req: HttpRequest, rec: RequestRecord, host: str, port: int
-    ) -> bool:
-        """Answer the CONNECT and become the client's TLS server.
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "hosts": list(self.config.hosts),
+            "ca_cert": str(self.ca.cert_path),
+            "ca_fingerprint": self.ca.fingerprint,
+            "sessions": self.sessions,
+            "refused": self.refused,
+            "leaf_certificates": self.ca.minted,
+        }
 
-        False: not taken over (the caller tunnels instead). True: done, the CONNECT's record is
-        finished; on success the connection now carries decrypted requests to :meth:`handle`.
+    # -- the CONNECT ------------------------------------------------------------------------
+    async def take_over(self, x: Exchange) -> Any:
+        """Answer the CONNECT and become the client's TLS server (DONE), or pass to the tunnel.
+
+        On success the connection carries decrypted requests to a :class:`SessionMode`.
         """
+        req, rec, conn = x.req, x.rec, x.conn
+        host, port = x.dest
         if req.tunnel_data:
             # The client sent TLS before our 200: start_tls cannot take bytes already read.
             rec.step("intercept", "skip", "the client spoke before the 200; relayed unread")
-            return False
+            return None
         ctx = await self.ca.context_for_async(host)
         rec.status = 200
         rec.backend = f"{host}:{port}"
@@ -150,8 +179,8 @@ class InterceptMode:
             verdict, sentence = handshake_failure(exc, host)
             rec.step("tls", verdict, sentence)
             rec.error = sentence
-            self.engine.finish(rec, req.start_mono)
-            return True
+            req.keep_alive = False
+            return DONE
         sslobj = tls.get_extra_info("ssl_object")
         cipher = tls.get_extra_info("cipher") or ("?", "", 0)
         session = TlsSession(
@@ -163,11 +192,7 @@ class InterceptMode:
         )
         rec.sni = session.sni
         self.sessions += 1
-
-        async def handle(r: HttpRequest, c: ServerConnection) -> None:
-            await self.handle(r, c, session)
-
-        conn.handler = handle
+        conn.handler = SessionMode(self, session).handle
         rec.step(
             "tls",
             "intercepted",
@@ -175,80 +200,136 @@ class InterceptMode:
             "each request follows as its own record",
         )
         req.keep_alive = True  # the connection now carries the decrypted requests
-        self.engine.finish(rec, req.start_mono)
-        return True
+        return DONE
 
-    # -- decrypted requests -----------------------------------------------------------------
-    async def handle(self, req: HttpRequest, conn: ServerConnection, session: TlsSession) -> None:
-        """One decrypted request: destination ``https://host:port``, then the forward stages."""
-        eng = self.engine
-        path = req.target if req.target.startswith("/") else "/" + req.target.split("/", 3)[-1]
-        if req.target == "*":
-            path = "*"
-        rec = RequestRecord(
-            eng.next_id(),
-            req.start,
-            conn.client_ip,
-            "forward",
-            req.method,
-            f"https://{session.authority}{path}",
-            session.host,
-            path,
-            req.headers,
+    # -- origins ----------------------------------------------------------------------------
+    def origin(self, x: Exchange, address: str, server_name: str) -> Any:
+        """The TLS origin pool for ``x.dest`` at the checked ``address``."""
+        from workbench.engine.modes.forward import RESOLVE_TTL, Origin
+
+        host, port = x.dest
+        old = self.origins.pop(x.dest, None)
+        if old is not None and old.upstream.host == address:
+            old.expires = time.monotonic() + RESOLVE_TTL
+            self.origins[x.dest] = old
+            return old
+        if old is not None:
+            old.upstream.close()
+        cfg = self.forward.config
+        pool = UpstreamPool(
+            address,
+            port,
+            max_connections=cfg.limits.max_connections_per_backend,
+            connect_timeout=cfg.timeouts.connect,
+            idle_timeout=cfg.timeouts.idle,
+            ssl=self.upstream_ssl,
+            server_hostname=server_name,
         )
-        rec.bytes_in = len(req.body)
-        if eng.replays:
-            claim(eng, req, rec)
-        rec.sni = session.sni
-        rec.step("tls", "intercepted", session.describe())
-        if not any(n.lower() == "host" for n, _ in req.headers):
-            req.headers.append(("Host", session.authority))
-        try:
-            await self.forward._pipeline(
-                req, conn, rec, (session.host, session.port), self._origin(session)
-            )
-        except (ConnectionError, UpstreamError) as exc:
-            rec.error = rec.error or str(exc)
-            conn.close()
-        finally:
-            if rec.error and "CERTIFICATE_VERIFY_FAILED" in rec.error:
-                rec.step("tls", "upstream", verify_hint(rec.error))
-            eng.finish(rec, req.start_mono)
-
-    def _origin(self, session: TlsSession) -> UpstreamPool:
-        key = (session.host, session.port)
-        pool = self.origins.get(key)
-        if pool is None:
-            t = self.forward.config.timeouts
-            pool = UpstreamPool(
-                session.host,
-                session.port,
-                max_connections=self.forward.config.limits.max_connections_per_backend,
-                connect_timeout=t.connect,
-                idle_timeout=t.idle,
-                ssl=self.upstream_ssl,
-                server_hostname=session.server_name,
-            )
-            self.origins[key] = pool
-            if len(self.origins) > MAX_ORIGIN_POOLS:
-                _, old = self.origins.popitem(last=False)
-                old.close()
-        else:
-            self.origins.move_to_end(key)
-        return pool
+        origin = Origin(f"{host}:{port}", pool, time.monotonic() + RESOLVE_TTL)
+        self.origins[x.dest] = origin
+        if len(self.origins) > MAX_ORIGIN_POOLS:
+            _, evicted = self.origins.popitem(last=False)
+            evicted.upstream.close()
+        return origin
 
     def sweep(self, now: float) -> None:
-        for pool in self.origins.values():
-            pool.sweep(now)
+        for origin in self.origins.values():
+            origin.upstream.sweep(now)
 
     def close(self) -> None:
-        for pool in self.origins.values():
-            pool.close()
+        for origin in self.origins.values():
+            origin.upstream.close()
 
 
-def verify_hint(error: str) -> str:
-    """The trace line for an origin whose certificate did not verify."""
-    return (
-        f"the origin's certificate did not verify ({error}); if it is a test origin, name its "
-        "CA in forward.intercept.upstream_ca_file"
-    )
+def intercept(x: Exchange) -> Any:
+    """Stage (CONNECT): decrypt when the host is listed in ``forward.intercept.hosts``."""
+    ic = x.mode.intercept
+    if not ic.matches(x.dest[0]):
+        return None
+    return ic.take_over(x)
+
+
+INTERCEPT_STAGES = (access_control, auth, destination, request_rules, intercept, tunnel)
+"""CONNECT with interception on: the tunnel stages with the take-over before the tunnel."""
+
+
+class SessionMode:
+    """Mode of one intercepted connection's decrypted requests: ``https://host:port``.
+
+    The CONNECT already passed the ACL and proxy auth; the rest (rules, cache, privacy,
+    upstream, records) is the forward proxy's, through the same stages.
+    """
+
+    passive = False
+    retry_elsewhere = False
+    client_allowed = None
+    authenticate = None
+    auth_realm = ""
+
+    def __init__(self, ic: InterceptMode, session: TlsSession) -> None:
+        self.ic = ic
+        self.forward = ic.forward
+        self.engine = ic.engine
+        self.session = session
+        self.cache_enabled = self.forward.cache_enabled
+        self.decorate = self.forward.client_headers
+        self.handle = make_handler(self)
+
+    @property
+    def forwarding(self):
+        """The forward proxy's privacy policy (it may change live)."""
+        return self.forward.forwarding
+
+    def exchange(self, req: HttpRequest, conn: ServerConnection) -> Exchange:
+        s = self.session
+        target = req.target
+        if target.startswith("/") or target == "*":
+            path = target
+        else:  # absolute-form inside the tunnel: keep the path; the tunnel fixes the origin
+            rest = target.split("://", 1)[-1]
+            slash = rest.find("/")
+            path = rest[slash:] if slash >= 0 else "/"
+        rec = new_record(
+            self.engine, req, conn, "forward", f"https://{s.authority}{path}", s.host, path
+        )
+        rec.sni = s.sni
+        rec.step("tls", "intercepted", s.describe())
+        x = Exchange(req, conn, rec, self)
+        x.dest = (s.host, s.port)
+        x.authority = s.authority
+        x.target = path
+        return x
+
+    def destination(self, x: Exchange) -> Any:
+        """Stage: the origin is the CONNECT's; the client's Host header goes along."""
+        req = x.req
+        if req.method == "CONNECT":
+            x.rec.step("connect", "400", "CONNECT inside an intercepted connection")
+            return answer(
+                x, 400, "CONNECT inside an intercepted TLS connection is not supported.\n"
+            )
+        headers = strip_hop_by_hop(req.headers)
+        if not any(n.lower() == "host" for n, _ in headers):
+            headers.insert(0, ("Host", x.authority))
+        x.headers = headers
+        x.rec.step("tls", "origin", self.ic.verify_text)
+        return None
+
+    def retries(self, x: Exchange) -> int:
+        return 1
+
+    def timeout(self, x: Exchange) -> float:
+        return self.forward.config.timeouts.response
+
+    def pick(self, x: Exchange, tried: set[str]) -> Any:
+        origin = self.ic.origins.get(x.dest)
+        if origin is not None and origin.expires > time.monotonic():
+            self.ic.origins.move_to_end(x.dest)
+            return origin
+        return self._pick_resolved(x)
+
+    async def _pick_resolved(self, x: Exchange) -> Any:
+        address = await self.forward.resolve(x)
+        if address is None:
+            return None
+        return self.ic.origin(x, address, self.session.server_name)

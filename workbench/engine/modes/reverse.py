@@ -1,33 +1,29 @@
-"""The reverse proxy: match a route, apply rules, consult the cache, balance across a pool."""
+"""Reverse mode: match a route, choose the pool; pick a backend when the upstream stage asks."""
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.config.model import ReverseConfig, RouteConfig
-from workbench.engine.balancing.health import passive_failure, passive_success
+from workbench.engine.balancing.pools import Backend, Pool
+from workbench.engine.http.authority import host_of, split_absolute
 from workbench.engine.http.client import UpstreamError
-from workbench.engine.http.headers import (
-    RESPONSE_DROP,
-    add_forwarded,
-    append_via,
-    remove_names,
-    strip_hop_by_hop,
-)
+from workbench.engine.http.headers import RESPONSE_DROP, append_via, remove_names, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
-from workbench.engine.pipeline.cache_stage import DONE
-from workbench.engine.pipeline.respond import finish_response, relay_complete, send_upstream
-from workbench.engine.replay import claim
+from workbench.engine.pipeline.actions import answer
+from workbench.engine.pipeline.exchange import Exchange, new_record
+from workbench.engine.pipeline.forwarding import reverse_forwarding
+from workbench.engine.pipeline.stages import make_handler
+from workbench.engine.pipeline.upstream import IDEMPOTENT  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
 @dataclass(slots=True, frozen=True)
@@ -64,18 +60,34 @@ def match_route(routes: tuple[CompiledRoute, ...], host: str, path: str) -> Comp
     return None
 
 
-def split_host(host_header: str) -> str:
-    """Host name without port, lower-cased (handles ``[v6]:port``)."""
-    h = host_header.strip().lower()
-    if h.startswith("["):
-        end = h.find("]")
-        return h[1:end] if end > 0 else h
-    colon = h.rfind(":")
-    return h[:colon] if colon >= 0 else h
+def hash_key(pool: Pool, rec: RequestRecord) -> str:
+    """The consistent-hash key of a request, as the pool's ``hash_key`` says."""
+    key = pool.config.hash_key
+    if key == "client_ip":
+        return rec.client
+    if key == "path":
+        return rec.path.split("?", 1)[0]
+    if key == "url":
+        return rec.url
+    if key.startswith("header:"):
+        name = key[7:].lower()
+        for n, v in rec.request_headers:
+            if n.lower() == name:
+                return v
+        return ""
+    return rec.client
 
 
 class ReverseProxy:
-    """Request handler of the reverse-proxy listener."""
+    """Reverse mode: the destination is a pool chosen by route; backends by its balancer."""
+
+    client_allowed = None
+    """No client ACL: a reverse proxy serves everyone who reaches it."""
+    authenticate = None
+    passive = True
+    """Failures feed the pool's passive health checks."""
+    retry_elsewhere = True
+    """A connect failure is retried on another backend of the pool."""
 
     def __init__(self, engine: Engine, config: ReverseConfig) -> None:
         self.engine = engine
@@ -84,141 +96,94 @@ class ReverseProxy:
         self.hide = frozenset(h.lower() for h in config.hide_backend_headers)
         self.scheme = "https" if config.tls else "http"
         self.cache_enabled = config.cache
+        self.forwarding = reverse_forwarding(config.forwarded_headers, self.scheme)
+        self.decorate = self.client_headers
+        self.handle = make_handler(self)
 
-    async def handle(self, req: HttpRequest, conn: ServerConnection) -> None:
-        eng = self.engine
+    def exchange(self, req: HttpRequest, conn: ServerConnection) -> Exchange:
+        """The record and exchange of one request (the one record setup)."""
         host_header = ""
         for n, v in req.headers:
             if len(n) == 4 and n.lower() == "host":
                 host_header = v
                 break
         target = req.target
-        if not target.startswith("/"):
+        if not target.startswith("/") and req.method != "CONNECT":
             # Absolute-form to an origin server is legal (RFC 9112 §3.2.2): keep only the path.
-            rest = target.split("://", 1)[-1]
-            slash = rest.find("/")
-            host_header = host_header or (rest[:slash] if slash >= 0 else rest)
-            target = rest[slash:] if slash >= 0 else "/"
-        host = split_host(host_header) if host_header else ""
-        rec = RequestRecord(
-            eng.next_id(),
-            req.start,
-            conn.client_ip,
+            parts = split_absolute(target)
+            if parts is not None:
+                host_header = host_header or parts[1]
+                target = parts[2]
+        host = host_of(host_header) if host_header else ""
+        rec = new_record(
+            self.engine,
+            req,
+            conn,
             "reverse",
-            req.method,
             f"{self.scheme}://{host_header}{target}",
             host,
             target,
-            req.headers,
         )
-        rec.bytes_in = len(req.body)
-        if eng.replays:
-            claim(eng, req, rec)
-        # The whole pipeline runs in this one coroutine: every extra frame costs on each resume.
-        try:
-            eng = self.engine
-            path = target
-            if req.method == "CONNECT":
-                rec.step("parse", "405", "CONNECT is for forward proxies")
-                eng.answer(
-                    conn,
-                    req,
-                    rec,
-                    405,
-                    "This is a reverse proxy: CONNECT is not supported.\n",
-                    [("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")],
+        x = Exchange(req, conn, rec, self)
+        x.authority = host_header
+        x.target = target
+        return x
+
+    def destination(self, x: Exchange) -> Any:
+        """Stage: route → pool (404 without a route, 405 for CONNECT)."""
+        rec = x.rec
+        if x.req.method == "CONNECT":
+            rec.step("route", "405", "CONNECT is for forward proxies")
+            return answer(
+                x,
+                405,
+                "This is a reverse proxy: CONNECT is not supported here.\n",
+                [("Allow", ALLOW)],
+            )
+        path = x.target
+        route = match_route(self.routes, rec.host, path)
+        if route is None:
+            rec.step("route", "none", f"no route matches host {rec.host or '-'} path {path}")
+            return answer(x, 404, f"No route for {rec.host or '(no host)'}{path}.\n")
+        rec.pool = route.pool
+        rec.step("route", route.name, route.trace)
+        pool = self.engine.pools.get(route.pool)
+        if pool is None:
+            return answer(x, 503, f"Pool {route.pool} does not exist.\n")
+        x.dest = pool
+        if route.strip and route.prefix != "/":
+            target = path[len(route.prefix.rstrip("/")) :] or "/"
+            x.target = target if target.startswith("/") else "/" + target
+        x.headers = strip_hop_by_hop(x.req.headers)
+        return None
+
+    def retries(self, x: Exchange) -> int:
+        return x.dest.config.retries
+
+    def timeout(self, x: Exchange) -> float:
+        return x.dest.config.timeouts.response
+
+    def pick(self, x: Exchange, tried: set[str]) -> Backend | None:
+        """The balancer's choice among the pool's backends not yet ``tried``."""
+        pool: Pool = x.dest
+        rec = x.rec
+        algorithm = pool.algorithm
+        key = None
+        if algorithm == "ip_hash":
+            key = rec.client
+        elif algorithm == "consistent_hash":
+            key = hash_key(pool, rec)
+        balancer = pool.balancer
+        name = balancer.pick(key, tried)
+        if name is None:
+            if not tried:
+                rec.step("balancer", "none", f"pool {pool.name}: no healthy backend")
+                x.error = UpstreamError(
+                    "unavailable", f"no healthy backend in pool {pool.name}", retryable=False
                 )
-                return
-            route = match_route(self.routes, host, path)
-            if route is None:
-                rec.step("route", "none", f"no route matches host {host or '-'} path {path}")
-                eng.answer(conn, req, rec, 404, f"No route for {host or '(no host)'}{path}.\n")
-                return
-            pool = eng.pools.get(route.pool)
-            rec.pool = route.pool
-            rec.step("route", route.name, route.trace)
-
-            headers = strip_hop_by_hop(req.headers)
-            if eng.ruleset.has_phase("request"):
-                delay = eng.apply_request_rules(req, conn, rec, headers)
-                if delay is None:
-                    return  # the rules answered
-                if delay:
-                    await asyncio.sleep(delay)
-
-            upstream_target = target
-            if route.strip and route.prefix != "/":
-                upstream_target = target[len(route.prefix.rstrip("/")) :] or "/"
-                if not upstream_target.startswith("/"):
-                    upstream_target = "/" + upstream_target
-            if pool is None:
-                eng.answer(conn, req, rec, 503, f"Pool {route.pool} does not exist.\n")
-                return
-
-            if self.cache_enabled and eng.cache_layer is not None:
-                # Forwarding headers are added only if the request really goes upstream:
-                # a cache hit should not pay for them.
-                forwarded = False
-
-                async def fetch(extra_headers=None, answer_errors=True, record=rec):
-                    nonlocal forwarded
-                    if not forwarded:
-                        self._add_forwarding(headers, rec.client, host_header)
-                        forwarded = True
-                    return await self._to_pool(
-                        req,
-                        conn,
-                        record,
-                        pool,
-                        headers,
-                        upstream_target,
-                        extra_headers,
-                        answer_errors,
-                    )
-
-                layer = eng.cache_layer
-                # Hits are answered synchronously: no coroutine for the cache stage.
-                first = layer.begin(req, conn, rec, rec.url, fetch, self.client_headers)
-                if first is not DONE:
-                    await layer.handle(
-                        req,
-                        conn,
-                        rec,
-                        rec.url,
-                        fetch,
-                        self._finish_response,
-                        self.client_headers,
-                        first,
-                    )
-                return
-            # No cache: call the stages directly (fewer coroutine frames on the hot path).
-            self._add_forwarding(headers, rec.client, host_header)
-            result = await self._to_pool(req, conn, rec, pool, headers, upstream_target, None)
-            if result is None:
-                return
-            resp, backend, up = result
-            if resp.complete and not eng.ruleset.has_phase("response"):
-                try:
-                    rec.status = resp.status
-                    rec.backend_response_headers = resp.headers
-                    out = self.client_headers(resp.headers)
-                    rec.response_headers = out
-                    relay_complete(conn, req, rec, resp, out)
-                finally:
-                    backend.release(up)
-                return
-            await self._finish_response(req, conn, rec, resp, backend, up, 0, None)
-        except (ConnectionError, UpstreamError) as exc:
-            rec.error = rec.error or str(exc)
-            rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
-            conn.close()
-        finally:
-            eng.finish(rec, req.start_mono)
-
-    def _add_forwarding(self, headers: Headers, client: str, host_header: str) -> None:
-        if self.config.forwarded_headers:
-            add_forwarded(headers, client, self.scheme, host_header or None)
-        append_via(headers)
+            return None
+        rec.step("balancer", f"→ {name}", balancer.explain(name))
+        return pool.backends[name]
 
     def client_headers(self, headers: Headers) -> Headers:
         """Upstream response headers as the client gets them: no hop-by-hop, hidden, Via."""
@@ -227,117 +192,3 @@ class ReverseProxy:
             out = remove_names(out, self.hide)
         append_via(out)
         return out
-
-    async def _to_pool(
-        self, req, conn, rec, pool, headers, upstream_target, extra_headers, answer_errors=True
-    ):
-        """Pick a backend and send; retries idempotent requests elsewhere on connect failures.
-
-        Returns ``(response, backend, upstream_connection)``. On failure: answers the client and
-        returns None, or (``answer_errors=False``) returns the :class:`UpstreamError`.
-        """
-        eng = self.engine
-        retries = pool.config.retries
-        can_retry = req.method in IDEMPOTENT and req.stream is None
-        tried: set[str] = set()
-        last_error: UpstreamError | None = None
-        key = None
-        algorithm = pool.algorithm
-        if algorithm == "ip_hash":
-            key = rec.client
-        elif algorithm == "consistent_hash":
-            key = eng.hash_key(pool, rec)
-        send_headers = headers if not extra_headers else headers + extra_headers
-        stale_retried = False
-        for attempt in range(retries + 1):
-            balancer = pool.balancer
-            name = balancer.pick(key, tried)
-            if name is None:
-                if last_error is None:
-                    rec.step("balancer", "none", f"pool {pool.name}: no healthy backend")
-                    last_error = UpstreamError(
-                        "unavailable", f"no healthy backend in pool {pool.name}", retryable=False
-                    )
-                if not answer_errors:
-                    return last_error
-                if last_error.kind == "unavailable":
-                    rec.error = "no healthy backend"
-                    eng.answer(conn, req, rec, 503, f"No healthy backend in pool {pool.name}.\n")
-                else:
-                    eng.answer_upstream_error(conn, req, rec, last_error)
-                return None
-            backend = pool.backends[name]
-            rec.backend = name
-            rec.step("balancer", f"→ {name}", balancer.explain(name))
-            backend.inflight += 1
-            try:
-                target = (
-                    backend.base_path + upstream_target if backend.base_path else upstream_target
-                )
-                resp, up = await send_upstream(
-                    backend.upstream,
-                    req,
-                    rec,
-                    target,
-                    send_headers,
-                    pool.config.timeouts.response,
-                    conn,
-                )
-            except UpstreamError as exc:
-                backend.inflight -= 1
-                if exc.stale and can_retry and not stale_retried:
-                    # The backend closed an idle pooled connection as we reused it: not a
-                    # failure of the backend; try once more on a fresh connection.
-                    stale_retried = True
-                    rec.step("upstream", "retry", f"{name}: pooled connection was closed; retrying")
-                    try:
-                        resp, up = await send_upstream(
-                            backend.upstream,
-                            req,
-                            rec,
-                            target,
-                            send_headers,
-                            pool.config.timeouts.response,
-                            conn,
-                        )
-                    except UpstreamError as again:
-                        exc = again
-                    else:
-                        backend.inflight += 1
-                        passive_success(backend)
-                        rec.step(
-                            "upstream", str(resp.status), f"{name} answered on a new connection"
-                        )
-                        return resp, backend, up
-                last_error = exc
-                passive_failure(pool, backend, str(exc))
-                rec.step("upstream", exc.kind, f"{name}: {exc}")
-                if exc.retryable and can_retry and attempt < retries:
-                    tried.add(name)
-                    continue
-                if not answer_errors:
-                    return exc
-                eng.answer_upstream_error(conn, req, rec, exc)
-                return None
-            except BaseException:
-                backend.inflight -= 1
-                raise
-            if resp.status >= 500:
-                passive_failure(pool, backend, f"status {resp.status}")
-            else:
-                passive_success(backend)
-            rec.step(
-                "upstream",
-                str(resp.status),
-                f"{name} answered on a new connection"
-                if rec.t_connect
-                else f"{name} answered on a pooled connection",
-            )
-            return resp, backend, up
-        return None
-
-    async def _finish_response(self, req, conn, rec, resp, backend, up, collect=0, extra=None):
-        """Response rules, header filtering, relay to the client; returns the body if collected."""
-        return await finish_response(
-            self.engine, req, conn, rec, resp, backend, up, self.client_headers, collect, extra
-        )

@@ -1,0 +1,190 @@
+"""The fixed, named sequence of stages every request goes through, and the loop that runs it.
+
+A stage is a plain function ``stage(x: Exchange) -> None | DONE | Awaitable``: ``None`` passes
+on, :data:`DONE` means the client has been answered, and an awaitable (only when the stage must
+wait: a delay, an upstream exchange, a streamed body) is awaited for one of those two. A cache
+hit therefore runs every stage as a plain call, inside the one coroutine of the handler.
+
+Modes (reverse, forward, tunnel) only decide the destination, in the ``destination`` stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from workbench.engine.http.client import UpstreamError
+from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.pipeline.actions import act, answer, answer_internal
+from workbench.engine.pipeline.exchange import DONE, Exchange
+from workbench.engine.pipeline.hold_stage import hold_request, hold_response
+from workbench.engine.pipeline.respond import respond
+from workbench.engine.pipeline.upstream import upstream
+
+Stage = Callable[[Exchange], Any]
+"""``(x) -> None | DONE | Awaitable[None | DONE]``."""
+
+
+def access_control(x: Exchange) -> Any:
+    """Who may use this proxy (forward: ``allow_clients``); reverse proxies serve everyone."""
+    allowed = x.mode.client_allowed
+    if allowed is None:
+        return None
+    ip = x.rec.client
+    if allowed(ip):
+        x.rec.step("acl", "allow", f"{ip} in allow_clients")
+        return None
+    x.rec.step("acl", "deny", f"{ip} is not in allow_clients")
+    x.rec.error = "client not allowed"
+    return answer(x, 403, f"The forward proxy does not serve {ip}: it is not in allow_clients.\n")
+
+
+def auth(x: Exchange) -> Any:
+    """Proxy authentication, when the mode has an authenticator (``(ok, why)`` or awaitable)."""
+    check = x.mode.authenticate
+    if check is None:
+        return None
+    result = check(x.req, x.rec.client)
+    if type(result) is tuple:
+        return _auth_verdict(x, result)
+    return _auth_later(x, result)
+
+
+async def _auth_later(x: Exchange, pending: Awaitable[tuple[bool, str]]) -> Any:
+    return _auth_verdict(x, await pending)
+
+
+def _auth_verdict(x: Exchange, result: tuple[bool, str]) -> Any:
+    ok, why = result
+    if ok:
+        x.rec.step("auth", "ok", why)
+        return None
+    x.rec.step("auth", "407", why)
+    challenge = f'Basic realm="{x.mode.auth_realm}"'
+    return answer(
+        x, 407, f"Proxy authentication required: {why}.\n", [("Proxy-Authenticate", challenge)]
+    )
+
+
+def destination(x: Exchange) -> Any:
+    """The mode decides where the request goes (route → pool, absolute-form → origin, tunnel)."""
+    return x.mode.destination(x)
+
+
+def request_rules(x: Exchange) -> Any:
+    """Request-phase rules on the upstream headers: block, redirect, edit, delay."""
+    ruleset = x.mode.engine.ruleset
+    if not ruleset.has_phase("request"):
+        return None
+    v = ruleset.evaluate("request", x.rec)
+    if act(v, x, x.headers):
+        return DONE
+    if v.delay:
+        return asyncio.sleep(v.delay)
+    return None
+
+
+def cache_lookup(x: Exchange) -> Any:
+    """A usable stored response answers now; a miss is prepared (and collapsed)."""
+    if not x.mode.cache_enabled:
+        return None
+    return x.mode.engine.cache_layer.lookup(x)
+
+
+def response_rules(x: Exchange) -> Any:
+    """Client-bound headers made from the response, then response-phase rules on them."""
+    rec = x.rec
+    resp = x.resp
+    if resp is not None and x.out_headers is None:
+        x.status = rec.status = resp.status
+        rec.backend_response_headers = resp.headers
+        x.out_headers = x.mode.decorate(resp.headers)
+    headers = x.out_headers
+    ruleset = x.mode.engine.ruleset
+    if ruleset.has_phase("response"):
+        for n, v in headers:
+            if n.lower() == "content-type":
+                rec.content_type = v
+                break
+        v = ruleset.evaluate("response", rec)
+        if act(v, x, headers):
+            x.release()  # a rule answered instead; the unread body is dropped
+            return DONE
+        if v.delay:
+            rec.response_headers = headers
+            return _hold(x, v.delay)
+    rec.response_headers = headers
+    return None
+
+
+async def _hold(x: Exchange, delay: float) -> None:
+    """Hold the response back for ``delay`` seconds without buffering its body.
+
+    The upstream body switches to streaming first, so its back-pressure stops the upstream:
+    at most a window of bytes waits here, however large the body.
+    """
+    resp = x.resp
+    if resp is not None:
+        resp.hold()
+    await asyncio.sleep(delay)
+    return None
+
+
+def cache_store(x: Exchange) -> Any:
+    """Invalidate after unsafe methods; decide what the respond stage collects for the cache."""
+    st = x.cache
+    if st is None:
+        return None
+    return st.layer.store(x)
+
+
+STAGES: tuple[Stage, ...] = (
+    access_control,
+    auth,
+    destination,
+    request_rules,
+    hold_request,
+    cache_lookup,
+    upstream,
+    response_rules,
+    cache_store,
+    hold_response,
+    respond,
+)
+"""Every HTTP request, whatever the mode."""
+
+
+def make_handler(
+    mode, tunnel_stages: tuple[Stage, ...] | None = None
+) -> Callable[[HttpRequest, ServerConnection], Awaitable[None]]:
+    """The listener's request handler for ``mode``: one coroutine per request, stages inline."""
+    engine = mode.engine
+    finish = engine.finish
+    begin = mode.exchange
+    tunnel = tunnel_stages or STAGES
+
+    async def handle(req: HttpRequest, conn: ServerConnection) -> None:
+        x = begin(req, conn)
+        try:
+            for stage in tunnel if req.method == "CONNECT" else STAGES:
+                r = stage(x)
+                if r is not None and (r is DONE or await r is DONE):
+                    break
+        except (ConnectionError, UpstreamError) as exc:
+            rec = x.rec
+            rec.error = rec.error or str(exc)
+            rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
+            conn.close()
+        except Exception as exc:  # a bug: the client gets a sentence, the record the detail
+            engine.internal_error(exc)
+            answer_internal(x, exc)
+        finally:
+            if x.up is not None:
+                x.release()
+            if x.cache is not None:
+                x.cache.layer.release(x)
+            if not x.keep_open:
+                finish(x.rec, req.start_mono)
+
+    return handle
