@@ -39,6 +39,9 @@ async def test_aiohttp_request_is_decrypted_and_recorded(tmp_path, tls_origin, e
     connects = await records_matching(engine, lambda r: r.method == "CONNECT")
     assert len(connects) == 1 and connects[0].error is None
     assert tls_origin.hits == 2
+    state = engine.snapshot()["proxies"]["forward"]["intercept"]
+    assert state["hosts"] == ["localhost"] and state["sessions"] == 1
+    assert state["ca_cert"].endswith(CERT_FILE) and state["refused"] == 0
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

@@ -286,6 +286,9 @@ class Engine:
                         "cache": self.forward.cache_enabled,
                         "privacy": self.forward.privacy,
                         "tunnels": len(self.forward.tunnels),
+                        "intercept": (
+                            self.forward.intercept.snapshot() if self.forward.intercept else None
+                        ),
                     }
                     if self.forward
                     else None
