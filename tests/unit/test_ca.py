@@ -128,3 +128,28 @@ def test_host_globs(globs, host, expected):
 @pytest.mark.parametrize("glob", ["", "a b", "exa/mple", "[abc", "http://x"])
 def test_bad_host_globs(glob):
     assert host_glob_error(glob)
+
+
+@pytest.mark.parametrize(
+    "exc, verdict, words",
+    [
+        (ConnectionResetError(), "rejected", "does not trust"),
+        (TimeoutError(), "timeout", "did not finish"),
+    ],
+)
+def test_handshake_failures_are_explained(exc, verdict, words):
+    from workbench.engine.modes.intercept import TRUST_HINT, handshake_failure
+
+    got, sentence = handshake_failure(exc, "example.test")
+    assert got == verdict and words in sentence
+    if verdict == "rejected":
+        assert TRUST_HINT in sentence
+
+
+def test_alert_from_the_client_is_named():
+    from workbench.engine.modes.intercept import handshake_failure
+
+    exc = ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca")
+    exc.reason = "TLSV1_ALERT_UNKNOWN_CA"
+    verdict, sentence = handshake_failure(exc, "example.test")
+    assert verdict == "rejected" and "TLS alert: unknown CA" in sentence

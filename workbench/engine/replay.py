@@ -68,17 +68,16 @@ def claim(engine: Engine, req, rec: RequestRecord) -> None:
 
 
 def recorded_body(rec: RequestRecord) -> bytes | None:
-    """The recorded request body, or None when it was not kept whole."""
-    if rec.bytes_in == 0:
+    """The recorded request body (``RequestRecord.request_body``), or None if not kept whole."""
+    size = max(rec.bytes_in, getattr(rec, "request_body_size", 0))
+    if size == 0:
         return b""
     body = getattr(rec, "request_body", None)
-    if body is None:
-        body = getattr(rec, "replay_body", None)
     if body is None:
         return None
     if isinstance(body, list):
         body = b"".join(body)
-    if len(body) < rec.bytes_in:
+    if len(body) < size:
         return None
     return bytes(body)
 
