@@ -139,3 +139,64 @@ async def test_proxy_auth_is_asked_on_the_connect_only(tmp_path, tls_origin, eng
     assert not any(n.lower() == "proxy-authorization" for n, _ in seen["headers"])
     (rec,) = await records_matching(engine, lambda r: r.url == url)
     assert rec.status == 200
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_as_a_user_runs_it_headless_with_curl(tmp_path, tls_origin):
+    """`workbench run` (uvloop when installed) + `workbench ca --path` + curl, as in the README."""
+    import signal
+    import sys
+
+    cfg = tmp_path / "wb.yaml"
+    cfg.write_text(
+        "forward:\n"
+        "  listen: 127.0.0.1:0\n"
+        f"  connect_ports: [{tls_origin.port}]\n"
+        "  intercept:\n"
+        "    hosts: [localhost]\n"
+        f"    ca_dir: {tmp_path / 'ca'}\n"
+        f"    upstream_ca_file: {tls_origin.ca_file}\n"
+    )
+    workbench = (sys.executable, "-m", "workbench")
+    ca = await asyncio.create_subprocess_exec(
+        *workbench, "ca", str(cfg), "--path", stdout=asyncio.subprocess.PIPE
+    )
+    ca_path = (await ca.communicate())[0].decode().strip()
+    p = await asyncio.create_subprocess_exec(
+        *workbench,
+        "run",
+        str(cfg),
+        "--headless",
+        "--log-format",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        first = (await asyncio.wait_for(p.stdout.readline(), 15)).decode()
+        assert first.startswith("forward proxy listening on http://127.0.0.1:")
+        proxy = first.rsplit(" ", 1)[1].strip()
+        curl = await asyncio.create_subprocess_exec(
+            "curl",
+            "-sS",
+            "--cacert",
+            ca_path,
+            "-x",
+            proxy,
+            f"https://localhost:{tls_origin.port}/api/echo",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await curl.communicate()
+        assert curl.returncode == 0, err.decode()
+        assert json.loads(out)["path"] == "/api/echo"
+        logged = []
+        while not any(x["method"] == "GET" for x in logged):
+            logged.append(json.loads(await asyncio.wait_for(p.stdout.readline(), 10)))
+        assert {"method": "GET", "status": 200}.items() <= logged[-1].items()
+        p.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(p.wait(), 15) == 0
+    finally:
+        if p.returncode is None:
+            p.kill()
+            await p.wait()
