@@ -1,4 +1,4 @@
-"""Command line: ``workbench [run|check|demo-backends|bench|hash-password|ca]``."""
+"""Command line: ``workbench [run|check|view|demo-backends|bench|hash-password|ca]``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     shown = ca.add_mutually_exclusive_group()
     shown.add_argument("--pem", action="store_true", help="print only the CA certificate (PEM)")
     shown.add_argument("--path", action="store_true", help="print only the certificate's path")
+
+    view = sub.add_parser("view", help="open a saved HAR capture read-only (no proxies)")
+    view.add_argument("file", help="a .har file (from the workbench, a browser, or any tool)")
 
     hp = sub.add_parser("hash-password", help="print a password hash for forward.auth.users")
     hp.add_argument("password", nargs="?", help="read from stdin when omitted")
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "ca":
         return _ca(args)
+    if command == "view":
+        return _view(args.file)
     if command == "bench":
         from workbench.devtools.bench import run_bench
 
@@ -214,6 +219,29 @@ def _ca(args) -> int:
     else:
         print(trust_instructions(ca, proxy), end="")
     return 0
+
+
+def view_app(path: str):
+    """The app on a saved HAR capture, read-only; raises ``HarError`` for a file it can't read."""
+    from workbench.config.model import Config
+    from workbench.engine.observe.capture import CaptureEngine
+    from workbench.engine.observe.har import load_har
+    from workbench.tui.app import make_app
+
+    return make_app(Config(), engine=CaptureEngine(load_har(path), path))
+
+
+def _view(path: str) -> int:
+    """``workbench view FILE.har``: the Traffic list, filters and detail on a saved capture."""
+    from workbench.engine.observe.har import HarError
+
+    try:
+        app = view_app(path)
+    except HarError as exc:
+        print(f"workbench view: {exc}", file=sys.stderr)
+        return 2
+    app.run()
+    return app.return_code or 0
 
 
 def _run_tui(cfg) -> int:

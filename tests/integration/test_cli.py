@@ -188,3 +188,13 @@ async def test_run_on_an_empty_config_fails_at_once_instead_of_waiting(tmp_path)
         assert code == 2
         assert f"workbench: {empty}: nothing to run" in err
         assert out == ""
+
+
+async def test_view_on_an_invalid_har_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "broken.har"
+    bad.write_text('{"log": {"entries": 3}}')
+    code, out, err = await run_cli("view", str(bad))
+    assert code == 2 and out == ""
+    assert err == f"workbench view: {bad}: log.entries: expected a list\n"
+    code, out, err = await run_cli("view", str(tmp_path / "missing.har"))
+    assert code == 2 and err.count("\n") == 1 and "missing.har: cannot read" in err

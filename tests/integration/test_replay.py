@@ -95,3 +95,17 @@ async def test_replay_of_an_intercepted_https_request(tmp_path, tls_origin, engi
     await wait_for(lambda: tls_origin.hits == 2)
     (connect,) = [r for r in engine.records_since(0)[0] if r.method == "CONNECT"][:1]
     assert engine.control.replay(connect.id).field == "id"
+
+
+async def test_replay_resends_the_recorded_body(origins, engine_factory):
+    (web,) = await origins("web-1")
+    engine = await engine_factory(config(web))
+    async with aiohttp.ClientSession() as s:
+        async with s.post(engine.listeners["reverse"] + "/echo", json={"a": 1}) as r:
+            assert r.status == 200
+    (orig,) = await records_matching(engine, lambda r: r.method == "POST")
+    res = engine.control.replay(orig.id)
+    assert res.ok, res.error
+    rec = await replayed(engine, res.value)
+    assert (rec.method, rec.status, rec.bytes_in) == ("POST", 200, len(b'{"a": 1}'))
+    assert web.hits == 2

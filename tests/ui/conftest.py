@@ -90,6 +90,9 @@ def _rec(i: int, **kw: Any) -> RequestRecord:
         "path": "/",
     }
     base.update(kw)
+    if "response_body" in kw:
+        base.setdefault("body_cap", 1024 * 1024)
+        base.setdefault("response_body_size", len(kw["response_body"]))
     rec = RequestRecord(**{k: v for k, v in base.items() if k != "trace"})
     rec.trace = list(kw.get("trace", []))
     return rec
@@ -135,7 +138,7 @@ def fixed_records() -> list[RequestRecord]:
             upstream_headers=upstream,
             backend_response_headers=backend_resp,
             response_headers=client_resp,
-            body_preview=b'{"items": [{"id": 21, "name": "lamp"}, {"id": 22, "name": "desk"}]}',
+            response_body=b'{"items": [{"id": 21, "name": "lamp"}, {"id": 22, "name": "desk"}]}',
             t_queue=0.0004,
             t_connect=0.0011,
             t_first_byte=0.0092,
@@ -215,7 +218,7 @@ def fixed_records() -> list[RequestRecord]:
             cache="stale",
             content_type="image/png",
             t_total=0.0311,
-            body_preview=bytes(range(256))[:96],
+            response_body=bytes(range(256))[:96],
         ),
         _rec(
             8,

@@ -59,6 +59,24 @@ def test_detail_shows_header_changes_timing_trace_and_body(snap_compare):
     assert snap_compare(fake_app(), terminal_size=(160, 45), run_before=run_before)
 
 
+def test_detail_response_section_with_a_search(snap_compare):
+    async def run_before(pilot) -> None:
+        await _open_detail(pilot, 0)
+        await pilot.press("3", "slash", *"name", "enter", "n")
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), terminal_size=(120, 30), run_before=run_before)
+
+
+def test_detail_binary_image_body_cut_at_the_cap(snap_compare):
+    async def run_before(pilot) -> None:
+        await _open_detail(pilot, 6)
+        await pilot.press("3")
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), terminal_size=(100, 30), run_before=run_before)
+
+
 def test_detail_of_a_tunnel_explains_what_the_proxy_cannot_see(snap_compare):
     async def run_before(pilot) -> None:
         await _open_detail(pilot, 5)

@@ -55,6 +55,8 @@ def problems(text: str) -> list[str]:
         ("", "admin", None),
         ("", "demo", None),
         ("version: 1", "version", 1),
+        ("records: {body_cap: 0}", "records.body_cap", 0),
+        ("records: {body_cap: 64KiB, body_budget: 1MiB}", "records.body_budget", 1024 * 1024),
         ("forward:", "forward", ForwardConfig()),
         ("forward: {}", "forward", ForwardConfig()),
         ("reverse: {}", "reverse", ReverseConfig()),
@@ -297,6 +299,18 @@ INVALID = [
     (
         "cache: {max_size: 1MiB, max_object_size: 2MiB}",
         "1:42: cache.max_object_size: must not be larger than max_size",
+    ),
+    (
+        "records: {body_cap: 2MiB, body_budget: 1MiB}",
+        "1:21: records.body_cap: must not be larger than body_budget",
+    ),
+    (
+        "records: {body_budget: 0}",
+        "1:24: records.body_budget: expected a size > 0, got 0",
+    ),
+    (
+        "records: {body_cap: lots}",
+        "1:21: records.body_cap: invalid size 'lots'",
     ),
     (
         "forward: {limits: {max_header_size: 0}}",

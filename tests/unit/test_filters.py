@@ -64,6 +64,8 @@ RECORDS = {
         backend="web-2",
         cache="miss",
         tags=["json"],
+        marked=True,
+        trace=[("balancer", "→ web-3", "weighted rr"), ("upstream", "retry", "web-3 refused")],
     ),
     # A failed request: no response headers, a JSON request body.
     "err": record(
@@ -81,7 +83,18 @@ RECORDS = {
 }
 ALL = set(RECORDS)
 
+RECORDS["err"].trace = [("tls", "intercepted", "SNI api.example.org, TLSv1.3")]
+
 VALID: list[tuple[str, set[str]]] = [
+    # marks, the trace, interception and upgrades (fields other parts may not set)
+    ("~marked", {"post"}),
+    ("!~marked", {"get", "err"}),
+    ("~trace retry", {"post"}),
+    ("~trace web-3", {"post"}),
+    ("~trace 'upstream retry'", {"post"}),
+    ("~intercepted", {"err"}),
+    ("~upgrade", set()),
+    ("~held", set()),
     # ~d: the domain itself or a subdomain, never a mere string suffix
     ("~d example.com", {"get"}),
     ("~d EXAMPLE.com", {"get"}),
@@ -113,7 +126,6 @@ VALID: list[tuple[str, set[str]]] = [
     ('~hq "session=abc; admin"', {"get"}),
     ("~hq 'Cookie: SESSION'", {"get"}),
     ("~hq [A-Z]ookie:", {"get"}),
-    ("~hq '(?<=cookie: )session'", {"get"}),
     ("~hq 'json\\s+cookie'", set()),  # would only match across two header lines
     ("~hq ^host:", ALL),
     ("~hs .", {"post"}),
@@ -227,6 +239,11 @@ INVALID: list[tuple[str, int, str]] = [
     ("~q & (~e | (~s)", 6, "unbalanced '('"),
     ("~u (", 4, "bad regex '('"),
     ("~m GET ~hq '[a-'", 12, "bad regex"),
+    # user regexes run on a linear-time engine: features that need backtracking are refused
+    ("~hq '(?<=cookie: )session'", 5, "lookbehind (?<=…) not supported"),
+    ("~u 'a(?=b)'", 4, "lookahead (?=…) not supported"),
+    ("~m GET ~u (a)\\1", 11, "backreferences not supported"),
+    ("~t 'a++'", 4, "possessive repeats not supported"),
     ("~d a &", 7, "expected an expression after '&'"),
     ("& ~d a", 1, "expected an expression"),
     ("~d a | | ~d b", 8, "expected an expression after '|'"),
@@ -364,3 +381,11 @@ def test_url_regex_anchors_on_the_path_too():
     assert parse_filter("~u ^/api/slow")(rec)
     assert parse_filter("~u ^http://h\\.test/api")(rec)
     assert not parse_filter("~u ^/other")(rec)
+
+
+def test_upgrade_matches_records_that_carry_an_upgrade():
+    rec = record()
+    if not hasattr(rec, "upgrade"):
+        pytest.skip("records do not carry upgrades in this build")
+    rec.upgrade = "websocket"  # type: ignore[attr-defined]
+    assert parse_filter("~upgrade")(rec)

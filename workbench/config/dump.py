@@ -24,6 +24,7 @@ from workbench.config.model import (
     InterceptConfig,
     Limits,
     PoolConfig,
+    RecordsConfig,
     ReverseConfig,
     RouteConfig,
     RuleConfig,
@@ -172,6 +173,10 @@ def _cache(c: CacheConfig) -> dict[str, Any]:
     }
 
 
+def _records(r: RecordsConfig) -> dict[str, Any]:
+    return {"body_cap": format_size(r.body_cap), "body_budget": format_size(r.body_budget)}
+
+
 def rule_to_data(rule: RuleConfig) -> dict[str, Any]:
     """A rule as plain data (the shape :func:`workbench.config.load.parse_rule` accepts)."""
     out: dict[str, Any] = {"name": rule.name, "when": rule.when, "action": rule.action}
@@ -206,6 +211,8 @@ def config_to_data(cfg: Config) -> dict[str, Any]:
     if cfg.reverse is not None:
         out["reverse"] = _reverse(cfg.reverse)
     out["cache"] = _cache(cfg.cache)
+    if cfg.records != RecordsConfig():
+        out["records"] = _records(cfg.records)
     if cfg.rules:
         out["rules"] = [rule_to_data(rule) for rule in cfg.rules]
     if cfg.demo is not None:

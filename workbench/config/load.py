@@ -47,6 +47,7 @@ from workbench.config.model import (
     Limits,
     PassiveConfig,
     PoolConfig,
+    RecordsConfig,
     ReverseConfig,
     RouteConfig,
     RuleConfig,
@@ -689,6 +690,12 @@ def _check_cache(chk: _Checker, cache: CacheConfig, node: Node, path: str) -> No
         chk.report(chk.nodes.get(sub, node), sub, "must not be larger than max_size")
 
 
+def _check_records(chk: _Checker, records: RecordsConfig, node: Node, path: str) -> None:
+    if records.body_cap > records.body_budget:
+        sub = _join(path, "body_cap")
+        chk.report(chk.nodes.get(sub, node), sub, "must not be larger than body_budget")
+
+
 def _check_auth(chk: _Checker, auth: AuthConfig, node: Node, path: str) -> None:
     if not auth.users and not chk.had_problem(_join(path, "users")):
         chk.report(node, _join(path, "users"), "needs at least one user (or remove auth)")
@@ -982,6 +989,11 @@ _CACHE = _obj(
     },
     check=_check_cache,
 )
+_RECORDS = _obj(
+    RecordsConfig,
+    {"body_cap": _size(), "body_budget": _size(positive=True)},
+    check=_check_records,
+)
 _RULE = _obj(
     RuleConfig,
     {
@@ -1025,6 +1037,7 @@ _CONFIG = _obj(
         "forward": _FORWARD,
         "reverse": _REVERSE,
         "cache": _CACHE,
+        "records": _RECORDS,
         "rules": _list(_RULE),
         "demo": _DEMO,
         "hold": _HOLD,

@@ -46,9 +46,11 @@ class Timeouts:
     connect: float = 2.0
     """Seconds to open an upstream connection."""
     response: float = 30.0
-    """Seconds to wait for the upstream's response headers."""
+    """Seconds to wait for the upstream's response headers once the request has been sent;
+    also the longest pause allowed between two reads of the response body, and while the
+    upstream takes a streamed request body (504 before the response starts, else a reset)."""
     idle: float = 60.0
-    """Seconds an idle pooled upstream connection (or a quiet tunnel) is kept."""
+    """Seconds an idle pooled upstream connection (or a quiet tunnel or WebSocket) is kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +58,13 @@ class Limits:
     """Protections for the client-facing side of a proxy."""
 
     max_header_size: int = 65536
-    """Bytes of request line + headers; larger requests get 431."""
+    """Bytes of request line + headers; larger requests get 431. Upstream response heads are
+    held to the same limit (larger: 502)."""
     max_body_size: int = 100 * 1024 * 1024
     """Bytes of request body; larger requests get 413."""
     client_timeout: float = 60.0
-    """Seconds to wait for a client's complete request headers (slow clients get 408)."""
+    """Seconds to wait for a client's complete request headers, and the longest pause in a
+    request body (slow clients get 408, or a close once the response has started)."""
     keepalive_timeout: float = 75.0
     """Seconds an idle client keep-alive connection is kept open."""
     max_connections_per_backend: int = 256
@@ -200,6 +204,16 @@ class CacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordsConfig:
+    """What each request record keeps for the detail view and HAR export."""
+
+    body_cap: int = 1024 * 1024
+    """Bytes of each body (request and response) kept per record; 0 turns body capture off."""
+    body_budget: int = 64 * 1024 * 1024
+    """Bytes of bodies kept across all records; past it the oldest records' bodies go first."""
+
+
+@dataclass(frozen=True, slots=True)
 class RuleConfig:
     name: str
     when: str
@@ -261,6 +275,7 @@ class Config:
     forward: ForwardConfig | None = None
     reverse: ReverseConfig | None = None
     cache: CacheConfig = field(default_factory=CacheConfig)
+    records: RecordsConfig = field(default_factory=RecordsConfig)
     rules: tuple[RuleConfig, ...] = ()
     demo: DemoConfig | None = None
     hold: HoldConfig = field(default_factory=HoldConfig)

@@ -64,6 +64,7 @@ class AdminApi:
         r.add_post("/api/demo/faults", self.demo_fault)
         r.add_patch("/api/demo/traffic", self.demo_traffic)
         r.add_get("/metrics", self.metrics)
+        r.add_get("/api/har", self.har)
         r.add_post("/api/requests/{id}/replay", self.replay)
         r.add_get("/api/held", self.list_held)
         r.add_patch("/api/hold", self.patch_hold)
@@ -253,6 +254,21 @@ class AdminApi:
 
         text = render_metrics(self.engine.metrics_state())
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def har(self, request: web.Request) -> web.Response:
+        """``GET /api/har?filter=EXPR``: the recorded requests (matching EXPR) as HAR 1.2."""
+        from workbench.engine.observe.har import to_har
+        from workbench.engine.rules.filters import FilterSyntaxError, parse_filter
+
+        expr = request.query.get("filter", "")
+        try:
+            flt = parse_filter(expr) if expr.strip() else None
+        except FilterSyntaxError as exc:
+            return _error(f"filter: {exc}", 400, "filter")
+        records = self.engine.records.all_records()
+        if flt is not None:
+            records = [r for r in records if flt(r)]
+        return _json(to_har(records, comment=f"filter: {expr}" if flt is not None else ""))
 
     async def replay(self, request: web.Request) -> web.Response:
         """``POST /api/requests/{id}/replay`` with optional overrides → ``{"id": NEW}``."""

@@ -359,6 +359,12 @@ class Control:
         self._edit(who, f"fault: {message}")
         return Result(True, value=value)
 
+    # -- marks --------------------------------------------------------------------------------
+    def mark(self, record_id: int, marked: bool = True) -> Result:
+        """Mark (or unmark) a record: kept with its details past the ring's eviction."""
+        return mark_record(self.engine.records, record_id, marked)
+
+
     # -- replay -----------------------------------------------------------------------------
     def replay(self, record_id: Any, overrides: Any = None, who: str = "user") -> Result:
         """Send a recorded request again through the proxy that handled it; value: the new id.
@@ -439,3 +445,14 @@ class Control:
         if res.ok:
             self._edit(who, f"intercept: killed #{held_id}")
         return Result(True, value=held_id) if res.ok else res
+
+
+def mark_record(records: Any, record_id: int, marked: bool) -> Result:
+    """:meth:`Control.mark` on a record log (shared with the read-only capture viewer)."""
+    rec = records.find(record_id)
+    if rec is None:
+        return _fail(f"request {record_id} is no longer kept", "id", status=404)
+    error = records.set_marked(rec, marked)
+    if error:
+        return _fail(error, "marked", status=409)
+    return Result(True, value=marked)

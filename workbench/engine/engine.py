@@ -14,6 +14,7 @@ from workbench.engine.balancing.pools import EventLog, Pool
 from workbench.engine.cache import HttpCache
 from workbench.engine.http.client import UpstreamPool
 from workbench.engine.http.server import HttpServer, ServerConnection
+from workbench.engine.observe.history import History
 from workbench.engine.observe.records import RecordLog, RequestRecord
 from workbench.engine.observe.stats import Stats
 from workbench.engine.pipeline.cache_stage import CacheLayer
@@ -27,8 +28,14 @@ class Engine:
 
     def __init__(self, config: Config, *, record_capacity: int = 10_000) -> None:
         self.config = config
-        self.records = RecordLog(record_capacity)
+        self.records = RecordLog(
+            record_capacity,
+            body_cap=config.records.body_cap,
+            body_budget=config.records.body_budget,
+        )
         self.stats = Stats()
+        self.history = History()
+        """Five minutes of per-second samples for the charts (filled by the sweeper)."""
         self.events = EventLog()
         self.ruleset = RuleSet.compile(list(config.rules))
         self.rule_configs = list(config.rules)
@@ -77,6 +84,7 @@ class Engine:
             idle_timeout=pool.timeouts.idle,
             ssl=ssl,
             server_hostname=parts.hostname,
+            max_header_size=limits.max_header_size if limits else 65536,
         )
 
     async def start(self) -> None:
@@ -151,6 +159,12 @@ class Engine:
                     b.upstream.sweep(now)
             if self.forward is not None:
                 self.forward.sweep(now)
+            self.sample_history()
+
+    def sample_history(self) -> None:
+        """Add the seconds completed since the last call to :attr:`history` (once a second)."""
+        names = [name for pool in self.pools.values() for name in pool.backends]
+        self.history.sample(self.stats, names, self.cache.stats(), self.stats.clock(), time.time())
 
     def spawn(self, coro) -> asyncio.Task[Any]:
         """Run a background task and keep a reference so it is not collected mid-flight."""

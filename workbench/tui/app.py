@@ -42,6 +42,7 @@ VIEW_SPECS: tuple[tuple[str, str, str, str, str], ...] = (
     ("4", "rules", "Rules", "workbench.tui.views.rules", "RulesView"),
     ("5", "overview", "Overview", "workbench.tui.views.overview", "OverviewView"),
     ("6", "lessons", "Lessons", "workbench.tui.views.lessons", "LessonsView"),
+    ("7", "charts", "Charts", "workbench.tui.views.charts", "ChartsView"),
 )
 
 
@@ -118,7 +119,7 @@ class WorkbenchApp(App[None]):
 
     | Key | Action |
     | :- | :- |
-    | 1–6 | Traffic, Backends, Cache, Rules, Overview, Lessons. |
+    | 1–7 | Traffic, Backends, Cache, Rules, Overview, Lessons, Charts. |
     | tab | Next view. |
     | ? | Help (every key). |
     | ctrl+p | Command palette. |

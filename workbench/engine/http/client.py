@@ -158,13 +158,16 @@ class UpstreamConnection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._sink = None
         self._sink_closed = None
+        self.on_pause_writing = None
+        """After a 101: the relay holds the client back while the backend is slow to read."""
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if exc is not None and self._head_waiter is not None and not self._head_waiter.done():
+        waiter = self._head_waiter
+        if exc is not None and waiter is not None and not waiter.done() and self.pool.ssl is None:
             self._salvage()
         self.closed = True
         self._cancel_timer()
@@ -266,9 +269,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        if self.on_pause_writing is not None:
+            self.on_pause_writing(True)
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self.on_pause_writing is not None:
+            self.on_pause_writing(False)
         self._wake_writer(None)
 
     def _wake_writer(self, exc: BaseException | None) -> None:

@@ -71,6 +71,7 @@ class BodyStream:
         "_paused",
         "_discard",
         "chunked",
+        "tap",
     )
 
     def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
@@ -85,6 +86,8 @@ class BodyStream:
         self._discard = False
         self.chunked = False
         """For a request body: the client sent it chunked (else it has a Content-Length)."""
+        self.tap: Callable[[bytes], None] | None = None
+        """Called with each piece as it is read (body capture for the request record)."""
 
     def feed(self, data: bytes) -> None:
         if self._discard:
@@ -157,6 +160,8 @@ class BodyStream:
         data = self._chunks.popleft()
         self._buffered -= len(data)
         self._maybe_resume()
+        if self.tap is not None:
+            self.tap(data)
         return data
 
 
@@ -330,6 +335,12 @@ class ServerConnection(asyncio.Protocol):
         if protocols and not protocols <= {"h2c"} and not has_body:
             req.upgrade = tokens
             req.tunnel_data = rest
+            scheme = req.target[:6].lower()
+            if scheme.startswith("ws://") or scheme == "wss://":
+                # A WebSocket client talking to a forward proxy names the ws:// URI itself.
+                req.target = ("http" if scheme[2] == ":" else "https") + req.target[
+                    scheme.index(":") :
+                ]
             self.transport.pause_reading()  # resumed by the relay, or when declined
             self._enqueue(req)
             return
@@ -836,8 +847,8 @@ class HttpServer:
         if self._sweeper is not None:
             self._sweeper.cancel()
         for conn in list(self.connections):
-            if not conn._busy:
-                conn.close()
+            if not conn._busy or conn._tunnel_sink is not None:
+                conn.close()  # idle, or a tunnel / WebSocket: nothing to finish
         deadline = time.monotonic() + grace
         while self.tasks and time.monotonic() < deadline:
             await asyncio.wait(list(self.tasks), timeout=max(0.0, deadline - time.monotonic()))

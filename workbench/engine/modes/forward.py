@@ -9,7 +9,6 @@ and the connection goes to the very address that was checked.
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import socket
 import time
@@ -19,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 from workbench.config.model import ForwardConfig
 from workbench.engine.http.authority import split_absolute, split_authority
 from workbench.engine.http.client import UpstreamError, UpstreamPool
-from workbench.engine.http.headers import RESPONSE_DROP, append_via, get_header, strip_hop_by_hop
+from workbench.engine.http.headers import RESPONSE_DROP, append_via, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.modes.tunnel import TUNNEL_STAGES, Tunnel
 from workbench.engine.observe.records import Headers
 from workbench.engine.pipeline.actions import answer
+from workbench.engine.pipeline.auth import ProxyAuth
 from workbench.engine.pipeline.exchange import Exchange, new_record
 from workbench.engine.pipeline.forwarding import privacy_forwarding
 from workbench.engine.pipeline.stages import make_handler
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
 MAX_ORIGIN_POOLS = 256
-AUTH_CACHE_SIZE = 64
 RESOLVE_TTL = 30.0
 """Seconds a checked name resolution is reused before the name is resolved (and checked) again."""
 
@@ -92,7 +91,6 @@ class ForwardProxy:
         self.origins: OrderedDict[tuple[str, int], Origin] = OrderedDict()
         self.tunnels: set[Tunnel] = set()
         self._acl_cache: dict[str, bool] = {}
-        self._auth_ok: OrderedDict[str, str] = OrderedDict()
         self.own_addresses: set[tuple[str, int]] = set()
         self.own_port = 0
         self._local: frozenset[IpAddress] = frozenset()
@@ -100,9 +98,8 @@ class ForwardProxy:
         self.listen_address: IpAddress | None = None
         self.via_token = "1.1 workbench"
         self.forwarding = privacy_forwarding(self._privacy, self.via_token)
-        self.authenticate = self._authenticate if config.auth is not None else None
-        """The auth stage's seam: ``(request, client_ip) -> (ok, why)`` or an awaitable of it."""
-        self.auth_realm = config.auth.realm if config.auth is not None else ""
+        self.auth = ProxyAuth(config.auth) if config.auth is not None else None
+        """The auth stage's verifier (None: no proxy authentication)."""
         self.decorate = self.client_headers
         self.intercept = None
         """HTTPS interception (:mod:`.intercept`); None while ``intercept.hosts`` is empty."""
@@ -135,7 +132,7 @@ class ForwardProxy:
         self._privacy = mode
         self.forwarding = privacy_forwarding(mode, self.via_token)
 
-    # -- access control and auth ------------------------------------------------------------
+    # -- access control ------------------------------------------------------------
     def client_allowed(self, ip: str) -> bool:
         """Whether ``ip`` is in ``allow_clients`` (memoised per address)."""
         allowed = self._acl_cache.get(ip)
@@ -146,32 +143,6 @@ class ForwardProxy:
                 self._acl_cache.clear()
             self._acl_cache[ip] = allowed
         return allowed
-
-    def _authenticate(self, req: HttpRequest, client_ip: str) -> tuple[bool, str]:
-        from workbench.config.passwords import verify_password
-
-        auth = self.config.auth
-        value = get_header(req.headers, "proxy-authorization")
-        if not value:
-            return False, "no Proxy-Authorization header"
-        if value in self._auth_ok:
-            self._auth_ok.move_to_end(value)
-            return True, f"user {self._auth_ok[value]}"
-        scheme, _, token = value.partition(" ")
-        if scheme.lower() != "basic":
-            return False, f"unsupported auth scheme {scheme!r}"
-        try:
-            user, _, password = base64.b64decode(token.strip()).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False, "malformed Basic credentials"
-        stored = auth.users.get(user)
-        # Hash checks are slow on purpose; remember good header values so only the first costs.
-        if stored is None or not verify_password(password, stored):
-            return False, f"wrong user or password for {user!r}"
-        self._auth_ok[value] = user
-        if len(self._auth_ok) > AUTH_CACHE_SIZE:
-            self._auth_ok.popitem(last=False)
-        return True, f"user {user}"
 
     # -- destination ------------------------------------------------------------------------
     def exchange(self, req: HttpRequest, conn: ServerConnection) -> Exchange:
@@ -292,6 +263,7 @@ class ForwardProxy:
             max_connections=self.config.limits.max_connections_per_backend,
             connect_timeout=t.connect,
             idle_timeout=t.idle,
+            max_header_size=self.config.limits.max_header_size,
         )
         origin = Origin(f"{host}:{port}", pool, time.monotonic() + RESOLVE_TTL)
         self.origins[x.dest] = origin

@@ -263,8 +263,7 @@ class SessionMode:
     passive = False
     retry_elsewhere = False
     client_allowed = None
-    authenticate = None
-    auth_realm = ""
+    auth = None
 
     def __init__(self, ic: InterceptMode, session: TlsSession) -> None:
         self.ic = ic

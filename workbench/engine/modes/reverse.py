@@ -83,7 +83,8 @@ class ReverseProxy:
 
     client_allowed = None
     """No client ACL: a reverse proxy serves everyone who reaches it."""
-    authenticate = None
+    auth = None
+    """No proxy authentication."""
     passive = True
     """Failures feed the pool's passive health checks."""
     retry_elsewhere = True

@@ -74,11 +74,37 @@ class RequestRecord:
     """Id of the record this request replays (``control.replay``)."""
     sni: str | None = None
     """For CONNECT tunnels: the TLS server name the client asked for, when visible."""
-    body_preview: bytes | None = None
-    """First bytes of the response body (size-capped) for the detail view."""
+    upgrade: str | None = None
+    """The protocol the connection switched to after a 101 (``websocket``), if it did."""
+    messages_in: int = 0
+    """WebSocket messages from the client to the server."""
+    messages_out: int = 0
+    """WebSocket messages from the server to the client."""
+    message_previews: list[tuple[str, str]] | None = None
+    """The first few WebSocket messages: (``→`` or ``←``, start of the message)."""
     trace: list[TraceStep] = field(default_factory=list)
     seq: int = 0
     """Position in the record log, assigned when the request finishes; the read cursor."""
+    version: str = "1.1"
+    """HTTP version of the client's request line."""
+    target: str | None = None
+    """The request target exactly as received (origin-form ``/p?q`` or absolute-form URL)."""
+    upstream_target: str | None = None
+    """The request target as sent upstream (``None``: nothing went upstream)."""
+    body_cap: int = 0
+    """Bytes of each body kept for this record; 0 keeps none (capture off)."""
+    request_body: bytes | list[bytes] | None = None
+    """The request body as received, up to ``body_cap`` (chunks as they arrived)."""
+    request_body_size: int = 0
+    """Request body bytes seen by the capture (the whole body, also past the cap)."""
+    response_body: bytes | list[bytes] | None = None
+    """The response body as the client received it, up to ``body_cap``."""
+    response_body_size: int = 0
+    """Response body bytes the client received (the whole body, also past the cap)."""
+    bodies_dropped: str | None = None
+    """Why the kept bodies were let go (``None`` while they are kept)."""
+    marked: bool = False
+    """Marked by the user: kept with its details past the ring's eviction until unmarked."""
 
     def step(self, stage: str, verdict: str, detail: str = "") -> None:
         """Append one decision to the trace.
@@ -88,13 +114,68 @@ class RequestRecord:
         """
         self.trace.append((stage, verdict, intern(detail)))
 
+    def keep_request(self, data: bytes) -> None:
+        """Keep a piece of the request body: a reference to it, copied only when cut at the cap."""
+        seen = self.request_body_size
+        self.request_body_size = seen + len(data)
+        room = self.body_cap - seen
+        if room <= 0 or not data:
+            return
+        piece = data if len(data) <= room else data[:room]
+        kept = self.request_body
+        if kept is None:
+            self.request_body = piece
+        elif isinstance(kept, list):
+            kept.append(piece)
+        else:
+            self.request_body = [kept, piece]
+
+    def keep_response(self, data: bytes) -> None:
+        """Keep a piece of the body the client received (same rules as :meth:`keep_request`)."""
+        seen = self.response_body_size
+        self.response_body_size = seen + len(data)
+        room = self.body_cap - seen
+        if room <= 0 or not data:
+            return
+        piece = data if len(data) <= room else data[:room]
+        kept = self.response_body
+        if kept is None:
+            self.response_body = piece
+        elif isinstance(kept, list):
+            kept.append(piece)
+        else:
+            self.response_body = [kept, piece]
+
+    @property
+    def body_weight(self) -> int:
+        """Bytes of body this record keeps, or kept before they were dropped (budget accounting)."""
+        cap = self.body_cap
+        if not cap:
+            return 0
+        return min(self.request_body_size, cap) + min(self.response_body_size, cap)
+
+    def request_bytes(self) -> bytes | None:
+        """The kept request body in one piece (``None`` when not kept)."""
+        return _joined(self.request_body)
+
+    def response_bytes(self) -> bytes | None:
+        """The kept response body in one piece (``None`` when not kept)."""
+        return _joined(self.response_body)
+
+    def drop_bodies(self, why: str) -> None:
+        """Let the kept bodies go, remembering why (the detail view says so)."""
+        if self.body_cap and self.bodies_dropped is None:
+            self.bodies_dropped = why
+        self.request_body = None
+        self.response_body = None
+
     def strip_details(self) -> None:
-        """Forget headers and body preview (kept only for the newest records)."""
+        """Forget headers and bodies (kept only for the newest records)."""
         self.request_headers = []
         self.upstream_headers = None
         self.response_headers = None
         self.backend_response_headers = None
-        self.body_preview = None
+        self.drop_bodies("old record: only the newest records keep their details")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for the admin API and JSON logs."""
@@ -125,6 +206,10 @@ class RequestRecord:
             "error": self.error,
             "sni": self.sni,
             "replay_of": self.replay_of,
+            "upgrade": self.upgrade,
+            "messages_in": self.messages_in,
+            "messages_out": self.messages_out,
+            "message_previews": [list(p) for p in self.message_previews or ()],
             "content_type": self.content_type,
             "request_headers": [list(h) for h in self.request_headers],
             "upstream_headers": [list(h) for h in self.upstream_headers or ()],
@@ -134,16 +219,64 @@ class RequestRecord:
         }
 
 
-class RecordLog:
-    """Bounded ring buffer of finished records with a count of the ones that fell off."""
+def _joined(kept: bytes | list[bytes] | None) -> bytes | None:
+    if kept is None or isinstance(kept, bytes):
+        return kept
+    return b"".join(kept)
 
-    def __init__(self, capacity: int = 10_000, detail_capacity: int = 1_000) -> None:
+
+DEFAULT_BODY_CAP = 1024 * 1024
+DEFAULT_BODY_BUDGET = 64 * 1024 * 1024
+MAX_MARKS = 1000
+"""Marked records kept at most (marking more asks to unmark some first)."""
+
+
+class RecordLog:
+    """Bounded ring buffer of finished records with a count of the ones that fell off.
+
+    Bodies are kept up to ``body_cap`` bytes each way per record, within ``body_budget`` bytes in
+    all: when a finished record takes the total past the budget, the oldest records' bodies go
+    first. Marked records keep theirs (and their headers) until unmarked.
+    """
+
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        detail_capacity: int = 1_000,
+        *,
+        body_cap: int = DEFAULT_BODY_CAP,
+        body_budget: int = DEFAULT_BODY_BUDGET,
+    ) -> None:
         self.capacity = capacity
         self.detail_capacity = min(detail_capacity, capacity)
-        """How many of the newest records keep their headers and body preview."""
+        """How many of the newest records keep their headers and bodies."""
         self._ring: deque[RequestRecord] = deque(maxlen=capacity)
         self.total = 0
         """Records ever appended."""
+        self.body_cap = min(body_cap, body_budget)
+        """Bytes of each body kept per record (0: capture off)."""
+        self.body_budget = body_budget
+        """Bytes of bodies kept in all."""
+        self.body_bytes = 0
+        """Bytes of bodies held by the records in ``_bodied``."""
+        self._bodied: deque[RequestRecord] = deque()
+        self.marked: dict[int, RequestRecord] = {}
+        """Marked records by id (they survive eviction from the ring)."""
+
+    def begin(self, rec: RequestRecord, req: Any) -> None:
+        """Arm body capture on a new record and keep the buffered request body (a reference).
+
+        ``req`` is the parsed client request (method, target, version, body).
+        """
+        body = req.body
+        rec.bytes_in = len(body)
+        rec.target = req.target
+        rec.version = req.version
+        cap = self.body_cap
+        if cap:
+            rec.body_cap = cap
+            if body:
+                rec.keep_request(body)
 
     @property
     def dropped(self) -> int:
@@ -161,8 +294,27 @@ class RecordLog:
         ring.append(record)
         # Older records keep their summary and trace but drop the heavy parts, so a full ring
         # stays within a few MiB whatever the headers and bodies looked like.
+        old_seq = 0
         if len(ring) > self.detail_capacity:
-            ring[-self.detail_capacity - 1].strip_details()
+            old = ring[-self.detail_capacity - 1]
+            old_seq = old.seq
+            if not old.marked:
+                old.strip_details()
+        kept = record.body_weight
+        if kept and record.bodies_dropped is None:
+            self.body_bytes += kept
+            self._bodied.append(record)
+        bodied = self._bodied
+        # Amortised O(1): each record enters and leaves ``_bodied`` once.
+        while bodied and (bodied[0].seq <= old_seq or self.body_bytes > self.body_budget):
+            first = bodied.popleft()
+            self.body_bytes -= first.body_weight
+            if first.marked:
+                continue  # marked: keeps its bodies, outside the budget's queue
+            if first.seq > old_seq:
+                first.drop_bodies(
+                    f"dropped to stay within the body budget ({self.body_budget:,} bytes)"
+                )
 
     def records_since(
         self, cursor: int = 0, limit: int = 1000
@@ -182,8 +334,39 @@ class RecordLog:
         return out, newest, (newest - cursor) - take
 
     def find(self, record_id: int) -> RequestRecord | None:
-        """The record with this id if it is still in the ring."""
+        """The record with this id if it is still in the ring (or marked)."""
+        marked = self.marked.get(record_id)
+        if marked is not None:
+            return marked
         for rec in reversed(self._ring):
             if rec.id == record_id:
                 return rec
+        return None
+
+    def all_records(self) -> list[RequestRecord]:
+        """Every record kept: marked ones that left the ring, then the ring, oldest first."""
+        ring = self._ring
+        oldest = ring[0].seq if ring else self.total + 1
+        early = [r for r in self.marked.values() if r.seq < oldest]
+        early.sort(key=lambda r: r.seq)
+        return early + list(ring)
+
+    def set_marked(self, rec: RequestRecord, marked: bool) -> str | None:
+        """Mark or unmark ``rec``; returns an error message instead of passing the bound."""
+        if marked == rec.marked:
+            return None
+        if marked:
+            if len(self.marked) >= MAX_MARKS:
+                return f"at most {MAX_MARKS:,} records can be marked: unmark some first"
+            rec.marked = True
+            self.marked[rec.id] = rec
+            return None
+        rec.marked = False
+        self.marked.pop(rec.id, None)
+        newest = self.total
+        if rec.seq and rec.seq <= newest - self.detail_capacity:
+            rec.strip_details()  # it would have lost them by now
+        elif rec.seq and rec.body_weight and rec not in self._bodied:
+            # Its place in the budget's queue was given up while it was marked.
+            rec.drop_bodies("dropped to stay within the body budget")
         return None

@@ -272,6 +272,17 @@ class Window:
         """
         return _summarise((self,), over, self.clock() if now is None else now)
 
+    def second(self, sec: int) -> tuple[int, int, float]:
+        """``(requests, errors, p95 seconds)`` of the one second ``sec``; zeros when it is gone."""
+        slot = self._ring[sec % self._size]
+        if slot.second != sec:
+            return 0, 0, 0.0
+        requests = sum(slot.classes)
+        if not requests:
+            return 0, slot.errors, 0.0
+        hist = Histogram.from_counts(slot.buckets)
+        return requests, slot.errors, hist.percentile(0.95)
+
     def series(self, over: int = 60, now: float | None = None) -> list[int]:
         """Requests per second for the last ``over`` seconds, oldest first, current second last."""
         sec = int(self.clock() if now is None else now)
@@ -402,6 +413,20 @@ class Stats:
             if track is None:
                 track = self._backends[backend] = _Track(self.seconds, self.clock)
             track.add(sec, cls, bucket, latency, error, bytes_out)
+
+    def second(
+        self, sec: int, backends: Iterable[str] = ()
+    ) -> tuple[dict[str, tuple[int, int, float]], dict[str, tuple[int, int, float]]]:
+        """Per proxy and per named backend: ``(requests, errors, p95)`` of the second ``sec``.
+
+        For the once-a-second history sampler; costs one ring read per proxy and backend.
+        """
+        proxies = {name: t.second(sec) for name, t in self._proxies.items()}
+        out: dict[str, tuple[int, int, float]] = {}
+        for name in backends:
+            track = self._backends.get(name)
+            out[name] = track.second(sec) if track is not None else (0, 0, 0.0)
+        return proxies, out
 
     def inflight_inc(self, backend: str) -> None:
         """A request to ``backend`` started."""

@@ -44,6 +44,8 @@ def answer(
     rec.content_type = content_type
     rec.response_headers = headers
     rec.bytes_out = len(data) if req.method != "HEAD" else 0
+    if rec.body_cap and rec.bytes_out:
+        rec.keep_response(data)
     if status >= 500 and rec.error is None:
         rec.error = text.strip()
     close = req.method == "CONNECT" or (req.stream is not None and not req.stream.done)

@@ -91,7 +91,8 @@ class CacheLayer:
         rec = x.rec
         method = req.method
         url = rec.url
-        if method not in ("GET", "HEAD"):
+        if method not in ("GET", "HEAD") or req.upgrade is not None:
+            # Not cacheable; an upgrade (WebSocket) is never collapsed or stored.
             if method in UNSAFE:
                 x.cache = CacheState(self, None, url)
             return None

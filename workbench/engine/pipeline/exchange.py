@@ -101,7 +101,7 @@ def new_record(
     rec = RequestRecord(
         engine.next_id(), req.start, conn.client_ip, proxy, req.method, url, host, path, req.headers
     )
-    rec.bytes_in = len(req.body)
     if engine.replays:  # a replay in flight: is this it? (see engine/replay.py)
         claim(engine, req, rec)
+    engine.records.begin(rec, req)
     return rec

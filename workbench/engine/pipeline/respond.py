@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.http.upgrade import relay_upgrade
 from workbench.engine.observe.records import Headers, RequestRecord
+from workbench.engine.pipeline.actions import answer_error
 from workbench.engine.pipeline.exchange import Exchange
-
-PREVIEW_BYTES = 4096
 
 
 def respond(x: Exchange):
@@ -21,6 +21,8 @@ def respond(x: Exchange):
         if x.body is not None:
             send_stored(x)
         return None
+    if resp.status == 101:
+        return switch_protocols(x)
     if resp.complete:
         try:
             body = relay_complete(x.conn, x.req, x.rec, resp, x.out_headers, x.collect)
@@ -42,6 +44,28 @@ async def _respond_stream(x: Exchange) -> None:
         x.cache.layer.commit(x, resp.status, resp.headers, body)
 
 
+async def switch_protocols(x: Exchange) -> object:
+    """A 101: the upgraded connections are relayed both ways (WebSocket, …) until either closes.
+
+    The upgrade hook of the pipeline: rules and forwarding already ran on the request and on
+    the 101's headers; from here on both connections belong to the relay.
+    """
+    req = x.req
+    resp = x.resp
+    try:
+        if req.upgrade is None:
+            err = UpstreamError(
+                "protocol", "the backend switched protocols unasked", retryable=False
+            )
+            return answer_error(x, err)
+        await relay_upgrade(
+            x.conn, req, x.rec, resp, x.out_headers, resp.connection.pool.idle_timeout
+        )
+        return None
+    finally:
+        x.release()
+
+
 def send_stored(x: Exchange) -> None:
     """A complete response the workbench holds (a cache entry): one write."""
     req = x.req
@@ -53,7 +77,8 @@ def send_stored(x: Exchange) -> None:
     rec.t_first_byte = rec.t_first_byte or _since(req)
     is_head = req.method == "HEAD"
     rec.bytes_out = 0 if is_head or status == 304 else len(body)
-    rec.body_preview = body[:PREVIEW_BYTES] if body else None
+    if rec.body_cap and rec.bytes_out:
+        rec.keep_response(body)
     if rec.content_type is None:
         for n, v in headers:
             if n.lower() == "content-type":
@@ -93,7 +118,8 @@ def relay_complete(
         headers.append(("Content-Length", str(len(body))))
         conn.write_head(status, headers, resp.reason or None, body)
         rec.bytes_out = len(body)
-    rec.body_preview = body[:PREVIEW_BYTES] if body else None
+        if rec.body_cap:
+            rec.keep_response(body)
     if resp.close_delimited:
         rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return body if len(body) <= collect else None
@@ -124,7 +150,7 @@ async def relay_stream(
     conn.write_head(status, headers, resp.reason or None)
     collected: list[bytes] | None = [] if collect else None
     size = 0
-    preview: bytes | None = None
+    keep = rec.keep_response if rec.body_cap else None
     while True:
         try:
             data = await resp.read()
@@ -137,8 +163,8 @@ async def relay_stream(
         if not data:
             break
         size += len(data)
-        if preview is None:
-            preview = data[:PREVIEW_BYTES]
+        if keep is not None:
+            keep(data)
         if collected is not None:
             if size <= collect:
                 collected.append(data)
@@ -149,7 +175,6 @@ async def relay_stream(
     if chunked:
         conn.write(b"0\r\n\r\n")
     rec.bytes_out = size
-    rec.body_preview = preview
     if resp.close_delimited:
         rec.step("respond", "close-delimited", "the body ended when the backend closed")
     return b"".join(collected) if collected is not None else None

@@ -15,8 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from workbench.engine.http.client import UpstreamError
+from workbench.engine.http.headers import get_header
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.pipeline.actions import act, answer, answer_internal
+from workbench.engine.pipeline.auth import AuthDecision
 from workbench.engine.pipeline.exchange import DONE, Exchange
 from workbench.engine.pipeline.hold_stage import hold_request, hold_response
 from workbench.engine.pipeline.respond import respond
@@ -41,29 +43,29 @@ def access_control(x: Exchange) -> Any:
 
 
 def auth(x: Exchange) -> Any:
-    """Proxy authentication, when the mode has an authenticator (``(ok, why)`` or awaitable)."""
-    check = x.mode.authenticate
-    if check is None:
+    """Proxy authentication, when the mode has a verifier (a cached verdict costs no await)."""
+    checker = x.mode.auth
+    if checker is None:
         return None
-    result = check(x.req, x.rec.client)
-    if type(result) is tuple:
-        return _auth_verdict(x, result)
-    return _auth_later(x, result)
+    value = get_header(x.req.headers, "proxy-authorization")
+    verdict = checker.check_cached(value, x.rec.client)
+    if verdict is None:
+        return _auth_later(x, checker.verify(value or "", x.rec.client))
+    return _auth_verdict(x, verdict)
 
 
-async def _auth_later(x: Exchange, pending: Awaitable[tuple[bool, str]]) -> Any:
+async def _auth_later(x: Exchange, pending: Awaitable[AuthDecision]) -> Any:
     return _auth_verdict(x, await pending)
 
 
-def _auth_verdict(x: Exchange, result: tuple[bool, str]) -> Any:
-    ok, why = result
-    if ok:
-        x.rec.step("auth", "ok", why)
+def _auth_verdict(x: Exchange, verdict: AuthDecision) -> Any:
+    if verdict.ok:
+        x.rec.step("auth", "ok", verdict.reason)
         return None
-    x.rec.step("auth", "407", why)
-    challenge = f'Basic realm="{x.mode.auth_realm}"'
+    x.rec.step("auth", str(verdict.status), verdict.reason)
+    text = "Too many attempts" if verdict.status == 429 else "Proxy authentication required"
     return answer(
-        x, 407, f"Proxy authentication required: {why}.\n", [("Proxy-Authenticate", challenge)]
+        x, verdict.status, f"{text}: {verdict.reason}.\n", verdict.headers(x.mode.auth.realm)
     )
 
 

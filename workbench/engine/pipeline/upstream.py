@@ -15,7 +15,7 @@ from workbench.engine.http.client import UpstreamError
 from workbench.engine.http.headers import request_head
 from workbench.engine.http.server import HttpRequest
 from workbench.engine.observe.records import Headers
-from workbench.engine.pipeline.actions import answer, answer_error
+from workbench.engine.pipeline.actions import answer_error
 from workbench.engine.pipeline.exchange import DONE, Exchange
 from workbench.engine.pipeline.forwarding import add_forwarding
 
@@ -100,6 +100,9 @@ async def fetch(x: Exchange) -> object:
             if rec.upstream_headers is None:
                 rec.upstream_headers = headers
             target = peer.base_path + x.target if peer.base_path else x.target
+            rec.upstream_target = target
+            if req.stream is not None and rec.body_cap:
+                req.stream.tap = rec.keep_request  # a streamed body is kept as it goes upstream
             try:
                 resp = await up.send(
                     request_head(req.method, target, headers),
@@ -151,8 +154,6 @@ async def fetch(x: Exchange) -> object:
         cache = x.cache
         if cache is not None and cache.entry is not None:
             return cache.layer.after_upstream(x)
-        if resp.status == 101:
-            return switch_protocols(x)
         return None
 
 
@@ -163,13 +164,3 @@ def _failed(x: Exchange) -> object:
     if x.conn is None:
         return DONE
     return answer_error(x, x.error or UpstreamError("reset", "no response", retryable=False))
-
-
-def switch_protocols(x: Exchange) -> object:
-    """A 101 from upstream: the place where an upgrade relay takes both connections over.
-
-    Until the HTTP layer relays upgrades, the upgrade is refused cleanly.
-    """
-    x.release()
-    x.req.keep_alive = False
-    return answer(x, 502, "Bad gateway: the upstream switched protocols, which is not relayed.\n")

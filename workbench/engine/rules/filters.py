@@ -14,6 +14,9 @@ The same language drives rules (``when:``) and the UI's display filter::
     ~cache X     cache outcome is X (hit, miss, stale, revalidated, bypass, uncacheable)
     ~b NAME      backend is NAME; a glob such as web-* is allowed
     ~tag NAME    a tag rule labelled the request NAME
+    ~trace REGEX a step of the trace ("stage verdict detail") matches, e.g. ~trace retry
+    ~marked      marked by the user              ~upgrade    upgraded (e.g. to WebSocket)
+    ~intercepted decrypted by HTTPS interception ~held       held by the intercept filter
     ~all         everything
 
 Operators, tightest first: ``!`` (not), ``&`` (and; two filters side by side also mean and),
@@ -44,6 +47,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from workbench.engine.rules.regex import UnsafeRegexError, UserRegex, compile_regex
 
 if TYPE_CHECKING:
     from workbench.engine.observe.records import Headers, RequestRecord
@@ -178,13 +183,14 @@ class _ArgError(Exception):
     """Raised by a filter builder; the parser turns it into a FilterSyntaxError at the argument."""
 
 
-def _regex(arg: str, flags: int = 0) -> re.Pattern[str]:
+def _regex(arg: str, *, ignorecase: bool = True, multiline: bool = False) -> UserRegex:
+    """Compile a user regex with a linear-time guarantee (see :mod:`.regex`)."""
     try:
-        return re.compile(arg, re.IGNORECASE | flags)
-    except re.error as exc:
+        return compile_regex(arg, ignorecase=ignorecase, multiline=multiline)
+    except UnsafeRegexError as exc:
         # The regex's own position is relative to the argument; the caller reports the argument's
-        # column, and the message keeps re's detail.
-        raise _ArgError(f"bad regex {arg!r}: {exc.msg}") from None
+        # column, and the message keeps the engine's detail.
+        raise _ArgError(f"bad regex {arg!r}: {exc}") from None
 
 
 def _domain(arg: str) -> str:
@@ -391,12 +397,12 @@ def _header_test(arg: str) -> tuple[Callable[[str], bool], bool]:
 
     The answer is always the per-line one: whether some single "Name: value" line matches.
     """
-    line_rx = _regex(arg, re.MULTILINE)  # validates, and serves the line-by-line fallback
+    line_rx = _regex(arg, multiline=True)  # validates, and serves the line-by-line fallback
     folded = _fold(arg)
-    flags = re.MULTILINE if folded is not None else re.MULTILINE | re.IGNORECASE
+    ignorecase = folded is None
     source = folded if folded is not None else arg
     if folded is not None:
-        line_rx = re.compile(folded, re.MULTILINE)
+        line_rx = _regex(folded, ignorecase=False, multiline=True)
     line_search = line_rx.search
 
     def per_line(block: str) -> bool:
@@ -407,30 +413,45 @@ def _header_test(arg: str) -> tuple[Callable[[str], bool], bool]:
 
     # Zero-width assertions that could look at a neighbouring line, or switch multiline mode off,
     # make block search unreliable: go line by line.
-    if any(t in arg for t in ("\\A", "\\Z", "(?=", "(?!", "(?<", "(?-")):
+    if any(t in arg for t in ("\\A", "\\Z", "\\z", "(?-")):
         return per_line, folded is not None
 
     # "^name:" anchored at each line start becomes "\nname:", which the engine can find with its
     # fast literal scan instead of trying a match at every position of the block.
     skip = 0
+    block_rx = None
     if source.startswith("^") and not _has_top_level_bar(source):
         try:
-            block_rx = re.compile("\n(?:" + source[1:] + ")", flags)
+            block_rx = compile_regex(
+                "\n(?:" + source[1:] + ")", ignorecase=ignorecase, multiline=True
+            )
             skip = 1
-        except re.error:
-            block_rx = re.compile(source, flags)
-    else:
-        block_rx = re.compile(source, flags)
-    search = block_rx.search
+        except UnsafeRegexError:
+            pass
+    if block_rx is None:
+        block_rx = _regex(source, ignorecase=ignorecase, multiline=True)
+    matched = block_rx.matched
+    if block_rx.python is not None:
+        search = block_rx.python.search
 
-    def test(block: str) -> bool:
-        m = search(block)
-        if m is None:
-            return False
-        # A match spanning lines (possible with \s or [^x]) is not a per-line match; ask again.
-        if "\n" not in m.group()[skip:]:
-            return True
-        return per_line(block)
+        def test(block: str) -> bool:
+            m = search(block)
+            if m is None:
+                return False
+            # A match spanning lines (possible with \s or [^x]) is not a per-line match; ask again.
+            if "\n" not in m.group()[skip:]:
+                return True
+            return per_line(block)
+
+    else:
+
+        def test(block: str) -> bool:
+            m = matched(block)
+            if m is None:
+                return False
+            if "\n" not in m[skip:]:
+                return True
+            return per_line(block)
 
     return test, folded is not None
 
@@ -592,6 +613,37 @@ def _f_tag(arg: str) -> _Node:
     return tag, f"tagged {arg}", _ATOM
 
 
+def _f_trace(arg: str) -> _Node:
+    search = _regex(arg).search
+
+    def trace(rec: RequestRecord) -> bool:
+        for stage, verdict, detail in rec.trace:
+            if search(f"{stage} {verdict} {detail}") is not None:
+                return True
+        return False
+
+    return trace, f"a trace step matches {arg}", _ATOM
+
+
+def _marked(rec: RequestRecord) -> bool:
+    return rec.marked
+
+
+def _upgraded(rec: RequestRecord) -> bool:
+    # Records made before upgrades were recorded (or by other tools) have no such field.
+    return getattr(rec, "upgrade", None) is not None
+
+
+def _intercepted(rec: RequestRecord) -> bool:
+    if getattr(rec, "intercepted", None):
+        return True
+    return any(stage == "tls" and verdict == "intercepted" for stage, verdict, _ in rec.trace)
+
+
+def _held(rec: RequestRecord) -> bool:
+    return any(stage == "hold" and verdict == "held" for stage, verdict, _ in rec.trace)
+
+
 def _pending(rec: RequestRecord) -> bool:
     return rec.status is None
 
@@ -610,6 +662,7 @@ _FLAGS = {
     "q": "(rec.status is None)",
     "s": "(rec.status is not None)",
     "e": "(rec.error is not None)",
+    "marked": "rec.marked",
     "all": "True",
 }
 """Inline sources of the filters without an argument."""
@@ -630,6 +683,11 @@ FILTERS: dict[str, tuple[str, _WithArg | _Node]] = {
     "cache": ("OUTCOME", _f_cache),
     "b": ("NAME", _f_backend),
     "tag": ("NAME", _f_tag),
+    "trace": ("REGEX", _f_trace),
+    "marked": ("", (_marked, "marked", _ATOM)),
+    "upgrade": ("", (_upgraded, "upgraded", _ATOM)),
+    "intercepted": ("", (_intercepted, "decrypted by HTTPS interception", _ATOM)),
+    "held": ("", (_held, "held by the intercept filter", _ATOM)),
     "all": ("", (_always, "everything", _ATOM)),
 }
 """Filter name (without ``~``) → (argument placeholder or "" for none, builder or fixed node)."""
@@ -806,8 +864,9 @@ class _Parser:
             self.uses_headers = True
         placeholder, builder = spec
         if not placeholder:
-            _, desc, prec = builder  # type: ignore[misc]
-            return _FLAGS[name], desc, prec
+            fn, desc, prec = builder  # type: ignore[misc]
+            inline = _FLAGS.get(name)
+            return (inline or f"{self.bind(fn)}(rec)"), desc, prec
         arg, arg_pos = self.read_arg(f"~{name}", regex=placeholder == "REGEX")
         return self.atom(name, builder, arg, arg_pos)  # type: ignore[arg-type]
 

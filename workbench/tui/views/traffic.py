@@ -101,6 +101,7 @@ _PATH_MIN = 12
 
 
 _STATUS_STYLES: dict[str, Style] = {}
+_MARK_STYLE = Style(color="magenta", bold=True)
 
 
 def _status_style(status: int | None, error: str | None) -> Style:
@@ -162,6 +163,9 @@ def render_row(
         if key == "status" and not cursor:
             cell_style = style + _status_style(rec.status, rec.error)
         segments.append(Segment(f" {text} ", cell_style))
+    if rec.marked and segments:
+        # The mark takes the first cell's leading pad, so every column stays where it is.
+        segments[0] = Segment("●" + segments[0].text[1:], style + _MARK_STYLE)
     return Strip(segments).adjust_cell_length(width, style)
 
 
@@ -302,7 +306,7 @@ class RequestTable(ScrollView, can_focus=True):
         self._shifted = 0
         # Enough for a few screens of rows in each state; kept small because every cached Strip
         # is more objects for the garbage collector to walk.
-        self._strips: LRUCache[tuple[int, int, int, int], Strip] = LRUCache(self.STRIP_CACHE)
+        self._strips: LRUCache[tuple[int, int, int, int, bool], Strip] = LRUCache(self.STRIP_CACHE)
         self._styles: tuple[Style, Style, Style, Style] | None = None
 
     # -- data ----------------------------------------------------------------------------------
@@ -476,7 +480,7 @@ class RequestTable(ScrollView, can_focus=True):
             state = 2 if self.has_focus else 3
         else:
             state = (index + self._shifted) & 1
-        key = (record.seq, record.id, width, state)
+        key = (record.seq, record.id, width, state, record.marked)
         strip = self._strips.get(key)
         if strip is None:
             strip = render_row(record, self._columns, styles[state], state >= 2, width)
@@ -519,6 +523,62 @@ class TrafficView(View):
             id="pause",
             tooltip="Freeze the list; the proxies keep recording and the list catches up on resume",
         ),
+        Binding(
+            "m",
+            "toggle_mark",
+            "Mark",
+            id="traffic_mark",
+            show=False,
+            tooltip="Mark the selected request: it stays (with its details) until unmarked",
+        ),
+        Binding(
+            "M",
+            "marked_only",
+            "Marked only",
+            id="traffic_marked_only",
+            show=False,
+            tooltip="Show only marked requests (the ~marked filter); again: everything",
+        ),
+        Binding(
+            "U",
+            "unmark_all",
+            "Unmark all",
+            id="traffic_unmark_all",
+            show=False,
+            tooltip="Unmark every marked request",
+        ),
+        Binding(
+            "z",
+            "clear_list",
+            "Clear",
+            id="traffic_clear",
+            show=False,
+            tooltip="Clear the list (asks first; marked requests stay, the proxies keep recording)",
+        ),
+        Binding(
+            "o",
+            "sort",
+            "Sort",
+            id="traffic_sort",
+            show=False,
+            tooltip="Sort the list by a column (arrival order is the default)",
+        ),
+        Binding(
+            "v",
+            "reverse_order",
+            "Reverse",
+            id="traffic_reverse",
+            show=False,
+            tooltip="Reverse the list's order",
+        ),
+        Binding(
+            "w",
+            "export_har",
+            "Save HAR",
+            id="traffic_export_har",
+            show=False,
+            tooltip="Save the requests shown (filter applied) as a HAR 1.2 file",
+        ),
     ]
 
     MAX_ROWS: ClassVar[int] = 1000
@@ -546,6 +606,12 @@ class TrafficView(View):
         self._flooding = False
         self._last_drain = 0.0
         self._table: RequestTable | None = None
+        self._marked: dict[int, RequestRecord] = {}
+        self.sort_key: str | None = None
+        """Column the list is sorted by (None: arrival order)."""
+        self.sort_reverse = False
+        self.last_export: str | None = None
+        """Path of the last HAR file saved from this view."""
 
     def compose(self):
         yield Static("", id="traffic-header")
@@ -595,7 +661,10 @@ class TrafficView(View):
         """Show the stored records that pass the display filter (after the filter changed)."""
         table = self.table
         flt = self.display_filter
-        matching = self._records if flt is None else [r for r in self._records if flt(r)]
+        records = self._all_records()
+        matching = records if flt is None else [r for r in records if flt(r)]
+        if self.sort_key is not None or self.sort_reverse:
+            matching = sorted(matching, key=_SORT_KEYS[self.sort_key], reverse=self.sort_reverse)
         table.set_rows(matching, selected=None if self.follow else table.selected_record())
         if self.follow:
             self._to_newest()
@@ -644,6 +713,9 @@ class TrafficView(View):
         new = records if flt is None else [r for r in records if flt(r)]
         if not new:
             return 0
+        if self.sort_key is not None or self.sort_reverse:
+            self._refilter()  # a sorted list has no end to append to
+            return len(new)
         self.table.add_rows(new, follow=self.follow)
         return len(new)
 
@@ -661,6 +733,11 @@ class TrafficView(View):
             parts.append(" ")
         if self.dropped:
             parts.append(f"· {self.dropped:,} dropped ", style="bold yellow")
+        if self._marked:
+            parts.append(f"· {len(self._marked):,} marked ", style="bold magenta")
+        if self.sort_key is not None or self.sort_reverse:
+            arrow = "↑" if self.sort_reverse else "↓"
+            parts.append(f"· sorted by {self.sort_key or 'arrival'} {arrow} ")
         self.query_one("#traffic-status", Static).update(parts, layout=False)
         self.set_class(self.paused, "-paused")
 
@@ -710,3 +787,141 @@ class TrafficView(View):
         from workbench.tui.screens.detail import DetailScreen
 
         self.app.push_screen(DetailScreen(event.record))
+
+    # -- marks, clearing, order, export ------------------------------------------------------
+    def _all_records(self) -> Iterable[RequestRecord]:
+        """Marked records that left the list, then the list (what filters and sorting see)."""
+        if not self._marked:
+            return self._records
+        oldest = self._records[0].seq if self._records else None
+        early = [r for r in self._marked.values() if oldest is None or r.seq < oldest]
+        early.sort(key=lambda r: r.seq)
+        return early + list(self._records)
+
+    def action_toggle_mark(self) -> None:
+        rec = self.selected_record()
+        if rec is None:
+            return
+        res = self.engine.control.mark(rec.id, not rec.marked)
+        if not res.ok:
+            self.app.notify(res.error or "cannot mark", severity="warning")
+            return
+        if rec.marked:
+            self._marked[rec.id] = rec
+        else:
+            self._marked.pop(rec.id, None)
+        self.table.refresh_lines(self.table.cursor_row)
+        self._render_status()
+
+    def action_unmark_all(self) -> None:
+        for rec in list(self._marked.values()):
+            self.engine.control.mark(rec.id, False)
+        self._marked.clear()
+        self.table.refresh()
+        self._render_status()
+
+    def action_marked_only(self) -> None:
+        from workbench.engine.rules.filters import parse_filter
+
+        if self.filter_text == "~marked":
+            self.display_filter, self.filter_text = None, ""
+        else:
+            self.display_filter, self.filter_text = parse_filter("~marked"), "~marked"
+        self._refilter()
+        self._render_status()
+
+    def action_clear_list(self) -> None:
+        from workbench.tui.screens.confirm import ConfirmScreen
+
+        shown = len(self._records)
+        if not shown:
+            return
+        kept = f"; the {len(self._marked):,} marked stay" if self._marked else ""
+        question = (
+            f"Clear the list ({shown:,} requests{kept})? The proxies keep recording; "
+            "the admin API still has them."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.clear_list()
+
+        self.app.push_screen(ConfirmScreen(question, yes="Clear"), answered)
+
+    def clear_list(self) -> None:
+        """Forget the rows shown (marked requests stay); new requests appear as before."""
+        self._records.clear()
+        self.dropped = 0
+        self._refilter()
+        self._render_status()
+
+    def action_sort(self) -> None:
+        from workbench.tui.screens.choose import ChooseScreen
+
+        choices = ["arrival", *_SORT_KEYS_SHOWN]
+
+        def chosen(choice: str | None) -> None:
+            if choice is not None:
+                self.set_sort(None if choice == "arrival" else choice, self.sort_reverse)
+
+        current = self.sort_key or "arrival"
+        self.app.push_screen(ChooseScreen("Sort the list by", choices, current=current), chosen)
+
+    def set_sort(self, key: str | None, reverse: bool = False) -> None:
+        """Sort by column ``key`` (None: arrival); sorting turns follow off."""
+        if key is not None and key not in _SORT_KEYS:
+            raise ValueError(f"unknown column {key!r}")
+        self.sort_key = key
+        self.sort_reverse = reverse
+        if key is not None or reverse:
+            self.follow = False
+        self._refilter()
+        self._render_status()
+
+    def action_reverse_order(self) -> None:
+        self.set_sort(self.sort_key, not self.sort_reverse)
+
+    def action_export_har(self) -> None:
+        """Save the rows shown (display filter and order applied) as HAR 1.2; say where."""
+        import time as _time
+        from pathlib import Path
+
+        from workbench.engine.observe.har import write_har
+        from workbench.tui.copyas import copy_dir
+
+        records = list(self.table.rows)
+        name = _time.strftime("workbench-%Y%m%d-%H%M%S.har")
+        comment = f"filter: {self.filter_text}" if self.filter_text else ""
+        try:
+            path = write_har(records, Path.cwd() / name, comment)
+        except OSError:
+            try:
+                path = write_har(records, copy_dir() / name, comment)
+            except OSError as exc:
+                self.app.notify(f"cannot save a HAR file: {exc}", severity="error")
+                return
+        self.last_export = str(path)
+        self.app.notify(f"saved {len(records):,} requests as HAR: {path}", timeout=8)
+
+
+def _text_key(attr: str):
+    return lambda r: (getattr(r, attr) or "").lower()
+
+
+_SORT_KEYS: dict[str | None, Any] = {
+    None: lambda r: r.seq,
+    "time": lambda r: r.start,
+    "client": _text_key("client"),
+    "proxy": _text_key("proxy"),
+    "method": _text_key("method"),
+    "host": _text_key("host"),
+    "path": _text_key("path"),
+    "status": lambda r: r.status if r.status is not None else -1,
+    "size": lambda r: r.bytes_out,
+    "ms": lambda r: r.t_total,
+    "backend": _text_key("backend"),
+    "cache": _text_key("cache"),
+    "rule": lambda r: (r.rule or ",".join(r.tags or ())).lower(),
+}
+"""Sort key of each column (None: arrival order)."""
+_SORT_KEYS_SHOWN = [k for k in _SORT_KEYS if k is not None]
