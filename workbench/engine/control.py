@@ -364,7 +364,6 @@ class Control:
         """Mark (or unmark) a record: kept with its details past the ring's eviction."""
         return mark_record(self.engine.records, record_id, marked)
 
-
     # -- replay -----------------------------------------------------------------------------
     def replay(self, record_id: Any, overrides: Any = None, who: str = "user") -> Result:
         """Send a recorded request again through the proxy that handled it; value: the new id.
