@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 
 from workbench.config.model import Config
-from workbench.engine.observe.accesslog import combined, json_line
+from workbench.engine.observe.accesslog import FORMATS, AccessLogWriter
 from workbench.runtime import Runtime
 
 DRAIN_INTERVAL = 0.1
@@ -33,35 +33,21 @@ async def run_headless(
     await runtime.start()
     for line in runtime.listener_lines():
         print(line, file=out, flush=True)
-    fmt = {"json": json_line, "combined": combined}.get(log_format)
-    cursor = 0
-    engine = runtime.engine
+    fmt = FORMATS.get(log_format)
+    log = AccessLogWriter(runtime.engine, out, fmt, interval=DRAIN_INTERVAL) if fmt else None
     try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), DRAIN_INTERVAL)
-            except TimeoutError:
-                pass
-            cursor = _drain(engine, cursor, fmt, out)
+        if log is not None:
+            await log.run(stop)
+        else:
+            await stop.wait()
     finally:
         print("stopping: finishing in-flight requests", file=sys.stderr, flush=True)
         await runtime.stop()
-        _drain(engine, cursor, fmt, out)
+        if log is not None:
+            await log.flush()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
     return 0
-
-
-def _drain(engine, cursor: int, fmt, out: TextIO) -> int:
-    if fmt is None:
-        return cursor
-    records, cursor, skipped = engine.records_since(cursor, 5000)
-    if skipped:
-        print(f"# {skipped} requests not logged (record buffer overflowed)", file=out)
-    if records:
-        out.write("".join(fmt(r) + "\n" for r in records))
-        out.flush()
-    return cursor

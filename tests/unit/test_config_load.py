@@ -73,6 +73,7 @@ def problems(text: str) -> list[str]:
         ("forward: {connect_ports: [443, 8443]}", "forward.connect_ports", (443, 8443)),
         ("forward: {privacy: elite}", "forward.privacy", "elite"),
         ("forward: {cache: no}", "forward.cache", False),
+        ("forward: {max_origin_stats: 16}", "forward.max_origin_stats", 16),
         ("forward: {timeouts: {connect: 500ms}}", "forward.timeouts.connect", 0.5),
         ("forward: {timeouts: {idle: 2}}", "forward.timeouts.idle", 2.0),
         ("forward: {timeouts: }", "forward.timeouts", Timeouts()),
@@ -229,6 +230,10 @@ INVALID = [
         "1:27: forward.connect_ports[0]: expected an integer from 1 to 65535, got 70000",
     ),
     ("demo: {backends: 2.5}", "1:18: demo.backends: expected an integer, got 2.5"),
+    (
+        "forward: {max_origin_stats: 0}",
+        "1:29: forward.max_origin_stats: expected an integer from 1 to 100000, got 0",
+    ),
     ("demo: {traffic: {rate: fast}}", "1:24: demo.traffic.rate: expected a number, got 'fast'"),
     ("keymap: {quit: [q]}", "1:16: keymap.quit: expected a string, got a list"),
     ("keymap: [q]", "1:9: keymap: expected a mapping, got a list"),

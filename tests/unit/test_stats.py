@@ -6,6 +6,7 @@ import pytest
 
 from workbench.engine.observe.stats import (
     LATENCY_BUCKETS,
+    OTHER_ORIGINS,
     STATUS_CLASSES,
     Histogram,
     Stats,
@@ -394,3 +395,66 @@ def test_stats_prometheus_state() -> None:
     assert rev["duration"]["sum"] == pytest.approx(0.303)
     assert rev["duration"]["bounds"] == list(LATENCY_BUCKETS)
     assert state["backend_counters"]["web-1"] == {"requests": 2, "errors": 1, "inflight": 1}
+
+
+# -- forward-proxy origins: bounded ----------------------------------------------------------
+
+
+def test_origins_are_bounded_and_the_busiest_are_kept() -> None:
+    clock = FakeClock(1000.0)
+    stats = Stats(clock, max_origins=32)
+    hot = [f"hot{i}.test:80" for i in range(4)]
+    for i in range(10_000):
+        clock.t += 0.005
+        stats.observe("forward", f"o{i}.test:80", 200, 0.01, False, 10)
+        if i % 10 == 0:  # four origins each ten times busier than the others
+            for h in hot:
+                stats.observe("forward", h, 200, 0.01, False, 10)
+    origins = stats._origins
+    # Memory: at most N tracks, the aggregate, and a bounded candidate table.
+    assert len(origins.tracks) <= 32 and len(origins.candidates) <= 2 * 32
+    snap = stats.snapshot()
+    rows = snap["backends"]
+    # Snapshot work is per row, and there are at most N + 1 rows however many origins were seen.
+    assert len(rows) <= 33 and OTHER_ORIGINS in rows
+    assert set(hot) <= set(rows)
+    # Nothing is lost: tracked origins plus the aggregate hold every request.
+    assert sum(r["requests"] for r in rows.values()) == 14_000
+    assert snap["total"]["proxies"]["forward"]["requests"] == 14_000
+    assert sum(r["requests_60s"] for r in rows.values()) == snap["windows"][60]["requests"]
+
+
+def test_a_displaced_origin_moves_into_the_aggregate() -> None:
+    clock = FakeClock(50.0)
+    stats = Stats(clock, max_origins=2)
+    for name, n in (("a:80", 1), ("b:80", 5)):
+        for _ in range(n):
+            stats.observe("forward", name, 200, 0.01, False, 1)
+    clock.t += 1
+    for _ in range(3):  # c becomes busier than a within one ranking period
+        stats.observe("forward", "c:80", 500, 0.01, True, 1)
+    rows = stats.snapshot()["backends"]
+    assert set(rows) == {"b:80", "c:80", OTHER_ORIGINS}
+    other = rows[OTHER_ORIGINS]
+    # a's one request plus c's requests before c was tracked
+    assert other["requests"] == 1 + 2 and other["requests_60s"] == 3 and other["errors"] == 2
+
+
+def test_reverse_backends_are_not_origins() -> None:
+    stats = Stats(FakeClock(5.0), max_origins=1)
+    for name in ("web-1", "web-2", "web-3"):
+        stats.observe("reverse", name, 200, 0.01, False, 1)
+    assert set(stats.snapshot()["backends"]) == {"web-1", "web-2", "web-3"}
+
+
+def test_lowering_the_origin_limit_keeps_totals() -> None:
+    stats = Stats(FakeClock(5.0), max_origins=8)
+    for i in range(8):
+        for _ in range(i + 1):
+            stats.observe("forward", f"o{i}:80", 200, 0.01, False, 1)
+    stats.max_origins = 3
+    rows = stats.snapshot()["backends"]
+    assert set(rows) == {"o5:80", "o6:80", "o7:80", OTHER_ORIGINS}
+    assert sum(r["requests"] for r in rows.values()) == 36
+    with pytest.raises(ValueError):
+        stats.max_origins = 0

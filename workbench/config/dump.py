@@ -73,6 +73,7 @@ def _forward(f: ForwardConfig) -> dict[str, Any]:
         "deny_destinations": list(f.deny_destinations),
         "privacy": f.privacy,
         "cache": f.cache,
+        "max_origin_stats": f.max_origin_stats,
     }
     if f.auth is not None:
         out["auth"] = _auth(f.auth)

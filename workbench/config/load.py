@@ -862,6 +862,7 @@ _FORWARD = _obj(
         "privacy": _choice(PRIVACY_MODES),
         "cache": _bool,
         "auth": _AUTH,
+        "max_origin_stats": _int(1, 100_000),
         "timeouts": _TIMEOUTS,
         "limits": _LIMITS,
         "intercept": _INTERCEPT,

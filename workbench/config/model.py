@@ -108,6 +108,8 @@ class ForwardConfig:
     """transparent | anonymous | elite."""
     cache: bool = True
     auth: AuthConfig | None = None
+    max_origin_stats: int = 256
+    """Origins whose stats are kept one by one (the busiest); the rest count as "other origins"."""
     timeouts: Timeouts = field(default_factory=Timeouts)
     limits: Limits = field(default_factory=Limits)
     intercept: InterceptConfig = field(default_factory=InterceptConfig)

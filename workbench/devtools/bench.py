@@ -4,8 +4,11 @@ Every scenario runs the proxy under test in its own process pinned to core 0, wi
 the load generator on core 1 (when there are two cores and ``taskset`` exists). Scenarios:
 
 - ``origin``: the origin alone (what the load generator can reach without a proxy)
-- ``bare``: a ~40-line aiohttp pass-through proxy with one shared ``ClientSession`` (the baseline)
-- ``workbench``: ``workbench run --headless`` with records, stats, 10 rules and health checks on
+- ``bare``: the fairest aiohttp pass-through (the baseline): low-level ``web.Server``, one shared
+  ``ClientSession`` with ``DummyCookieJar`` and ``skip_auto_headers``, uvloop
+- ``nginx``: nginx as a reverse proxy (1 worker, keep-alive upstream, no cache), when installed
+- ``workbench``: ``workbench run --headless`` with records, stats, 10 rules, health checks and the
+  JSON access log (to /dev/null) on
 - ``memory``: an aiohttp server answering the same body from memory (the cache-hit yardstick)
 - ``cache-hit``: the workbench serving the body from its cache
 - ``ui``: the ``workbench`` scenario with the TUI attached
@@ -34,6 +37,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+# The fairest aiohttp pass-through we know: the low-level web.Server (no Application, router or
+# middleware machinery), one shared ClientSession without cookie handling or auto-added request
+# headers, no decompression, uvloop.
 BARE_PROXY = textwrap.dedent(
     """
     import asyncio, sys
@@ -47,32 +53,72 @@ BARE_PROXY = textwrap.dedent(
     PORT = int(sys.argv[2])
     HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
            "proxy-connection", "proxy-authorization", "proxy-authenticate", "content-length"}
-
-    async def handler(request):
-        session = request.app["session"]
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP}
-        body = await request.read()
-        async with session.request(request.method, UPSTREAM + request.path_qs,
-                                   headers=headers, data=body or None,
-                                   allow_redirects=False) as r:
-            data = await r.read()
-            out = {k: v for k, v in r.headers.items() if k.lower() not in HOP}
-            return web.Response(status=r.status, body=data, headers=out)
+    SKIP = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
     async def main():
-        app = web.Application()
-        app["session"] = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0), auto_decompress=False)
-        app.router.add_route("*", "/{tail:.*}", handler)
-        runner = web.AppRunner(app, access_log=None)
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=SKIP,
+            auto_decompress=False,
+        )
+
+        async def handler(request):
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP}
+            body = await request.read() if request.can_read_body else None
+            async with session.request(request.method, UPSTREAM + request.path_qs,
+                                       headers=headers, data=body or None,
+                                       allow_redirects=False) as r:
+                data = await r.read()
+                out = {k: v for k, v in r.headers.items() if k.lower() not in HOP}
+                return web.Response(status=r.status, body=data, headers=out)
+
+        server = web.Server(handler, access_log=None)
+        runner = web.ServerRunner(server)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", PORT).start()
+        await web.TCPSite(runner, "127.0.0.1", PORT, backlog=1024).start()
         print("ready", flush=True)
         await asyncio.Event().wait()
 
     asyncio.run(main())
     """
 )
+
+# nginx as a reverse proxy: one worker, keep-alive to the origin, no cache, no access log. Without
+# a master process the one process that serves is the one whose CPU time the bench reads.
+NGINX_PROXY_CONF = """
+worker_processes 1;
+master_process off;
+daemon off;
+pid {dir}/nginx-proxy.pid;
+error_log {dir}/proxy-error.log crit;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir};
+  proxy_temp_path {dir};
+  fastcgi_temp_path {dir};
+  uwsgi_temp_path {dir};
+  scgi_temp_path {dir};
+  keepalive_requests 1000000;
+  upstream origin {{
+    server 127.0.0.1:{origin_port};
+    keepalive 64;
+    keepalive_requests 1000000;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_buffering on;
+    }}
+  }}
+}}
+"""
 
 MEMORY_SERVER = textwrap.dedent(
     """
@@ -162,6 +208,10 @@ http {{
   }}
 }}
 """
+
+
+WORKBENCH_NAME = "workbench (rules, stats, health, log)"
+NGINX_NAME = "nginx reverse proxy"
 
 
 @dataclass
@@ -443,14 +493,19 @@ def run_bench(args) -> int:
                     port,
                 )
             )
+        if want("nginx") and shutil.which("nginx"):
+            port = free_port()
+            conf = tmp / "nginx-proxy.conf"
+            conf.write_text(NGINX_PROXY_CONF.format(dir=tmp, port=port, origin_port=origin_port))
+            results.append(scenario(NGINX_NAME, ["nginx", "-c", str(conf)], port))
         if want("workbench"):
             port = free_port()
             cfg = tmp / "wb.yaml"
             cfg.write_text(workbench_config(origin_port, port, cache=False, rules=10))
             results.append(
                 scenario(
-                    "workbench (rules, stats, health)",
-                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "none"],
+                    WORKBENCH_NAME,
+                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "json"],
                     port,
                 )
             )
@@ -507,9 +562,10 @@ def run_bench(args) -> int:
         )
     by = {r.name: r for r in results}
     bare = by.get("bare aiohttp proxy")
-    wb = by.get("workbench (rules, stats, health)")
+    wb = by.get(WORKBENCH_NAME)
     hit = by.get("workbench cache hits")
     mem = by.get("aiohttp answering from memory")
+    nginx = by.get(NGINX_NAME)
     print()
     if bare and wb:
         print(f"workbench / bare proxy throughput: {wb.rps / bare.rps:.2f}×  (target ≥ 2×)")
@@ -517,6 +573,10 @@ def run_bench(args) -> int:
         print(f"cache hits / workbench misses:      {hit.rps / wb.rps:.2f}×  (target ≥ 2×)")
     if hit and mem:
         print(f"cache hits / aiohttp from memory:   {hit.rps / mem.rps:.2f}×  (target ≥ 0.8×)")
+    if nginx and wb:
+        print(f"workbench / nginx reverse proxy:    {wb.rps / nginx.rps:.2f}×")
+    if nginx and hit:
+        print(f"cache hits / nginx reverse proxy:   {hit.rps / nginx.rps:.2f}×")
     ui = by.get("workbench + TUI (headless app)")
     if ui:
         print(_ui_summary(ui, wb, ui_report))

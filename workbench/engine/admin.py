@@ -1,7 +1,14 @@
-"""The admin HTTP API (JSON) and ``/metrics``, calling the same control methods as the UI."""
+"""The admin HTTP API (JSON) and ``/metrics``, calling the same control methods as the UI.
+
+Every answer to bad input is a 4xx with ``{"error": …, "field": …}`` (unknown routes, wrong
+methods, oversized or malformed bodies included); an internal error is a 500 whose text names no
+internal detail (the engine's event log and the server log have it). Loopback clients only,
+unless a bearer token is configured.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
@@ -15,8 +22,28 @@ if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
 
+MAX_BODY = 1024 * 1024
+"""Largest request body the API reads (bytes)."""
+PAGE_SLICE = 200
+"""Records serialised between two yields to the event loop when answering a page of requests."""
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, default=str)
+
+
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+class _BadInput(Exception):
+    """Raised by a handler's input parsing; answered as a 4xx JSON error."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
 
 
 def _error(message: str, status: int = 400, field: str | None = None) -> web.Response:
@@ -31,6 +58,16 @@ def _result(res: Result, ok_body: Any = None) -> web.Response:
         return _json(ok_body if ok_body is not None else {"ok": True, "value": res.value})
     status = res.value if isinstance(res.value, int) else 400
     return _error(res.error or "rejected", status, res.field)
+
+
+def _http_error_text(exc: web.HTTPException, request: web.Request) -> str:
+    if exc.status == 404:
+        return f"no such API route: {request.method} {request.path}"
+    if exc.status == 405:
+        return f"method {request.method} not allowed on {request.path}"
+    if exc.status == 413:
+        return f"body: larger than {MAX_BODY} bytes"
+    return exc.reason or "bad request"
 
 
 def _is_loopback(addr: str | None) -> bool:
@@ -48,7 +85,7 @@ class AdminApi:
     def __init__(self, engine: Engine, token: str | None = None) -> None:
         self.engine = engine
         self.token = token
-        self.app = web.Application(middlewares=[self._guard], client_max_size=1024 * 1024)
+        self.app = web.Application(middlewares=[self._guard], client_max_size=MAX_BODY)
         r = self.app.router
         r.add_get("/api/state", self.state)
         r.add_get("/api/requests", self.requests)
@@ -74,22 +111,35 @@ class AdminApi:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
+    def _authorized(self, request: web.Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        try:
+            # Header bytes that are not UTF-8 arrive as surrogates: compare bytes, never crash.
+            given = auth.encode("utf-8", "surrogateescape")
+        except UnicodeError:
+            return False
+        return hmac.compare_digest(given, f"Bearer {self.token}".encode())
+
     @web.middleware
     async def _guard(self, request: web.Request, handler):
         if self.token:
-            auth = request.headers.get("Authorization", "")
-            expected = f"Bearer {self.token}"
-            if not hmac.compare_digest(auth.encode(), expected.encode()):
+            if not self._authorized(request):
                 return _error("missing or wrong bearer token", 401)
         elif not _is_loopback(request.remote):
             return _error("the admin API answers loopback clients only (set admin.token)", 403)
         try:
             return await handler(request)
-        except web.HTTPException:
-            raise
+        except _BadInput as exc:
+            return _error(exc.message, exc.status, exc.field)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _error(_http_error_text(exc, request), exc.status)
         except Exception as exc:  # an API bug must answer, not crash the engine
             self.engine._on_error(exc)
-            return _error(f"internal error: {exc}", 500)
+            # The details (type, text, traceback) go to the event and server logs, not to the
+            # client: they can name files, hosts or internals.
+            return _error("internal error; details are in the workbench's event log", 500)
 
     async def start(self, host: str, port: int) -> str:
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -106,13 +156,13 @@ class AdminApi:
             await self._runner.cleanup()
 
     async def _body(self, request: web.Request) -> Any:
+        raw = await request.read()  # bounded by MAX_BODY: aiohttp answers 413 beyond it
         try:
-            return await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            raise web.HTTPBadRequest(
-                text=json.dumps({"error": "body: expected valid JSON"}),
-                content_type="application/json",
-            ) from None
+            return json.loads(raw)
+        except RecursionError:
+            raise _BadInput("body: JSON nested too deeply", "body") from None
+        except (UnicodeDecodeError, ValueError):  # JSONDecodeError is a ValueError
+            raise _BadInput("body: expected valid JSON", "body") from None
 
     # -- handlers ---------------------------------------------------------------------------
     async def state(self, request: web.Request) -> web.Response:
@@ -121,19 +171,25 @@ class AdminApi:
     async def requests(self, request: web.Request) -> web.Response:
         try:
             since = int(request.query.get("since", "0"))
+        except ValueError:
+            return _error("since: expected an integer", 400, "since")
+        try:
             limit = int(request.query.get("limit", "100"))
         except ValueError:
-            return _error("since and limit must be integers", 400, "since")
+            return _error("limit: expected an integer", 400, "limit")
         if limit < 1 or limit > 10_000:
             return _error("limit: expected 1 to 10000", 400, "limit")
         records, cursor, skipped = self.engine.records_since(since, limit)
-        return _json(
-            {
-                "requests": [r.to_dict() for r in records],
-                "cursor": cursor,
-                "skipped": skipped,
-            }
-        )
+        # Serialised in slices with a yield between them: 10,000 records take about a second,
+        # which the proxies sharing this loop must not feel as one stall.
+        parts = ['{"requests":[']
+        for i in range(0, len(records), PAGE_SLICE):
+            if i:
+                parts.append(",")
+                await asyncio.sleep(0)
+            parts.append(",".join(_dumps(r.to_dict()) for r in records[i : i + PAGE_SLICE]))
+        parts.append(f'],"cursor":{int(cursor)},"skipped":{int(skipped)}}}')
+        return web.Response(text="".join(parts), content_type="application/json")
 
     async def request_detail(self, request: web.Request) -> web.Response:
         try:

@@ -35,6 +35,47 @@ def _fail(message: str, field: str | None = None, *, status: int = 400) -> Resul
     return Result(False, message, field, status)
 
 
+_RULE_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "when": (str,),
+    "action": (str,),
+    "phase": (str,),
+    "enabled": (bool,),
+    "status": (int,),
+    "location": (str,),
+    "header": (str,),
+    "value": (str,),
+    "delay": (int, float, str),
+}
+"""JSON types a live rule edit may use per field (None clears an optional field)."""
+_RULE_REQUIRED = ("name", "when", "action")
+
+
+def _rule_types(data: dict[str, Any]) -> Result | None:
+    """A type error in a rule given as JSON, before the config checker sees it.
+
+    The config grammar reads YAML scalars leniently (``when: 404`` is the text "404"); an API
+    client sending a number or a list where text belongs made a mistake worth naming.
+    """
+    for key, value in data.items():
+        kinds = _RULE_FIELDS.get(key)
+        if kinds is None:
+            continue  # unknown keys: the config checker names them with a hint
+        if value is None:
+            if key in _RULE_REQUIRED:
+                return _fail(f"{key}: required, got null", key)
+            continue
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            want = " or ".join(
+                {"str": "a string", "bool": "true or false", "int": "an integer"}.get(
+                    k.__name__, "a number"
+                )
+                for k in kinds
+            )
+            return _fail(f"{key}: expected {want}, got {type(value).__name__}", key)
+    return None
+
+
 class Control:
     """Live edits of a running engine."""
 
@@ -138,13 +179,21 @@ class Control:
         for key in ("enabled", "drain"):
             if key in body and not isinstance(body[key], bool):
                 return _fail(f"{key}: expected true or false, got {body[key]!r}", key)
+        # Everything is valid: apply it all, then one refresh (one new balancer).
+        p, b = found
+        changes = []
         if "weight" in body:
-            self.set_weight(pool, backend, body["weight"], who)
+            changes.append(f"weight {b.weight} → {body['weight']}")
+            b.weight = body["weight"]
         if "enabled" in body:
-            self.set_enabled(pool, backend, body["enabled"], who)
+            b.enabled = body["enabled"]
+            changes.append("enabled" if b.enabled else "disabled")
         if "drain" in body:
-            self.set_draining(pool, backend, body["drain"], who)
-        return Result(True, value=found[1].to_dict())
+            b.draining = body["drain"]
+            changes.append("drain requested" if b.draining else "drain cancelled")
+        p.refresh(", ".join(changes) + f" by {who}", who=who)
+        self._edit(who, f"{pool}/{backend}: " + ", ".join(changes))
+        return Result(True, value=b.to_dict())
 
     # -- rules ------------------------------------------------------------------------------
     def _swap_rules(self, configs: list, message: str, who: str) -> Result:
@@ -178,6 +227,9 @@ class Control:
             return data
         if not isinstance(data, dict):
             return _fail("expected a JSON object describing a rule", "body")
+        bad = _rule_types(data)
+        if bad is not None:
+            return bad
         try:
             return parse_rule(data, f"rules[{index}]")
         except ConfigError as exc:

@@ -33,7 +33,9 @@ class Engine:
             body_cap=config.records.body_cap,
             body_budget=config.records.body_budget,
         )
-        self.stats = Stats()
+        self.stats = Stats(
+            max_origins=config.forward.max_origin_stats if config.forward is not None else 256
+        )
         self.history = History()
         """Five minutes of per-second samples for the charts (filled by the sweeper)."""
         self.events = EventLog()

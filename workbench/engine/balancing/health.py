@@ -4,17 +4,24 @@ Active: every ``interval`` each backend gets ``GET health.path``; ``fall`` failu
 it down, ``rise`` passes in a row bring it back. Passive: ``consecutive_failures`` failed
 requests eject a backend for ``eject_for``, doubling on each repeat (capped at 10×).
 Both write only health fields; the pool recomputes states and its balancer.
+
+A check that fails in an unexpected way (any exception, not just a network error) is logged,
+counts as a failed check, and the checker goes on: a bug in one probe never stops health checking
+for good.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from workbench.config.model import HealthConfig
 from workbench.engine.balancing.pools import Backend, Pool
 from workbench.engine.http.client import UpstreamError, UpstreamPool
 from workbench.engine.http.headers import request_head
+
+log = logging.getLogger(__name__)
 
 
 def passive_success(backend: Backend) -> None:
@@ -69,9 +76,14 @@ class HealthChecker:
 
     async def _loop(self) -> None:
         while True:
-            backends = [b for b in self.pool.backends.values() if b.enabled]
-            if backends:
-                await asyncio.gather(*(self.check(b) for b in backends))
+            try:
+                backends = [b for b in self.pool.backends.values() if b.enabled]
+                if backends:
+                    await asyncio.gather(*(self.check(b) for b in backends))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # check() handles its own; this is a bug elsewhere: keep going
+                log.exception("health checks of pool %s failed; retrying", self.pool.name)
             await asyncio.sleep(self.config.interval)
 
     def _client(self, backend: Backend) -> UpstreamPool:
@@ -90,7 +102,13 @@ class HealthChecker:
     async def check(self, backend: Backend) -> bool:
         """Probe one backend once and apply rise/fall; returns whether it passed."""
         cfg = self.config
-        ok, detail = await self._probe(backend)
+        try:
+            ok, detail = await self._probe(backend)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("health check of %s/%s raised", self.pool.name, backend.name)
+            ok, detail = False, f"check error: {type(exc).__name__}: {exc}"[:200]
         self.checks_run += 1
         backend.last_check = (time.time(), ok, detail)
         if ok:
@@ -135,6 +153,9 @@ class HealthChecker:
         except OSError as exc:
             conn.close()
             return False, str(exc)
+        except BaseException:
+            conn.close()  # never hand a connection in an unknown state back to the pool
+            raise
         client.release(conn)
         ms = (time.monotonic() - t0) * 1000
         lo, hi = cfg.expect_status

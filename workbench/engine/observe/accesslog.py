@@ -1,12 +1,29 @@
-"""Access-log lines for headless mode: Combined Log Format plus proxy fields, or JSON lines."""
+"""Access-log lines for headless mode (Combined Log Format plus proxy fields, or JSON lines), and
+the writer that drains finished records in batches.
+
+Cost matters: the log runs for every request. Lines are built with f-strings and the C string
+escaper of :mod:`json` instead of ``json.dumps`` on a dict (which builds an encoder per call);
+trace steps, which repeat from request to request, are encoded once and remembered; the
+timestamp of the Combined format is formatted once per second. Nothing is written per request:
+:class:`AccessLogWriter` takes the records the engine finished since its last turn, a few times a
+second, and hands the whole batch to one ``write`` on a thread, so a slow terminal or pipe never
+blocks the proxies' loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Callable
+from json.encoder import encode_basestring_ascii as _js  # type: ignore[attr-defined]
+from typing import Any, Protocol, TextIO
 
-from workbench.engine.http.headers import get_header
-from workbench.engine.observe.records import RequestRecord
+from workbench.engine.observe.records import RequestRecord, TraceStep
+
+__all__ = ["FORMATS", "AccessLogWriter", "combined", "json_line"]
+
+Formatter = Callable[[RequestRecord], str]
 
 
 def _q(value: str | None) -> str:
@@ -15,18 +32,37 @@ def _q(value: str | None) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+_ts_second = -1
+_ts_text = ""
+
+
+def _timestamp(start: float) -> str:
+    """``01/Dec/2026:10:00:00 +0000`` for ``start``; formatted once per second."""
+    global _ts_second, _ts_text
+    sec = int(start)
+    if sec != _ts_second:
+        _ts_text = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(sec))
+        _ts_second = sec
+    return _ts_text
+
+
 def combined(rec: RequestRecord) -> str:
     """Combined Log Format, then ``upstream=… cache=… rule=… duration=…s``."""
-    ts = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(rec.start))
     target = rec.url if rec.proxy == "forward" else rec.path
     request_line = f"{rec.method} {target} HTTP/1.1" if rec.method != "-" else "-"
-    size = str(rec.bytes_out) if rec.bytes_out else "-"
-    referer = get_header(rec.request_headers, "referer")
-    agent = get_header(rec.request_headers, "user-agent")
+    referer = agent = None
+    for name, value in rec.request_headers:
+        n = name.lower()
+        if n == "user-agent":
+            if agent is None:
+                agent = value
+        elif n == "referer" and referer is None:
+            referer = value
     line = (
-        f'{rec.client or "-"} - - [{ts}] "{_q(request_line)}" {rec.status or "-"} {size} '
-        f'"{_q(referer)}" "{_q(agent)}" proxy={rec.proxy} upstream={rec.backend or "-"} '
-        f"cache={rec.cache or '-'} duration={rec.t_total:.4f}s"
+        f'{rec.client or "-"} - - [{_timestamp(rec.start)}] "{_q(request_line)}" '
+        f'{rec.status or "-"} {rec.bytes_out or "-"} "{_q(referer)}" "{_q(agent)}" '
+        f"proxy={rec.proxy} upstream={rec.backend or '-'} cache={rec.cache or '-'} "
+        f"duration={rec.t_total:.4f}s"
     )
     if rec.rule:
         line += f" rule={rec.rule}"
@@ -35,27 +71,115 @@ def combined(rec: RequestRecord) -> str:
     return line
 
 
+_steps: dict[TraceStep, str] = {}
+_MAX_STEPS = 4096
+
+
+def _step(step: TraceStep) -> str:
+    text = _steps.get(step)
+    if text is None:
+        try:
+            text = "[" + ",".join(map(_js, step)) + "]"
+        except TypeError:  # not all strings: let json say it
+            text = json.dumps(list(step), separators=(",", ":"), default=str)
+        if len(_steps) >= _MAX_STEPS:
+            _steps.clear()  # details that never repeat (ids, sizes) would fill it
+        _steps[step] = text
+    return text
+
+
 def json_line(rec: RequestRecord) -> str:
-    """One JSON object per request (no headers or trace bodies, to keep lines short)."""
-    return json.dumps(
-        {
-            "time": rec.start,
-            "id": rec.id,
-            "client": rec.client,
-            "proxy": rec.proxy,
-            "method": rec.method,
-            "url": rec.url,
-            "status": rec.status,
-            "bytes_in": rec.bytes_in,
-            "bytes_out": rec.bytes_out,
-            "duration": round(rec.t_total, 6),
-            "upstream": rec.backend,
-            "pool": rec.pool,
-            "cache": rec.cache,
-            "rule": rec.rule,
-            "tags": rec.tags or [],
-            "error": rec.error,
-            "trace": [list(t) for t in rec.trace],
-        },
-        separators=(",", ":"),
+    """One JSON object per request (no headers or bodies, to keep lines short)."""
+    tags = rec.tags
+    steps = _steps
+    status = rec.status
+    backend = rec.backend
+    pool = rec.pool
+    cache = rec.cache
+    rule = rec.rule
+    error = rec.error
+    # Helpers inlined: a Python call per field would cost as much as the rest of the line.
+    return (
+        f'{{"time":{rec.start!r},"id":{rec.id},"client":{_js(rec.client)},'
+        f'"proxy":{_js(rec.proxy)},"method":{_js(rec.method)},"url":{_js(rec.url)},'
+        f'"status":{"null" if status is None else status},"bytes_in":{rec.bytes_in},'
+        f'"bytes_out":{rec.bytes_out},"duration":{round(rec.t_total, 6)!r},'
+        f'"upstream":{"null" if backend is None else _js(backend)},'
+        f'"pool":{"null" if pool is None else _js(pool)},'
+        f'"cache":{"null" if cache is None else _js(cache)},'
+        f'"rule":{"null" if rule is None else _js(rule)},'
+        f'"tags":[{",".join(map(_js, tags)) if tags else ""}],'
+        f'"error":{"null" if error is None else _js(error)},'
+        f'"trace":[{",".join([steps.get(s) or _step(s) for s in rec.trace])}]}}'
     )
+
+
+FORMATS: dict[str, Formatter] = {"combined": combined, "json": json_line}
+"""``--log-format`` name → line formatter."""
+
+
+class _RecordSource(Protocol):
+    def records_since(self, cursor: int = 0, limit: int = 1000) -> Any: ...
+
+
+class AccessLogWriter:
+    """Drains finished records into ``out`` in batches (see the module doc).
+
+    ``await writer.run(stop)`` until ``stop`` is set, then ``await writer.flush()`` once the
+    engine has finished its in-flight requests, so the last lines are written too.
+    """
+
+    def __init__(
+        self,
+        source: _RecordSource,
+        out: TextIO,
+        fmt: Formatter,
+        *,
+        interval: float = 0.1,
+        batch: int = 5000,
+    ) -> None:
+        self.source = source
+        self.out = out
+        self.fmt = fmt
+        self.interval = interval
+        self.batch = batch
+        self.cursor = 0
+        self.lines = 0
+        """Lines written so far."""
+
+    def _collect(self) -> str:
+        """Every record finished since the last call, formatted, as one string."""
+        parts: list[str] = []
+        fmt = self.fmt
+        while True:
+            records, self.cursor, skipped = self.source.records_since(self.cursor, self.batch)
+            if skipped:
+                parts.append(f"# {skipped} requests not logged (record buffer overflowed)")
+            if records:
+                parts.extend(map(fmt, records))
+                self.lines += len(records)
+            if len(records) < self.batch:
+                break
+        if not parts:
+            return ""
+        parts.append("")
+        return "\n".join(parts)
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    async def flush(self) -> None:
+        """Write whatever finished since the last turn (on a thread: the loop never blocks)."""
+        text = self._collect()
+        if text:
+            await asyncio.to_thread(self._write, text)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Flush every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.interval)
+            except TimeoutError:
+                pass
+            await self.flush()

@@ -23,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "LATENCY_BUCKETS",
+    "OTHER_ORIGINS",
     "STATUS_CLASSES",
     "Histogram",
     "Stats",
@@ -333,7 +334,7 @@ def _summarise(windows: Iterable[Window], over: int, now: float) -> WindowSummar
 class _Track(Window):
     """A window plus all-time counters for one proxy or backend."""
 
-    __slots__ = ("classes", "buckets", "latency_sum", "errors", "bytes")
+    __slots__ = ("classes", "buckets", "latency_sum", "errors", "bytes", "recent")
 
     def __init__(self, seconds: int, clock: Clock) -> None:
         super().__init__(seconds, clock)
@@ -342,6 +343,89 @@ class _Track(Window):
         self.latency_sum = 0.0
         self.errors = 0
         self.bytes = 0
+        self.recent = 0
+        """Requests since the last ranking of forward-proxy origins (see :class:`_Origins`)."""
+
+    def row(self, now: float, long: int, inflight: int) -> dict[str, Any]:
+        """The snapshot row of a backend or origin, in one pass over the ring.
+
+        Same numbers as :meth:`Window.summary` over ``long`` and 10 seconds plus
+        :meth:`Window.series`, computed together: snapshots hold hundreds of these rows.
+        """
+        sec = int(now)
+        first = sec - long
+        short = min(10, long)
+        first10 = sec - short
+        series = [0] * long
+        base = sec - long + 1
+        buckets = [0] * _N_BUCKETS
+        requests = errors = req10 = edge10 = 0
+        for slot in self._ring:
+            s = slot.second
+            if s <= first or s > sec:
+                if s == first10:
+                    edge10 += sum(slot.classes)
+                continue
+            n = sum(slot.classes)
+            if not n:
+                continue
+            requests += n
+            errors += slot.errors
+            series[s - base] = n
+            if s > first10:
+                req10 += n
+            elif s == first10:
+                edge10 += n
+            for i, c in enumerate(slot.buckets):
+                if c:
+                    buckets[i] += c
+        hist = Histogram()
+        hist.counts = buckets
+        hist.total = requests
+        return {
+            "requests": sum(self.classes),
+            "errors": self.errors,
+            "bytes_out": self.bytes,
+            "inflight": inflight,
+            "requests_60s": requests,
+            "errors_60s": errors,
+            "error_rate_60s": errors / requests if requests else 0.0,
+            "rate_10s": (req10 + edge10 * (1.0 - (now - sec))) / short,
+            "p50": hist.percentile(0.50),
+            "p95": hist.percentile(0.95),
+            "p99": hist.percentile(0.99),
+            "share_60s": 0.0,
+            "series_60s": series,
+        }
+
+    def absorb(self, other: _Track) -> None:
+        """Add ``other``'s all-time counters and the seconds of its window still in ours."""
+        for i, c in enumerate(other.classes):
+            self.classes[i] += c
+        for i, c in enumerate(other.buckets):
+            self.buckets[i] += c
+        self.latency_sum += other.latency_sum
+        self.errors += other.errors
+        self.bytes += other.bytes
+        newest = self._slot.second
+        for src in other._ring:
+            sec = src.second
+            if sec < 0 or sec < newest - self.seconds:
+                continue  # never used, or older than anything our window still shows
+            dst = self._ring[sec % self._size]
+            if dst.second != sec:
+                if dst.second > sec:
+                    continue  # that slot holds a newer second: this one is out of our window
+                dst.reset(sec)
+                if sec > newest:
+                    self._slot = dst
+                    newest = sec
+            for i, c in enumerate(src.classes):
+                dst.classes[i] += c
+            for i, c in enumerate(src.buckets):
+                dst.buckets[i] += c
+            dst.errors += src.errors
+            dst.bytes += src.bytes
 
     def add(self, sec: int, cls: int, bucket: int, latency: float, error: bool, n: int) -> None:
         # Window.observe and the all-time counters inlined into one call: this runs twice per
@@ -376,19 +460,117 @@ class _Track(Window):
         return Histogram.from_counts(self.buckets, self.latency_sum)
 
 
+OTHER_ORIGINS = "other origins"
+"""Key of the aggregate of the forward proxy's origins not tracked one by one.
+
+It cannot clash with a backend name (no spaces allowed) nor with an origin (``host:port``)."""
+
+
+class _Origins:
+    """Per-origin tracks of the forward proxy, at most ``limit`` of them, plus one aggregate.
+
+    Clients choose origins, so their number is unbounded. A request to a tracked origin counts in
+    its track; any other request counts in the aggregate and as a candidate. Once untracked
+    requests reach ``limit`` since the last ranking (amortised O(1) per request), the busiest
+    candidates take the places of tracked origins that were less busy (a tracked origin's
+    busyness halves at each ranking, so it remembers earlier periods); a displaced origin's counts
+    move into the aggregate, so totals are never lost.
+    """
+
+    __slots__ = ("limit", "seconds", "clock", "tracks", "other", "candidates", "untracked")
+
+    def __init__(self, limit: int, seconds: int, clock: Clock) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.clock = clock
+        self.tracks: dict[str, _Track] = {}
+        self.other = _Track(seconds, clock)
+        self.candidates: dict[str, int] = {}
+        self.untracked = 0
+
+    def track(self, origin: str) -> _Track:
+        """The track a request to ``origin`` counts in. O(1) amortised."""
+        t = self.tracks.get(origin)
+        if t is not None:
+            t.recent += 1
+            return t
+        if len(self.tracks) < self.limit:
+            t = self.tracks[origin] = _Track(self.seconds, self.clock)
+            t.recent = 1
+            return t
+        cand = self.candidates
+        cand[origin] = cand.get(origin, 0) + 1
+        self.untracked += 1
+        if self.untracked >= self.limit or len(cand) > 2 * self.limit:
+            self.rank()
+        return self.other
+
+    def rank(self) -> None:
+        """Swap busier candidates in for less busy tracked origins; start a new period."""
+        cand = sorted(self.candidates.items(), key=lambda kv: kv[1], reverse=True)
+        cand = cand[: self.limit]
+        tracked = sorted(self.tracks.items(), key=lambda kv: kv[1].recent)
+        for (name, busy), (old, track) in zip(cand, tracked, strict=False):
+            # One visit is no sign of a busy origin: a stream of one-off origins (a crawler)
+            # then swaps nothing, and costs a dict increment per request.
+            if busy < 2 or busy <= track.recent:
+                break
+            self.other.absorb(track)
+            del self.tracks[old]
+            # The requests that made it a candidate are already counted in the aggregate.
+            new = self.tracks[name] = _Track(self.seconds, self.clock)
+            new.recent = busy
+        for t in self.tracks.values():
+            t.recent //= 2  # decay: busyness remembers earlier periods, fading
+        self.candidates.clear()
+        self.untracked = 0
+
+    def items(self) -> list[tuple[str, _Track]]:
+        """Tracked origins, then the aggregate when it has counted anything."""
+        out = list(self.tracks.items())
+        if self.other.requests:
+            out.append((OTHER_ORIGINS, self.other))
+        return out
+
+
 class Stats:
     """Engine-wide and per-backend rolling stats plus all-time counters.
 
     Keys are created lazily: the first request of a proxy or backend makes its entry, and
-    :meth:`forget_backend` drops one that left the configuration.
+    :meth:`forget_backend` drops one that left the configuration. The forward proxy's origins
+    (its "backends", chosen by clients) are bounded: the busiest ``max_origins`` are kept one by
+    one, the rest counted together as :data:`OTHER_ORIGINS`.
     """
 
-    def __init__(self, clock: Clock = time.monotonic, seconds: int = 60) -> None:
+    def __init__(
+        self, clock: Clock = time.monotonic, seconds: int = 60, max_origins: int = 256
+    ) -> None:
+        if max_origins < 1:
+            raise ValueError("max_origins must be ≥ 1")
         self.clock = clock
         self.seconds = seconds
         self._proxies: dict[str, _Track] = {}
         self._backends: dict[str, _Track] = {}
+        self._origins = _Origins(max_origins, seconds, clock)
         self._inflight: dict[str, int] = {}
+
+    @property
+    def max_origins(self) -> int:
+        """How many forward-proxy origins are tracked one by one."""
+        return self._origins.limit
+
+    @max_origins.setter
+    def max_origins(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("max_origins must be ≥ 1")
+        origins = self._origins
+        origins.limit = limit
+        if len(origins.tracks) > limit:
+            for name, track in sorted(origins.tracks.items(), key=lambda kv: kv[1].requests)[
+                : len(origins.tracks) - limit
+            ]:
+                origins.other.absorb(track)
+                del origins.tracks[name]
 
     # -- hot path ---------------------------------------------------------------------------
     def observe(
@@ -409,9 +591,12 @@ class Stats:
             track = self._proxies[proxy] = _Track(self.seconds, self.clock)
         track.add(sec, cls, bucket, latency, error, bytes_out)
         if backend is not None:
-            track = self._backends.get(backend)
-            if track is None:
-                track = self._backends[backend] = _Track(self.seconds, self.clock)
+            if proxy == "forward":
+                track = self._origins.track(backend)
+            else:
+                track = self._backends.get(backend)
+                if track is None:
+                    track = self._backends[backend] = _Track(self.seconds, self.clock)
             track.add(sec, cls, bucket, latency, error, bytes_out)
 
     def second(
@@ -482,24 +667,9 @@ class Stats:
         windows = {o: _summarise(tracks, o, now).to_dict() for o in spans}
         long = spans[-1]
         backends: dict[str, dict[str, Any]] = {}
-        for name, track in self._backends.items():
-            s_long = track.summary(long, now)
-            s10 = track.summary(min(10, long), now)
-            backends[name] = {
-                "requests": track.requests,
-                "errors": track.errors,
-                "bytes_out": track.bytes,
-                "inflight": self._inflight.get(name, 0),
-                "requests_60s": s_long.requests,
-                "errors_60s": s_long.errors,
-                "error_rate_60s": s_long.error_rate,
-                "rate_10s": s10.rate,
-                "p50": s_long.p50,
-                "p95": s_long.p95,
-                "p99": s_long.p99,
-                "share_60s": 0.0,
-                "series_60s": track.series(long, now),
-            }
+        inflight = self._inflight
+        for name, track in (*self._backends.items(), *self._origins.items()):
+            backends[name] = track.row(now, long, inflight.get(name, 0))
         # Backends with requests in flight but none finished yet still deserve a row.
         for name, n in self._inflight.items():
             if name not in backends and n:
@@ -529,7 +699,9 @@ class Stats:
             "status_classes": dict(zip(STATUS_CLASSES, classes, strict=True)),
             "bytes_out": nbytes,
             "proxies": {name: t.all_time() for name, t in self._proxies.items()},
-            "backends": {name: t.all_time() for name, t in self._backends.items()},
+            "backends": {
+                name: t.all_time() for name, t in (*self._backends.items(), *self._origins.items())
+            },
         }
 
     def prometheus_state(self) -> dict[str, Any]:
