@@ -385,6 +385,10 @@ class Control:
         demo = self._demo()
         if isinstance(demo, Result):
             return demo
+        if not isinstance(backend, str):
+            return _fail(f"backend: expected a demo backend name, got {backend!r}", "backend")
+        if not isinstance(kind, str):
+            return _fail(f"kind: expected a string, got {kind!r}", "kind")
         faults = demo.faults
         sync = {
             "latency": faults.set_latency,

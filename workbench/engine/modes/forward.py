@@ -157,7 +157,7 @@ class ForwardProxy:
             authority = target
         else:
             parts = split_absolute(target)
-            if parts is not None and parts[0] == "http":
+            if parts is not None and parts[0] in ("http", "ws"):
                 authority = parts[1]
                 path = parts[2]
                 dest = split_authority(authority, 80)

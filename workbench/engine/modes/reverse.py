@@ -18,7 +18,6 @@ from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import Exchange, new_record
 from workbench.engine.pipeline.forwarding import reverse_forwarding
 from workbench.engine.pipeline.stages import make_handler
-from workbench.engine.pipeline.upstream import IDEMPOTENT  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine

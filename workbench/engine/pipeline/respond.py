@@ -6,6 +6,8 @@ back-pressure. What the relay collects (up to ``x.collect`` bytes) goes to the c
 
 from __future__ import annotations
 
+import time
+
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.http.upgrade import relay_upgrade
@@ -74,7 +76,7 @@ def send_stored(x: Exchange) -> None:
     headers = x.out_headers
     body = x.body
     rec.response_headers = headers
-    rec.t_first_byte = rec.t_first_byte or _since(req)
+    rec.t_first_byte = rec.t_first_byte or time.monotonic() - req.start_mono
     is_head = req.method == "HEAD"
     rec.bytes_out = 0 if is_head or status == 304 else len(body)
     if rec.body_cap and rec.bytes_out:
@@ -85,12 +87,6 @@ def send_stored(x: Exchange) -> None:
                 rec.content_type = v
                 break
     x.conn.respond(status, headers, body, head=is_head, length=x.length)
-
-
-def _since(req: HttpRequest) -> float:
-    import time
-
-    return time.monotonic() - req.start_mono
 
 
 def relay_complete(

@@ -1,0 +1,108 @@
+"""The stages as a unit: their fixed order, and what a cache hit costs (no extra coroutine)."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from origin import Origin
+
+from workbench.config.model import (
+    Address,
+    BackendConfig,
+    Config,
+    PoolConfig,
+    ReverseConfig,
+    RouteConfig,
+    RuleConfig,
+)
+from workbench.engine.pipeline.stages import STAGES
+
+STAGE_CODE = (
+    str(Path("workbench", "engine", "pipeline")),
+    str(Path("workbench", "engine", "modes")),
+)
+
+
+def test_the_stages_are_the_design_sequence():
+    assert [s.__name__ for s in STAGES] == [
+        "access_control",
+        "auth",
+        "destination",
+        "request_rules",
+        "cache_lookup",
+        "upstream",
+        "response_rules",
+        "cache_store",
+        "respond",
+    ]
+
+
+def cacheable_app() -> web.Application:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="cached\n", headers={"Cache-Control": "max-age=60"})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    return app
+
+
+async def coroutines_run_by(session: aiohttp.ClientSession, url: str) -> set[str]:
+    """Names of the pipeline/mode coroutines that ran while ``url`` was fetched."""
+    seen: set[str] = set()
+
+    def profile(frame, event, arg) -> None:
+        code = frame.f_code
+        if (
+            event == "call"
+            and code.co_flags & inspect.CO_COROUTINE
+            and any(part in code.co_filename for part in STAGE_CODE)
+        ):
+            seen.add(code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        async with session.get(url) as r:
+            assert r.status == 200
+            await r.read()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+async def test_a_cache_hit_runs_no_coroutine_but_the_handler(engine_factory):
+    origin = await Origin("cacheable", cacheable_app()).start()
+    try:
+        pool = PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))
+        rule = RuleConfig(
+            name="tag-it",
+            phase="response",
+            when="~c 200",
+            action="set_header",
+            header="X-Seen",
+            value="yes",
+        )
+        cfg = Config(
+            reverse=ReverseConfig(
+                listen=Address("127.0.0.1", 0),
+                cache=True,
+                routes=(RouteConfig(name="site", pool="web"),),
+                pools={"web": pool},
+            ),
+            rules=(rule,),
+        )
+        eng = await engine_factory(cfg)
+        url = eng.listeners["reverse"] + "/page"
+        async with aiohttp.ClientSession() as s:
+            miss = await coroutines_run_by(s, url)
+            hit = await coroutines_run_by(s, url)
+        assert "fetch" in miss  # the upstream stage waits for the origin
+        assert hit == {"handle"}, hit
+        records, _, _ = eng.records_since(0, 10)
+        assert [r.cache for r in records] == ["miss", "hit"]
+        assert ("X-Seen", "yes") in records[1].response_headers
+    finally:
+        await origin.stop()
