@@ -59,6 +59,7 @@ class RawOrigin:
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task] = set()
 
     @property
     def url(self) -> str:
@@ -71,6 +72,9 @@ class RawOrigin:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             while True:
                 req = await read_request(reader)
@@ -85,6 +89,7 @@ class RawOrigin:
             pass
         finally:
             self._writers.discard(writer)
+            self._tasks.discard(task)
             writer.close()
 
     async def stop(self) -> None:
@@ -92,6 +97,9 @@ class RawOrigin:
             self.server.close()
             for w in list(self._writers):
                 w.close()
+            for t in list(self._tasks):
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.server.wait_closed()
 
 

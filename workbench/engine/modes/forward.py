@@ -13,6 +13,7 @@ import ipaddress
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from workbench.config.model import ForwardConfig
@@ -230,7 +231,7 @@ class ForwardProxy:
     def timeout(self, x: Exchange) -> float:
         return self.config.timeouts.response
 
-    def pick(self, x: Exchange, tried: set[str]) -> Any:
+    def pick(self, x: Exchange, tried: AbstractSet[str]) -> Any:
         """The origin's pool; a coroutine only when a name must be resolved (and checked)."""
         origin = self.origins.get(x.dest)
         if origin is not None and origin.expires > time.monotonic():

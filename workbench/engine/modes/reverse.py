@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -163,7 +164,7 @@ class ReverseProxy:
     def timeout(self, x: Exchange) -> float:
         return x.dest.config.timeouts.response
 
-    def pick(self, x: Exchange, tried: set[str]) -> Backend | None:
+    def pick(self, x: Exchange, tried: AbstractSet[str]) -> Backend | None:
         """The balancer's choice among the pool's backends not yet ``tried``."""
         pool: Pool = x.dest
         rec = x.rec

@@ -8,6 +8,7 @@ response (``x.resp`` from ``x.peer`` on ``x.up``) or the failure (``x.error``) o
 from __future__ import annotations
 
 import time
+from collections.abc import Set as AbstractSet
 from types import CoroutineType
 
 from workbench.engine.balancing.health import passive_failure, passive_success
@@ -20,6 +21,8 @@ from workbench.engine.pipeline.exchange import DONE, Exchange
 from workbench.engine.pipeline.forwarding import add_forwarding
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+NOT_TRIED: frozenset[str] = frozenset()
+"""Backends already tried, before the first retry (no set allocated per request)."""
 
 
 _FRAMING = frozenset({"content-length", "expect"})
@@ -72,7 +75,7 @@ async def fetch(x: Exchange) -> object:
         add_forwarding(x, mode.forwarding)
     retries = mode.retries(x)
     can_retry = req.method in IDEMPOTENT and req.stream is None
-    tried: set[str] = set()
+    tried: AbstractSet[str] = NOT_TRIED
     last: UpstreamError | None = None
     send_headers = x.headers if not x.extra else x.headers + x.extra
     passive = mode.passive
@@ -123,12 +126,13 @@ async def fetch(x: Exchange) -> object:
             rec.step("upstream", exc.kind, f"{peer.name}: {exc}")
             # A dropped pooled connection may have reached the application: it is a retry like
             # any other, so ``retries: 0`` sends the request exactly once.
-            if can_retry and attempt < retries and (exc.stale or exc.retryable):
+            elsewhere = exc.retryable and mode.retry_elsewhere
+            if can_retry and attempt < retries and (exc.stale or elsewhere):
                 attempt += 1
                 if exc.stale:
                     rec.step("upstream", "retry", f"{peer.name}: pooled connection was closed")
-                elif mode.retry_elsewhere:
-                    tried.add(peer.name)
+                else:
+                    tried = tried | {peer.name}
                 continue
             x.error = exc
             return _failed(x)
