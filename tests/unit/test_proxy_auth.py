@@ -101,3 +101,12 @@ async def test_every_table_is_bounded() -> None:
     assert len(auth._bad) <= 8
     assert len(auth._clients) <= 16
     assert not auth._pending
+
+
+async def test_an_ipv6_client_is_limited_per_64_not_per_address() -> None:
+    auth = ProxyAuth(AuthConfig(users=USERS), max_failures=2)
+    for i in range(2):
+        assert (await decide(auth, basic("alice", f"g{i}"), f"2001:db8::{i + 1}")).status == 407
+    # A fresh address in the same /64 is the same attacker; another /64 is someone else.
+    assert (await decide(auth, basic("alice", "g9"), "2001:db8::99")).status == 429
+    assert (await decide(auth, basic("alice", "g9"), "2001:db8:0:1::1")).status == 407

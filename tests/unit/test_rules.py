@@ -405,6 +405,23 @@ def test_dry_run_follows_the_real_semantics_without_counting() -> None:
     assert all(r.hits == 0 for r in rs.rules)
 
 
+@pytest.mark.parametrize(
+    ("url", "fires"),
+    [
+        ("http://[::1", True),  # half-typed IPv6 literal: urlsplit raises, the tester answers
+        ("http://[::1]:8080/x", True),
+        ("http://u@[::1/x", True),
+        ("http://ADS.test:99999/x", False),
+        ("http://ads.test:x/y", False),
+    ],
+)
+def test_dry_run_takes_any_half_typed_url(url: str, fires: bool) -> None:
+    rs = RuleSet.compile([rc("v6", "~d ::1", "block"), rc("ads", "~d ads.test", "tag", value="a")])
+    results = dict(dry_run(rs, "GET", url))
+    assert results["v6"] is fires
+    assert results["ads"] is not fires
+
+
 def test_block_page_names_the_rule_and_escapes_it() -> None:
     rec = req("ads.test", "/x?a=<b>")
     page = block_page("block-<ads>", 403, rec)

@@ -7,9 +7,9 @@ host names). What the loop does per request is a dict lookup:
 * a good ``Proxy-Authorization`` value seen in the last ``ok_ttl`` seconds is accepted at once —
   synchronously, no coroutine (:meth:`ProxyAuth.check_cached`);
 * a known wrong value is refused at once for ``fail_ttl`` seconds (no hash);
-* a client that failed ``max_failures`` times within ``window`` seconds, or already has
-  ``max_inflight`` checks running, gets 429 with ``Retry-After`` (no hash): repeated wrong
-  passwords cost the attacker, not the proxy;
+* a client (an IPv4 address or an IPv6 /64) that failed ``max_failures`` times within
+  ``window`` seconds, or already has ``max_inflight`` checks running, gets 429 with
+  ``Retry-After`` (no hash): repeated wrong passwords cost the attacker, not the proxy;
 * identical checks in flight share one hash; at most ``max_queued`` checks wait overall.
 
 Every map is bounded; the oldest entries go first.
@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ipaddress
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 from workbench.config.model import AuthConfig
 from workbench.config.passwords import verify_password
@@ -119,6 +121,7 @@ class ProxyAuth:
         bad = self._bad.get(value)
         if bad is not None:
             if bad[0] > now:
+                client = _client_key(client)
                 self._failed(client, now)
                 state = self._clients[client]
                 if state.failures > self.max_failures:
@@ -131,6 +134,7 @@ class ProxyAuth:
     # -- the slow path ------------------------------------------------------------------------
     async def verify(self, value: str, client: str) -> AuthDecision:
         """Check ``value`` on the hash threads (rate-limited per client) and remember the answer."""
+        client = _client_key(client)
         now = time.monotonic()
         limited = self._limit(client, now)
         if limited is not None:
@@ -221,6 +225,20 @@ class ProxyAuth:
         table[value] = (expires, decision)
         if len(table) > self.max_entries:
             del table[next(iter(table))]
+
+
+@lru_cache(maxsize=1024)
+def _client_key(ip: str) -> str:
+    """Whom a failure counts against: an IPv4 address, or an IPv6 /64 (one host's usual share)."""
+    if ":" not in ip:
+        return ip
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{addr}/64", strict=False))
 
 
 def _parse(value: str) -> tuple[str, str] | AuthDecision:

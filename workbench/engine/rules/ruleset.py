@@ -475,6 +475,30 @@ test which rules a URL would trigger.</p>
     return page.encode("utf-8")
 
 
+def _host_and_path(url: str) -> tuple[str, str]:
+    """(lower-case host, path with query) of a URL typed by hand, however incomplete.
+
+    The rule tester runs on every keystroke, so ``http://[::1`` (half an IPv6 literal) must give
+    an answer, not an exception.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        rest = url.split("://", 1)[-1]
+        authority, slash, tail = rest.partition("/")
+        authority = authority.rpartition("@")[2]
+        if authority.startswith("["):
+            host = authority[1:].partition("]")[0]
+        else:
+            host = authority.partition(":")[0]
+        return host.lower(), slash + tail if slash else "/"
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return host, path
+
+
 def dry_run(
     ruleset: RuleSet,
     method: str,
@@ -489,10 +513,7 @@ def dry_run(
     """
     if "://" not in url:
         url = "http://" + url
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
+    host, path = _host_and_path(url)
     if isinstance(headers, Mapping):
         header_list = list(headers.items())
     else:
@@ -504,7 +525,7 @@ def dry_run(
         proxy="reverse",
         method=method.upper(),
         url=url,
-        host=parts.hostname or "",
+        host=host,
         path=path,
         request_headers=header_list,
     )
