@@ -108,3 +108,44 @@ async def test_a_cache_hit_runs_no_coroutine_but_the_handler(engine_factory):
         assert ("X-Seen", "yes") in records[1].response_headers
     finally:
         await origin.stop()
+
+
+class BrokenMode:
+    """A mode with a bug in its destination stage (the rest is the real pipeline)."""
+
+    client_allowed = None
+    auth = None
+    cache_enabled = False
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def exchange(self, req, conn):
+        from workbench.engine.pipeline.exchange import Exchange, new_record
+
+        rec = new_record(self.engine, req, conn, "reverse", req.target, "t", req.target)
+        return Exchange(req, conn, rec, self)
+
+    def destination(self, x):
+        raise RuntimeError("boom: internal detail <secret>")
+
+
+async def test_an_internal_error_is_one_sentence_and_the_record_has_the_exception():
+    from workbench.config.model import Limits
+    from workbench.engine.engine import Engine
+    from workbench.engine.http.server import HttpServer
+    from workbench.engine.pipeline.stages import make_handler
+
+    eng = Engine(Config())
+    server = HttpServer(make_handler(BrokenMode(eng)), Limits(), on_error=eng.internal_error)
+    host, port = await server.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"http://{host}:{port}/x") as r:
+            assert r.status == 500
+            text = await r.text()
+        assert "secret" not in text and "RuntimeError" not in text and len(text) < 120
+        rec = eng.records_since(0, 10)[0][-1]
+        assert rec.error == "RuntimeError: boom: internal detail <secret>"
+        assert eng.internal_errors == 1
+    finally:
+        await server.stop(0.1)

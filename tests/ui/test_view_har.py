@@ -25,6 +25,8 @@ async def test_a_capture_exported_from_a_live_engine_opens_read_only(live, tmp_p
         async with s.get(url + "/hello") as r:
             await r.read()
     await wait_for(lambda: engine.records.total == 3)
+    first = engine.records.all_records()[0]
+    assert engine.control.mark(first.id).ok
     path = write_har(engine.records.all_records(), tmp_path / "class.har")
     check_har(json.loads(path.read_text()))
     assert path.stat().st_mode & 0o777 == 0o600
@@ -35,6 +37,8 @@ async def test_a_capture_exported_from_a_live_engine_opens_read_only(live, tmp_p
         await wait_for(lambda: view.table.row_count == 3)
         assert [r.path for r in view.table.rows] == ["/echo", "/pixel.gif", "/hello"]
         assert "viewing" in text_of(app.query_one("#header-status"))
+        assert "1 marked" in text_of(view.query_one("#traffic-status"))
+        assert view.table.rows[0].marked
         # The display filter works on the capture as on live traffic.
         await pilot.press("slash", *"~c 403", "enter")
         await pilot.pause()

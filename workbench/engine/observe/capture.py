@@ -51,7 +51,10 @@ class CaptureEngine:
         # Every record keeps its details and bodies: the file is already in memory.
         self.records = RecordLog(capacity=n, detail_capacity=n, body_cap=1, body_budget=1 << 62)
         for rec in records:
+            marked, rec.marked = rec.marked, False
             self.records.append(rec)
+            if marked:
+                self.records.set_marked(rec, True)
         self.listeners = {"viewing": source}
         self.control = ReadOnlyControl(source, self.records)
         self.config = Config()

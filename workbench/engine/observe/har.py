@@ -168,6 +168,7 @@ def _workbench(rec: RequestRecord) -> dict[str, Any]:
         "error": rec.error,
         "sni": rec.sni,
         "marked": rec.marked,
+        "upgrade": getattr(rec, "upgrade", None),
         "request_body_size": rec.request_body_size,
         "response_body_size": rec.response_body_size,
         "response_body": _raw_if_decoded(rec),
@@ -331,9 +332,20 @@ def record_from_entry(e: Any, index: int, next_id: int) -> RequestRecord:
     for key in ("request_body_size", "response_body_size"):
         if isinstance(wb.get(key), int):
             setattr(rec, key, max(wb[key], getattr(rec, key)))
-    for key in ("pool", "backend", "cache", "rule", "error", "sni", "target", "upstream_target"):
+    for key in (
+        "pool",
+        "backend",
+        "cache",
+        "rule",
+        "error",
+        "sni",
+        "target",
+        "upstream_target",
+        "upgrade",
+    ):
         if isinstance(wb.get(key), str):
             setattr(rec, key, wb[key])
+    rec.marked = wb.get("marked") is True
     if isinstance(wb.get("bodies_dropped"), str):
         rec.bodies_dropped = wb["bodies_dropped"]
     if wb.get("tags"):

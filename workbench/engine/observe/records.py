@@ -216,6 +216,12 @@ class RequestRecord:
             "response_headers": [list(h) for h in self.response_headers or ()],
             "backend_response_headers": [list(h) for h in self.backend_response_headers or ()],
             "trace": [list(t) for t in self.trace],
+            "target": self.target,
+            "upstream_target": self.upstream_target,
+            "request_body_size": self.request_body_size,
+            "response_body_size": self.response_body_size,
+            "bodies_kept": self.body_cap > 0 and self.bodies_dropped is None,
+            "marked": self.marked,
         }
 
 

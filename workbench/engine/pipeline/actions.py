@@ -77,7 +77,6 @@ def answer_internal(x: Exchange, exc: BaseException) -> None:
         return
     x.req.keep_alive = False
     answer(x, 500, "Internal error in the workbench; the request's record has the details.\n")
-    x.rec.error = f"{type(exc).__name__}: {exc}"
 
 
 def act(v: Verdict, x: Exchange, headers: Headers) -> bool:

@@ -709,6 +709,9 @@ class TrafficView(View):
         if not records:
             return 0
         self._records.extend(records)
+        for rec in records:
+            if rec.marked:  # marked elsewhere (a saved capture, the admin API)
+                self._marked[rec.id] = rec
         flt = self.display_filter
         new = records if flt is None else [r for r in records if flt(r)]
         if not new:
