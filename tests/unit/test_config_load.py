@@ -230,6 +230,19 @@ INVALID = [
         "1:27: forward.connect_ports[0]: expected an integer from 1 to 65535, got 70000",
     ),
     ("demo: {backends: 2.5}", "1:18: demo.backends: expected an integer, got 2.5"),
+    # what the rule engine would refuse at start is a config problem with a position
+    (
+        'rules:\n  - {name: r, when: x, action: set_header, header: X-A, value: "€"}',
+        "2:64: rules[0].value: a header value may hold only printable ASCII and Latin-1",
+    ),
+    (
+        'rules:\n  - {name: r, when: x, action: set_header, header: X-A, value: "a\\r\\nb"}',
+        "2:64: rules[0].value: a value cannot contain line breaks",
+    ),
+    (
+        'rules:\n  - {name: r, when: x, action: redirect, location: "/café"}',
+        "2:52: rules[0].location: a location must be plain ASCII",
+    ),
     (
         "forward: {max_origin_stats: 0}",
         "1:29: forward.max_origin_stats: expected an integer from 1 to 100000, got 0",

@@ -422,6 +422,26 @@ def test_dry_run_takes_any_half_typed_url(url: str, fires: bool) -> None:
     assert results["ads"] is not fires
 
 
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"action": "set_header", "header": "X-A", "value": "price €5"}, "value"),
+        ({"action": "set_header", "header": "X-A", "value": "a\x1bb"}, "value"),
+        ({"action": "redirect", "location": "http://例え.jp/"}, "location"),
+        ({"action": "redirect", "location": "/caf\u00e9"}, "location"),
+    ],
+)
+def test_header_text_that_cannot_go_on_the_wire_is_refused(kw: dict, field: str) -> None:
+    # Header bytes are sent as Latin-1: these used to fail every request the rule matched.
+    with pytest.raises(RuleError) as info:
+        RuleSet.compile([rc("r", "~all", **kw)])
+    assert info.value.field == field
+
+
+def test_latin1_header_values_are_fine() -> None:
+    RuleSet.compile([rc("r", "~all", "set_header", header="X-A", value="caf\u00e9\tok")])
+
+
 def test_block_page_names_the_rule_and_escapes_it() -> None:
     rec = req("ads.test", "/x?a=<b>")
     page = block_page("block-<ads>", 403, rec)

@@ -764,6 +764,18 @@ def _check_rule(chk: _Checker, rule: RuleConfig, node: Node, path: str) -> None:
         chk.report(
             chk.nodes.get(sub, node), sub, f"expected a 3xx redirect status, got {rule.status}"
         )
+    if not chk.had_problem(path):
+        # What the rule engine would refuse at start (a header value that cannot go on the wire,
+        # a line break…) is a config problem with a position, not a traceback from `run`.
+        try:
+            from workbench.engine.rules.ruleset import RuleError, compile_rule
+        except ImportError:  # the rule engine is optional to the loader
+            return
+        try:
+            compile_rule(rule)
+        except RuleError as exc:
+            sub = _join(path, exc.field)
+            chk.report(chk.nodes.get(sub, node), sub, exc.message)
 
 
 def _when(chk: _Checker, node: Node, path: str) -> Any:

@@ -414,6 +414,12 @@ def compile_rule(
     return Rule(cfg, filter)
 
 
+def _field_value_ok(text: str) -> bool:
+    """Whether ``text`` can go out as an HTTP field value (RFC 9110 §5.5: VCHAR, SP, HTAB, and
+    the obs-text bytes 0x80–0xFF, which the proxies send as Latin-1)."""
+    return all(c == "\t" or " " <= c <= "~" or "\xa0" <= c <= "\xff" for c in text)
+
+
 def _check_action(cfg: RuleConfig, fail: Callable[..., RuleError]) -> None:
     action = cfg.action
     status = cfg.status
@@ -425,6 +431,14 @@ def _check_action(cfg: RuleConfig, fail: Callable[..., RuleError]) -> None:
         raise fail("location", "redirect needs a location (the URL to send the client to)")
     if action == "redirect" and any(c in cfg.location for c in "\r\n"):  # type: ignore[operator]
         raise fail("location", "a location cannot contain line breaks")
+    if action == "redirect" and not (
+        cfg.location.isascii() and _field_value_ok(cfg.location)  # type: ignore[union-attr]
+    ):
+        raise fail(
+            "location",
+            "a location must be plain ASCII (write other characters percent-encoded, "
+            "e.g. /caf%C3%A9)",
+        )
     if action in ("set_header", "remove_header"):
         if not isinstance(cfg.header, str) or not _TOKEN.fullmatch(cfg.header):
             raise fail(
@@ -437,6 +451,13 @@ def _check_action(cfg: RuleConfig, fail: Callable[..., RuleError]) -> None:
         if any(c in cfg.value for c in "\r\n\0"):
             # A line break in a header value would let a rule inject whole headers.
             raise fail("value", "a value cannot contain line breaks or NUL")
+        if action == "set_header" and not _field_value_ok(cfg.value):
+            # Header bytes go out as Latin-1; anything else would fail every matching request.
+            raise fail(
+                "value",
+                "a header value may hold only printable ASCII and Latin-1 characters "
+                "(no control characters)",
+            )
     if action == "delay":
         d = cfg.delay
         if (
