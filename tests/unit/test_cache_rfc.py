@@ -551,3 +551,62 @@ def test_206_is_never_stored_as_the_full_entity() -> None:
     )
     assert not res and "206" in res.reason
     assert cache.lookup("GET", URL, [], now=T0 + 1).status == "miss"
+
+
+# -- serving ranges and single-flight revalidation through HttpCache -----------------------------
+
+
+def _hit_with(cache: HttpCache, headers: Headers, method: str = "GET"):
+    res = cache.lookup(method, URL, headers, now=T0 + 1)
+    assert res.usable, res.reason
+    return res, cache.apply_range(res, res.entry, list(res.entry.headers), res.entry.body)
+
+
+@pytest.mark.parametrize(
+    ("req", "status", "body", "content_range"),
+    [
+        ([], 200, b"0123456789", None),
+        ([("Range", "bytes=0-3")], 206, b"0123", "bytes 0-3/10"),
+        ([("range", "bytes=-2")], 206, b"89", "bytes 8-9/10"),
+        ([("Range", "bytes=10-")], 416, b"", "bytes */10"),
+        ([("Range", "bytes=0-1,4-5")], 200, b"0123456789", None),
+        ([("Range", "bytes=2-3"), ("If-Range", '"r1"')], 206, b"23", "bytes 2-3/10"),
+        ([("Range", "bytes=2-3"), ("If-Range", '"r0"')], 200, b"0123456789", None),
+    ],
+)
+def test_apply_range(req: Headers, status: int, body: bytes, content_range: str | None) -> None:
+    cache, _ = make_cache()
+    put(cache, [("Cache-Control", "max-age=60"), ("ETag", '"r1"')], body=b"0123456789")
+    _, (got_status, headers, got_body) = _hit_with(cache, req)
+    assert (got_status, got_body) == (status, body)
+    assert dict(headers).get("Content-Range") == content_range
+
+
+def test_range_is_ignored_for_head_and_for_non_200_entries() -> None:
+    cache, _ = make_cache()
+    put(cache, [("Cache-Control", "max-age=60")], body=b"0123456789")
+    _, (status, _, body) = _hit_with(cache, [("Range", "bytes=0-3")], "HEAD")
+    assert (status, body) == (200, b"0123456789")
+    put(cache, [("Cache-Control", "max-age=60")], status=404, body=b"missing", url=URL)
+    _, (status, _, body) = _hit_with(cache, [("Range", "bytes=0-3")])
+    assert (status, body) == (404, b"missing")
+
+
+def test_one_background_revalidation_per_entry() -> None:
+    cache, _ = make_cache()
+    put(cache, [("Cache-Control", "max-age=10, stale-while-revalidate=60"), ("ETag", '"e"')])
+    first = cache.lookup("GET", URL, [], now=T0 + 20)
+    assert first.usable and first.serve_while_revalidate
+    others = [cache.lookup("GET", URL, [], now=T0 + 20 + i / 10) for i in range(49)]
+    assert all(r.usable and not r.serve_while_revalidate for r in others)
+    assert "revalidation in flight" in others[0].reason
+    cache.revalidation_done(first.entry)  # e.g. the origin failed: the next hit may try again
+    assert cache.lookup("GET", URL, [], now=T0 + 30).serve_while_revalidate
+
+
+def test_a_lost_background_revalidation_does_not_block_forever() -> None:
+    cache, _ = make_cache()
+    put(cache, [("Cache-Control", "max-age=10, stale-while-revalidate=600"), ("ETag", '"e"')])
+    assert cache.lookup("GET", URL, [], now=T0 + 20).serve_while_revalidate
+    assert not cache.lookup("GET", URL, [], now=T0 + 21).serve_while_revalidate
+    assert cache.lookup("GET", URL, [], now=T0 + 81).serve_while_revalidate

@@ -55,6 +55,15 @@ class EchoServer:
             raise RuntimeError("secret internal detail")
         if req.target in self.delays:
             await asyncio.sleep(self.delays[req.target])
+        if req.target == "/flood":
+            conn.write_head(200, [("Content-Length", str(1 << 30))])
+            try:
+                for _ in range(1 << 14):
+                    conn.write(b"f" * 65536)
+                    await conn.drain()
+            except ConnectionError as exc:
+                self.stream_errors.append(exc)
+            return
         body = req.body
         if req.stream is not None:
             parts = []
@@ -339,6 +348,34 @@ async def test_stalled_streamed_body_gets_408_and_the_handler_an_error(echo):
     assert resp.status == 408 and resp.header("connection") == "close"
     await wait_for(lambda: srv.stream_errors)
     assert isinstance(srv.stream_errors[0], RequestBodyTimeout)
+    writer.close()
+
+
+async def test_never_ending_header_line_is_431_not_memory(echo):
+    srv = await echo(Limits(max_header_size=16384))
+    reader, writer = await srv.connect()
+    writer.write(b"GET / HTTP/1.1\r\nHost: t\r\nX-Endless: ")
+    try:
+        for _ in range(200):  # 12 MiB if nobody stops it
+            writer.write(b"e" * 65536)
+            await writer.drain()
+    except ConnectionError:
+        pass  # refused while still sending: the answer may be lost to the reset
+    await wait_for(lambda: srv.bad)
+    assert srv.bad[0][0] == 431
+
+
+async def test_client_that_stops_reading_is_disconnected(echo):
+    srv = await echo(Limits(client_timeout=5))
+    reader, writer = await srv.connect()
+    writer.write(req("/flood"))
+    conns = srv.server.connections
+    await wait_for(lambda: conns and next(iter(conns))._write_paused)
+    srv.server.sweep(time.monotonic() + 1)
+    assert not srv.stream_errors
+    srv.server.sweep(time.monotonic() + 6)
+    await wait_for(lambda: srv.stream_errors)
+    assert "stopped reading" in str(srv.stream_errors[0])
     writer.close()
 
 

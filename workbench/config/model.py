@@ -63,8 +63,9 @@ class Limits:
     max_body_size: int = 100 * 1024 * 1024
     """Bytes of request body; larger requests get 413."""
     client_timeout: float = 60.0
-    """Seconds to wait for a client's complete request headers, and the longest pause in a
-    request body (slow clients get 408, or a close once the response has started)."""
+    """Seconds to wait for a client's complete request headers, the longest pause in a request
+    body (slow clients get 408, or a close once the response has started) and the longest a
+    client may stop reading its response (then the connection is reset)."""
     keepalive_timeout: float = 75.0
     """Seconds an idle client keep-alive connection is kept open."""
     max_connections_per_backend: int = 256

@@ -41,7 +41,7 @@ class Engine:
         self.events = EventLog()
         self.ruleset = RuleSet.compile(list(config.rules))
         self.rule_configs = list(config.rules)
-        self.cache = HttpCache(config.cache.max_size, config.cache.max_object_size)
+        self.cache = HttpCache.from_config(config.cache)
         self.cache_layer = CacheLayer(self, self.cache)
         self.pools: dict[str, Pool] = {}
         self.listeners: dict[str, str] = {}

@@ -68,8 +68,11 @@ from workbench.engine.cache.policy import (
     corrected_initial_age,
     etag_matches_weak,
     freshness_lifetime,
+    if_range_matches,
     invalidation_targets,
     merge_304_headers,
+    parse_range,
+    partial_headers,
     stale_on_error_allowed,
     storable_reason,
     stored_headers,
@@ -80,6 +83,9 @@ from workbench.engine.cache.store import ENTRY_OVERHEAD, CachedResponse, CacheKe
 from workbench.engine.observe.records import Headers
 
 __all__ = ["HttpCache", "LookupResult", "StoreResult"]
+
+BACKGROUND_REVALIDATION_TIMEOUT = 60.0
+"""A background revalidation not reported done by then no longer blocks the next one."""
 
 _NOT_MODIFIED_FIELDS = frozenset(
     {"cache-control", "content-location", "date", "etag", "expires", "vary", "last-modified"}
@@ -107,6 +113,8 @@ class LookupResult:
         "can_serve_stale_on_error",
         "serve_while_revalidate",
         "only_if_cached_fail",
+        "range",
+        "if_range",
     )
 
     def __init__(
@@ -138,6 +146,9 @@ class LookupResult:
         self.can_serve_stale_on_error = can_serve_stale_on_error
         self.serve_while_revalidate = serve_while_revalidate
         self.only_if_cached_fail = only_if_cached_fail
+        self.range: str | None = None
+        """The request's Range (GET only), for :meth:`HttpCache.apply_range`."""
+        self.if_range: str | None = None
 
     def __repr__(self) -> str:
         return f"LookupResult({self.status!r}, {self.reason!r})"
@@ -236,6 +247,8 @@ class HttpCache:
             return LookupResult("bypass", f"bypass: method {method}", fwd="bypass")
         cc_raw: str | None = None
         pragma_no_cache = False
+        rng: str | None = None
+        if_range: str | None = None
         for name, value in req_headers:
             ln = name.lower()
             if ln == "cache-control":
@@ -245,6 +258,25 @@ class HttpCache:
                 return LookupResult("bypass", "bypass: Authorization", fwd="bypass")
             elif ln == "pragma" and "no-cache" in value.lower():
                 pragma_no_cache = True
+            elif ln == "range":
+                rng = value if rng is None else f"{rng}, {value}"
+            elif ln == "if-range":
+                if_range = value
+        res = self._decide(method, url, req_headers, now, cc_raw, pragma_no_cache)
+        if rng is not None and method == "GET":
+            res.range = rng
+            res.if_range = if_range
+        return res
+
+    def _decide(
+        self,
+        method: str,
+        url: str,
+        req_headers: Headers,
+        now: float,
+        cc_raw: str | None,
+        pragma_no_cache: bool,
+    ) -> LookupResult:
         rcc = parse_cache_control(cc_raw) if cc_raw else EMPTY_CC
         nurl = normalize_url(url)
         key = "GET|" + nurl
@@ -298,15 +330,20 @@ class HttpCache:
                     False,
                 )
             if entry.swr is not None and not entry.forbid_stale and stale_for <= entry.swr:
+                # One background revalidation per entry at a time, however many stale hits.
+                revalidate = now >= entry.revalidating_until
+                if revalidate:
+                    entry.revalidating_until = now + BACKGROUND_REVALIDATION_TIMEOUT
                 return self._serve_stale_now(
                     entry,
                     key,
                     method,
                     remaining,
                     now,
-                    f"stale: {_expired(entry, stale_for)}, served while revalidating "
-                    f"(stale-while-revalidate={entry.swr})",
-                    True,
+                    f"stale: {_expired(entry, stale_for)}, "
+                    + ("served while revalidating" if revalidate else "revalidation in flight")
+                    + f" (stale-while-revalidate={entry.swr})",
+                    revalidate,
                 )
             why = _expired(entry, stale_for)
 
@@ -671,6 +708,11 @@ class HttpCache:
             )
         return None
 
+    @staticmethod
+    def revalidation_done(entry: CachedResponse) -> None:
+        """A background revalidation of ``entry`` ended (however): the next may start."""
+        entry.revalidating_until = 0.0
+
     def serve_stale(self, entry: CachedResponse, now: float | None = None) -> Headers:
         """Count a stale response served because upstream failed; returns its headers."""
         if now is None:
@@ -691,6 +733,38 @@ class HttpCache:
         headers = entry.headers.copy()
         headers.append(("Age", str(int(age)) if age > 0.0 else "0"))
         return headers
+
+    @staticmethod
+    def apply_range(
+        res: LookupResult, entry: CachedResponse, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]:
+        """Answer a GET's Range from a complete stored 200 (RFC 9110 §14).
+
+        ``headers`` are the client-ready fields. Returns (206, fields with Content-Range, the
+        slice), (416, fields with ``Content-Range: bytes */LEN``, no body), or the stored
+        status with everything: when there is no Range, ``If-Range`` does not match, the
+        entry is not a 200, or several ranges were asked for (allowed: RFC 9110 §14.2).
+        """
+        if res.range is None or entry.status != 200:
+            return entry.status, headers, body
+        if res.if_range is not None and not if_range_matches(
+            res.if_range, entry.etag, entry.last_modified, entry.date_value
+        ):
+            return entry.status, headers, body
+        length = len(body)
+        br = parse_range(res.range, length)
+        if br.kind == "partial":
+            return (
+                206,
+                partial_headers(headers, br.start, br.end, length),
+                body[br.start : br.end + 1],
+            )
+        if br.kind == "unsatisfiable":
+            drop = ("content-length", "content-range", "content-type", "content-encoding")
+            out = [(n, v) for n, v in headers if n.lower() not in drop]
+            out.append(("Content-Range", f"bytes */{length}"))
+            return 416, out, b""
+        return entry.status, headers, body
 
     def not_modified_headers(self, entry: CachedResponse, now: float | None = None) -> Headers:
         """Fields for a 304 answered from ``entry`` (RFC 9110 §15.4.5), plus ``Age``."""

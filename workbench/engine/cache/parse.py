@@ -206,9 +206,8 @@ def _sf_params(s: str, i: int) -> int | None:
 def _sf_dictionary(s: str) -> list[tuple[str, str, str]] | None:
     """A Structured Field Dictionary (RFC 8941 §3.2) as (key, kind, text); None when invalid."""
     out: list[tuple[str, str, str]] = []
-    i, n = 0, len(s)
     s = s.strip(" \t")
-    n = len(s)
+    i, n = 0, len(s)
     while i < n:
         k = _SF_KEY.match(s, i)
         if k is None:

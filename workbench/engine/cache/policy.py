@@ -279,7 +279,7 @@ def post_reusable_for_get(url: str, status: int, meta: ResponseMeta) -> bool:
     explicit freshness and a Content-Location that is the POST's own target URI."""
     if not meta.has_explicit_freshness() or not meta.content_location or not url:
         return False
-    if status not in HEURISTIC_STATUSES and status not in UNDERSTOOD_STATUSES:
+    if status not in UNDERSTOOD_STATUSES:
         return False
     target = normalize_url(url)
     return normalize_url(urljoin(target, meta.content_location)) == target

@@ -62,6 +62,8 @@ class CachedResponse:
     """The stored fields include Set-Cookie (the Cache view marks such entries)."""
     targeted: str | None = None
     """The targeted field (RFC 9213) whose directives decided this entry, if any."""
+    revalidating_until: float = 0.0
+    """A background revalidation is in flight until then (wall clock); 0: none."""
     heuristic: bool = field(init=False)
     client_headers: dict[Any, tuple[Headers, Headers]] = field(init=False, default_factory=dict)
     """Memo for the engine: per proxy, (stored headers, the client-ready copy made from them)."""
@@ -73,11 +75,6 @@ class CachedResponse:
     def names(self) -> tuple[str, ...]:
         """The field names this entry varies on."""
         return tuple(n for n, _ in self.vary)
-
-    @property
-    def strict(self) -> bool:
-        """A client's max-stale is not honoured either (kept for older callers)."""
-        return self.forbid_stale
 
     def age(self, now: float) -> float:
         """current_age (RFC 9111 §4.2.3): corrected_initial_age + resident_time."""

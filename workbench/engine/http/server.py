@@ -184,6 +184,7 @@ class HttpRequest:
         "start",
         "start_mono",
         "_size",
+        "_raw",
         "_buf",
     )
 
@@ -209,6 +210,7 @@ class HttpRequest:
         self.start = 0.0
         self.start_mono = 0.0
         self._size = 0
+        self._raw = 0
         self._buf: bytearray | None = None
 
 
@@ -238,6 +240,8 @@ class ServerConnection(asyncio.Protocol):
         self._linger_until = 0.0
         self._drain_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
+        self._write_paused_since = 0.0
+        self._why = ""
         self._tunnel_sink: Callable[[bytes], None] | None = None
         self._tunnel_closed: Callable[[], None] | None = None
         self.last_active = time.monotonic()
@@ -263,16 +267,18 @@ class ServerConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self.server.connections.discard(self)
+        why = self._why or "client closed the connection"
         if self._streaming is not None and self._streaming.stream is not None:
-            self._streaming.stream.fail(ConnectionResetError("client closed the connection"))
+            self._streaming.stream.fail(ConnectionResetError(why))
         if self._tunnel_closed is not None:
             self._tunnel_closed()
         w = self._drain_waiter
         if w is not None and not w.done():
-            w.set_exception(ConnectionResetError("client closed the connection"))
+            w.set_exception(ConnectionResetError(why))
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self._write_paused_since = time.monotonic()
         if self.on_pause_writing is not None:
             self.on_pause_writing(True)
 
@@ -291,10 +297,22 @@ class ServerConnection(asyncio.Protocol):
             return
         if self._broken is not None:
             return  # the byte stream is unusable after a parse error
-        if self.reading_head_since is None and self._req is None:
-            self.reading_head_since = self.last_active
+        if self.reading_head_since is None:
+            if self._req is None:
+                self.reading_head_since = self.last_active
+            partial = None
+        else:
+            partial = self._req  # a head that began in an earlier read
         try:
             self.parser.feed_data(data)
+            if partial is not None and partial is self._req and self.reading_head_since:
+                # Still the same unfinished head: bound what httptools accumulates (a header
+                # line that never ends would otherwise grow without limit, copied each time).
+                partial._raw += len(data)
+                if partial._raw > self.limits.max_header_size:
+                    self._bad_request(
+                        431, "The request headers are larger than this proxy accepts."
+                    )
         except httptools.HttpParserUpgrade as exc:
             req = self._upgrade
             self._upgrade = None
@@ -723,10 +741,11 @@ class ServerConnection(asyncio.Protocol):
             self._closed = True
             self.transport.close()
 
-    def abort(self) -> None:
+    def abort(self, why: str = "") -> None:
         """Reset the connection at once (a response that cannot be completed must not look
         complete to a client that reads until the connection closes)."""
         if not self._closed and self.transport is not None:
+            self._why = why
             self._closed = True
             self.transport.abort()
 
@@ -812,6 +831,9 @@ class HttpServer:
         timeout = limits.client_timeout
         for conn in list(self.connections):
             if conn._tunnel_sink is not None or conn._closed:
+                continue
+            if conn._write_paused and now - conn._write_paused_since > timeout:
+                conn.abort(f"the client stopped reading for more than {timeout:g} s")
                 continue
             if conn._linger_until:
                 if now > conn._linger_until or now - conn.last_active > timeout:

@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.cache import HttpCache, LookupResult, cache_status
+from workbench.engine.cache import HttpCache, LookupResult, cache_status, is_unsafe
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.actions import answer
@@ -23,7 +23,6 @@ from workbench.engine.pipeline.exchange import DONE, Exchange
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
-UNSAFE = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 COLLAPSE_WAIT = 30.0
 """Longest a collapsed request waits for the one fetching before going upstream itself."""
 
@@ -56,7 +55,7 @@ def _stored_length(headers: Headers) -> int | None:
 class CacheState:
     """What the cache stage knows about one exchange that went past the lookup."""
 
-    __slots__ = ("layer", "res", "entry", "stale_ok", "key", "t0", "t1", "url")
+    __slots__ = ("layer", "res", "entry", "stale_ok", "key", "t0", "t1", "url", "targeted")
 
     def __init__(self, layer: CacheLayer, res: LookupResult | None, url: str) -> None:
         self.layer = layer
@@ -69,6 +68,8 @@ class CacheState:
         """The collapse key this exchange owns (others wait on it)."""
         self.t0 = 0.0
         self.t1 = 0.0
+        self.targeted = False
+        """RFC 9213 targeted fields apply (the reverse proxy's cache)."""
 
 
 class CacheLayer:
@@ -93,8 +94,11 @@ class CacheLayer:
         url = rec.url
         if method not in ("GET", "HEAD") or req.upgrade is not None:
             # Not cacheable; an upgrade (WebSocket) is never collapsed or stored.
-            if method in UNSAFE:
-                x.cache = CacheState(self, None, url)
+            if is_unsafe(method):  # also M-SEARCH, PURGE, FOO: may invalidate (§4.4)
+                st = CacheState(self, None, url)
+                st.t0 = time.time()
+                st.targeted = rec.proxy == "reverse"
+                x.cache = st
             return None
         cache = self.cache
         res = cache.lookup(method, url, req.headers)
@@ -105,7 +109,7 @@ class CacheLayer:
         if res.usable:
             rec.cache = "hit" if res.status == "hit" else "stale"
             rec.step("cache", rec.cache.upper(), res.reason)
-            self._serve(x, res.entry, cache_status(res))
+            self._serve(x, res.entry, cache_status(res), res)
             if res.serve_while_revalidate:
                 self.engine.spawn(self._background_revalidate(x, res))
             return None
@@ -134,7 +138,7 @@ class CacheLayer:
             self.collapsed += 1
             rec.cache = "hit"
             rec.step("cache", "HIT", "collapsed: answered from the response just stored")
-            self._serve(x, again.entry, cache_status(again, collapsed=True))
+            self._serve(x, again.entry, cache_status(again, collapsed=True), again)
             return None
         self._miss(x, again, self._collapse_key(rec, req.method, rec.url, req, again))
         return None
@@ -142,6 +146,7 @@ class CacheLayer:
     def _miss(self, x: Exchange, res: LookupResult, key: tuple[str, str] | None) -> None:
         rec = x.rec
         st = CacheState(self, res, rec.url)
+        st.targeted = rec.proxy == "reverse"
         if key is not None and key not in self.inflight:
             self.inflight[key] = asyncio.get_running_loop().create_future()
             st.key = key
@@ -191,7 +196,7 @@ class CacheLayer:
             fresh = self.cache.refresh(st.entry, resp.headers, st.t0, time.time())
             rec.cache = "revalidated"
             rec.step("cache", "REVALIDATED", "origin answered 304: stored headers refreshed")
-            self._serve(x, fresh, cache_status(st.res, fwd_status=304))
+            self._serve(x, fresh, cache_status(st.res, fwd_status=304), st.res)
             return None
         if st.stale_ok and resp.status >= 500:
             x.release()
@@ -211,6 +216,20 @@ class CacheLayer:
         method = x.req.method
         if st.res is None:
             n = cache.invalidate(method, st.url, resp.status, resp.headers)
+            if method == "POST":
+                # A POST answer naming its own URI in Content-Location may serve later GETs.
+                ok, _ = cache.storable(
+                    method,
+                    st.url,
+                    x.req.headers,
+                    resp.status,
+                    resp.headers,
+                    resp.content_length,
+                    targeted=st.targeted,
+                )
+                if ok:
+                    st.t1 = time.time()
+                    x.collect = cache.memory.max_object_size
             rec.step(
                 "cache",
                 "invalidate" if n else "pass",
@@ -222,6 +241,11 @@ class CacheLayer:
         if st.entry is not None:
             cache.count_miss()
             rec.cache = "miss"
+        if method == "HEAD" and resp.status == 200:
+            # A HEAD's 200 freshens the stored GET when the validators agree (§4.3.5).
+            cache.freshen_from_head(
+                st.url, x.req.headers, 200, resp.headers, st.t0, time.time(), targeted=st.targeted
+            )
         ok, why = cache.storable(
             method,
             st.url,
@@ -229,6 +253,7 @@ class CacheLayer:
             resp.status,
             resp.headers,
             0 if method == "HEAD" else resp.content_length,  # a HEAD answer stores no body
+            targeted=st.targeted,
         )
         x.out_headers.append(
             ("Cache-Status", cache_status(st.res, stored=ok, fwd_status=resp.status))
@@ -252,13 +277,24 @@ class CacheLayer:
             )
             return
         stored = self.cache.store(
-            x.req.method, st.url, x.req.headers, status, headers, body, st.t0, st.t1
+            x.req.method,
+            st.url,
+            x.req.headers,
+            status,
+            headers,
+            body,
+            st.t0,
+            st.t1,
+            targeted=st.targeted,
         )
         rec.step("cache", "STORE" if stored else "NO STORE", stored.reason)
 
     # -- serving stored responses -----------------------------------------------------------
-    def _serve(self, x: Exchange, entry, status_value: str) -> None:
-        """Put ``entry`` on the exchange as its response (headers decorated once per entry)."""
+    def _serve(self, x: Exchange, entry, status_value: str, res: LookupResult) -> None:
+        """Put ``entry`` on the exchange as its response (headers decorated once per entry).
+
+        A GET's single Range is answered from the complete entry (206 or 416).
+        """
         cache = self.cache
         decorate = x.mode.decorate
         if cache.not_modified(entry, x.req.headers):
@@ -276,6 +312,8 @@ class CacheLayer:
             headers.append(("Age", str(int(entry.age(time.time())))))
             status = entry.status
             body = entry.body
+            if res.range is not None:
+                status, headers, body = cache.apply_range(res, entry, headers, body)
         headers.append(("Cache-Status", status_value))
         rec = x.rec
         rec.status = status
@@ -346,11 +384,20 @@ class CacheLayer:
             body = await read_all(resp, self.cache.memory.max_object_size)
             if body is not None:
                 stored = self.cache.store(
-                    req.method, client.url, req.headers, resp.status, resp.headers, body, t0, t1
+                    req.method,
+                    client.url,
+                    req.headers,
+                    resp.status,
+                    resp.headers,
+                    body,
+                    t0,
+                    t1,
+                    targeted=client.proxy == "reverse",
                 )
                 rec.step("cache", "STORE" if stored else "NO STORE", stored.reason)
         except (ConnectionError, UpstreamError) as exc:
             rec.error = str(exc)
         finally:
+            self.cache.revalidation_done(res.entry)
             bx.release()
             eng.finish(rec, start)
