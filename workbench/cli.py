@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--body-size", type=int, default=1024)
     bench.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     bench.add_argument("--only", default="", help="comma list of scenarios to run")
+    bench.add_argument(
+        "--before", help="also run the workbench scenario from this source tree (same run)"
+    )
 
     ca = sub.add_parser("ca", help="show the HTTPS interception CA and how to trust it")
     ca.add_argument("config", nargs="?", help="YAML config whose forward.intercept.ca_dir to use")
