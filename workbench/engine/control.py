@@ -498,6 +498,87 @@ class Control:
         """Mark (or unmark) a record: kept with its details past the ring's eviction."""
         return mark_record(self.engine.records, record_id, marked)
 
+    # -- replay -----------------------------------------------------------------------------
+    def replay(self, record_id: Any, overrides: Any = None, who: str = "user") -> Result:
+        """Send a recorded request again through the proxy that handled it; value: the new id.
+
+        ``overrides`` may set ``method``, ``url``, ``headers`` (``[[name, value], …]``, replacing
+        all) and ``body`` (text) or ``body_base64``. The new record arrives when the proxy has
+        handled the replay; it carries ``replay_of`` and a "replay of #N" trace step.
+        """
+        from workbench.engine.replay import Replayer, ReplayError
+
+        if isinstance(record_id, bool) or not isinstance(record_id, int):
+            return _fail(f"id: expected a record id, got {record_id!r}", "id")
+        rec = self.engine.records.find(record_id)
+        if rec is None:
+            return _fail(f"request {record_id} is not in the record buffer", "id", status=404)
+        try:
+            new_id = Replayer(self.engine).start(rec, overrides)
+        except ReplayError as exc:
+            return _fail(str(exc), exc.field, status=exc.status)
+        self._edit(who, f"replay of #{record_id} → #{new_id}")
+        return Result(True, value=new_id)
+
+    # -- intercept (hold) -------------------------------------------------------------------
+    def _hold_call(self, fn, *args: Any) -> Result:
+        from workbench.engine.hold import HoldError
+
+        try:
+            return Result(True, value=fn(*args))
+        except HoldError as exc:
+            return _fail(str(exc), exc.field, status=exc.status)
+
+    def set_hold(
+        self,
+        expression: Any,
+        phase: Any = None,
+        timeout: Any = None,
+        on_timeout: Any = None,
+        who: str = "user",
+    ) -> Result:
+        """Hold exchanges matching ``expression`` (None/"" stops) in ``phase`` (request|response).
+
+        Everything is validated before anything changes; value: the hold summary.
+        """
+        from workbench.engine.hold import HoldError, HoldPoint
+
+        hold = self.engine.hold
+        try:
+            probe = HoldPoint(hold.config)  # validate on a scratch copy: all or nothing
+            probe.set_filter(expression, phase)
+            if timeout is not None or on_timeout is not None:
+                probe.set_timeout(hold.timeout if timeout is None else timeout, on_timeout)
+        except HoldError as exc:
+            return _fail(str(exc), exc.field)
+        hold.set_filter(expression, phase)
+        if timeout is not None or on_timeout is not None:
+            hold.set_timeout(hold.timeout if timeout is None else timeout, on_timeout)
+        what = f"{hold.phase}s matching {hold.expression!r}" if hold.expression else "nothing"
+        self._edit(who, f"intercept: holding {what}")
+        return Result(True, value=hold.summary())
+
+    def held(self) -> list[dict[str, Any]]:
+        """The exchanges held now (headers, body when editable, phase, deadline)."""
+        return self.engine.hold.list()
+
+    def edit_held(self, held_id: Any, patch: Any, who: str = "user") -> Result:
+        """Edit a held exchange: ``{"headers": [[n, v], …], "body": TEXT, "status": N}``."""
+        res = self._hold_call(self.engine.hold.edit, held_id, patch)
+        return Result(True, value=res.value.to_dict()) if res.ok else res
+
+    def resume_held(self, held_id: Any, who: str = "user") -> Result:
+        """Let a held exchange go on (with its edits)."""
+        res = self._hold_call(self.engine.hold.resume, held_id)
+        return Result(True, value=held_id) if res.ok else res
+
+    def kill_held(self, held_id: Any, who: str = "user") -> Result:
+        """Drop a held exchange: its client connection is closed without an answer."""
+        res = self._hold_call(self.engine.hold.kill, held_id)
+        if res.ok:
+            self._edit(who, f"intercept: killed #{held_id}")
+        return Result(True, value=held_id) if res.ok else res
+
 
 def mark_record(records: Any, record_id: int, marked: bool) -> Result:
     """:meth:`Control.mark` on a record log (shared with the read-only capture viewer)."""

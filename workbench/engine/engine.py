@@ -56,6 +56,12 @@ class Engine:
         self.started_at = 0.0
         self.internal_errors = 0
         self.bad_requests = 0
+        from workbench.engine.hold import HoldPoint
+
+        self.hold = HoldPoint(config.hold)
+        """Intercept filter and the exchanges it holds (``control.set_hold`` and friends)."""
+        self.replays: dict[str, tuple[int, int]] = {}
+        """Replays in flight: marker token → (original record id, reserved new id)."""
         self.demo = None
         """The classroom's DemoWorld when one runs (set by the runtime)."""
         from workbench.engine.control import Control
@@ -135,6 +141,7 @@ class Engine:
         """Stop accepting, let in-flight requests finish (up to ``grace``), close everything."""
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.hold.release_all()
         await asyncio.gather(*(s.stop(grace) for s in self.servers.values()))
         for checker in self.checkers:
             await checker.stop()
@@ -304,12 +311,16 @@ class Engine:
                         "cache": self.forward.cache_enabled,
                         "privacy": self.forward.privacy,
                         "tunnels": len(self.forward.tunnels),
+                        "intercept": (
+                            self.forward.intercept.snapshot() if self.forward.intercept else None
+                        ),
                     }
                     if self.forward
                     else None
                 ),
             },
             "demo": self._demo_snapshot(),
+            "hold": self.hold.summary(),
         }
 
     def _demo_snapshot(self) -> dict[str, Any] | None:
