@@ -114,3 +114,19 @@ async def test_streamed_upload_is_counted_in_the_record(origin, engine_factory, 
     assert origin.sizes == [size]
     recs = [r for r in eng.records_since(0, 100)[0] if r.method == "POST"]
     assert [r.bytes_in for r in recs] == [size]
+
+
+@pytest.mark.parametrize("target", ["/foo", "127.0.0.1", "[::1]", "a:", "u@h:443", "h:443/x"])
+async def test_connect_target_must_be_host_and_port(engine_factory, target):
+    """RFC 9110 §9.3.6: no default port, no path; a bad target is the client's 400, not a 502."""
+    cfg = Config(forward=ForwardConfig(listen=Address("127.0.0.1", 0), cache=False))
+    eng = await engine_factory(cfg)
+    port = int(eng.listeners["forward"].rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"CONNECT {target} HTTP/1.1\r\nHost: example.test:443\r\n\r\n".encode())
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"host:port" in answer
