@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from raw_origin import RawOrigin, read_request, response
+from raw_origin import RawOrigin, echo_headers, raw_exchange, read_request, response
 
 from workbench.config.model import (
     Address,
@@ -130,3 +130,22 @@ async def test_connect_target_must_be_host_and_port(engine_factory, target):
         writer.close()
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert b"host:port" in answer
+
+
+async def test_client_x_forwarded_port_does_not_reach_the_backend(engine_factory):
+    """Proto, host and port are how the client reached the proxy: only the proxy may say so."""
+    origin = await RawOrigin(echo_headers).start()
+    try:
+        eng = await engine_factory(configs(origin.url)["reverse"])
+        port = int(eng.listeners["reverse"].rsplit(":", 1)[1])
+        answer = await raw_exchange(
+            "127.0.0.1",
+            port,
+            b"GET / HTTP/1.1\r\nHost: site.test\r\nX-Forwarded-Port: 443\r\n"
+            b"X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n",
+        )
+    finally:
+        await origin.stop()
+    seen = answer.partition(b"\r\n\r\n")[2].decode().lower().splitlines()
+    assert "x-forwarded-proto: http" in seen
+    assert not [line for line in seen if line.startswith("x-forwarded-port")]
