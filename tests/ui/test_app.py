@@ -13,6 +13,7 @@ from origin import wait_for
 from workbench.config.load import load_config
 from workbench.config.model import Address
 from workbench.tui.app import PROJECTOR_THEME, VIEW_SPECS, make_app
+from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.screens.save import SaveScreen
@@ -74,10 +75,12 @@ async def test_question_mark_opens_help_listing_every_view_key(live):
             assert f"Show the {title} view" in text
         for needle in (
             "Traffic view",
-            "Keep the newest request in view",
-            "Freeze the list",
+            "keep the newest request in view",
+            "Pause/resume the list",
             "Command palette",
             "Request detail",
+            "Every list",
+            "kill the backend's server (asks first)",
         ):
             assert needle in text
         await pilot.press("escape")
@@ -93,14 +96,24 @@ async def test_palette_lists_the_workbench_actions(live):
         for wanted in (
             "View: Traffic",
             "View: Lessons",
-            "Traffic: filter",
-            "Traffic: pause / resume",
-            "Cache: purge everything",
+            "Traffic: Filter",
+            "Traffic: Errors only",
+            "Traffic: Pause",
+            "Backends: +weight",
+            "Backends: Algorithm",
+            "Backends: Disable",
+            "Rules: New",
+            "Rules: Delete",
+            "Rules: Test",
+            "Cache: Purge",
             "Save live configuration…",
-            "Projector theme on / off",
-            "Demo: traffic on / off",
+            "Theme: projector on/off",
+            "Screenshot",
+            "Quit",
         ):
             assert wanted in titles
+        assert "Demo: traffic on/off" not in titles, "demo actions only with the demo"
+        assert titles.count("Quit") == 1, "Textual's own quit (which does not ask) is replaced"
 
 
 async def test_projector_theme_toggles(live):
@@ -185,6 +198,9 @@ async def test_the_app_starts_its_own_runtime_and_stops_it_on_quit(origins):
         view = app.view("traffic")
         await wait_for(lambda: view.table.row_count == 1)
         await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen), "q asks before stopping the proxies"
+        await pilot.press("y")
         await wait_for(lambda: app._exit, 10)
     host, port = url.removeprefix("http://").rsplit(":", 1)
     with pytest.raises(OSError):
@@ -205,3 +221,45 @@ async def test_a_busy_port_exits_with_a_clear_message(capfd):
     err = capfd.readouterr().err
     assert "workbench: cannot start" in err and "address already in use" in err
     assert "Traceback" not in err
+
+
+async def test_screenshot_goes_to_the_current_directory_and_says_where(live, tmp_path, monkeypatch):
+    config, engine = live
+    monkeypatch.chdir(tmp_path)
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.action_screenshot()
+        await pilot.pause()
+        shots = list(tmp_path.glob("*.svg"))
+        assert len(shots) == 1
+        assert any(str(shots[0]) in str(n.message) for n in app._notifications)
+
+
+async def test_q_in_a_screen_closes_only_that_screen(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not isinstance(app.screen, (HelpScreen, ConfirmScreen))
+        assert app.return_code is None
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and app.return_code is None
+
+
+async def test_header_shows_backends_up_on_every_view(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        status = app.query_one("#header-status")
+        for key in "1234567":
+            await pilot.press(key)
+            await wait_for(lambda: "backends 2/2 up" in text_of(status))
