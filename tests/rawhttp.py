@@ -24,6 +24,7 @@ class RawOrigin:
         """Request heads read with :meth:`read_head`, in arrival order."""
         self.release = asyncio.Event()
         """Scripts that stall wait on this; set at stop so nothing is left hanging."""
+        self._tasks: set[asyncio.Task] = set()
 
     @property
     def url(self) -> str:
@@ -36,11 +37,14 @@ class RawOrigin:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        task = asyncio.current_task()
+        self._tasks.add(task)
         try:
             await self.script(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # cancelled at stop: end quietly (asyncio logs a cancelled handler task)
         finally:
+            self._tasks.discard(task)
             writer.close()
 
     async def read_head(self, reader: asyncio.StreamReader) -> bytes:
@@ -52,6 +56,10 @@ class RawOrigin:
         self.release.set()
         if self.server is not None:
             self.server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1)
 
 
 def header(head: bytes, name: str) -> str | None:

@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="headless access log format (none: listeners only)",
     )
 
+    serve = sub.add_parser("serve", help="serve the TUI in a web page (textual-serve)")
+    serve.add_argument("config", nargs="?", help="YAML config (default: the built-in classroom)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    serve.add_argument(
+        "--token", help="require ?token=TOKEN on the page URL (generated off loopback)"
+    )
+
     check = sub.add_parser("check", help="validate config files")
     check.add_argument("files", nargs="+")
 
@@ -54,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--body-size", type=int, default=1024)
     bench.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     bench.add_argument("--only", default="", help="comma list of scenarios to run")
+    bench.add_argument(
+        "--before", help="also run the workbench scenario from this source tree (same run)"
+    )
 
     ca = sub.add_parser("ca", help="show the HTTPS interception CA and how to trust it")
     ca.add_argument("config", nargs="?", help="YAML config whose forward.intercept.ca_dir to use")
@@ -134,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         return _ca(args)
     if command == "view":
         return _view(args.file)
+    if command == "serve":
+        return _serve(args)
     if command == "bench":
         from workbench.devtools.bench import run_bench
 
@@ -225,6 +238,21 @@ def _view(path: str) -> int:
         return 2
     app.run()
     return app.return_code or 0
+
+
+def _serve(args) -> int:
+    """``workbench serve``: check the config here, so its errors show in this terminal."""
+    if args.config:
+        from workbench.config.lint import nothing_to_run
+
+        cfg, err = _load(args.config)
+        err = err or (nothing_to_run(cfg) and f"{args.config}: {nothing_to_run(cfg)}")
+        if err:
+            print(err, file=sys.stderr)
+            return 2
+    from workbench.serve import run_serve
+
+    return asyncio.run(run_serve(args.config, args.host, args.port, args.token))
 
 
 def _run_tui(cfg) -> int:

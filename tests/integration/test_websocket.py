@@ -226,6 +226,28 @@ async def test_other_upgrades_accepted_with_101_are_relayed(engine_factory):
         await origin.stop()
 
 
+async def test_backend_hanging_up_right_after_its_101_ends_the_session(engine_factory):
+    async def script(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"
+        )
+        await writer.drain()
+        writer.close()
+
+    origin = await RawOrigin(script).start()
+    try:
+        eng = await engine_factory(reverse_config(origin.url))
+        reader, writer = await connect(eng.listeners["reverse"])
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+        resp = await read_response(reader, head_request=True)
+        assert resp.status == 101
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # not held for timeouts.idle
+        writer.close()
+    finally:
+        await origin.stop()
+
+
 async def test_upgrade_declined_by_the_backend_keeps_the_connection(ws_origin, engine_factory):
     eng = await engine_factory(reverse_config(ws_origin))
     reader, writer = await connect(eng.listeners["reverse"])

@@ -140,3 +140,17 @@ async def test_question_mark_lists_the_detail_keys(live):
         assert [title for title, _rows in app.screen.sections] == ["Request detail"]
         keys = {k for k, _t in app.screen.sections[0][1]}
         assert {"/", "n", "N", "C", "esc q"} <= keys
+
+
+async def test_search_reaches_the_trace(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(engine.listeners["reverse"] + "/") as r:
+                await r.read()
+        screen = await open_detail(app, pilot, 1)
+        assert screen.section == "overview"
+        await pilot.press("slash", *"balancer", "enter")
+        await pilot.pause()
+        assert screen.message.startswith("match 1 of 1 for 'balancer'")

@@ -94,10 +94,22 @@ async def test_a_blocked_request_stops_at_the_proxy(classroom):
         view = app.query_one("#views > #overview", OverviewView)
         # The demo asks for tracker pixels through the forward proxy; block-tracker stops them.
         await wait_for(lambda: "stopped here" in diagram(app).content.plain, timeout=20)
-        blocked = next(
-            i for i, rec in enumerate(reversed(view._recent)) if rec.rule == "block-tracker"
-        )
-        for _ in range(blocked + 1):
+        # Freeze the list by following, then walk down to a blocked request in it.
+        blocked = None
+        for _attempt in range(40):
+            await pilot.press("j")
+            await pilot.pause()
+            rules = {rec.id: rec.rule for rec in view._recent}
+            blocked = next(
+                (i for i, rid in enumerate(view._shown_ids) if rules.get(rid) == "block-tracker"),
+                None,
+            )
+            if blocked is not None:
+                break
+            await pilot.press("escape")  # none in this batch: let the list run, try again
+            await pilot.pause(0.5)
+        assert blocked is not None, "no blocked request among the recent ones"
+        for _ in range(blocked):
             await pilot.press("j")
         await pilot.pause()
         assert view.followed.rule == "block-tracker"

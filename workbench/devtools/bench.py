@@ -212,6 +212,8 @@ http {{
 
 WORKBENCH_NAME = "workbench (rules, stats, health, log)"
 NGINX_NAME = "nginx reverse proxy"
+BEFORE_NAME = "workbench on the --before tree"
+FORWARD_NAME = "workbench forward proxy"
 
 
 @dataclass
@@ -297,17 +299,19 @@ class Proc:
 
 
 def run_wrk(
-    url: str, duration: float, connections: int, pin: bool
+    url: str, duration: float, connections: int, pin: bool, target: str | None = None
 ) -> tuple[float, float, float, int, int]:
-    """(req/s, p50 ms, p99 ms, requests, errors) from wrk."""
-    argv = _pin(1, pin) + [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{max(1, int(duration))}s",
-        "--latency",
-        url,
-    ]
+    """(req/s, p50 ms, p99 ms, requests, errors) from wrk.
+
+    ``target``: an absolute URL sent as the request target (absolute-form, for a forward proxy
+    listening at ``url``).
+    """
+    argv = _pin(1, pin) + ["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(duration))}s"]
+    if target is not None:
+        script = Path(tempfile.mkdtemp(prefix="wrk-")) / "target.lua"
+        script.write_text(f'wrk.path = "{target}"\n')
+        argv += ["-s", str(script)]
+    argv += ["--latency", url]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -330,7 +334,7 @@ def run_wrk(
 
 
 async def _aio_load(
-    url: str, duration: float, connections: int
+    url: str, duration: float, connections: int, target: str | None = None
 ) -> tuple[float, float, float, int, int]:
     import aiohttp
 
@@ -343,7 +347,8 @@ async def _aio_load(
         while time.monotonic() < stop_at:
             t0 = time.perf_counter()
             try:
-                async with session.get(url) as r:
+                get = session.get(target, proxy=url) if target else session.get(url)
+                async with get as r:
                     await r.read()
                     if r.status >= 400:
                         errors += 1
@@ -362,13 +367,13 @@ async def _aio_load(
     return n / elapsed, p(0.5), p(0.99), n, errors
 
 
-def measure(name: str, proc: Proc | None, url: str, args) -> Result:
+def measure(name: str, proc: Proc | None, url: str, args, target: str | None = None) -> Result:
     pin = not args.no_pin
     use_wrk = shutil.which("wrk") is not None
     load = (
-        (lambda d: run_wrk(url, d, args.connections, pin))
+        (lambda d: run_wrk(url, d, args.connections, pin, target))
         if use_wrk
-        else (lambda d: asyncio.run(_aio_load(url, d, args.connections)))
+        else (lambda d: asyncio.run(_aio_load(url, d, args.connections, target)))
     )
     load(1.0)  # warm-up: connections, caches, pools
     rounds = []
@@ -381,6 +386,19 @@ def measure(name: str, proc: Proc | None, url: str, args) -> Result:
     rss = _rss_mib(proc.pid) if proc else float("nan")
     med = lambda i: statistics.median(r[i] for r in rounds)  # noqa: E731
     return Result(name, med(0), med(1), med(2), med(3), rss, sum(r[4] for r in rounds))
+
+
+def forward_config(port: int, rules: int) -> str:
+    """The forward proxy with the same 10 rules, stats and records, no cache, JSON access log."""
+    rule_lines = "\n".join(
+        f'  - {{ name: r{i}, when: "~d blocked{i}.test | ~u ^/never{i}/", action: block }}'
+        for i in range(rules)
+    )
+    return (
+        f"version: 1\nforward:\n  listen: 127.0.0.1:{port}\n  cache: false\nrules:\n"
+        + (rule_lines or "  []")
+        + "\n"
+    )
 
 
 def workbench_config(origin_port: int, port: int, cache: bool, rules: int) -> str:
@@ -475,11 +493,19 @@ def run_bench(args) -> int:
         if want("origin"):
             results.append(measure("origin alone", None, f"http://127.0.0.1:{origin_port}/", args))
 
-        def scenario(name: str, argv: list[str], port: int, path: str = "/") -> Result:
-            proc = Proc(_pin(0, pin) + argv, port)
+        def scenario(
+            name: str,
+            argv: list[str],
+            port: int,
+            path: str = "/",
+            env: dict | None = None,
+            target: str | None = None,
+        ) -> Result:
+            proc = Proc(_pin(0, pin) + argv, port, env)
             procs.append(proc)
             try:
-                return measure(name, proc, f"http://127.0.0.1:{port}{path}", args)
+                url = f"http://127.0.0.1:{port}{'/' if target else path}"
+                return measure(name, proc, url, args, target)
             finally:
                 proc.stop()
 
@@ -507,6 +533,33 @@ def run_bench(args) -> int:
                     WORKBENCH_NAME,
                     [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "json"],
                     port,
+                )
+            )
+        if args.before and want("workbench"):
+            # The same scenario on another source tree (e.g. a checkout before a change), so a
+            # change's cost is measured in the same run as the change.
+            before = str(Path(args.before).resolve())
+            port = free_port()
+            cfg = tmp / "wb-before.yaml"
+            cfg.write_text(workbench_config(origin_port, port, cache=False, rules=10))
+            results.append(
+                scenario(
+                    BEFORE_NAME,
+                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "json"],
+                    port,
+                    env={"PYTHONPATH": before},
+                )
+            )
+        if want("forward"):
+            port = free_port()
+            cfg = tmp / "wb-forward.yaml"
+            cfg.write_text(forward_config(port, rules=10))
+            results.append(
+                scenario(
+                    FORWARD_NAME,
+                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "json"],
+                    port,
+                    target=f"http://127.0.0.1:{origin_port}/",
                 )
             )
         if want("ui"):
@@ -569,6 +622,12 @@ def run_bench(args) -> int:
     print()
     if bare and wb:
         print(f"workbench / bare proxy throughput: {wb.rps / bare.rps:.2f}×  (target ≥ 2×)")
+    before = by.get(BEFORE_NAME)
+    if before and wb:
+        print(f"workbench / same on --before tree:  {wb.rps / before.rps:.2f}×  (target ≥ 0.95×)")
+    fwd = by.get(FORWARD_NAME)
+    if fwd and wb:
+        print(f"forward / reverse proxy:            {fwd.rps / wb.rps:.2f}×  (target ≥ 0.9×)")
     if hit and wb:
         print(f"cache hits / workbench misses:      {hit.rps / wb.rps:.2f}×  (target ≥ 2×)")
     if hit and mem:

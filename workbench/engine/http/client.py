@@ -515,7 +515,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._cancel_timer()
         self._sink = sink
         self._sink_closed = on_close
-        if not self.closed:
+        if self.closed:
+            on_close()  # the backend hung up right after its 101
+        else:
             self.transport.resume_reading()
 
     @property

@@ -758,7 +758,10 @@ class ServerConnection(asyncio.Protocol):
         """Stop parsing HTTP: every byte from the client now goes to ``sink``."""
         self._tunnel_sink = sink
         self._tunnel_closed = on_close
-        self.transport.resume_reading()
+        if self._closed:
+            on_close()  # the client left while the other side was being reached
+        else:
+            self.transport.resume_reading()
 
 
 class _TooLarge(Exception):

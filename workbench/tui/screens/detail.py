@@ -13,7 +13,6 @@ import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
@@ -108,18 +107,23 @@ def timing_bar(rec: RequestRecord, width: int = 50) -> Text:
     return text
 
 
-def trace_table(rec: RequestRecord) -> Table:
-    """The pipeline's decisions for this request, one row per stage."""
-    table = Table(box=None, expand=True, show_edge=False, pad_edge=False)
-    table.add_column("stage", style="bold", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("detail", ratio=1)
-    for stage, verdict, detail in rec.trace:
-        style = _VERDICT_STYLES.get(verdict.split()[0].lower() if verdict else "", "")
-        table.add_row(stage, Text(verdict, style=style), detail)
+def trace_table(rec: RequestRecord) -> Text:
+    """The pipeline's decisions for this request, one line per stage (searchable text)."""
+    text = Text()
     if not rec.trace:
-        table.add_row("—", "", Text("no trace recorded", style="dim italic"))
-    return table
+        text.append("no trace recorded", style="dim italic")
+        return text
+    stage_w = min(max(len(s) for s, _v, _d in rec.trace), 12)
+    verdict_w = min(max(len(v) for _s, v, _d in rec.trace), 18)
+    text.append(f"{'stage':<{stage_w}}  {'verdict':<{verdict_w}}  detail\n", style="bold")
+    for i, (stage, verdict, detail) in enumerate(rec.trace):
+        style = _VERDICT_STYLES.get(verdict.split()[0].lower() if verdict else "", "")
+        if i:
+            text.append("\n")
+        text.append(f"{stage:<{stage_w}}  ", style="bold")
+        text.append(f"{verdict:<{verdict_w}}", style=style)
+        text.append(f"  {detail}")
+    return text
 
 
 def summary_line(rec: RequestRecord) -> Text:
@@ -435,11 +439,9 @@ class DetailScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self, record: RequestRecord, *, read_only: bool = False) -> None:
+    def __init__(self, record: RequestRecord) -> None:
         super().__init__(classes="detail")
         self.record = record
-        self.read_only = read_only
-        """Opened on a saved capture (nothing to replay against)."""
         self.query_text = ""
         """The last search."""
         self._matches: list[tuple[TextBlock, int, int]] = []
@@ -508,7 +510,7 @@ class DetailScreen(Screen[None]):
         yield Static("Timing", classes="detail-title")
         yield Static(timing_bar(rec), id="detail-timing")
         yield Static("Trace — what each stage decided and why", classes="detail-title")
-        yield Static(trace_table(rec), id="detail-trace")
+        yield TextBlock(trace_table(rec), id="detail-trace")
 
     def _side(self, rec: RequestRecord, which: str):
         if which == "request":

@@ -219,18 +219,24 @@ class LessonsView(View):
         self._values: dict[str, str] = addresses(None)
         self._shown: tuple[int, tuple[str, ...]] | None = None
         self._reset_asked = 0.0
+        # Created up front and held: a nested child may not be mounted yet when on_mount runs,
+        # and a refresh racing mount or teardown must not fail a query.
+        self._list = LessonList(*self._options(), id="lesson-list")
+        self._check_box = Static(id="lesson-check")
+        self._live_box = Static(id="lesson-live")
+        self._text_box = Static(id="lesson-text")
+        self._scroll = VerticalScroll(self._text_box, id="lesson-scroll", can_focus=False)
 
     # -- layout -----
     def compose(self):
-        yield LessonList(*self._options(), id="lesson-list")
+        yield self._list
         with Vertical(id="lesson-pane"):
-            yield Static(id="lesson-check")
-            yield Static(id="lesson-live")
-            with VerticalScroll(id="lesson-scroll", can_focus=False):
-                yield Static(id="lesson-text")
+            yield self._check_box
+            yield self._live_box
+            yield self._scroll
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).highlighted = 0
+        self._list.highlighted = 0
         self._timer = self.set_interval(self.CHECK_EVERY, self._tick, name="lesson-check")
         try:
             self._snapshot = self.engine.snapshot()
@@ -241,7 +247,7 @@ class LessonsView(View):
         self._render_selected()
 
     def focus_default(self) -> None:
-        self.query_one(OptionList).focus()
+        self._list.focus()
 
     def _options(self) -> list[Option]:
         return [Option(self._prompt(i, lesson), id=lesson.id) for i, lesson in enumerate(LESSONS)]
@@ -264,7 +270,7 @@ class LessonsView(View):
         return text
 
     def _refresh_prompts(self) -> None:
-        ol = self.query_one(OptionList)
+        ol = self._list
         for i, lesson in enumerate(self.lessons):
             ol.replace_option_prompt(lesson.id, self._prompt(i, lesson))
 
@@ -279,19 +285,19 @@ class LessonsView(View):
         key = (self._selected, tuple(sorted(self._values.items())))
         if key != self._shown:
             self._shown = key
-            self.query_one("#lesson-text", Static).update(lesson_body(lesson, self._values))
+            self._text_box.update(lesson_body(lesson, self._values))
         self._render_check()
 
     def _render_check(self) -> None:
         lesson = self.selected
         text, state = check_line(self.tracker, lesson, self.skipped(lesson))
-        check = self.query_one("#lesson-check", Static)
+        check = self._check_box
         check.update(text)
         for cls in ("-done", "-waiting", "-idle", "-skipped"):
             check.set_class(cls == state, cls)
         result = self.tracker.result if self.tracker.lesson is lesson else None
         evidence = result.evidence if result is not None else ()
-        live = self.query_one("#lesson-live", Static)
+        live = self._live_box
         live.update(Text("\n".join(evidence), no_wrap=True, overflow="ellipsis"))
         live.set_class(bool(evidence), "-shown")
 
@@ -337,7 +343,7 @@ class LessonsView(View):
     def start_lesson(self, index: int) -> None:
         """Select lesson ``index`` and start it with a fresh baseline."""
         self._selected = index
-        ol = self.query_one(OptionList)
+        ol = self._list
         if ol.highlighted != index:
             ol.highlighted = index
         try:
@@ -376,7 +382,7 @@ class LessonsView(View):
     @on(OptionList.OptionHighlighted, "#lesson-list")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._selected = event.option_index
-        self.query_one("#lesson-scroll", VerticalScroll).scroll_home(animate=False)
+        self._scroll.scroll_home(animate=False)
         self._render_selected()
 
     @on(OptionList.OptionSelected, "#lesson-list")
@@ -385,7 +391,7 @@ class LessonsView(View):
         self.start_lesson(event.option_index)
 
     def action_cursor(self, delta: int) -> None:
-        ol = self.query_one(OptionList)
+        ol = self._list
         if delta > 0:
             ol.action_cursor_down()
         else:
@@ -419,7 +425,7 @@ class LessonsView(View):
         self.reset_progress()
 
     def action_scroll_text(self, direction: int) -> None:
-        scroll = self.query_one("#lesson-scroll", VerticalScroll)
+        scroll = self._scroll
         if direction > 0:
             scroll.scroll_page_down(animate=False)
         else:
