@@ -28,6 +28,16 @@ async def origins():
 
 
 @pytest.fixture
+async def tls_origin(tmp_path):
+    """A running HTTPS origin (see ``tls_origin.py``); its CA file is ``tls_origin.ca_file``."""
+    from tls_origin import start_tls_origin
+
+    origin = await start_tls_origin(tmp_path)
+    yield origin
+    await origin.stop()
+
+
+@pytest.fixture
 async def engine_factory():
     """Factory: ``await engine_factory(config)`` → started Engine; stopped at teardown."""
     from workbench.runtime import Runtime

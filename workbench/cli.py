@@ -178,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for warning in warnings(cfg):
         print(f"warning: {warning}", file=sys.stderr)
+    err = _check_ca(cfg)
+    if err:
+        print(err, file=sys.stderr)
+        return 2
     if args.headless:
         from workbench.headless import run_headless
 
@@ -187,6 +191,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 1
     return _run_tui(cfg)
+
+
+def _check_ca(cfg) -> str | None:
+    """Create or load the interception CA before starting, so a broken one is a clear line."""
+    if cfg.forward is None or not cfg.forward.intercept.hosts:
+        return None
+    from workbench.engine.http.ca import CAError, CertificateAuthority
+
+    try:
+        CertificateAuthority.load_or_create(cfg.forward.intercept.ca_dir)
+    except CAError as exc:
+        return f"forward.intercept.ca_dir: {exc}"
+    return None
 
 
 def _ca(args) -> int:

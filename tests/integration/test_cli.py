@@ -127,6 +127,23 @@ async def test_ca_command_bad_ca_is_one_line_exit_2(tmp_path):
     assert "Traceback" not in err
 
 
+async def test_run_with_a_broken_ca_is_one_line_exit_2(tmp_path):
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "workbench-ca.pem").write_text("junk")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"forward:\n  listen: 127.0.0.1:0\n  intercept:\n    hosts: [x.test]\n"
+        f"    ca_dir: {tmp_path / 'ca'}\n"
+    )
+    code, out, err = await run_cli("run", str(cfg), "--headless")
+    assert code == 2 and "Traceback" not in err
+    assert err.strip() == (
+        f"forward.intercept.ca_dir: {tmp_path / 'ca' / 'workbench-ca-key.pem'}: missing (the CA "
+        f"certificate {tmp_path / 'ca' / 'workbench-ca.pem'} has no key; remove "
+        f"{tmp_path / 'ca' / 'workbench-ca.pem'} to create a new CA)"
+    )
+
+
 async def test_check_fails_on_a_file_that_runs_nothing(tmp_path):
     for name, text in (
         ("empty.yaml", ""),

@@ -172,3 +172,25 @@ def test_invalid_har_says_what_is_wrong_in_one_line(tmp_path, content, message):
         load_har(path)
     assert str(exc.value).startswith(str(tmp_path / message.split(":")[0]) + message[11:])
     assert "\n" not in str(exc.value)
+
+
+def test_tunnels_and_unparsable_requests_get_absolute_urls_and_round_trip():
+    from workbench.engine.observe.records import RequestRecord
+
+    tunnel = RequestRecord(
+        1, 0.0, "127.0.0.1", "forward", "CONNECT", "secure.test:443", "secure.test", ""
+    )
+    tunnel.status = 200
+    bad = RequestRecord(2, 0.0, "127.0.0.1", "reverse", "-", "-", "", "")
+    bad.status = 400
+    doc = to_har([tunnel, bad])
+    check_har(doc)
+    assert [e["request"]["url"] for e in doc["log"]["entries"]] == [
+        "https://secure.test:443/",
+        "http://invalid.invalid/",
+    ]
+    back = from_har(json.loads(json.dumps(doc)))
+    assert [(r.method, r.url, r.host) for r in back] == [
+        ("CONNECT", "secure.test:443", "secure.test"),
+        ("-", "-", ""),
+    ]

@@ -33,10 +33,12 @@ def test_the_stages_are_the_design_sequence():
         "auth",
         "destination",
         "request_rules",
+        "hold_request",
         "cache_lookup",
         "upstream",
         "response_rules",
         "cache_store",
+        "hold_response",
         "respond",
     ]
 

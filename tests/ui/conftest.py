@@ -19,6 +19,7 @@ from workbench.config.model import (
     RuleConfig,
 )
 from workbench.engine.observe.records import RecordLog, RequestRecord
+from workbench.engine.snapshot import EngineSnapshot
 
 FIXED_START = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: rendered as local time, TZ pinned below
 
@@ -232,7 +233,7 @@ def fixed_records() -> list[RequestRecord]:
     ]
 
 
-def fixed_snapshot(total: int) -> dict[str, Any]:
+def fixed_snapshot(total: int, capacity: int = 10_000) -> dict[str, Any]:
     window = {"over": 1, "requests": 8, "rate": 42.0, "errors": 1, "error_rate": 0.125}
     return {
         "time": FIXED_START + 20,
@@ -242,7 +243,7 @@ def fixed_snapshot(total: int) -> dict[str, Any]:
         "pools": {},
         "rules": [],
         "cache": None,
-        "records": {"total": total, "stored": total, "dropped": 0, "capacity": 10_000},
+        "records": {"total": total, "stored": total, "dropped": 0, "capacity": capacity},
         "events": [],
         "errors": {"internal": 0, "bad_requests": 0},
         "proxies": {"reverse": {"cache": True}, "forward": None},
@@ -271,8 +272,13 @@ class FakeEngine:
     def records_since(self, cursor: int = 0, limit: int = 1000):
         return self.records.records_since(cursor, limit)
 
-    def snapshot(self) -> dict[str, Any]:
-        return fixed_snapshot(self.records.total)
+    def snapshot(self) -> EngineSnapshot:
+        return EngineSnapshot.from_dict(
+            fixed_snapshot(self.records.total, self.records.capacity)
+        )
+
+    def cache_entries(self, limit: int = 200) -> tuple:
+        return ()
 
 
 @pytest.fixture

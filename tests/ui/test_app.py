@@ -13,6 +13,7 @@ from origin import wait_for
 from workbench.config.load import load_config
 from workbench.config.model import Address
 from workbench.tui.app import PROJECTOR_THEME, VIEW_SPECS, make_app
+from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.screens.save import SaveScreen
@@ -74,10 +75,12 @@ async def test_question_mark_opens_help_listing_every_view_key(live):
             assert f"Show the {title} view" in text
         for needle in (
             "Traffic view",
-            "Keep the newest request in view",
-            "Freeze the list",
+            "keep the newest request in view",
+            "Pause/resume the list",
             "Command palette",
             "Request detail",
+            "Every list",
+            "kill the backend's server (asks first)",
         ):
             assert needle in text
         await pilot.press("escape")
@@ -93,14 +96,24 @@ async def test_palette_lists_the_workbench_actions(live):
         for wanted in (
             "View: Traffic",
             "View: Lessons",
-            "Traffic: filter",
-            "Traffic: pause / resume",
-            "Cache: purge everything",
+            "Traffic: Filter",
+            "Traffic: Errors only",
+            "Traffic: Pause",
+            "Backends: +weight",
+            "Backends: Algorithm",
+            "Backends: Disable",
+            "Rules: New",
+            "Rules: Delete",
+            "Rules: Test",
+            "Cache: Purge",
             "Save live configuration…",
-            "Projector theme on / off",
-            "Demo: traffic on / off",
+            "Theme: projector on/off",
+            "Screenshot",
+            "Quit",
         ):
             assert wanted in titles
+        assert "Demo: traffic on/off" not in titles, "demo actions only with the demo"
+        assert titles.count("Quit") == 1, "Textual's own quit (which does not ask) is replaced"
 
 
 async def test_projector_theme_toggles(live):
@@ -185,6 +198,9 @@ async def test_the_app_starts_its_own_runtime_and_stops_it_on_quit(origins):
         view = app.view("traffic")
         await wait_for(lambda: view.table.row_count == 1)
         await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen), "q asks before stopping the proxies"
+        await pilot.press("y")
         await wait_for(lambda: app._exit, 10)
     host, port = url.removeprefix("http://").rsplit(":", 1)
     with pytest.raises(OSError):

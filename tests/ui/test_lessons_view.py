@@ -244,7 +244,7 @@ async def test_privacy_lesson_matches_what_the_origin_receives(classroom):
         assert "transparent origin got X-Forwarded-For" in live
         assert "elite       origin got no header naming the client" in live
         # The concept follows the live mode: elite now.
-        assert "The forward proxy is in elite mode now." in body_text(app)
+        await wait_for(lambda: "The forward proxy is in elite mode now." in body_text(app), 5)
 
 
 async def test_caching_lesson_lists_one_copy_per_language(classroom):
@@ -353,3 +353,22 @@ async def test_lessons_needing_a_missing_proxy_are_skipped(origins, engine_facto
         await pilot.press("l")
         await pilot.pause()
         assert view.tracker.lesson is not None and view.tracker.lesson.id == "balancing"
+
+
+async def test_the_failover_steps_name_the_kill_key_as_bound(classroom):
+    from textual.binding import Binding
+
+    from workbench.tui.views.backends import BackendsView
+
+    bound = next(
+        b.key.split(",")[0]
+        for b in Binding.make_bindings(BackendsView.BINDINGS)
+        if b.id == "fault_kill"
+    )
+    app = make_app(classroom_config(), engine=classroom)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("6")
+        lessons(app).start_lesson(index_of(app, "failover"))
+        await pilot.pause()
+        assert f"select web-3 and press {bound} to kill it" in body_text(app)
+        assert "{kill_key}" not in body_text(app)

@@ -1,25 +1,23 @@
-"""SVG snapshots of the Backends, Cache, Rules and Overview views at 100×30.
+"""SVG snapshots of every view of the real app at 80×24 and 160×45.
 
-The views are fed fixed snapshot dicts (no engine, no sockets, no clock): what is rendered
-depends only on the data below, so the baselines are stable across machines and runs.
+The app is fed fixed snapshots (no sockets, no clock; its timer is slowed so only the ticks the
+test makes count): what is rendered depends only on the data below, so the baselines are stable
+across machines and runs.
 """
 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from textual.app import App, ComposeResult
+import pytest
+from conftest import FakeEngine
 
-from workbench.tui.views.backends import BackendsView
-from workbench.tui.views.cache import CacheView
-from workbench.tui.views.overview import OverviewView
-from workbench.tui.views.rules import RulesView
+import workbench.tui.app as app_module
+from workbench.engine.snapshot import EngineSnapshot, cache_entries
+from workbench.tui.app import make_app
 
-VIEWS_TCSS = Path(__file__).resolve().parents[2] / "workbench" / "tui" / "views.tcss"
-SIZE = (100, 30)
+SIZES = {"small": (80, 24), "large": (160, 45)}
 NOW = 1_800_000_000.0
 
 
@@ -75,6 +73,8 @@ def backend(name, weight, state, expected, actual, rate, p50, p95, check_ok=True
             "p95": p95,
             "p99": p95,
             "share_60s": actual,
+            # The last 10 s carry the actual share (the view's window).
+            "series_60s": [0] * 50 + [round(actual * 40)] * 10,
         },
     }
 
@@ -266,36 +266,45 @@ ENTRIES = [
 ]
 
 
-class FixedCache:
-    """Stands in for the engine's cache: the same entries every time."""
+class FixedEngine(FakeEngine):
+    """Hands out the given snapshots in order (then the last one again) and fixed entries."""
 
-    def entries(self, limit: int = 200) -> list[dict[str, Any]]:
-        return copy.deepcopy(ENTRIES[:limit])
-
-
-class SnapshotHost(App[None]):
-    """Mounts one view and feeds it a fixed series of snapshots, newest last."""
-
-    CSS_PATH = [VIEWS_TCSS]
-
-    def __init__(self, view_cls: type, snapshots: list[dict[str, Any]]) -> None:
+    def __init__(self, snapshots: list[dict[str, Any]]) -> None:
         super().__init__()
-        engine = SimpleNamespace(cache=FixedCache(), config=None, control=None)
-        self.view = view_cls(engine)
-        self.snapshots = snapshots
+        self.listeners = dict(snapshots[-1]["listeners"])
+        self.snaps = [EngineSnapshot.from_dict(copy.deepcopy(s)) for s in snapshots]
+        self.taken = 0
+        self.demo = object() if snapshots[-1].get("demo") is not None else None
 
-    def compose(self) -> ComposeResult:
-        yield self.view
+    def snapshot(self) -> EngineSnapshot:
+        snap = self.snaps[min(self.taken, len(self.snaps) - 1)]
+        self.taken += 1
+        return snap
 
-    def on_mount(self) -> None:
-        for snap in self.snapshots:
-            self.view.update_view(copy.deepcopy(snap))
-        self.call_after_refresh(self.view.focus_default)
+    def cache_entries(self, limit: int = 200) -> tuple:
+        return cache_entries(copy.deepcopy(ENTRIES[:limit]))
 
 
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.pause()
+@pytest.fixture(autouse=True)
+def no_timer(monkeypatch):
+    """Only the ticks a test makes: the app's own timer would add a nondeterministic number."""
+    monkeypatch.setattr(app_module, "TICK_SECONDS", 3600.0)
+
+
+def shown(key: str, snapshots: list[dict[str, Any]]):
+    """``(app, run_before)``: the real app showing view ``key`` after every snapshot."""
+    engine = FixedEngine(snapshots)
+    app = make_app(engine.config, engine=engine)
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+        await pilot.press(key)  # switching ticks once
+        while engine.taken < len(engine.snaps):
+            app.tick()
+        await pilot.pause()
+        await pilot.pause()
+
+    return app, run_before
 
 
 def series() -> list[dict[str, Any]]:
@@ -310,27 +319,45 @@ def series() -> list[dict[str, Any]]:
     return out
 
 
-def test_backends_view(snap_compare):
-    assert snap_compare(
-        SnapshotHost(BackendsView, [snapshot()]), terminal_size=SIZE, run_before=settle
-    )
+@pytest.mark.parametrize("size", SIZES)
+def test_backends_view(snap_compare, size):
+    app, run_before = shown("2", [snapshot()])
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
 
 
-def test_cache_view(snap_compare):
-    assert snap_compare(SnapshotHost(CacheView, series()), terminal_size=SIZE, run_before=settle)
+@pytest.mark.parametrize("size", SIZES)
+def test_cache_view(snap_compare, size):
+    app, run_before = shown("3", series())
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
 
 
 def test_cache_view_not_configured(snap_compare):
     snap = snapshot()
     snap["cache"] = None
-    assert snap_compare(SnapshotHost(CacheView, [snap]), terminal_size=SIZE, run_before=settle)
+    app, run_before = shown("3", [snap])
+    assert snap_compare(app, terminal_size=SIZES["small"], run_before=run_before)
 
 
-def test_rules_view(snap_compare):
-    assert snap_compare(
-        SnapshotHost(RulesView, [snapshot()]), terminal_size=SIZE, run_before=settle
-    )
+@pytest.mark.parametrize("size", SIZES)
+def test_rules_view(snap_compare, size):
+    app, run_before = shown("4", [snapshot()])
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
 
 
-def test_overview_view(snap_compare):
-    assert snap_compare(SnapshotHost(OverviewView, series()), terminal_size=SIZE, run_before=settle)
+@pytest.mark.parametrize("size", SIZES)
+def test_overview_view(snap_compare, size):
+    app, run_before = shown("5", series())
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_backends_view_in_the_projector_theme(snap_compare, size):
+    app, show = shown("2", [snapshot()])
+
+    async def run_before(pilot) -> None:
+        await show(pilot)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)

@@ -162,7 +162,7 @@ async def test_moving_up_stops_following_and_end_resumes(fake_engine):
         assert view.follow and view.table.cursor_row == 8
 
 
-async def test_records_that_fell_out_of_the_ring_are_counted_as_dropped():
+async def test_records_that_aged_out_of_the_history_are_explained_in_plain_words():
     engine = FakeEngine([_rec(i, path=f"/{i}") for i in range(1, 151)])  # ring keeps 100
     app = make_app(engine.config, engine=engine)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -170,7 +170,10 @@ async def test_records_that_fell_out_of_the_ring_are_counted_as_dropped():
         await wait_for(lambda: view.table.row_count == 100)
         await pilot.pause()
         assert view.dropped == 50
-        assert "50 dropped" in text_of(view.query_one("#traffic-status"))
+        status = text_of(view.query_one("#traffic-status"))
+        assert "50 older records are no longer in the history" in status
+        assert "(the newest 100 are kept)" in status
+        assert "dropped" not in status, "students read 'dropped' as 'the proxy dropped requests'"
 
 
 async def test_the_table_stays_bounded_and_keeps_the_newest(monkeypatch):
@@ -253,3 +256,82 @@ async def test_new_rows_are_rendered_once_and_old_rows_come_from_the_cache(
         await wait_for(lambda: view.table.row_count == 11)
         await pilot.pause()
         assert sorted(rendered) == sorted([left, "/batch/0", "/batch/1", "/batch/2"])
+
+
+async def test_coming_back_from_another_view_leaves_no_gap(live):
+    """Requests made while another view is shown all appear when the user comes back."""
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.view("traffic")
+        await get(engine.listeners["reverse"] + "/before")
+        await wait_for(lambda: view.table.row_count == 1)
+        await pilot.press("2")
+        await pilot.pause()
+        await get(engine.listeners["reverse"] + "/away", n=30)
+        await pilot.press("1")
+        await wait_for(lambda: view.table.row_count == 31)
+        assert paths(view) == ["/before"] + ["/away"] * 30
+        assert view.aged_out == 0
+
+
+async def test_a_selected_request_that_leaves_the_history_is_announced(monkeypatch, fake_engine):
+    monkeypatch.setattr(TrafficView, "MAX_ROWS", 10)
+    app = make_app(fake_engine.config, engine=fake_engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 8)
+        await pilot.press("g")  # the oldest request, follow off
+        chosen = view.selected_record()
+        assert chosen.id == 1 and not view.follow
+        for i in range(5):
+            fake_engine.records.append(_rec(100 + i, path=f"/new/{i}"))
+        await wait_for(lambda: view.cursor == fake_engine.records.total)
+        await pilot.pause()
+        assert view.selection_gone == 1
+        assert "request #1 left the history" in text_of(view.query_one("#traffic-status"))
+        await pilot.press("j")
+        await pilot.pause()
+        assert view.selection_gone is None, "moving the cursor acknowledges it"
+
+
+async def test_keys_typed_in_a_burst_after_slash_go_into_the_filter(fake_engine):
+    from textual import events
+
+    app = make_app(fake_engine.config, engine=fake_engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 8)
+        # Posted together, as a fast typist's keys arrive: nothing runs in between.
+        for key, char in [("slash", "/"), ("tilde", "~"), ("c", "c"), ("space", " ")] + [
+            ("4", "4"), ("x", "x"), ("x", "x")
+        ]:
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        await pilot.pause()
+        bar = view.query_one(FilterBar)
+        assert bar.input.value == "~c 4xx"
+        assert not view.paused, "the space went into the filter, not to the list"
+
+
+async def test_an_empty_list_shows_the_curl_commands_for_the_running_listeners():
+    engine = FakeEngine([])
+    app = make_app(engine.config, engine=engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        view = app.view("traffic")
+        hint = view.query_one("#traffic-empty")
+        await wait_for(lambda: hint.display and "curl" in text_of(hint))
+        text = text_of(hint)
+        assert "curl http://127.0.0.1:8080/" in text
+        assert "curl -x http://127.0.0.1:8888 http://127.0.0.1:8080/" in text
+
+
+async def test_rows_are_in_completion_order_and_the_column_says_finished(fake_engine):
+    app = make_app(fake_engine.config, engine=fake_engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 8)
+        await pilot.pause()
+        assert text_of(view.query_one("#traffic-header")).split()[0] == "finished"
+        assert "in the order they finished" in text_of(view.query_one("#traffic-status"))

@@ -1,8 +1,7 @@
 """Backends, Cache, Rules and Overview views driven by keys against a real engine and real HTTP.
 
-Each test mounts one view in a small host app (independent of the real app shell), refreshes it
-from ``engine.snapshot()`` on a timer like the app does, presses keys, and then checks the engine
-and the traffic that really flows through the proxy.
+Each test opens the real app on one view (its own stylesheets, keys and timer), presses keys,
+and then checks the engine and the traffic that really flows through the proxy.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from origin import wait_for
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.widgets import DataTable, Input, Select, Static
 
 from workbench.config.model import (
@@ -30,6 +29,7 @@ from workbench.config.model import (
     RuleConfig,
     TrafficConfig,
 )
+from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.choose import ChooseScreen
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.rule_form import RuleFormScreen
@@ -43,26 +43,17 @@ from workbench.tui.views.rules import RulesView
 VIEWS_TCSS = Path(__file__).resolve().parents[2] / "workbench" / "tui" / "views.tcss"
 
 
-class Host(App[None]):
-    """Mounts one view and feeds it snapshots, as the workbench app does."""
-
-    CSS_PATH = [VIEWS_TCSS]
+class Host(WorkbenchApp):
+    """The real app (its own stylesheets and keys), opened on one view."""
 
     def __init__(self, engine: Any, view_cls: type) -> None:
-        super().__init__()
-        self.engine = engine
-        self.view = view_cls(engine)
+        super().__init__(engine.config, engine=engine)
+        self.current_view = view_cls.view_id
 
-    def compose(self) -> ComposeResult:
-        yield self.view
-
-    def on_mount(self) -> None:
-        self.tick()
-        self.set_interval(0.1, self.tick)
-        self.call_after_refresh(self.view.focus_default)
-
-    def tick(self) -> None:
-        self.view.update_view(self.engine.snapshot())
+    @property
+    def shown(self) -> Any:
+        """The view under test."""
+        return self.view(self.current_view)
 
 
 def pool_config(origins, weights, algorithm="weighted_round_robin", **kw) -> PoolConfig:
@@ -115,7 +106,7 @@ async def test_weight_down_to_zero_takes_backend_out_of_rotation(origins, engine
     app = Host(eng, BackendsView)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
-        table = app.view.query_one("#pool-web", DataTable)
+        table = app.shown.query_one("#pool-web", DataTable)
         await pilot.press("down")  # web-2
         await pilot.press("minus", "minus")
         assert eng.pools["web"].backends["web-2"].weight == 0
@@ -130,7 +121,7 @@ async def test_weight_down_to_zero_takes_backend_out_of_rotation(origins, engine
         assert seen == {"web-1": 30}
         # The edit appears in the change log under the table.
         await pilot.pause(0.2)
-        assert "weight 1 → 0" in text_of(app.view.query_one("#events", Static))
+        assert "weight 1 → 0" in text_of(app.shown.query_one("#events", Static))
 
 
 async def test_plus_and_typed_weight(origins, engine_factory):
@@ -171,7 +162,7 @@ async def test_algorithm_picker_changes_the_pool(origins, engine_factory):
         await pilot.pause()
         assert eng.pools["web"].algorithm == "round_robin"
         await pilot.pause(0.2)
-        assert "round_robin" in text_of(app.view.query_one(".pool-title", Static))
+        assert "round_robin" in text_of(app.shown.query_one(".pool-title", Static))
         seen = collections.Counter(b for _, b in await fetch(eng.listeners["reverse"] + "/", 10))
         assert seen == {"web-1": 5, "web-2": 5}
 
@@ -182,7 +173,7 @@ async def test_drain_and_disable_toggle(origins, engine_factory):
     app = Host(eng, BackendsView)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
-        table = app.view.query_one("#pool-web", DataTable)
+        table = app.shown.query_one("#pool-web", DataTable)
         await pilot.press("d")
         assert eng.pools["web"].backends["web-1"].draining is True
         await pilot.pause(0.2)
@@ -191,10 +182,14 @@ async def test_drain_and_disable_toggle(origins, engine_factory):
         await pilot.press("d")
         assert eng.pools["web"].backends["web-1"].draining is False
         await pilot.press("down", "x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen), "disabling asks first"
+        assert eng.pools["web"].backends["web-2"].enabled is True
+        await pilot.press("y")
         assert eng.pools["web"].backends["web-2"].enabled is False
         await pilot.pause(0.2)
         assert str(table.get_cell("web-2", "state")) == "disabled"
-        await pilot.press("x")
+        await pilot.press("x")  # enabling again does not ask
         assert eng.pools["web"].backends["web-2"].enabled is True
 
 
@@ -204,8 +199,8 @@ async def test_fault_keys_only_with_a_demo(origins, engine_factory):
     app = Host(eng, BackendsView)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert app.view.check_action("fault", ("kill",)) is False
-        await pilot.press("k")
+        assert app.shown.check_action("fault", ("kill",)) is False
+        await pilot.press("X")
         assert eng.pools["web"].backends["web-1"].state == "up"
 
 
@@ -232,7 +227,7 @@ async def test_demo_fault_keys(engine_factory):
     app = Host(eng, BackendsView)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
-        table = app.view.query_one("#pool-web", DataTable)
+        table = app.shown.query_one("#pool-web", DataTable)
         faults = eng.demo.faults
         await pilot.press("L")
         assert faults.backends["web-1"].extra_latency == pytest.approx(0.3)
@@ -247,14 +242,24 @@ async def test_demo_fault_keys(engine_factory):
         assert faults.backends["web-1"].health_fail is True
         # The failing health check takes web-1 down; the change shows in the log panel.
         await wait_for(lambda: eng.pools["web"].backends["web-1"].state == "down")
-        await pilot.pause(0.2)
-        assert "web-1: up → down" in text_of(app.view.query_one("#events", Static))
+        events = app.shown.query_one("#events", Static)
+        await wait_for(lambda: "web-1: up → down" in text_of(events))
         await pilot.press("H")
         await pilot.press("F")
         assert faults.backends["web-1"].flap > 0, "F makes web-1's health check flap"
         await pilot.press("F")
         assert faults.backends["web-1"].flap == 0
-        await pilot.press("down", "k")
+        await pilot.press("down", "k")  # k is navigation (up) and never kills
+        await pilot.pause()
+        assert not faults.backends["web-1"].killed and not faults.backends["web-2"].killed
+        assert table.cursor_row == 0
+        await pilot.press("j", "X")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen), "killing asks first"
+        await pilot.press("n")
+        await pilot.pause()
+        assert not faults.backends["web-2"].killed, "n cancels"
+        await pilot.press("X", "y")
         await wait_for(lambda: faults.backends["web-2"].killed)
         await pilot.pause(0.2)
         assert "killed" in str(table.get_cell("web-2", "fault"))
@@ -289,7 +294,7 @@ async def test_new_block_rule_blocks_real_traffic(origins, engine_factory):
         assert (await fetch(url + "/secret/x"))[0][0] == 403
         assert (await fetch(url + "/public"))[0][0] == 200
         await pilot.pause(0.2)
-        table = app.view.query_one(DataTable)
+        table = app.shown.query_one(DataTable)
         assert str(table.get_cell("no-secrets", "action")) == "block 403"
         assert str(table.get_cell("no-secrets", "hits")) == "1"
 
@@ -330,7 +335,7 @@ async def test_edit_toggle_move_delete(origins, engine_factory):
     names = lambda: [r.name for r in eng.rule_configs]  # noqa: E731
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        table = app.view.query_one(DataTable)
+        table = app.shown.query_one(DataTable)
         # space disables the selected rule: /a passes again.
         await pilot.press("space")
         assert eng.rule_configs[0].enabled is False
@@ -341,7 +346,7 @@ async def test_edit_toggle_move_delete(origins, engine_factory):
         await pilot.press("J")
         await pilot.pause()
         assert names() == ["second", "first", "third"]
-        assert app.view.selected_name() == "first"
+        assert app.shown.selected_name() == "first"
         await pilot.press("J")
         assert names() == ["second", "third", "first"]
         await pilot.press("K", "K")
@@ -410,7 +415,7 @@ async def test_cache_purge_goes_through_confirm(origins, engine_factory):
         await pilot.press("y")
         await pilot.pause()
         if eng.cache is None:
-            assert NOT_CONFIGURED in text_of(app.view.query_one("#cache-summary", Static))
+            assert NOT_CONFIGURED in text_of(app.shown.query_one("#cache-summary", Static))
             assert any("not configured" in m for m in messages(app))
         else:  # the cache is integrated: a real purge empties it
             assert any("cache purged" in m for m in messages(app))
@@ -452,3 +457,36 @@ async def test_views_render_at_both_sizes(origins, engine_factory, view_cls, siz
             assert "web-2" in shot
         elif view_cls is RulesView:
             assert "block-tracker" in shot
+
+
+async def test_rule_tester_shows_disabled_rules_and_tests_response_rules(origins, engine_factory):
+    web = await origins("web-1")
+    rules = [
+        RuleConfig(name="block-tracker", when="~d tracker.test", action="block", enabled=False),
+        RuleConfig(
+            name="tag-json",
+            when="~t application/json",
+            action="tag",
+            value="json",
+            phase="response",
+        ),
+    ]
+    eng = await engine_factory(config(web, weights=(1,), rules=rules))
+    app = Host(eng, RulesView)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RuleTestScreen)
+        screen.query_one("#url", Input).value = "http://cdn.tracker.test/pixel.gif"
+        await pilot.pause()
+        outcome = text_of(screen.query_one("#outcome", Static))
+        assert "disabled, would match" in outcome and "block-tracker" in outcome
+        assert "would fire: tag-json" not in outcome
+        screen.query_one("#content_type", Input).value = "application/json"
+        await pilot.pause()
+        assert "would fire: tag-json" in text_of(screen.query_one("#outcome", Static))
+        screen.query_one("#url", Input).value = "http://[::1"  # half typed: no crash
+        await pilot.pause()
+        assert app.return_code is None

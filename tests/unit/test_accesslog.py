@@ -80,7 +80,7 @@ def test_json_line_is_exactly_what_json_dumps_wrote(kw: dict[str, object]) -> No
 
 def test_combined_line() -> None:
     line = combined(make(rule="r", error="bad"))
-    assert line.startswith('127.0.0.1 - - [') and line.count("[") == 1
+    assert line.startswith("127.0.0.1 - - [") and line.count("[") == 1
     assert line.split("] ", 1)[1] == (
         '"GET /p/1?q=1 HTTP/1.1" 200 42 "r" "curl/8 \\"x\\"" proxy=reverse upstream=web-1 '
         'cache=- duration=0.0012s rule=r error="bad"'

@@ -154,3 +154,13 @@ def test_marked_records_keep_their_bodies_until_unmarked():
     log.set_marked(first, False)
     assert first.response_body is None and first.bodies_dropped
     assert log.find(1) is first  # still in the ring, just without details
+
+
+def test_a_request_body_answered_before_it_was_read_says_so():
+    rec = _rec(body_cap=1024, bytes_in=400_000)
+    data, notes = body_state(rec, "request")
+    assert data is None
+    assert notes == [
+        "400,000-byte body not kept: it was never read (the request was answered before its "
+        "body went upstream)"
+    ]

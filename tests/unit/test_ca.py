@@ -56,10 +56,13 @@ async def test_leaf_verifies_against_the_ca_for_its_name(tmp_path, host):
         )
         assert await reader.read(2) == b"ok"
         writer.close()
-        with pytest.raises(ssl.SSLCertVerificationError):
-            await asyncio.open_connection(
-                "127.0.0.1", port, ssl=client_ctx, server_hostname="other.test"
-            )
+        # A client naming another host (SNI) gets a leaf for that name, minted on the spot.
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_ctx, server_hostname="other.test"
+        )
+        cert = writer.get_extra_info("peercert")
+        assert cert["subjectAltName"] == (("DNS", "other.test"),)
+        writer.close()
     finally:
         server.close()
         await server.wait_closed()
@@ -125,3 +128,28 @@ def test_host_globs(globs, host, expected):
 @pytest.mark.parametrize("glob", ["", "a b", "exa/mple", "[abc", "http://x"])
 def test_bad_host_globs(glob):
     assert host_glob_error(glob)
+
+
+@pytest.mark.parametrize(
+    "exc, verdict, words",
+    [
+        (ConnectionResetError(), "rejected", "does not trust"),
+        (TimeoutError(), "timeout", "did not finish"),
+    ],
+)
+def test_handshake_failures_are_explained(exc, verdict, words):
+    from workbench.engine.modes.intercept import TRUST_HINT, handshake_failure
+
+    got, sentence = handshake_failure(exc, "example.test")
+    assert got == verdict and words in sentence
+    if verdict == "rejected":
+        assert TRUST_HINT in sentence
+
+
+def test_alert_from_the_client_is_named():
+    from workbench.engine.modes.intercept import handshake_failure
+
+    exc = ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca")
+    exc.reason = "TLSV1_ALERT_UNKNOWN_CA"
+    verdict, sentence = handshake_failure(exc, "example.test")
+    assert verdict == "rejected" and "TLS alert: unknown CA" in sentence

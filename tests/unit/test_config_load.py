@@ -789,3 +789,20 @@ def test_forward_intercept_problems_name_the_key(tmp_path):
     assert lines[1].startswith("f.yaml:4:23: forward.intercept.upstream_ca_file: cannot read")
     assert "forward.intercept.ca_dir: " in lines[2] and "not a directory" in lines[2]
     assert "forward.intercept.hots: unknown key 'hots'; did you mean 'hosts'" in lines[3]
+
+
+def test_hold_section_round_trips_and_checks_the_filter():
+    cfg = load_config_text(
+        "hold: {filter: '~u /api & ~m POST', phase: response, timeout: 30s, on_timeout: fail}\n"
+    )
+    assert (cfg.hold.filter, cfg.hold.phase, cfg.hold.timeout) == (
+        "~u /api & ~m POST",
+        "response",
+        30,
+    )
+    assert load_config_text(dump_config(cfg)) == cfg
+    with pytest.raises(ConfigError) as e:
+        load_config_text("hold: {filter: '~zz x', on_timeout: retry}\n", "h.yaml")
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith("h.yaml:1:16: hold.filter: col 1: unknown filter ~zz")
+    assert lines[1].startswith("h.yaml:1:37: hold.on_timeout: expected one of resume, fail")

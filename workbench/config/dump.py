@@ -20,6 +20,7 @@ from workbench.config.model import (
     DemoConfig,
     ForwardConfig,
     HealthConfig,
+    HoldConfig,
     InterceptConfig,
     Limits,
     PoolConfig,
@@ -217,6 +218,15 @@ def config_to_data(cfg: Config) -> dict[str, Any]:
         out["rules"] = [rule_to_data(rule) for rule in cfg.rules]
     if cfg.demo is not None:
         out["demo"] = _demo(cfg.demo)
+    if cfg.hold != HoldConfig():
+        h = cfg.hold
+        out["hold"] = {
+            "filter": h.filter,
+            "phase": h.phase,
+            "timeout": format_duration(h.timeout),
+            "on_timeout": h.on_timeout,
+            "max_held": h.max_held,
+        }
     if cfg.keymap:
         out["keymap"] = dict(cfg.keymap)
     return out

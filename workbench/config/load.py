@@ -28,6 +28,8 @@ from yaml.representer import SafeRepresenter
 from workbench.config.hostglob import host_glob_error
 from workbench.config.model import (
     ALGORITHMS,
+    HOLD_PHASES,
+    HOLD_TIMEOUT_ACTIONS,
     PRIVACY_MODES,
     RULE_ACTIONS,
     RULE_PHASES,
@@ -40,6 +42,7 @@ from workbench.config.model import (
     DemoConfig,
     ForwardConfig,
     HealthConfig,
+    HoldConfig,
     InterceptConfig,
     Limits,
     PassiveConfig,
@@ -1029,6 +1032,16 @@ _DEMO = _obj(
         "traffic": _obj(TrafficConfig, {"rate": _number(0.0), "enabled": _bool}),
     },
 )
+_HOLD = _obj(
+    HoldConfig,
+    {
+        "filter": _optional(_when),
+        "phase": _choice(HOLD_PHASES),
+        "timeout": _duration(positive=True),
+        "on_timeout": _choice(HOLD_TIMEOUT_ACTIONS),
+        "max_held": _int(1, 10_000),
+    },
+)
 _CONFIG = _obj(
     Config,
     {
@@ -1040,6 +1053,7 @@ _CONFIG = _obj(
         "records": _RECORDS,
         "rules": _list(_RULE),
         "demo": _DEMO,
+        "hold": _HOLD,
         "keymap": _str_map(_str(), _keymap_key),
     },
 )

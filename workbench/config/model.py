@@ -251,6 +251,26 @@ class DemoConfig:
     traffic: TrafficConfig = field(default_factory=TrafficConfig)
 
 
+HOLD_PHASES = ("request", "response")
+HOLD_TIMEOUT_ACTIONS = ("resume", "fail")
+
+
+@dataclass(frozen=True, slots=True)
+class HoldConfig:
+    """Intercept (hold) matching exchanges for inspection and editing, like a breakpoint."""
+
+    filter: str | None = None
+    """Filter expression of the exchanges to hold; None holds nothing."""
+    phase: str = "request"
+    """request: hold before the request goes upstream; response: before the client gets it."""
+    timeout: float = 60.0
+    """Seconds an exchange may stay held before ``on_timeout`` decides for the user."""
+    on_timeout: str = "resume"
+    """resume: let it go on unchanged-since-edit; fail: answer 504."""
+    max_held: int = 100
+    """Exchanges held at once; further matches pass (the trace says why)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     version: int = 1
@@ -261,6 +281,7 @@ class Config:
     records: RecordsConfig = field(default_factory=RecordsConfig)
     rules: tuple[RuleConfig, ...] = ()
     demo: DemoConfig | None = None
+    hold: HoldConfig = field(default_factory=HoldConfig)
     keymap: dict[str, str] = field(default_factory=dict)
     """Binding id → key(s), e.g. ``{"weight_up": "ctrl+up"}``."""
     source: str | None = None

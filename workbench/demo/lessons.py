@@ -14,8 +14,8 @@ when the check saw them happen. A lesson whose proxy the running configuration l
 
 Steps and concepts may contain placeholders that :func:`fill` replaces with live values:
 ``{reverse}``, ``{forward}``, ``{admin}``, ``{origin}`` (a demo backend's URL), ``{origin_host}``
-(its ``host:port``), ``{origin_port}``, ``{mark}`` (the query marker) and ``{privacy}`` (the
-forward proxy's privacy mode now).
+(its ``host:port``), ``{origin_port}``, ``{mark}`` (the query marker), ``{privacy}`` (the
+forward proxy's privacy mode now) and ``{kill_key}`` (the Backends view's kill key, as bound).
 """
 
 from __future__ import annotations
@@ -506,7 +506,7 @@ def check_failover(st: LessonState) -> CheckResult:
     evidence = (_failures_line(st),)
     if down is None:
         return CheckResult(
-            False, "no backend has gone down yet: kill web-3 (2, select it, X)", evidence
+            False, "no backend has gone down yet: kill web-3 in Backends (step 1)", evidence
         )
     name = down["backend"]
     failures = _proxy_failures(st.snapshot, "reverse") - down["failures"]
@@ -800,15 +800,15 @@ LESSONS: tuple[Lesson, ...] = (
             "        └─► retry on web-1 ✓ 200 (client sees 200)"
         ),
         steps=(
-            "Press 2 (Backends), select web-3 and press X to kill it (it asks first): its port "
+            "Press 2 (Backends), select web-3 and press {kill_key} to kill it: its port "
             "stops accepting connections.",
             "Within about two seconds web-3 turns down; the event log shows why.",
             "Press 1: requests keep getting answers. Open one sent right after the kill with "
             "enter: its trace may show the retry on another backend.",
             "Press 5 (Overview) and watch the reverse proxy's 5xx count: it stays at 0. The "
             "forward proxy's may rise, because some demo requests go to web-3's own address.",
-            "Press 2, select web-3 and press X again to revive it; after two good checks it is "
-            "up again and back in rotation.",
+            "Press 2, select web-3 and press {kill_key} again to revive it; after two good "
+            "checks it is up again and back in rotation.",
         ),
         look_for=(
             "web-3's state (up → down → up), the health column, and the reverse proxy's 5xx "
@@ -956,7 +956,7 @@ def lesson_by_id(lesson_id: str) -> Lesson | None:
 
 # -- placeholders -------------------------------------------------------------------------------
 _PLACEHOLDER = re.compile(
-    r"\{(reverse|forward|admin|origin|origin_host|origin_port|mark|privacy)\}"
+    r"\{(reverse|forward|admin|origin|origin_host|origin_port|mark|privacy|kill_key)\}"
 )
 _DEFAULTS = {
     "reverse": "http://127.0.0.1:8080",
@@ -974,6 +974,7 @@ def addresses(snapshot: Mapping[str, Any] | None) -> dict[str, str]:
     """
     values = dict(_DEFAULTS)
     values["mark"] = MARK
+    values["kill_key"] = "the kill key"  # the view fills in the live binding
     values["privacy"] = "transparent"
     if snapshot is not None:
         listeners = _get(snapshot, "listeners", default={}) or {}

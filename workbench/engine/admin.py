@@ -128,6 +128,12 @@ class AdminApi:
         r.add_patch("/api/demo/traffic", self.demo_traffic)
         r.add_get("/metrics", self.metrics)
         r.add_get("/api/har", self.har)
+        r.add_post("/api/requests/{id}/replay", self.replay)
+        r.add_get("/api/held", self.list_held)
+        r.add_patch("/api/hold", self.patch_hold)
+        r.add_patch("/api/held/{id}", self.patch_held)
+        r.add_post("/api/held/{id}/resume", self.resume_held)
+        r.add_post("/api/held/{id}/kill", self.kill_held)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -186,7 +192,7 @@ class AdminApi:
 
     # -- handlers ---------------------------------------------------------------------------
     async def state(self, request: web.Request) -> web.Response:
-        return _json(self.engine.snapshot())
+        return _json(self.engine.snapshot_data())
 
     async def requests(self, request: web.Request) -> web.Response:
         try:
@@ -224,7 +230,7 @@ class AdminApi:
         if not isinstance(body, dict) or set(body) != {"algorithm"}:
             return _error('expected {"algorithm": NAME}', 400, "algorithm")
         res = self.engine.control.set_algorithm(pool, body["algorithm"], who="api")
-        return _result(res, self.engine.snapshot()["pools"].get(pool) if res.ok else None)
+        return _result(res, self.engine.snapshot_data()["pools"].get(pool) if res.ok else None)
 
     async def patch_backend(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -234,7 +240,7 @@ class AdminApi:
         return _result(res, res.value if res.ok else None)
 
     async def list_rules(self, request: web.Request) -> web.Response:
-        return _json({"rules": self.engine.snapshot()["rules"]})
+        return _json({"rules": self.engine.snapshot_data()["rules"]})
 
     async def add_rule(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -246,7 +252,7 @@ class AdminApi:
         res = self.engine.control.add_rule(body, index, who="api")
         if not res.ok:
             return _result(res)
-        return _json({"rules": self.engine.snapshot()["rules"]}, 201)
+        return _json({"rules": self.engine.snapshot_data()["rules"]}, 201)
 
     async def patch_rule(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -265,13 +271,13 @@ class AdminApi:
             res = control.update_rule(name, body, who="api")
         if not res.ok:
             return _result(res)
-        return _json({"rules": self.engine.snapshot()["rules"]})
+        return _json({"rules": self.engine.snapshot_data()["rules"]})
 
     async def delete_rule(self, request: web.Request) -> web.Response:
         res = self.engine.control.delete_rule(request.match_info["name"], who="api")
         if not res.ok:
             return _result(res)
-        return _json({"rules": self.engine.snapshot()["rules"]})
+        return _json({"rules": self.engine.snapshot_data()["rules"]})
 
     async def purge(self, request: web.Request) -> web.Response:
         body = await self._body(request) if request.can_read_body else {}
@@ -345,3 +351,62 @@ class AdminApi:
         shell = _dumps(to_har([], comment=f"filter: {expr}" if flt is not None else ""))
         before, after = shell.split('"entries": []', 1)
         return await _stream_json(request, before + '"entries": [', records, entry, "]" + after)
+
+    async def replay(self, request: web.Request) -> web.Response:
+        """``POST /api/requests/{id}/replay`` with optional overrides → ``{"id": NEW}``."""
+        try:
+            rid = int(request.match_info["id"])
+        except ValueError:
+            return _error("id must be an integer", 400, "id")
+        overrides = await self._body(request) if await request.read() else None
+        res = self.engine.control.replay(rid, overrides, who="api")
+        return _result(res, {"id": res.value, "replay_of": rid} if res.ok else None)
+
+    async def list_held(self, request: web.Request) -> web.Response:
+        """The intercept settings and every held exchange."""
+        return _json({**self.engine.hold.summary(), "held": self.engine.control.held()})
+
+    async def patch_hold(self, request: web.Request) -> web.Response:
+        """``{"filter": EXPR | null, "phase": "request" | "response", "timeout": S,
+        "on_timeout": "resume" | "fail"}`` (all optional but one)."""
+        body = await self._body(request)
+        allowed = {"filter", "phase", "timeout", "on_timeout"}
+        if not isinstance(body, dict) or not body:
+            return _error("expected a JSON object with filter, phase, timeout or on_timeout")
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            return _error(f"unknown field {unknown[0]!r}", 400, unknown[0])
+        hold = self.engine.hold
+        res = self.engine.control.set_hold(
+            body.get("filter", hold.expression),
+            body.get("phase"),
+            body.get("timeout"),
+            body.get("on_timeout"),
+            who="api",
+        )
+        return _result(res, res.value if res.ok else None)
+
+    def _held_id(self, request: web.Request) -> int | None:
+        try:
+            return int(request.match_info["id"])
+        except ValueError:
+            return None
+
+    async def patch_held(self, request: web.Request) -> web.Response:
+        hid = self._held_id(request)
+        if hid is None:
+            return _error("id must be an integer", 400, "id")
+        res = self.engine.control.edit_held(hid, await self._body(request), who="api")
+        return _result(res, res.value if res.ok else None)
+
+    async def resume_held(self, request: web.Request) -> web.Response:
+        hid = self._held_id(request)
+        if hid is None:
+            return _error("id must be an integer", 400, "id")
+        return _result(self.engine.control.resume_held(hid, who="api"), {"resumed": hid})
+
+    async def kill_held(self, request: web.Request) -> web.Response:
+        hid = self._held_id(request)
+        if hid is None:
+            return _error("id must be an integer", 400, "id")
+        return _result(self.engine.control.kill_held(hid, who="api"), {"killed": hid})

@@ -415,10 +415,169 @@ class Control:
         self._edit(who, f"fault: {message}")
         return Result(True, value=value)
 
+    # -- reading without changing anything ----------------------------------------------------
+    def dry_run(
+        self,
+        method: str,
+        url: str,
+        headers: Any = None,
+        status: int | None = None,
+        content_type: str | None = None,
+    ) -> Result:
+        """What each rule would do for a made-up request (and response); changes nothing.
+
+        ``value`` is a tuple of :class:`~workbench.engine.snapshot.DryRunLine` in evaluation
+        order. Disabled rules say whether they *would* match; ``status`` and ``content_type``
+        describe the response that response-phase rules see.
+        """
+        from workbench.config.model import RULE_PHASES
+        from workbench.engine.observe.records import RequestRecord
+        from workbench.engine.rules.ruleset import FINAL_ACTIONS, _host_and_path
+        from workbench.engine.snapshot import DryRunLine
+
+        if not isinstance(method, str) or not method.strip():
+            return _fail("method: expected an HTTP method such as GET", "method")
+        if not isinstance(url, str) or not url.strip():
+            return _fail("url: expected a URL such as http://example.test/", "url")
+        if status is not None and (
+            isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+        ):
+            return _fail(
+                f"status: expected a status code from 100 to 599, got {status!r}", "status"
+            )
+        if "://" not in url:
+            url = "http://" + url
+        host, path = _host_and_path(url)  # any half-typed URL: the tester runs per keystroke
+        header_list = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
+        rec = RequestRecord(
+            id=0,
+            start=0.0,
+            client="127.0.0.1",
+            proxy="reverse",
+            method=method.strip().upper(),
+            url=url,
+            host=host,
+            path=path,
+            request_headers=header_list,
+        )
+        rules = list(self.engine.ruleset.rules)
+        lines: list[DryRunLine] = []
+        answered_by: str | None = None
+        for phase in RULE_PHASES:
+            if phase == "response":
+                rec.status = status if status is not None else 200
+                rec.content_type = content_type or None
+                if content_type:
+                    rec.response_headers = [("Content-Type", content_type)]
+            stopped_by: str | None = answered_by
+            for rule in (r for r in rules if r.config.phase == phase):
+                cfg = rule.config
+                if stopped_by is not None:
+                    lines.append(DryRunLine(cfg.name, phase, "not reached", stopped_by))
+                    continue
+                try:
+                    matches = bool(rule.filter(rec))
+                except Exception:  # a filter that cannot judge a made-up request
+                    matches = False
+                if not cfg.enabled:
+                    verdict = "disabled, would match" if matches else "disabled"
+                    lines.append(DryRunLine(cfg.name, phase, verdict))
+                    continue
+                if not matches:
+                    lines.append(DryRunLine(cfg.name, phase, "no match"))
+                    continue
+                lines.append(DryRunLine(cfg.name, phase, "fires"))
+                if cfg.action in FINAL_ACTIONS:
+                    stopped_by = cfg.name
+                    if cfg.action != "allow" and phase == "request":
+                        answered_by = cfg.name
+        return Result(True, value=tuple(lines))
+
     # -- marks --------------------------------------------------------------------------------
     def mark(self, record_id: int, marked: bool = True) -> Result:
         """Mark (or unmark) a record: kept with its details past the ring's eviction."""
         return mark_record(self.engine.records, record_id, marked)
+
+    # -- replay -----------------------------------------------------------------------------
+    def replay(self, record_id: Any, overrides: Any = None, who: str = "user") -> Result:
+        """Send a recorded request again through the proxy that handled it; value: the new id.
+
+        ``overrides`` may set ``method``, ``url``, ``headers`` (``[[name, value], …]``, replacing
+        all) and ``body`` (text) or ``body_base64``. The new record arrives when the proxy has
+        handled the replay; it carries ``replay_of`` and a "replay of #N" trace step.
+        """
+        from workbench.engine.replay import Replayer, ReplayError
+
+        if isinstance(record_id, bool) or not isinstance(record_id, int):
+            return _fail(f"id: expected a record id, got {record_id!r}", "id")
+        rec = self.engine.records.find(record_id)
+        if rec is None:
+            return _fail(f"request {record_id} is not in the record buffer", "id", status=404)
+        try:
+            new_id = Replayer(self.engine).start(rec, overrides)
+        except ReplayError as exc:
+            return _fail(str(exc), exc.field, status=exc.status)
+        self._edit(who, f"replay of #{record_id} → #{new_id}")
+        return Result(True, value=new_id)
+
+    # -- intercept (hold) -------------------------------------------------------------------
+    def _hold_call(self, fn, *args: Any) -> Result:
+        from workbench.engine.hold import HoldError
+
+        try:
+            return Result(True, value=fn(*args))
+        except HoldError as exc:
+            return _fail(str(exc), exc.field, status=exc.status)
+
+    def set_hold(
+        self,
+        expression: Any,
+        phase: Any = None,
+        timeout: Any = None,
+        on_timeout: Any = None,
+        who: str = "user",
+    ) -> Result:
+        """Hold exchanges matching ``expression`` (None/"" stops) in ``phase`` (request|response).
+
+        Everything is validated before anything changes; value: the hold summary.
+        """
+        from workbench.engine.hold import HoldError, HoldPoint
+
+        hold = self.engine.hold
+        try:
+            probe = HoldPoint(hold.config)  # validate on a scratch copy: all or nothing
+            probe.set_filter(expression, phase)
+            if timeout is not None or on_timeout is not None:
+                probe.set_timeout(hold.timeout if timeout is None else timeout, on_timeout)
+        except HoldError as exc:
+            return _fail(str(exc), exc.field)
+        hold.set_filter(expression, phase)
+        if timeout is not None or on_timeout is not None:
+            hold.set_timeout(hold.timeout if timeout is None else timeout, on_timeout)
+        what = f"{hold.phase}s matching {hold.expression!r}" if hold.expression else "nothing"
+        self._edit(who, f"intercept: holding {what}")
+        return Result(True, value=hold.summary())
+
+    def held(self) -> list[dict[str, Any]]:
+        """The exchanges held now (headers, body when editable, phase, deadline)."""
+        return self.engine.hold.list()
+
+    def edit_held(self, held_id: Any, patch: Any, who: str = "user") -> Result:
+        """Edit a held exchange: ``{"headers": [[n, v], …], "body": TEXT, "status": N}``."""
+        res = self._hold_call(self.engine.hold.edit, held_id, patch)
+        return Result(True, value=res.value.to_dict()) if res.ok else res
+
+    def resume_held(self, held_id: Any, who: str = "user") -> Result:
+        """Let a held exchange go on (with its edits)."""
+        res = self._hold_call(self.engine.hold.resume, held_id)
+        return Result(True, value=held_id) if res.ok else res
+
+    def kill_held(self, held_id: Any, who: str = "user") -> Result:
+        """Drop a held exchange: its client connection is closed without an answer."""
+        res = self._hold_call(self.engine.hold.kill, held_id)
+        if res.ok:
+            self._edit(who, f"intercept: killed #{held_id}")
+        return Result(True, value=held_id) if res.ok else res
 
 
 def mark_record(records: Any, record_id: int, marked: bool) -> Result:

@@ -19,6 +19,7 @@ from workbench.engine.observe.records import RecordLog, RequestRecord
 from workbench.engine.observe.stats import Stats
 from workbench.engine.pipeline.cache_stage import CacheLayer
 from workbench.engine.rules.ruleset import RuleSet
+from workbench.engine.snapshot import CacheEntryView, EngineSnapshot, cache_entries
 
 log = logging.getLogger("workbench.engine")
 
@@ -55,6 +56,12 @@ class Engine:
         self.started_at = 0.0
         self.internal_errors = 0
         self.bad_requests = 0
+        from workbench.engine.hold import HoldPoint
+
+        self.hold = HoldPoint(config.hold)
+        """Intercept filter and the exchanges it holds (``control.set_hold`` and friends)."""
+        self.replays: dict[str, tuple[int, int]] = {}
+        """Replays in flight: marker token → (original record id, reserved new id)."""
         self.demo = None
         """The classroom's DemoWorld when one runs (set by the runtime)."""
         from workbench.engine.control import Control
@@ -134,6 +141,7 @@ class Engine:
         """Stop accepting, let in-flight requests finish (up to ``grace``), close everything."""
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.hold.release_all()
         await asyncio.gather(*(s.stop(grace) for s in self.servers.values()))
         for checker in self.checkers:
             await checker.stop()
@@ -239,8 +247,16 @@ class Engine:
             "records_dropped": self.records.dropped,
         }
 
-    def snapshot(self) -> dict[str, Any]:
-        """Plain-data view of everything the UI and the admin API show."""
+    def snapshot(self) -> EngineSnapshot:
+        """Typed, frozen view of everything the UI shows (also a read-only mapping of the dict)."""
+        return EngineSnapshot.from_dict(self.snapshot_data())
+
+    def cache_entries(self, limit: int = 200) -> tuple[CacheEntryView, ...]:
+        """The most recently used cache entries (each variant of a URL separately)."""
+        return cache_entries(self.cache.entries(limit=limit) if self.cache is not None else ())
+
+    def snapshot_data(self) -> dict[str, Any]:
+        """Plain-data view of everything the UI and the admin API show (JSON-ready)."""
         stats = self.stats.snapshot(
             pools={name: list(p.backends) for name, p in self.pools.items()}
         )
@@ -295,12 +311,16 @@ class Engine:
                         "cache": self.forward.cache_enabled,
                         "privacy": self.forward.privacy,
                         "tunnels": len(self.forward.tunnels),
+                        "intercept": (
+                            self.forward.intercept.snapshot() if self.forward.intercept else None
+                        ),
                     }
                     if self.forward
                     else None
                 ),
             },
             "demo": self._demo_snapshot(),
+            "hold": self.hold.summary(),
         }
 
     def _demo_snapshot(self) -> dict[str, Any] | None:

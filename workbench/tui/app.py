@@ -10,6 +10,7 @@ import importlib
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,17 +18,21 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, LoadingIndicator, Static
 
 from workbench.config.model import Config
+from workbench.engine.snapshot import EngineSnapshot
+from workbench.tui.actions import ACTIONS, SCOPE_TITLES, Action, bindings, keys_of
 from workbench.tui.views.base import View
 from workbench.tui.widgets.header import WorkbenchHeader
 from workbench.tui.widgets.keybar import KeyBar
 
 log = logging.getLogger("workbench.tui")
+_HERE = Path(__file__).resolve().parent
 
 TICK_SECONDS = 0.2
 """Refresh period: 5 Hz is smooth to the eye and cheap for the proxy sharing the loop."""
@@ -82,33 +87,42 @@ PROJECTOR = Theme(
 """High contrast for beamers: pure black, white text, saturated accents."""
 
 
-def live_config(base: Config, engine: Any) -> Config:
-    """``base`` with the engine's current weights, algorithms, rules and cache switches."""
-    cfg = replace(base, rules=tuple(getattr(engine, "rule_configs", base.rules)))
+def live_config(base: Config, snapshot: EngineSnapshot) -> Config:
+    """``base`` with the live weights, algorithms, rules and proxy switches of ``snapshot``."""
+    from workbench.config.model import RuleConfig
+
+    rules = tuple(
+        RuleConfig(**{k: v for k, v in r.as_config().items() if v is not None})
+        for r in snapshot.rules
+    )
+    cfg = replace(base, rules=rules)
     reverse = cfg.reverse
     if reverse is not None:
         pools = {}
         for name, pool_cfg in reverse.pools.items():
-            live = engine.pools.get(name)
+            live = snapshot.pool(name)
             if live is None:
                 pools[name] = pool_cfg
                 continue
+            weights = {b.name: b.weight for b in live.backends}
             backends = tuple(
-                replace(b, weight=live.backends[b.name].weight) if b.name in live.backends else b
+                replace(b, weight=weights[b.name]) if b.name in weights else b
                 for b in pool_cfg.backends
             )
             pools[name] = replace(pool_cfg, algorithm=live.algorithm, backends=backends)
         reverse = replace(reverse, pools=pools)
-        if engine.reverse is not None:
-            reverse = replace(reverse, cache=bool(engine.reverse.cache_enabled))
+        proxy = snapshot.proxy("reverse")
+        if proxy is not None:
+            reverse = replace(reverse, cache=proxy.cache_enabled)
         cfg = replace(cfg, reverse=reverse)
-    if cfg.forward is not None and getattr(engine, "forward", None) is not None:
+    forward = snapshot.proxy("forward")
+    if cfg.forward is not None and forward is not None:
         cfg = replace(
             cfg,
             forward=replace(
                 cfg.forward,
-                cache=bool(engine.forward.cache_enabled),
-                privacy=engine.forward.privacy,
+                cache=forward.cache_enabled,
+                privacy=forward.privacy or cfg.forward.privacy,
             ),
         )
     return cfg
@@ -129,55 +143,14 @@ class WorkbenchApp(App[None]):
     """
 
     TITLE = "Proxy Workbench"
-    CSS_PATH = "app.tcss"
+    # Absolute, so a subclass defined elsewhere (a test, a screenshot script) loads them too.
+    CSS_PATH: ClassVar = [_HERE / "app.tcss", _HERE / "views.tcss"]
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS: ClassVar = [
-        *(
-            Binding(
-                key,
-                f"show_view('{view_id}')",
-                title,
-                id=f"view_{view_id}",
-                show=False,
-                tooltip=f"Show the {title} view",
-            )
-            for key, view_id, title, _m, _c in VIEW_SPECS
-        ),
-        Binding(
-            "tab",
-            "next_view",
-            "Next view",
-            id="next_view",
-            show=False,
-            priority=True,
-            tooltip="Cycle through the views",
-        ),
-        Binding(
-            "l",
-            "show_view('lessons')",
-            "Lessons",
-            id="lessons",
-            show=False,
-            tooltip="Open the guided lessons (inside Lessons: the next lesson)",
-        ),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Every key, by view"),
-        Binding(
-            "s",
-            "save_config",
-            "Save",
-            id="save_config",
-            tooltip="Save the live configuration to a new YAML file",
-        ),
-        Binding(
-            "ctrl+t",
-            "toggle_projector",
-            "Projector",
-            id="projector",
-            show=False,
-            tooltip="High-contrast theme for projectors",
-        ),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Stop the proxies and leave"),
+        *bindings("app"),
+        # ctrl+q works even inside a text field, so it is a priority binding; it asks too.
+        Binding("ctrl+q", "request_quit", "Quit", id="quit_anywhere", show=False, priority=True),
     ]
 
     def __init__(
@@ -194,7 +167,7 @@ class WorkbenchApp(App[None]):
             for key, view_id, title, module, name in VIEW_SPECS
         ]
         self.current_view = "traffic"
-        self.last_snapshot: dict[str, Any] | None = None
+        self.last_snapshot: EngineSnapshot | None = None
         self._timer: Timer | None = None
         self._stopping = False
         self._last_error: str | None = None
@@ -264,18 +237,19 @@ class WorkbenchApp(App[None]):
     def tick(self) -> None:
         """Take one snapshot and hand it to the visible view and the header."""
         engine = self.engine
-        if engine is None or self._stopping:
+        if engine is None or self._stopping or self._exit:
             return
         try:
             snapshot = engine.snapshot()
+            if not isinstance(snapshot, EngineSnapshot):  # an engine that still sends the dict
+                snapshot = EngineSnapshot.from_dict(snapshot)
             self.last_snapshot = snapshot
             view = self.view()
             if view is not None:
                 view.update_view(snapshot)
-            windows = (snapshot.get("stats") or {}).get("windows") or {}
-            # Keys are ints from the engine, strings when the snapshot came through JSON.
-            rate = (windows.get(1) or windows.get("1") or {}).get("rate")
-            self.query_one(WorkbenchHeader).set_status(engine.listeners, rate)
+            self.query_one(WorkbenchHeader).show_snapshot(snapshot)
+        except NoMatches:  # the views are being torn down (leaving)
+            return
         except Exception as exc:  # keep ticking; show each distinct problem once
             message = f"refresh failed: {exc}"
             if message != self._last_error:
@@ -326,49 +300,63 @@ class WorkbenchApp(App[None]):
         return True
 
     # -- screens -----
+    def _user_keymap(self) -> dict[str, str]:
+        return dict(getattr(self, "_keymap", {}) or {})
+
+    def key_text(self, a: Action) -> str:
+        """The keys of ``a`` as the user sees them (after their keymap), e.g. ``/ f``."""
+        shown = []
+        for key in keys_of(a, self._user_keymap()):
+            display = self.get_key_display(Binding(key, a.action))
+            if display not in shown:
+                shown.append(display)
+        return " ".join(shown)
+
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """Keys of the app and of every view, as the user's keymap has them."""
-        keymap = dict(getattr(self, "_keymap", {}) or {})
-
-        def rows(bindings: Iterable[Any]) -> list[tuple[str, str]]:
-            grouped: dict[str, tuple[list[str], str]] = {}
-            for b in Binding.make_bindings(bindings):
-                keys = keymap.get(b.id, b.key) if b.id else b.key
-                shown, _text = grouped.setdefault(
-                    b.id or b.action, ([], b.tooltip or b.description or b.action)
+        """Every action of the table by scope, with the keys as the user's keymap has them."""
+        sections: list[tuple[str, list[tuple[str, str]]]] = []
+        for scope, title in SCOPE_TITLES.items():
+            rows = [
+                (self.key_text(a) or "palette", a.description)
+                for a in ACTIONS
+                if a.scope == scope
+            ]
+            if scope == "app":
+                rows.append(
+                    ("ctrl+p", "Command palette: every action, including those without a key")
                 )
-                for key in (k.strip() for k in keys.split(",")):
-                    display = self.get_key_display(replace(b, key=key)) if key else ""
-                    if display and display not in shown:
-                        shown.append(display)
-            return [(" ".join(shown), text) for shown, text in grouped.values()]
+            if scope == "detail":
+                from workbench.tui.screens.detail import DetailScreen
 
-        sections = [
-            ("Everywhere", rows(self.BINDINGS) + [("ctrl+p", "Command palette: every action")])
-        ]
-        from workbench.tui.views.traffic import RequestTable
-
-        for _key, cls in self.view_classes:
-            bindings = list(getattr(cls, "BINDINGS", []))
-            if cls.view_id == "traffic":
-                bindings += RequestTable.BINDINGS
-            if issubclass(cls, ComingSoon):
-                sections.append((f"{cls.title} view", [("", "coming soon")]))
-            elif bindings:
-                sections.append((f"{cls.title} view", rows(bindings)))
-        from workbench.tui.screens.detail import DetailScreen
+                # The detail screen declares its own section keys; list them after ours.
+                known = {a.id for a in ACTIONS}
+                for b in Binding.make_bindings(DetailScreen.BINDINGS):
+                    if b.id not in known:
+                        rows.append((self.get_key_display(b), b.tooltip or b.description))
+            if scope in {cls.view_id for _k, cls in self.view_classes}:
+                title = f"{title} view"
+                # Views that declare their own extra keys (Lessons) still show them.
+                cls = next(c for _k, c in self.view_classes if c.view_id == scope)
+                known = {a.id for a in ACTIONS}
+                for b in Binding.make_bindings(getattr(cls, "BINDINGS", [])):
+                    if b.id not in known:
+                        rows.append((self.get_key_display(b), b.tooltip or b.description))
+            if rows:
+                sections.append((title, rows))
         from workbench.tui.widgets.filter_bar import FilterBar
 
         sections.append(
             (
                 "Display filter",
                 [("enter", "Apply (empty clears)")]
-                + rows(FilterBar.BINDINGS)
+                + [
+                    (self.get_key_display(b), b.tooltip)
+                    for b in Binding.make_bindings(FilterBar.BINDINGS)
+                ]
                 + [("", "~d host  ~u url  ~m method  ~c code/4xx  ~b backend  ~cache hit")]
                 + [("", "~h header  ~t type  ~e error   combine with ! & | ( )")],
             )
         )
-        sections.append(("Request detail", rows(DetailScreen.BINDINGS)))
         return sections
 
     def action_help(self) -> None:
@@ -394,7 +382,7 @@ class WorkbenchApp(App[None]):
         from workbench.config.dump import dump_config
 
         try:
-            text = dump_config(live_config(self.config, self.engine))
+            text = dump_config(live_config(self.config, self.engine.snapshot()))
             # "x" refuses to replace a file created since the dialog checked.
             with open(path, "x", encoding="utf-8") as fh:
                 fh.write(text)
@@ -423,83 +411,89 @@ class WorkbenchApp(App[None]):
         elif done:
             self.notify(done.format(value=res.value))
 
-    def _toggle_traffic(self) -> None:
-        demo = (self.last_snapshot or {}).get("demo") or {}
-        running = bool((demo.get("traffic") or {}).get("running"))
+    def action_toggle_traffic(self) -> None:
+        """Start or stop the classroom's demo traffic."""
+        demo = self.last_snapshot.demo if self.last_snapshot is not None else None
+        if demo is None:
+            self.notify("no demo traffic in this configuration", severity="warning")
+            return
+        running = demo.traffic_running
         self._control(
             "set_traffic", not running, done="demo traffic " + ("off" if running else "on")
         )
 
-    def _view_action(self, view_id: str, action: str) -> None:
-        self.action_show_view(view_id)
-        view = self.view(view_id)
-        if view is not None and hasattr(view, f"action_{action}"):
-            self.call_later(getattr(view, f"action_{action}"))
-        else:
-            self.notify(f"{view_id} view: not available yet", severity="warning")
+    def action_set_privacy(self, mode: str) -> None:
+        """Switch the forward proxy's privacy mode."""
+        self._control("set_privacy", mode, done=f"forward proxy privacy: {mode}")
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen (default: the current directory) and say where it went."""
+        try:
+            written = self.save_screenshot(filename, path or str(Path.cwd()))
+        except OSError as exc:
+            self.notify(f"cannot save the screenshot: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"screenshot saved to {Path(written).resolve()}")
+
+    def run_scoped(self, a: Action) -> None:
+        """Run ``a`` where it belongs: on the app, or on its view after switching to it."""
+        if a.scope == "app":
+            # After the palette has closed, so a screenshot does not show it.
+            self.set_timer(0.1, partial(self.run_action, a.action))
+            return
+        self.action_show_view(a.scope)
+        view = self.view(a.scope)
+        if view is None:
+            self.notify(
+                f"{SCOPE_TITLES.get(a.scope, a.scope)}: not available yet", severity="warning"
+            )
+            return
+        self.call_later(view.run_action, a.action)
+
+    def _offered(self, a: Action) -> bool:
+        if not a.palette or a.scope in ("list", "detail"):
+            return False
+        if a.demo and (self.engine is None or getattr(self.engine, "demo", None) is None):
+            return False
+        return a.scope == "app" or self.view(a.scope) is not None
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for _key, cls in self.view_classes:
-            yield SystemCommand(
-                f"View: {cls.title}",
-                f"Switch to the {cls.title} view",
-                lambda v=cls.view_id: self.action_show_view(v),
-            )
-        yield SystemCommand("View: next", "Cycle to the next view", self.action_next_view)
-        yield SystemCommand(
-            "Traffic: filter",
-            "Show only matching requests",
-            lambda: self._view_action("traffic", "open_filter"),
-        )
-        yield SystemCommand(
-            "Traffic: pause / resume",
-            "Freeze the request list (recording continues)",
-            lambda: self._view_action("traffic", "toggle_pause"),
-        )
-        yield SystemCommand(
-            "Traffic: follow on / off",
-            "Keep the newest request in view",
-            lambda: self._view_action("traffic", "toggle_follow"),
-        )
-        yield SystemCommand(
-            "Cache: purge everything",
-            "Drop every cached response",
-            lambda: self._control("purge_cache", done="purged {value} cache entries"),
-        )
-        for mode, what in (
-            ("transparent", "the origin sees X-Forwarded-For and Via"),
-            ("anonymous", "the origin sees Via only"),
-            ("elite", "no forwarding headers; the origin sees only the proxy's address"),
-        ):
-            yield SystemCommand(
-                f"Forward proxy: privacy {mode}",
-                f"Switch the forward proxy's privacy mode: {what}",
-                lambda m=mode: self._control("set_privacy", m, done=f"forward privacy: {m}"),
-            )
-        yield SystemCommand(
-            "Demo: traffic on / off",
-            "Start or stop the built-in traffic generator",
-            self._toggle_traffic,
-        )
-        yield SystemCommand(
-            "Save live configuration…",
-            "Write weights, algorithms and rules to a new file",
-            self.action_save_config,
-        )
-        yield SystemCommand(
-            "Projector theme on / off",
-            "High-contrast colours for a beamer",
-            self.action_toggle_projector,
-        )
-        yield SystemCommand(
-            "Lessons: reset progress",
-            "Forget which lessons were finished (kept across restarts)",
-            lambda: self._view_action("lessons", "reset_progress_now"),
-        )
-        yield SystemCommand("Help: keys", "Every key, by view", self.action_help)
-        yield from super().get_system_commands(screen)
+        for a in ACTIONS:
+            if not self._offered(a):
+                continue
+            keys = self.key_text(a)
+            help_text = a.description + (f"  [{keys}]" if keys else "")
+            yield SystemCommand(a.palette_title, help_text, lambda a=a: self.run_scoped(a))
+        # Textual's own commands, minus the ones the table replaces (its quit does not ask and
+        # its screenshot goes to a Downloads folder that may not exist).
+        for command in super().get_system_commands(screen):
+            if command.title not in {
+                "Quit the application",
+                "Quit",
+                "Screenshot",
+                "Save screenshot",
+            }:
+                yield command
 
     # -- leaving -----
+    def action_request_quit(self) -> None:
+        """``q``: inside a screen, close it; on the views, ask before stopping the proxies."""
+        if len(self.screen_stack) > 1:
+            self.screen.dismiss(None)
+            return
+        if self._stopping:
+            return
+        from workbench.tui.screens.confirm import ConfirmScreen
+
+        stops = self._owns_runtime and self.engine is not None
+        question = "Stop both proxies and quit the workbench?" if stops else "Quit the workbench?"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self.action_quit(), group="quit", exclusive=True)
+
+        self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answer)
+
     async def action_quit(self) -> None:
         """Stop the proxies (finishing in-flight requests) and exit."""
         if self._stopping:

@@ -106,9 +106,10 @@ class CertificateAuthority:
     # -- leaves -----------------------------------------------------------------------------
     def cached_context(self, host: str) -> ssl.SSLContext | None:
         """The server context for ``host`` if it was minted already (no work on a hit)."""
-        ctx = self._cache.get(host)
-        if ctx is not None:
-            self._cache.move_to_end(host)
+        with self._lock:  # worker threads insert while the loop reads
+            ctx = self._cache.get(host)
+            if ctx is not None:
+                self._cache.move_to_end(host)
         return ctx
 
     def context_for(self, host: str) -> ssl.SSLContext:
@@ -138,6 +139,16 @@ class CertificateAuthority:
             self._pending[host] = pending
             pending.add_done_callback(lambda _f: self._pending.pop(host, None))
         return await asyncio.shield(pending)
+
+    def _on_sni(self, sslobj, name: str | None, ctx: ssl.SSLContext) -> None:
+        """During the handshake: remember the name asked for; switch leaves if it differs."""
+        # SSLObject is a plain Python object: the attribute rides along to the transport.
+        sslobj.workbench_sni = name
+        if name and self.cached_context(name.lower().rstrip(".")) is not ctx:
+            try:
+                sslobj.context = self.context_for(name)
+            except Exception:  # noqa: BLE001 - a name no certificate can carry: keep the leaf we have
+                pass
 
     def leaf_pem(self, host: str) -> bytes:
         """A PEM leaf certificate for ``host`` (tests and diagnostics)."""
@@ -197,6 +208,7 @@ class CertificateAuthority:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.set_alpn_protocols(["http/1.1"])
+        ctx.sni_callback = self._on_sni
         # load_cert_chain reads only files: a private temporary folder, removed at once.
         folder = tempfile.mkdtemp(prefix="workbench-leaf-")
         try:

@@ -763,6 +763,27 @@ class ServerConnection(asyncio.Protocol):
         else:
             self.transport.resume_reading()
 
+    async def start_tls(self, ctx, timeout: float) -> asyncio.Transport:
+        """Become the TLS server of this connection (HTTPS interception, after a CONNECT's 200).
+
+        Requests decrypted from now on are parsed afresh. Call it from the CONNECT's handler and
+        set ``handler`` before that returns: requests arriving with the handshake wait in the
+        queue until then. On failure (the client refused our certificate, hung up or took
+        longer than ``timeout``) the connection is closed and the error raised.
+        """
+        self.parser = httptools.HttpRequestParser(self)
+        try:
+            tls = await self.loop.start_tls(
+                self.transport, self, ctx, server_side=True, ssl_handshake_timeout=timeout
+            )
+        except BaseException:
+            self._closed = True
+            self.server.connections.discard(self)
+            raise
+        self.transport = tls
+        self.tls = True
+        return tls
+
 
 class _TooLarge(Exception):
     def __init__(self, status: int, message: str) -> None:

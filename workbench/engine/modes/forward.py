@@ -102,7 +102,15 @@ class ForwardProxy:
         self.auth = ProxyAuth(config.auth) if config.auth is not None else None
         """The auth stage's verifier (None: no proxy authentication)."""
         self.decorate = self.client_headers
-        self.handle = make_handler(self, TUNNEL_STAGES)
+        self.intercept = None
+        """HTTPS interception (:mod:`.intercept`); None while ``intercept.hosts`` is empty."""
+        stages = TUNNEL_STAGES
+        if config.intercept.hosts:
+            from workbench.engine.modes.intercept import INTERCEPT_STAGES, InterceptMode
+
+            self.intercept = InterceptMode.from_config(self, config.intercept)
+            stages = INTERCEPT_STAGES
+        self.handle = make_handler(self, stages)
 
     def set_own_address(self, host: str, port: int) -> None:
         """Remember where we listen so a request for ourselves is refused instead of looping."""
@@ -364,6 +372,8 @@ class ForwardProxy:
         """Close idle pooled origin connections and tunnels quiet for longer than ``idle``."""
         for origin in self.origins.values():
             origin.upstream.sweep(now)
+        if self.intercept is not None:
+            self.intercept.sweep(now)
         idle = self.config.timeouts.idle
         for tunnel in list(self.tunnels):
             if now - tunnel.last_active > idle:
@@ -374,3 +384,5 @@ class ForwardProxy:
             tunnel.close("proxy stopping")
         for origin in self.origins.values():
             origin.upstream.close()
+        if self.intercept is not None:
+            self.intercept.close()

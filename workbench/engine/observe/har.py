@@ -93,11 +93,22 @@ def _timings(rec: RequestRecord) -> dict[str, float]:
     }
 
 
+def har_url(rec: RequestRecord) -> str:
+    """An absolute URL for the entry (importers parse it): a CONNECT's ``host:port`` becomes
+    ``https://host:port/``, an unparsable request ``http://invalid.invalid/``; the record's own
+    text stays in ``_workbench.url``."""
+    if "://" in rec.url:
+        return rec.url
+    if rec.method == "CONNECT" and rec.url:
+        return f"https://{rec.url}/"
+    return "http://invalid.invalid/"
+
+
 def _request(rec: RequestRecord) -> dict[str, Any]:
     query = urlsplit(rec.url).query if "://" in rec.url else ""
     out: dict[str, Any] = {
         "method": rec.method,
-        "url": rec.url,
+        "url": har_url(rec),
         "httpVersion": f"HTTP/{rec.version}",
         "cookies": _cookies(rec.request_headers, False),
         "headers": _nv(rec.request_headers),
@@ -150,6 +161,7 @@ def _workbench(rec: RequestRecord) -> dict[str, Any]:
     """What HAR has no field for."""
     return {
         "id": rec.id,
+        "url": rec.url,
         "proxy": rec.proxy,
         "client": rec.client,
         "host": rec.host,
@@ -280,6 +292,8 @@ def record_from_entry(e: Any, index: int, next_id: int) -> RequestRecord:
     if not isinstance(method, str) or not isinstance(url, str):
         raise HarError(f"{where}.request: method and url are required strings")
     wb = e.get("_workbench") if isinstance(e.get("_workbench"), dict) else {}
+    if isinstance(wb.get("url"), str):
+        url = wb["url"]
     parts = urlsplit(url) if "://" in url else None
     host = wb.get("host") or (parts.hostname or "" if parts else "")
     path = wb.get("path")

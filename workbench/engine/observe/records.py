@@ -70,6 +70,8 @@ class RequestRecord:
     """Labels attached by ``tag`` rules."""
     error: str | None = None
     """Short error description when the request failed."""
+    replay_of: int | None = None
+    """Id of the record this request replays (``control.replay``)."""
     sni: str | None = None
     """For CONNECT tunnels: the TLS server name the client asked for, when visible."""
     upgrade: str | None = None
@@ -203,6 +205,7 @@ class RequestRecord:
             "tags": list(self.tags or ()),
             "error": self.error,
             "sni": self.sni,
+            "replay_of": self.replay_of,
             "upgrade": self.upgrade,
             "messages_in": self.messages_in,
             "messages_out": self.messages_out,

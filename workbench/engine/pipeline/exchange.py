@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
+from workbench.engine.replay import claim
 
 if TYPE_CHECKING:
     from workbench.engine.http.client import UpstreamConnection, UpstreamError, UpstreamResponse
@@ -100,5 +101,7 @@ def new_record(
     rec = RequestRecord(
         engine.next_id(), req.start, conn.client_ip, proxy, req.method, url, host, path, req.headers
     )
+    if engine.replays:  # a replay in flight: is this it? (see engine/replay.py)
+        claim(engine, req, rec)
     engine.records.begin(rec, req)
     return rec

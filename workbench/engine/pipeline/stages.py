@@ -20,6 +20,7 @@ from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.pipeline.actions import act, answer, answer_internal
 from workbench.engine.pipeline.auth import AuthDecision
 from workbench.engine.pipeline.exchange import DONE, Exchange
+from workbench.engine.pipeline.hold_stage import hold_request, hold_response
 from workbench.engine.pipeline.respond import respond
 from workbench.engine.pipeline.upstream import upstream
 
@@ -145,10 +146,12 @@ STAGES: tuple[Stage, ...] = (
     auth,
     destination,
     request_rules,
+    hold_request,
     cache_lookup,
     upstream,
     response_rules,
     cache_store,
+    hold_response,
     respond,
 )
 """Every HTTP request, whatever the mode."""

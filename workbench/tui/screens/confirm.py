@@ -8,26 +8,31 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, Label, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask before something that cannot be undone (purge the cache, delete a rule).
+    """Ask before something that stops or removes things (kill, disable, purge, delete, quit).
 
     | Key | Action |
     | :- | :- |
-    | `y` | Confirm. |
-    | `n`, `escape` | Cancel. |
+    | `y`, `enter` | Confirm. |
+    | `n`, `escape`, `q` | Cancel. |
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes", id="confirm_yes", tooltip="Confirm"),
-        Binding("n,escape", "answer(False)", "No", id="confirm_no", tooltip="Cancel"),
+        Binding(
+            "y,enter", "answer(True)", "Yes", id="confirm_yes", tooltip="Confirm", priority=True
+        ),
+        Binding(
+            "n,escape,q", "answer(False)", "No", id="confirm_no", tooltip="Cancel", priority=True
+        ),
     ]
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 60; max-width: 95%; height: auto; }
+    ConfirmScreen > Vertical { width: 64; max-width: 95%; height: auto; }
+    ConfirmScreen #question { width: 1fr; }
     ConfirmScreen Horizontal { height: auto; align-horizontal: right; }
     """
 
@@ -40,12 +45,10 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
             yield Label(self.question, id="question")
+            yield Static("y or enter: yes · n or escape: no", classes="field-note")
             with Horizontal(classes="modal-buttons"):
-                yield Button(self.no_label, id="no")
-                yield Button(self.yes_label, id="yes", variant="error")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+                yield Button(f"{self.no_label} (n)", id="no", compact=True)
+                yield Button(f"{self.yes_label} (y)", id="yes", variant="error", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

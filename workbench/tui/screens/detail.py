@@ -214,6 +214,11 @@ def body_state(rec: RequestRecord, which: str) -> tuple[bytes | None, list[str]]
             return None, [f"{total:,}-byte body not kept: body capture is off (records.body_cap)"]
         return b"", []
     if kept is None:
+        if total and which == "request":
+            return None, [
+                f"{total:,}-byte body not kept: it was never read (the request was answered "
+                "before its body went upstream)"
+            ]
         if total:
             return None, [f"{total:,}-byte body not kept: it never passed through the proxy"]
         if which == "response" and rec.method == "HEAD":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -11,10 +12,12 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from workbench.engine.rules.ruleset import dry_run
-
 if TYPE_CHECKING:
-    from workbench.engine.rules.ruleset import RuleSet
+    from workbench.engine.control import Result
+    from workbench.engine.snapshot import DryRunLine
+
+DryRun = Callable[..., "Result"]
+"""``engine.control.dry_run``."""
 
 
 def parse_headers(text: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -31,8 +34,18 @@ def parse_headers(text: str) -> tuple[list[tuple[str, str]], str | None]:
     return pairs, None
 
 
+def parse_status(text: str) -> tuple[int | None, str | None]:
+    """An optional response status: empty means 200."""
+    text = text.strip()
+    if not text:
+        return None, None
+    if not text.isdigit() or not 100 <= int(text) <= 599:
+        return None, f"status {text!r}: type a status code from 100 to 599 (empty: 200)"
+    return int(text), None
+
+
 class RuleTestScreen(ModalScreen[None]):
-    """A dry run of the live rule set for one method + URL (+ headers), updated as you type.
+    """A dry run of the live rule set for one request (and its response), updated as you type.
 
     | Key | Action |
     | :- | :- |
@@ -46,13 +59,13 @@ class RuleTestScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     RuleTestScreen { align: center middle; }
     RuleTestScreen > Vertical { width: 84; max-width: 100%; height: auto; max-height: 100%; }
-    RuleTestScreen Grid { grid-size: 2; grid-columns: 10 1fr; grid-rows: auto; height: auto; }
+    RuleTestScreen Grid { grid-size: 2; grid-columns: 14 1fr; grid-rows: auto; height: auto; }
     RuleTestScreen #outcome { height: auto; max-height: 14; }
     """
 
-    def __init__(self, ruleset: RuleSet, url: str = "http://example.test/") -> None:
+    def __init__(self, dry_run: DryRun, url: str = "http://example.test/") -> None:
         super().__init__()
-        self.ruleset = ruleset
+        self.dry_run = dry_run
         self.url = url
 
     def compose(self) -> ComposeResult:
@@ -64,7 +77,13 @@ class RuleTestScreen(ModalScreen[None]):
                 yield Label("URL", classes="field-label")
                 yield Input(self.url, id="url", compact=True)
                 yield Label("headers", classes="field-label")
-                yield Input("", id="headers", placeholder="Name: value; Other: value", compact=True)
+                yield Input("", id="headers", placeholder="e.g. Accept: text/html", compact=True)
+                yield Label("resp. status", classes="field-label")
+                yield Input("", id="status", placeholder="200 if empty", compact=True)
+                yield Label("resp. type", classes="field-label")
+                yield Input(
+                    "", id="content_type", placeholder="e.g. application/json", compact=True
+                )
             yield Static("", id="outcome")
 
     def on_mount(self) -> None:
@@ -83,35 +102,55 @@ class RuleTestScreen(ModalScreen[None]):
         method = self.query_one("#method", Input).value.strip() or "GET"
         url = self.query_one("#url", Input).value.strip()
         headers, error = parse_headers(self.query_one("#headers", Input).value)
+        status, status_error = parse_status(self.query_one("#status", Input).value)
+        content_type = self.query_one("#content_type", Input).value.strip() or None
         out = self.query_one("#outcome", Static)
-        if error:
-            out.update(Text(error, style="bold red"))
+        if error or status_error:
+            out.update(Text(error or status_error or "", style="bold"))
+            out.add_class("-error")
             return
+        out.remove_class("-error")
         if not url:
             out.update("type a URL, e.g. http://tracker.example.test/pixel.gif")
             return
-        results = dry_run(self.ruleset, method, url, headers)
-        out.update(render_outcome(results))
+        res = self.dry_run(method, url, headers, status, content_type)
+        if not res.ok:
+            out.update(Text(res.error or "cannot test this request", style="bold"))
+            out.add_class("-error")
+            return
+        out.update(render_outcome(res.value))
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-def render_outcome(results: list[tuple[str, bool]]) -> Text:
-    """One line per rule in evaluation order: ``✓ fires`` or ``· no``; a summary first."""
+_MARKS = {
+    "fires": "✓ fires",
+    "no match": "· no match",
+    "disabled, would match": "○ disabled, would match",
+    "disabled": "○ disabled",
+    "not reached": "– not reached",
+}
+
+
+def render_outcome(lines: Sequence[DryRunLine]) -> Text:
+    """One line per rule in evaluation order, a summary first."""
     text = Text()
-    fired = [name for name, fires in results if fires]
-    if not results:
+    if not lines:
         text.append("there are no rules yet (press n in the Rules view)")
         return text
+    fired = [line.name for line in lines if line.verdict == "fires"]
     if fired:
         text.append(f"would fire: {', '.join(fired)}\n", style="bold")
     else:
         text.append("no rule would fire: the request passes unchanged\n", style="bold")
-    for i, (name, fires) in enumerate(results, 1):
-        mark, style = ("✓ fires", "green") if fires else ("· no", "dim")
-        text.append(f"{i:>2}. ")
-        text.append(f"{mark:<8}", style=style)
-        text.append(f" {name}\n")
+    for i, line in enumerate(lines, 1):
+        text.append(f"{i:>2}. {line.phase:<8} ")
+        mark = _MARKS.get(line.verdict, line.verdict)
+        text.append(f"{mark:<24}", style="bold" if line.verdict == "fires" else "")
+        text.append(f" {line.name}")
+        if line.stopped_by:
+            text.append(f" (stopped by {line.stopped_by})")
+        text.append("\n")
     text.rstrip()
     return text

@@ -1,29 +1,45 @@
 """The Backends view: every pool's backends, their weights, and where the traffic really went.
 
-The teaching point is the pair of bars per backend: the share the weights promise (weight ÷ total
-weight of the backends that are up) next to the share the backend actually served in the last
-60 seconds. Change a weight with `+`/`-` and watch the second bar follow the first.
+The teaching point is the pair of bars per backend: the share the algorithm promises (equal for
+round robin, weight ÷ total weight for weighted round robin, "depends on traffic" for the others)
+next to the share the backend actually served over the last few seconds. Change a weight with
+`+`/`-` and watch the second bar follow the first within seconds.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from workbench.config.model import ALGORITHMS
+from workbench.engine.snapshot import SHARE_WINDOW, BackendView, EngineSnapshot, PoolView
+from workbench.tui.actions import bindings
 from workbench.tui.screens.choose import ChooseScreen
+from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.weight import WeightScreen
 from workbench.tui.views.base import View
 from workbench.tui.widgets.bars import human_age, millis, share_bar
+from workbench.tui.widgets.nav_table import NavTable
+from workbench.tui.widgets.palette import theme_styles
 
 if TYPE_CHECKING:
     from workbench.engine.control import Result
     from workbench.engine.engine import Engine
+
+STATE_ROLES: dict[str, str] = {
+    "up": "ok",
+    "down": "bad",
+    "ejected": "bad",
+    "draining": "warn",
+    "disabled": "muted",
+}
+"""The theme role that colours each backend state."""
 
 STATE_STYLES: dict[str, str] = {
     "up": "bold green",
@@ -32,7 +48,7 @@ STATE_STYLES: dict[str, str] = {
     "draining": "bold yellow",
     "disabled": "dim",
 }
-"""How each backend state is coloured (rich styles; DataTable cells cannot use theme variables)."""
+"""Rich styles per state, for readers not yet on :data:`STATE_ROLES` (theme colours)."""
 
 ALGORITHM_NOTES: dict[str, str] = {
     "round_robin": "each backend in turn, weights ignored",
@@ -43,84 +59,107 @@ ALGORITHM_NOTES: dict[str, str] = {
     "consistent_hash": "a hash ring; few keys move when backends change",
 }
 
+EXPECTED_NOTES: dict[str, str] = {
+    "round_robin": "expected = an equal share for every backend that is up",
+    "weighted_round_robin": "expected = weight ÷ total weight of the backends that are up",
+}
+"""What the expected column means per algorithm; the others depend on the traffic."""
+
 LATENCY_FAULT = 0.3
 """Seconds the `L` key adds to a demo backend's responses."""
 ERROR_FAULT = 0.5
 """Share of requests the `E` key makes a demo backend fail."""
 EVENT_LINES = 5
+NARROW = 120
+"""Below this width the table keeps the columns a lesson needs and drops the rest."""
 
-_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("name", "backend"),
-    ("state", "state"),
-    ("weight", "weight"),
-    ("expected", "expected"),
-    ("actual", "actual 60s"),
-    ("inflight", "busy"),
-    ("rps", "req/s"),
-    ("errors", "err"),
-    ("p50", "p50"),
-    ("p95", "p95"),
-    ("health", "last health check"),
+_COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    # (key, label, shown when narrow)
+    ("name", "backend", True),
+    ("state", "state", True),
+    ("weight", "weight", True),
+    ("expected", "expected", True),
+    ("actual", f"actual {SHARE_WINDOW}s", True),
+    ("inflight", "busy", False),
+    ("rps", "req/s", False),
+    ("errors", "err 60s", False),
+    ("p50", "p50", False),
+    ("p95", "p95", False),
+    ("health", "last health check", True),
 )
-_FAULT_COLUMN = ("fault", "demo fault")
+_FAULT_COLUMN = ("fault", "demo fault", False)
 
 
-def health_text(check: dict[str, Any] | None, now: float, enabled: bool) -> Text:
+def health_text(
+    b: BackendView, now: float, enabled: bool, styles: dict[str, Style], narrow: bool = False
+) -> Text:
     """``ok 1.2s ago · 200 in 1 ms`` for the last active check (``off`` when the pool has none)."""
     if not enabled:
-        return Text("off", style="dim")
-    if not check:
-        return Text("pending", style="dim")
-    ok = bool(check.get("ok"))
-    text = Text("ok" if ok else "fail", style="green" if ok else "bold red")
-    text.append(f" {human_age(now - (check.get('time') or now))} ago")
-    detail = check.get("detail")
-    if detail:
-        text.append(f" · {detail}", style="dim")
+        return Text("off", style=styles["muted"])
+    check = b.last_check
+    if check is None:
+        return Text("pending", style=styles["muted"])
+    text = Text("ok" if check.ok else "fail", style=styles["ok" if check.ok else "bad"])
+    text.append(f" {human_age(now - (check.time or now))} ago")
+    if check.detail and not narrow:
+        text.append(f" · {check.detail}", style=styles["muted"])
     return text
 
 
-def fault_text(fault: dict[str, Any] | None) -> Text:
-    """The demo faults injected into one backend, or a dash when it behaves."""
+def fault_text(b: BackendView, styles: dict[str, Style]) -> Text:
+    """The demo faults injected into one backend, or ``none`` when it behaves."""
+    fault = b.fault
     if fault is None:
-        return Text("—", style="dim")
+        return Text("—", style=styles["muted"])
     parts: list[str] = []
-    if fault.get("killed"):
+    if fault.killed:
         parts.append("killed")
-    if fault.get("extra_latency"):
-        parts.append(f"+{fault['extra_latency'] * 1000:.0f}ms")
-    if fault.get("error_rate"):
-        parts.append(f"{fault['error_rate'] * 100:.0f}% err")
-    if fault.get("health_fail"):
+    if fault.extra_latency:
+        parts.append(f"+{fault.extra_latency * 1000:.0f}ms")
+    if fault.error_rate:
+        parts.append(f"{fault.error_rate * 100:.0f}% err")
+    if fault.health_fail:
         parts.append("hc fail")
-    if fault.get("flap"):
+    if fault.flap:
         parts.append("flap")
     if not parts:
-        return Text("none", style="dim")
-    return Text(" ".join(parts), style="bold yellow")
+        return Text("none", style=styles["muted"])
+    return Text(" ".join(parts), style=styles["warn"])
+
+
+def expected_text(b: BackendView, styles: dict[str, Style], narrow: bool) -> Text:
+    """The promised share as a bar, or that it depends on the traffic."""
+    if b.expected_share is None:
+        return Text("by traffic" if narrow else "depends on traffic", style=styles["muted"])
+    return share_bar(b.expected_share, 4 if narrow else 6, styles["info"], track=styles["muted"])
 
 
 def backend_cells(
-    b: dict[str, Any], now: float, health_on: bool, fault: dict[str, Any] | None, demo: bool
+    b: BackendView,
+    now: float,
+    health_on: bool,
+    demo: bool,
+    styles: dict[str, Style],
+    narrow: bool = False,
 ) -> dict[str, Any]:
     """The table cells of one backend, keyed by column key."""
-    stats = b.get("stats") or {}
-    state = b.get("state", "?")
     cells: dict[str, Any] = {
-        "name": b.get("name", "?"),
-        "state": Text(state, style=STATE_STYLES.get(state, "")),
-        "weight": str(b.get("weight", 0)),
-        "expected": share_bar(b.get("expected_share") or 0.0, 6, "cyan"),
-        "actual": share_bar(b.get("actual_share") or 0.0, 6, "green"),
-        "inflight": str(b.get("inflight", stats.get("inflight", 0))),
-        "rps": f"{stats.get('rate_10s', 0.0):.1f}",
-        "errors": str(stats.get("errors_60s", 0)),
-        "p50": millis(stats.get("p50")),
-        "p95": millis(stats.get("p95")),
-        "health": health_text(b.get("last_check"), now, health_on),
+        "name": b.name,
+        "state": Text(b.state, style=styles[STATE_ROLES.get(b.state, "text")]),
+        "weight": str(b.weight),
+        "expected": expected_text(b, styles, narrow),
+        "actual": share_bar(
+            b.actual_share, 4 if narrow else 6, styles["ok"], track=styles["muted"]
+        ),
+        "inflight": str(b.inflight),
+        "rps": f"{b.rate:.1f}",
+        "errors": str(b.errors_60s),
+        "p50": millis(b.p50),
+        "p95": millis(b.p95),
+        "health": health_text(b, now, health_on, styles, narrow),
     }
     if demo:
-        cells["fault"] = fault_text(fault)
+        cells["fault"] = fault_text(b, styles)
     return cells
 
 
@@ -133,36 +172,16 @@ class BackendsView(View):
     | `=` | Type a weight (0–1000). |
     | `a` | Choose the pool's balancing algorithm. |
     | `d` | Drain the backend (finish in-flight requests, take no new ones) or undrain it. |
-    | `x` | Disable / enable the backend. |
-    | `k` `L` `E` `H` | Demo: kill/revive, +300 ms latency, 50 % errors, failing checks. |
+    | `x` | Disable (asks first) / enable the backend. |
+    | `X` `L` `E` `H` `F` | Demo: kill (asks)/revive, +300 ms, 50 % errors, failing checks, flap. |
+
+    The list keys (`j`/`k`, arrows, `g`/`G`, Home/End, PgUp/PgDn) only move the selection.
     """
 
     view_id: ClassVar[str] = "backends"
     title: ClassVar[str] = "Backends"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("plus", "weight(1)", "+weight", id="weight_up", tooltip="Raise the weight by 1"),
-        Binding(
-            "minus", "weight(-1)", "-weight", id="weight_down", tooltip="Lower the weight by 1"
-        ),
-        Binding("equals_sign", "type_weight", "=weight", id="weight_set", tooltip="Type a weight"),
-        Binding("a", "algorithm", "Algorithm", id="algorithm", tooltip="Pick the pool's algorithm"),
-        Binding("d", "drain", "Drain", id="drain", tooltip="Drain or undrain the backend"),
-        Binding("x", "toggle_enabled", "Disable", id="toggle_enabled", tooltip="Disable/enable"),
-        Binding("k", "fault('kill')", "Kill", id="fault_kill", tooltip="Demo: kill or revive"),
-        Binding("L", "fault('latency')", "Latency", id="fault_latency", tooltip="Demo: +300 ms"),
-        Binding("E", "fault('error_rate')", "Errors", id="fault_errors", tooltip="Demo: 50% 500s"),
-        Binding(
-            "H", "fault('health_fail')", "Fail hc", id="fault_health", tooltip="Demo: fail /healthz"
-        ),
-        Binding(
-            "F",
-            "fault('flap')",
-            "Flap",
-            id="fault_flap",
-            tooltip="Demo: /healthz flaps up and down",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("backends")
 
     DEFAULT_CSS = """
     BackendsView { layout: vertical; }
@@ -173,62 +192,104 @@ class BackendsView(View):
 
     def __init__(self, engine: Engine, **kwargs: Any) -> None:
         super().__init__(engine, **kwargs)
-        self._tables: dict[str, DataTable] = {}
+        self._tables: dict[str, NavTable] = {}
         self._titles: dict[str, Static] = {}
         self._order: dict[str, list[str]] = {}
         """Backend names per pool in row order (rows never move, so the index is the row)."""
-        self._data: dict[str, dict[str, dict[str, Any]]] = {}
-        """Latest plain data per pool and backend; patched right after a successful edit."""
+        self._data: dict[str, dict[str, BackendView]] = {}
         self._cells: dict[tuple[str, str, str], Any] = {}
-        self._algorithms: dict[str, str] = {}
-        self._demo: dict[str, dict[str, Any]] | None = None
+        self._pools: dict[str, PoolView] = {}
+        self._title_keys: dict[str, tuple] = {}
+        self._demo = False
         self._active_pool: str | None = None
         self._now = 0.0
+        self._narrow: bool | None = None
+        self._styles: dict[str, Style] | None = None
+        self._last: EngineSnapshot | None = None
+        self._pending_cursor: dict[str, int] = {}
+        """Rows to select again after the columns changed (the table was rebuilt)."""
         # Children are created up front so a refresh that races mounting or teardown only
         # updates detached widgets instead of failing a query.
         self._pools_box = VerticalScroll(id="pools")
         self._placeholder = Static("waiting for the engine…", id="placeholder", classes="muted")
+        self._legend = Static("", id="legend", classes="muted")
         self._events_box = Static("", id="events", classes="event-log")
 
     def compose(self) -> ComposeResult:
         with self._pools_box:
             yield self._placeholder
-        yield Static(
-            "expected = weight ÷ total weight up · actual = share of the last 60 s · "
-            "busy = in flight · err = errors in 60 s · p50/p95 in ms",
-            id="legend",
-            classes="muted",
-        )
+        yield self._legend
         yield self._events_box
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: Any) -> None:
+        self._styles = None
+        self._cells.clear()
+        self._title_keys.clear()
+        if self._last is not None:
+            self.update_view(self._last)
+
+    @property
+    def styles_(self) -> dict[str, Style]:
+        """The theme's colours by role (resolved once per theme)."""
+        if self._styles is None:
+            self._styles = theme_styles(self.app)
+        return self._styles
+
+    def on_resize(self) -> None:
+        # Hidden views get a zero size: keep the layout for the return.
+        if self.size.width > 0 and self._narrow is not None:
+            if (self.size.width < NARROW) != self._narrow and self._last is not None:
+                self.update_view(self._last)
+
     # -- refresh ---------------------------------------------------------------------------
-    def update_view(self, snapshot: dict[str, Any]) -> None:
-        self._now = float(snapshot.get("time") or 0.0)
-        demo = snapshot.get("demo")
-        self._demo = (demo or {}).get("backends") if demo is not None else None
-        pools: dict[str, Any] = snapshot.get("pools") or {}
+    def update_view(self, snapshot: EngineSnapshot) -> None:
+        self._last = snapshot
+        self._now = snapshot.time
+        demo = snapshot.demo is not None
+        narrow = (self.size.width or 80) < NARROW
+        if narrow != self._narrow or demo != self._demo:
+            self._rebuild_tables(narrow, demo)
         container = self._pools_box
-        if pools and not self._tables:
+        if snapshot.pools and not self._tables:
             self._placeholder.display = False
-        elif not pools:
+        elif not snapshot.pools:
             self._placeholder.update("no reverse proxy pools configured")
         first_tables = not self._tables
-        for name, pool in pools.items():
-            if name not in self._tables:
-                self._add_pool(container, name, demo is not None)
-            self._update_pool(name, pool)
-        self._update_events(snapshot.get("events") or [])
+        for pool in snapshot.pools:
+            self._pools[pool.name] = pool
+            if pool.name not in self._tables:
+                self._add_pool(container, pool.name)
+            self._update_pool(pool)
+        self._update_legend()
+        self._update_events(snapshot)
         if first_tables and self._tables and self.display and self.app.focused is None:
             # The tables appear with the first snapshot, after the view was shown.
             self.call_after_refresh(self.focus_default)
 
-    def _add_pool(self, container: VerticalScroll, name: str, demo: bool) -> None:
+    def _columns(self) -> list[tuple[str, str]]:
+        cols = _COLUMNS + ((_FAULT_COLUMN,) if self._demo else ())
+        return [(k, label) for k, label, small in cols if small or not self._narrow]
+
+    def _rebuild_tables(self, narrow: bool, demo: bool) -> None:
+        self._narrow = narrow
+        self._demo = demo
+        self._cells.clear()
+        for name, table in self._tables.items():
+            row = table.cursor_row
+            table.clear(columns=True)
+            for key, label in self._columns():
+                table.add_column(label, key=key)
+            self._order[name] = []
+            self._pending_cursor[name] = row
+
+    def _add_pool(self, container: VerticalScroll, name: str) -> None:
         title = Static("", classes="pool-title")
-        table: DataTable = DataTable(
-            cursor_type="row", zebra_stripes=True, id=f"pool-{name}", classes="pool-table"
-        )
+        table = NavTable(id=f"pool-{name}", classes="pool-table")
         table.pool_name = name  # type: ignore[attr-defined]
-        for key, label in _COLUMNS + ((_FAULT_COLUMN,) if demo else ()):
+        for key, label in self._columns():
             table.add_column(label, key=key)
         self._tables[name] = table
         self._titles[name] = title
@@ -238,64 +299,84 @@ class BackendsView(View):
         if self._active_pool is None:
             self._active_pool = name
 
-    def _update_pool(self, name: str, pool: dict[str, Any]) -> None:
-        algorithm = pool.get("algorithm", "?")
-        if self._algorithms.get(name) != algorithm:
-            self._algorithms[name] = algorithm
-            self._titles[name].update(self._pool_title(name, pool))
+    def _update_pool(self, pool: PoolView) -> None:
+        name = pool.name
+        title_key = (pool.algorithm, pool.health_checks, pool.up, len(pool.backends), self._narrow)
+        if self._title_keys.get(name) != title_key:
+            self._title_keys[name] = title_key
+            self._titles[name].update(self._pool_title(pool))
         table = self._tables[name]
         order = self._order[name]
-        demo = self._demo is not None
-        for b in pool.get("backends") or []:
-            bname = b.get("name", "?")
-            self._data[name][bname] = b
-            fault = self._demo.get(bname) if self._demo is not None else None
-            cells = backend_cells(b, self._now, bool(pool.get("health")), fault, demo)
-            if bname not in order:
-                order.append(bname)
-                table.add_row(*cells.values(), key=bname)
+        styles = self.styles_
+        columns = {k for k, _ in self._columns()}
+        for b in pool.backends:
+            self._data[name][b.name] = b
+            cells = backend_cells(
+                b, self._now, pool.health_checks, self._demo, styles, bool(self._narrow)
+            )
+            cells = {k: v for k, v in cells.items() if k in columns}
+            if b.name not in order:
+                order.append(b.name)
+                table.add_row(*cells.values(), key=b.name)
                 for col, value in cells.items():
-                    self._cells[(name, bname, col)] = value
+                    self._cells[(name, b.name, col)] = value
                 continue
             for col, value in cells.items():
-                key = (name, bname, col)
+                key = (name, b.name, col)
                 # Only changed cells are touched, so the cursor and scroll stay where they are.
                 if self._cells.get(key) != value:
                     self._cells[key] = value
-                    table.update_cell(bname, col, value)
+                    table.update_cell(b.name, col, value)
+        row = self._pending_cursor.pop(name, None)
+        if row is not None:
+            table.move_cursor(row=row, animate=False)
 
-    @staticmethod
-    def _pool_title(name: str, pool: dict[str, Any]) -> Text:
-        algorithm = pool.get("algorithm", "?")
+    def _pool_title(self, pool: PoolView) -> Text:
+        styles = self.styles_
         text = Text()
-        text.append(f"pool {name}  ", style="bold")
-        text.append(algorithm, style="bold cyan")
-        note = ALGORITHM_NOTES.get(algorithm)
-        if note:
-            text.append(f" — {note}", style="dim")
-        text.append(" · health checks " + ("on" if pool.get("health") else "off"), style="dim")
+        text.append(f"pool {pool.name}  ", style=styles["bold"])
+        text.append(pool.algorithm, style=styles["accent"])
+        note = ALGORITHM_NOTES.get(pool.algorithm)
+        if note and not self._narrow:
+            text.append(f" — {note}", style=styles["muted"])
+        up, total = pool.up, len(pool.backends)
+        text.append(f"  {up}/{total} backends up", style=styles["ok" if up == total else "bad"])
+        text.append(
+            " · health checks " + ("on" if pool.health_checks else "off"), style=styles["muted"]
+        )
         return text
 
-    def _update_events(self, events: list[dict[str, Any]]) -> None:
+    def _update_legend(self) -> None:
+        algorithms = {p.algorithm for p in self._pools.values()}
+        notes = [EXPECTED_NOTES[a] for a in sorted(algorithms) if a in EXPECTED_NOTES]
+        if algorithms - set(EXPECTED_NOTES):
+            notes.append("by traffic = the algorithm decides per request, no share is promised")
+        notes.append(f"actual = share of the pool's requests over the last {SHARE_WINDOW} s")
+        if not self._narrow:
+            notes.append("busy = in flight · p50/p95 in ms over 60 s")
+        self._legend.update(" · ".join(notes))
+
+    def _update_events(self, snapshot: EngineSnapshot) -> None:
         # Redrawn every tick: the ages move on even when no new event arrived.
-        wanted = [e for e in events if e.get("kind") in ("health", "edit")][-EVENT_LINES:]
+        styles = self.styles_
+        wanted = [e for e in snapshot.events if e.kind in ("health", "edit")][-EVENT_LINES:]
         text = Text()
-        text.append("recent changes", style="bold")
+        text.append("recent changes", style=styles["bold"])
         if not wanted:
-            text.append("\n  none yet: health changes and your edits appear here", style="dim")
+            text.append(
+                "\n  none yet: health changes and your edits appear here", style=styles["muted"]
+            )
         for e in reversed(wanted):
-            age = human_age(self._now - (e.get("time") or self._now))
-            kind = e.get("kind", "")
-            style = "yellow" if kind == "health" else "cyan"
-            text.append(f"\n  {age:>5} ago ", style="dim")
-            text.append(f"{kind:<7}", style=style)
-            text.append(f" {e.get('who', '')}: {e.get('message', '')}")
+            age = human_age(self._now - (e.time or self._now))
+            text.append(f"\n  {age:>5} ago ", style=styles["muted"])
+            text.append(f"{e.kind:<7}", style=styles["warn" if e.kind == "health" else "info"])
+            text.append(f" {e.who}: {e.message}")
         self._events_box.update(text)
 
     def focus_default(self) -> None:
         table = self._tables.get(self._active_pool or "")
         if table is None and self._tables:
-            # Nothing chosen yet: the first pool, so the footer shows the backend keys at once.
+            # Nothing chosen yet: the first pool, so the key bar shows the backend keys at once.
             table = next(iter(self._tables.values()))
         if table is not None:
             table.focus()
@@ -306,8 +387,8 @@ class BackendsView(View):
         if pool is not None:
             self._active_pool = pool
 
-    def selected(self) -> tuple[str, str, dict[str, Any]] | None:
-        """``(pool, backend, latest data)`` under the cursor of the active pool's table."""
+    def selected(self) -> tuple[str, str, BackendView] | None:
+        """``(pool, backend, latest view)`` under the cursor of the active pool's table."""
         pool = self._active_pool
         if pool is None or pool not in self._tables:
             return None
@@ -318,7 +399,7 @@ class BackendsView(View):
         name = order[row]
         return pool, name, self._data[pool][name]
 
-    def _need_selection(self) -> tuple[str, str, dict[str, Any]] | None:
+    def _need_selection(self) -> tuple[str, str, BackendView] | None:
         sel = self.selected()
         if sel is None:
             self.notify("no backend selected", severity="warning")
@@ -329,47 +410,50 @@ class BackendsView(View):
             self.notify(res.error or "the engine refused the change", severity="error")
         return res.ok
 
-    def _patch(self, pool: str, backend: str, **changes: Any) -> None:
-        """Show an accepted edit at once instead of waiting for the next snapshot."""
-        data = self._data[pool][backend]
-        data.update(changes)
+    def _refresh_now(self) -> None:
+        """Show an accepted edit at once instead of waiting for the next tick."""
+        self.update_view(self.engine.snapshot())
+
+    def _confirm(self, question: str, yes: str, then: Any) -> None:
+        def answer(ok: bool | None) -> None:
+            if ok:
+                then()
+
+        self.app.push_screen(ConfirmScreen(question, yes=yes), answer)
 
     # -- actions ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fault":
-            # Fault keys exist only in the classroom demo; elsewhere they stay out of the footer.
-            return self._demo is not None
+            # Fault keys exist only in the classroom demo; elsewhere they stay out of the key bar.
+            return self._demo
         return True
 
     def action_weight(self, delta: int) -> None:
         sel = self._need_selection()
         if sel is None:
             return
-        pool, name, data = sel
-        new = int(data.get("weight", 0)) + delta
+        pool, name, b = sel
+        new = b.weight + delta
         if new < 0:
             self.notify(f"{name}: the weight is already 0 (out of rotation)", severity="warning")
             return
         self._set_weight(pool, name, new)
 
     def _set_weight(self, pool: str, name: str, weight: int) -> None:
-        res = self.engine.control.set_weight(pool, name, weight)
-        if self._report(res):
-            self._patch(pool, name, weight=res.value)
-            self._tables[pool].update_cell(name, "weight", str(res.value))
-            self._cells[(pool, name, "weight")] = str(res.value)
+        if self._report(self.engine.control.set_weight(pool, name, weight)):
+            self._refresh_now()
 
     def action_type_weight(self) -> None:
         sel = self._need_selection()
         if sel is None:
             return
-        pool, name, data = sel
+        pool, name, b = sel
 
         def apply(value: int | None) -> None:
             if value is not None:
                 self._set_weight(pool, name, value)
 
-        self.app.push_screen(WeightScreen(name, int(data.get("weight", 0))), apply)
+        self.app.push_screen(WeightScreen(name, b.weight), apply)
 
     def action_algorithm(self) -> None:
         pool = self._active_pool
@@ -380,16 +464,14 @@ class BackendsView(View):
         def apply(choice: str | None) -> None:
             if choice is None:
                 return
-            res = self.engine.control.set_algorithm(pool, choice)
-            if self._report(res):
+            if self._report(self.engine.control.set_algorithm(pool, choice)):
                 self.notify(f"pool {pool}: {choice}")
+                self._refresh_now()
 
+        current = self._pools[pool].algorithm if pool in self._pools else None
         self.app.push_screen(
             ChooseScreen(
-                f"Balancing algorithm for pool {pool}",
-                ALGORITHMS,
-                self._algorithms.get(pool),
-                ALGORITHM_NOTES,
+                f"Balancing algorithm for pool {pool}", ALGORITHMS, current, ALGORITHM_NOTES
             ),
             apply,
         )
@@ -398,54 +480,63 @@ class BackendsView(View):
         sel = self._need_selection()
         if sel is None:
             return
-        pool, name, data = sel
-        drain = not data.get("draining", False)
-        res = self.engine.control.set_draining(pool, name, drain)
-        if self._report(res):
-            self._patch(pool, name, draining=drain)
+        pool, name, b = sel
+        drain = not b.draining
+        if self._report(self.engine.control.set_draining(pool, name, drain)):
             self.notify(f"{name}: {'draining' if drain else 'drain cancelled'}")
+            self._refresh_now()
 
     def action_toggle_enabled(self) -> None:
         sel = self._need_selection()
         if sel is None:
             return
-        pool, name, data = sel
-        enabled = not data.get("enabled", True)
-        res = self.engine.control.set_enabled(pool, name, enabled)
-        if self._report(res):
-            self._patch(pool, name, enabled=enabled)
-            self.notify(f"{name}: {'enabled' if enabled else 'disabled'}")
+        pool, name, b = sel
+
+        def apply(enabled: bool) -> None:
+            if self._report(self.engine.control.set_enabled(pool, name, enabled)):
+                self.notify(f"{name}: {'enabled' if enabled else 'disabled'}")
+                self._refresh_now()
+
+        if b.enabled:
+            self._confirm(
+                f"Disable {name}? It takes no new requests until you enable it again (x).",
+                "Disable",
+                lambda: apply(False),
+            )
+        else:
+            apply(True)
 
     def action_fault(self, kind: str) -> None:
         sel = self._need_selection()
-        if sel is None or self._demo is None:
+        if sel is None or not self._demo:
             return
-        _, name, _ = sel
-        fault = self._demo.get(name)
+        _, name, b = sel
+        fault = b.fault
         if fault is None:
             self.notify(f"{name} is not a demo backend", severity="warning")
             return
         control = self.engine.control
+
+        def run(res: Result) -> None:
+            if self._report(res):
+                self._refresh_now()
+
         if kind == "kill":
-            res = control.fault(name, "revive" if fault.get("killed") else "kill")
+            if fault.killed:
+                run(control.fault(name, "revive"))
+                self.notify(f"{name}: revived")
+            else:
+                self._confirm(
+                    f"Kill demo backend {name}? Its server stops answering until you revive "
+                    "it (X again).",
+                    "Kill",
+                    lambda: run(control.fault(name, "kill")),
+                )
         elif kind == "latency":
-            value = 0.0 if fault.get("extra_latency") else LATENCY_FAULT
-            res = control.fault(name, "latency", value)
-            if res.ok:
-                fault["extra_latency"] = value
+            run(control.fault(name, "latency", 0.0 if fault.extra_latency else LATENCY_FAULT))
         elif kind == "error_rate":
-            value = 0.0 if fault.get("error_rate") else ERROR_FAULT
-            res = control.fault(name, "error_rate", value)
-            if res.ok:
-                fault["error_rate"] = value
+            run(control.fault(name, "error_rate", 0.0 if fault.error_rate else ERROR_FAULT))
         elif kind == "flap":
-            value = not fault.get("flap")
-            res = control.fault(name, "flap", value)
-            if res.ok:
-                fault["flap"] = value
+            run(control.fault(name, "flap", not fault.flap))
         else:
-            value = not fault.get("health_fail")
-            res = control.fault(name, "health_fail", value)
-            if res.ok:
-                fault["health_fail"] = value
-        self._report(res)
+            run(control.fault(name, "health_fail", not fault.health_fail))

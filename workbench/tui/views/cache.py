@@ -12,15 +12,21 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.binding import BindingType
+from textual.widgets import Static
 
+from workbench.engine.snapshot import CacheEntryView, EngineSnapshot
+from workbench.engine.snapshot import CacheView as CacheState
+from workbench.tui.actions import bindings
 from workbench.tui.screens.choose import ChooseScreen
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.views.base import View
 from workbench.tui.widgets.bars import Ring, fill_bar, human_age, human_bytes, sparkline
+from workbench.tui.widgets.nav_table import NavTable
+from workbench.tui.widgets.palette import theme_styles
 
 if TYPE_CHECKING:
     from workbench.engine.control import Result
@@ -31,24 +37,27 @@ ENTRIES_EVERY = 1.0
 """Seconds between refreshes of the entry table (listing entries is not free)."""
 NOT_CONFIGURED = "cache not configured"
 
-_COLUMNS = (("url", "URL"), ("size", "size"), ("age", "age"), ("ttl", "TTL"), ("hits", "hits"))
+_COLUMNS = (
+    ("url", "URL"),
+    ("variant", "variant"),
+    ("size", "size"),
+    ("age", "age"),
+    ("ttl", "TTL"),
+    ("hits", "hits"),
+)
 
 
-def pick(source: Any, *names: str, default: Any = None) -> Any:
-    """The first of ``names`` present in a dict (or as an attribute of an object)."""
-    for name in names:
-        if isinstance(source, dict):
-            if source.get(name) is not None:
-                return source[name]
-        elif getattr(source, name, None) is not None:
-            return getattr(source, name)
-    return default
-
-
-def cache_counts(stats: dict[str, Any]) -> tuple[int, int]:
-    """``(answers served from the cache, lookups)`` from the cache's counters."""
+def cache_counts(stats: Any) -> tuple[int, int]:
+    """``(answers served from the cache, lookups)`` from the cache's counters (dict form)."""
     served = sum(int(stats.get(k) or 0) for k in ("hits", "stale", "revalidated"))
     return served, served + int(stats.get("misses") or 0)
+
+
+def variant_text(entry: CacheEntryView) -> str:
+    """The request header values this copy was stored for (``accept-language=fr``), or ``—``."""
+    if not entry.vary:
+        return "—"
+    return " ".join(f"{name.lower()}={value or '(none)'}" for name, value in entry.vary)
 
 
 def ratio_text(ratio: float | None) -> str:
@@ -67,10 +76,7 @@ class CacheView(View):
     view_id: ClassVar[str] = "cache"
     title: ClassVar[str] = "Cache"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "purge", "Purge", id="cache_purge", tooltip="Remove every cached entry"),
-        Binding("c", "toggle_caching", "On/off", id="cache_toggle", tooltip="Caching per proxy"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("cache")
 
     DEFAULT_CSS = """
     CacheView { layout: vertical; }
@@ -86,11 +92,23 @@ class CacheView(View):
         self._entries_at = float("-inf")
         self._entry_keys: list[str] = []
         self._proxies: dict[str, Any] = {}
+        self._styles: dict[str, Style] | None = None
         # Created up front: a refresh racing mount or teardown must not fail a query.
         self._summary_box = Static(NOT_CONFIGURED, id="cache-summary")
-        self._table: DataTable = DataTable(
-            cursor_type="row", zebra_stripes=True, id="cache-entries"
-        )
+        self._table: NavTable = NavTable(id="cache-entries")
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: Any) -> None:
+        self._styles = None
+
+    @property
+    def styles_(self) -> dict[str, Style]:
+        """The theme's colours by role (resolved once per theme)."""
+        if self._styles is None:
+            self._styles = theme_styles(self.app)
+        return self._styles
 
     def compose(self) -> ComposeResult:
         # Columns need a running app (to measure labels), so they are added here.
@@ -103,10 +121,10 @@ class CacheView(View):
         self._table.focus()
 
     # -- refresh ---------------------------------------------------------------------------
-    def update_view(self, snapshot: dict[str, Any]) -> None:
-        now = float(snapshot.get("time") or 0.0)
-        self._proxies = snapshot.get("proxies") or {}
-        stats = snapshot.get("cache")
+    def update_view(self, snapshot: EngineSnapshot) -> None:
+        now = snapshot.time
+        self._proxies = {p.kind: {"cache": p.cache_enabled} for p in snapshot.proxies}
+        stats = snapshot.cache
         summary = self._summary_box
         table = self._table
         self.set_class(stats is None, "-off")
@@ -114,20 +132,17 @@ class CacheView(View):
         if stats is None:
             summary.update(self._off_text())
             return
-        served, lookups = cache_counts(stats)
+        served, lookups = stats.served, stats.lookups
         self._samples.append((now, served, lookups))
-        # The cache keeps its own windowed ratios; the view's samples are the fallback for a
-        # cache that reports only counters.
-        r10 = stats["hit_ratio_10s"] if "hit_ratio_10s" in stats else self._window_ratio(now, 10)
-        r60 = stats["hit_ratio_60s"] if "hit_ratio_60s" in stats else self._window_ratio(now, 60)
+        r10 = stats.hit_ratio_10s
+        r60 = stats.hit_ratio_60s
         if r10 is not None:
             self._ratio_ring.add(r10)
         summary.update(self._summary(stats, served, lookups, r10, r60))
         if now - self._entries_at >= ENTRIES_EVERY or now < self._entries_at:
             self._entries_at = now
-            cache = getattr(self.engine, "cache", None)
-            entries = cache.entries(limit=ENTRY_LIMIT) if cache is not None else []
-            self.show_entries(entries, now)
+            reader = getattr(self.engine, "cache_entries", None)
+            self.show_entries(reader(ENTRY_LIMIT) if reader is not None else (), now)
 
     def _window_ratio(self, now: float, window: float) -> float | None:
         """Share of lookups answered from the cache over the last ``window`` seconds."""
@@ -145,88 +160,81 @@ class CacheView(View):
         return (served_now - base[1]) / lookups
 
     def _off_text(self) -> Text:
-        text = Text(NOT_CONFIGURED, style="bold")
+        text = Text(NOT_CONFIGURED, style=self.styles_["bold"])
         text.append(
             "\n\nThis engine runs without an HTTP cache, so every request goes to an origin. "
             "Add a cache: section (and cache: true on a proxy) to the config to see hits, "
             "misses and stored entries here.",
-            style="dim",
+            style=self.styles_["muted"],
         )
         return text
 
     def _summary(
         self,
-        stats: dict[str, Any],
+        stats: CacheState,
         served: int,
         lookups: int,
         r10: float | None,
         r60: float | None,
     ) -> Text:
-        all_time = stats.get("hit_ratio", served / lookups if lookups else None)
+        st = self.styles_
+        all_time = stats.hit_ratio
         text = Text()
-        text.append("hit ratio ", style="bold")
+        text.append("hit ratio ", style=st["bold"])
         text.append(f" 10s {ratio_text(r10)}  60s {ratio_text(r60)}  all {ratio_text(all_time)}  ")
-        text.append(sparkline(self._ratio_ring.values(), 24, floor=1.0), style="green")
+        text.append(sparkline(self._ratio_ring.values(), 24, floor=1.0), style=st["ok"])
         text.append("\n")
-        for key, style in (
-            ("hits", "green"),
-            ("misses", "yellow"),
-            ("stale", "magenta"),
-            ("revalidated", "cyan"),
+        for key, role in (
+            ("hits", "ok"),
+            ("misses", "warn"),
+            ("stale", "accent"),
+            ("revalidated", "info"),
         ):
-            text.append(f"{key} ", style="dim")
-            text.append(f"{int(stats.get(key) or 0)}  ", style=style)
-        served_bytes = pick(stats, "bytes_served", "served_bytes", "hit_bytes")
-        if served_bytes is not None:
-            text.append("served from cache ", style="dim")
-            text.append(human_bytes(served_bytes))
+            text.append(f"{key} ", style=st["muted"])
+            text.append(f"{getattr(stats, key)}  ", style=st[role])
+        text.append("served from cache ", style=st["muted"])
+        text.append(human_bytes(stats.bytes_served))
         text.append("\n")
-        used = int(pick(stats, "bytes", "size", default=0))
-        limit = pick(stats, "max_size", "max_bytes", "limit")
-        if limit is None:
-            config = getattr(getattr(self.engine, "config", None), "cache", None)
-            limit = getattr(config, "max_size", 0)
-        text.append("store ", style="bold")
-        text.append_text(fill_bar(used, float(limit or 0), 16, "cyan"))
-        text.append(
-            f"  {int(pick(stats, 'entries', 'count', default=0))} entries · "
-            f"{human_bytes(used)} of {human_bytes(limit or 0)}"
-        )
-        max_object = stats.get("max_object_size")
-        if max_object:
-            text.append(f" · objects up to {human_bytes(max_object)}", style="dim")
-        text.append("\ncaching ", style="bold")
-        shown = []
-        for proxy in ("reverse", "forward"):
-            info = self._proxies.get(proxy)
-            if info is not None:
-                shown.append(f"{proxy} {'on' if info.get('cache') else 'off'}")
+        used, limit = stats.bytes, stats.max_size
+        text.append("store ", style=st["bold"])
+        text.append_text(fill_bar(used, float(limit or 0), 16, st["info"]))
+        text.append(f"  {stats.entries} entries · {human_bytes(used)} of {human_bytes(limit)}")
+        if stats.max_object_size:
+            text.append(f" · objects up to {human_bytes(stats.max_object_size)}", style=st["muted"])
+        text.append("\ncaching ", style=st["bold"])
+        shown = [
+            f"{proxy} {'on' if self._proxies[proxy]['cache'] else 'off'}"
+            for proxy in ("reverse", "forward")
+            if proxy in self._proxies
+        ]
         text.append(" · ".join(shown) or "no proxy running")
-        text.append("   (served from cache = hits + stale + revalidated)", style="dim")
+        text.append("   (served from cache = hits + stale + revalidated)", style=st["muted"])
         return text
 
-    def show_entries(self, entries: Iterable[Any], now: float) -> None:
-        """Fill the entry table; rows are keyed by URL so the cursor survives a refresh."""
+    def show_entries(self, entries: Iterable[CacheEntryView], now: float) -> None:
+        """Fill the entry table; rows are keyed by cache key so the cursor survives a refresh."""
         table = self._table
         if not table.columns:  # not composed yet
             return
         rows: list[tuple[str, tuple[str, ...]]] = []
+        # The URL takes what the other columns leave, so TTL and hits stay visible at 80 columns.
+        url_width = max(16, (self.size.width or 80) - 46)
         for e in entries:
             # The key tells variants of one URL apart (Vary); the URL is what people read.
-            key = str(pick(e, "key", "url", default="?"))
-            url = str(pick(e, "url", "key", default="?"))
-            size = human_bytes(pick(e, "size", "bytes", default=0))
-            age = pick(e, "age")
-            if age is None:
-                stored = pick(e, "stored_at", "stored", "time")
-                age = now - stored if stored is not None else None
-            ttl = pick(e, "ttl", "fresh_for", "expires_in")
-            if ttl is None:
-                expires = pick(e, "expires", "expires_at")
-                ttl = expires - now if expires is not None else None
-            ttl_text = "stale" if ttl is not None and ttl <= 0 else human_age(ttl)
-            hits = str(pick(e, "hits", default=0))
-            rows.append((key, (url, size, human_age(age), ttl_text, hits)))
+            ttl_text = "stale" if e.ttl <= 0 else human_age(e.ttl)
+            rows.append(
+                (
+                    e.key,
+                    (
+                        e.url if len(e.url) <= url_width else e.url[: url_width - 1] + "…",
+                        variant_text(e),
+                        human_bytes(e.size),
+                        human_age(e.age),
+                        ttl_text,
+                        str(e.hits),
+                    ),
+                )
+            )
         keys = [k for k, _ in rows]
         if keys == self._entry_keys:
             for key, cells in rows:

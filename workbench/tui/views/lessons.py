@@ -240,7 +240,7 @@ class LessonsView(View):
         self._timer = self.set_interval(self.CHECK_EVERY, self._tick, name="lesson-check")
         try:
             self._snapshot = self.engine.snapshot()
-            self._values = addresses(self._snapshot)
+            self._values = self._addresses(self._snapshot)
         except Exception:  # no engine yet: the first refresh fills these in
             self._snapshot = None
         self._refresh_prompts()
@@ -301,11 +301,30 @@ class LessonsView(View):
         live.update(Text("\n".join(evidence), no_wrap=True, overflow="ellipsis"))
         live.set_class(bool(evidence), "-shown")
 
+    def _key_of(self, binding_id: str) -> str | None:
+        """The key the app binds ``binding_id`` to now (the user's keymap first)."""
+        app = self.app
+        keymap = dict(getattr(app, "_keymap", {}) or {})
+        if binding_id in keymap:
+            return keymap[binding_id].split(",")[0].strip()
+        for _key, cls in getattr(app, "view_classes", ()):
+            for b in Binding.make_bindings(getattr(cls, "BINDINGS", ())):
+                if b.id == binding_id:
+                    return b.key.split(",")[0].strip()
+        return None
+
+    def _addresses(self, snapshot: Any) -> dict[str, str]:
+        values = addresses(snapshot)
+        kill = self._key_of("fault_kill")
+        if kill:
+            values["kill_key"] = kill
+        return values
+
     # -- checking -----
     def update_view(self, snapshot: dict[str, Any]) -> None:
         first = self._snapshot is None
         self._snapshot = snapshot
-        values = addresses(snapshot)
+        values = self._addresses(snapshot)
         if values != self._values or first:
             self._values = values
             if first:
@@ -359,7 +378,7 @@ class LessonsView(View):
             self.notify(why, title=f"{lesson.title}: skipped", severity="warning")
             return
         self.tracker.start(lesson, snapshot)
-        self._values = addresses(snapshot)
+        self._values = self._addresses(snapshot)
         self._refresh_prompts()
         self._render_selected()
         # Checks that pass at once (a page to read) should say so without waiting a tick.

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.binding import BindingType
+from textual.widgets import Static
 
+from workbench.engine.snapshot import EngineSnapshot, RuleView
+from workbench.tui.actions import bindings
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.rule_form import RuleFormScreen, delay_text
 from workbench.tui.screens.rule_test import RuleTestScreen
 from workbench.tui.views.base import View
+from workbench.tui.widgets.nav_table import NavTable
+from workbench.tui.widgets.palette import theme_styles
 
 if TYPE_CHECKING:
     from workbench.engine.control import Result
@@ -24,7 +29,7 @@ if TYPE_CHECKING:
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("pos", "#"),
-    ("enabled", "on"),
+    ("enabled", "state"),
     ("name", "name"),
     ("phase", "phase"),
     ("action", "action"),
@@ -33,29 +38,29 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def action_text(rule: dict[str, Any]) -> str:
+def action_text(rule: RuleView) -> str:
     """The action with the fields it uses: ``block 403``, ``set_header X-A: b``, ``delay 500ms``."""
-    action = rule.get("action", "?")
-    status = rule.get("status")
+    action = rule.action or "?"
+    status = rule.status
     if action == "block":
         return f"block {status or 403}"
     if action == "redirect":
-        return f"redirect {status or 302} → {rule.get('location') or '?'}"
+        return f"redirect {status or 302} → {rule.location or '?'}"
     if action == "set_header":
-        return f"set_header {rule.get('header') or '?'}: {rule.get('value') or ''}"
+        return f"set_header {rule.header or '?'}: {rule.value or ''}"
     if action == "remove_header":
-        return f"remove_header {rule.get('header') or '?'}"
+        return f"remove_header {rule.header or '?'}"
     if action == "delay":
-        delay = rule.get("delay")
+        delay = rule.delay
         return f"delay {delay_text(delay) if isinstance(delay, int | float) else '?'}"
     if action == "tag":
-        return f"tag {rule.get('value') or '?'}"
+        return f"tag {rule.value or '?'}"
     return str(action)
 
 
-def _structure(rules: list[dict[str, Any]]) -> tuple[Any, ...]:
+def _structure(rules: tuple[RuleView, ...]) -> tuple[Any, ...]:
     """Everything about the rules except their hit counters (which change on every request)."""
-    return tuple(tuple((k, v) for k, v in r.items() if k != "hits") for r in rules)
+    return tuple(tuple(r.as_config().items()) for r in rules)
 
 
 class RulesView(View):
@@ -74,15 +79,7 @@ class RulesView(View):
     view_id: ClassVar[str] = "rules"
     title: ClassVar[str] = "Rules"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "new", "New", id="rule_new", tooltip="Add a rule"),
-        Binding("e", "edit", "Edit", id="rule_edit", tooltip="Edit the selected rule"),
-        Binding("space", "toggle", "On/off", id="rule_toggle", tooltip="Enable or disable"),
-        Binding("K", "move(-1)", "Up", id="rule_up", tooltip="Move the rule up"),
-        Binding("J", "move(1)", "Down", id="rule_down", tooltip="Move the rule down"),
-        Binding("delete", "delete", "Delete", id="rule_delete", tooltip="Remove the rule"),
-        Binding("t", "test", "Test", id="rule_test", tooltip="Dry-run the rules on a request"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("rules")
 
     DEFAULT_CSS = """
     RulesView { layout: vertical; }
@@ -92,13 +89,28 @@ class RulesView(View):
 
     def __init__(self, engine: Engine, **kwargs: Any) -> None:
         super().__init__(engine, **kwargs)
-        self._rules: list[dict[str, Any]] = []
+        self._rules: tuple[RuleView, ...] = ()
         self._structure: tuple[Any, ...] | None = None
         self._hits: dict[str, int] = {}
         self._follow: str | None = None
         """A rule the cursor should land on at the next rebuild (after add, edit or move)."""
         # Created up front: a refresh racing mount or teardown must not fail a query.
-        self._table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="rules-table")
+        self._table: NavTable = NavTable(id="rules-table")
+        self._styles: dict[str, Style] | None = None
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: Any) -> None:
+        self._styles = None
+        self._structure = None  # every row again, in the new colours
+
+    @property
+    def styles_(self) -> dict[str, Style]:
+        """The theme's colours by role (resolved once per theme)."""
+        if self._styles is None:
+            self._styles = theme_styles(self.app)
+        return self._styles
 
     def compose(self) -> ComposeResult:
         # Columns need a running app (to measure labels), so they are added here.
@@ -113,17 +125,17 @@ class RulesView(View):
         )
 
     @property
-    def table(self) -> DataTable:
+    def table(self) -> NavTable:
         return self._table
 
     def focus_default(self) -> None:
         self.table.focus()
 
     # -- refresh ---------------------------------------------------------------------------
-    def update_view(self, snapshot: dict[str, Any]) -> None:
+    def update_view(self, snapshot: EngineSnapshot) -> None:
         if not self._table.columns:  # not composed yet
             return
-        rules: list[dict[str, Any]] = snapshot.get("rules") or []
+        rules = snapshot.rules
         structure = _structure(rules)
         table = self.table
         if structure != self._structure:
@@ -132,35 +144,34 @@ class RulesView(View):
         else:
             # Only the counters moved: touch those cells and nothing else.
             for r in rules:
-                name = r.get("name", "")
-                hits = int(r.get("hits") or 0)
+                name = r.name
+                hits = r.hits
                 if self._hits.get(name) != hits:
                     self._hits[name] = hits
                     table.update_cell(name, "hits", str(hits))
         self._rules = rules
 
-    def _rebuild(self, table: DataTable, rules: list[dict[str, Any]]) -> None:
+    def _rebuild(self, table: NavTable, rules: tuple[RuleView, ...]) -> None:
         keep = self._follow or self.selected_name()
         self._follow = None
         table.clear()
         self._hits = {}
+        st = self.styles_
         for i, r in enumerate(rules, 1):
-            name = r.get("name", "")
-            enabled = bool(r.get("enabled", True))
-            hits = int(r.get("hits") or 0)
-            self._hits[name] = hits
-            style = "" if enabled else "dim"
+            name = r.name
+            self._hits[name] = r.hits
+            style = st["text"] if r.enabled else st["muted"]
             table.add_row(
                 str(i),
-                Text("✓", style="bold green") if enabled else Text("✗", style="bold red"),
+                Text("on", style=st["ok"]) if r.enabled else Text("off", style=st["bad"]),
                 Text(name, style=style),
-                Text(r.get("phase", "request"), style=style),
+                Text(r.phase, style=style),
                 Text(action_text(r), style=style),
-                Text(r.get("when", ""), style=style),
-                str(hits),
+                Text(r.when, style=style),
+                str(r.hits),
                 key=name,
             )
-        names = [r.get("name") for r in rules]
+        names = [r.name for r in rules]
         if keep in names:
             table.move_cursor(row=names.index(keep), animate=False)
 
@@ -168,12 +179,12 @@ class RulesView(View):
         """The name of the rule under the cursor, if any."""
         row = self.table.cursor_row
         if 0 <= row < len(self._rules) and self.table.row_count:
-            return self._rules[row].get("name")
+            return self._rules[row].name
         return None
 
-    def _selected(self) -> dict[str, Any] | None:
+    def _selected(self) -> RuleView | None:
         name = self.selected_name()
-        rule = next((r for r in self._rules if r.get("name") == name), None)
+        rule = next((r for r in self._rules if r.name == name), None)
         if rule is None:
             self.notify("no rule selected", severity="warning")
         return rule
@@ -185,7 +196,7 @@ class RulesView(View):
 
     def _refresh_now(self) -> None:
         """Show the engine's new rule set at once rather than at the next tick."""
-        self.update_view({"rules": self.engine.snapshot()["rules"]})
+        self.update_view(self.engine.snapshot())
 
     # -- actions ---------------------------------------------------------------------------
     def action_new(self) -> None:
@@ -202,7 +213,7 @@ class RulesView(View):
         rule = self._selected()
         if rule is None:
             return
-        old = rule["name"]
+        old = rule.name
 
         def submit(data: dict[str, Any]) -> Result:
             res = self.engine.control.update_rule(old, data)
@@ -211,29 +222,32 @@ class RulesView(View):
                 self._refresh_now()
             return res
 
-        self.app.push_screen(RuleFormScreen(submit, initial=rule, title=f"Edit rule {old}"))
+        self.app.push_screen(
+            RuleFormScreen(submit, initial=rule.as_config(), title=f"Edit rule {old}")
+        )
 
     def action_toggle(self) -> None:
         rule = self._selected()
         if rule is None:
             return
-        enabled = not rule.get("enabled", True)
-        if self._report(self.engine.control.set_rule_enabled(rule["name"], enabled)):
+        enabled = not rule.enabled
+        if self._report(self.engine.control.set_rule_enabled(rule.name, enabled)):
+            self.notify(f"rule {rule.name} {'enabled' if enabled else 'disabled'}")
             self._refresh_now()
 
     def action_move(self, delta: int) -> None:
         rule = self._selected()
         if rule is None:
             return
-        if self._report(self.engine.control.move_rule(rule["name"], delta)):
-            self._follow = rule["name"]
+        if self._report(self.engine.control.move_rule(rule.name, delta)):
+            self._follow = rule.name
             self._refresh_now()
 
     def action_delete(self) -> None:
         rule = self._selected()
         if rule is None:
             return
-        name = rule["name"]
+        name = rule.name
 
         def answer(yes: bool | None) -> None:
             if yes and self._report(self.engine.control.delete_rule(name)):
@@ -243,4 +257,4 @@ class RulesView(View):
         self.app.push_screen(ConfirmScreen(f"Remove rule {name!r}?", yes="Remove"), answer)
 
     def action_test(self) -> None:
-        self.app.push_screen(RuleTestScreen(self.engine.ruleset))
+        self.app.push_screen(RuleTestScreen(self.engine.control.dry_run))

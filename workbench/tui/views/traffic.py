@@ -17,7 +17,6 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, on
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
@@ -27,8 +26,10 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from workbench.engine.rules.filters import Filter
+from workbench.tui.actions import bindings
 from workbench.tui.views.base import View
 from workbench.tui.widgets.filter_bar import FilterBar
+from workbench.tui.widgets.palette import theme_styles
 
 if TYPE_CHECKING:
     from workbench.engine.observe.records import RequestRecord
@@ -83,33 +84,49 @@ def _cell(text: str, width: int, right: bool = False) -> str:
 
 
 # (column key, label, width, narrowest view width that shows it). The path column takes the rest.
+# The client column (nearly always 127.0.0.1 in a classroom) goes first when space runs out;
+# proxy, status, backend and cache stay at every size.
 _COLUMNS: tuple[tuple[str, str, int, int], ...] = (
-    ("time", "time", 8, 0),
+    ("time", "finished", 8, 90),
     ("client", "client", 15, 150),
-    ("proxy", "proxy", 5, 100),
+    ("proxy", "proxy", 5, 0),
     ("method", "method", 7, 0),
     ("host", "host", 16, 0),
     ("path", "path", 0, 0),
     ("status", "status", 6, 0),
     ("size", "size", 5, 110),
     ("ms", "ms", 6, 0),
-    ("backend", "backend", 9, 90),
-    ("cache", "cache", 11, 120),
-    ("rule", "rule/tags", 12, 135),
+    ("backend", "backend", 15, 0),
+    ("cache", "cache", 11, 0),
+    ("rule", "rule/tags", 14, 135),
 )
+_NARROW = 100
+"""Below this many cells the columns take their compact widths."""
+_COMPACT = {"method": 7, "host": 11, "backend": 10, "cache": 7}
+_CACHE_SHORT = {"revalidated": "reval", "uncacheable": "uncache"}
 _PATH_MIN = 12
 
 
-_STATUS_STYLES: dict[str, Style] = {}
-_MARK_STYLE = Style(color="magenta", bold=True)
+def status_role(status: int | None, error: str | None = None) -> str:
+    """The theme role of a status code's class (5xx and errors bad, 4xx warn, ...)."""
+    if status is None:
+        return "bad" if error else "muted"
+    if status >= 500:
+        return "bad"
+    if status >= 400:
+        return "warn"
+    if status >= 300:
+        return "info"
+    if status >= 200:
+        return "ok"
+    return "muted"
 
 
-def _status_style(status: int | None, error: str | None) -> Style:
-    name = status_style(status, error)
-    style = _STATUS_STYLES.get(name)
-    if style is None:
-        style = _STATUS_STYLES[name] = Style.parse(name)
-    return style
+def _cell_keep_end(text: str, width: int) -> str:
+    """Like :func:`_cell`, but a cut keeps the end (a forward backend's ``host:port``)."""
+    if len(text) > width and ":" in text:
+        return "…" + text[-(width - 1) :]
+    return _cell(text, width)
 
 
 def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list[str]:
@@ -117,7 +134,9 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
     out: list[str] = []
     for key, width in columns:
         if key == "time":
-            text = _cell(time.strftime("%H:%M:%S", time.localtime(rec.start)), width)
+            # Rows are in completion order, so the column shows when each request finished.
+            done = rec.start + max(rec.t_total, 0.0)
+            text = _cell(time.strftime("%H:%M:%S", time.localtime(done)), width)
         elif key == "client":
             text = _cell(rec.client, width)
         elif key == "proxy":
@@ -136,9 +155,10 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
         elif key == "ms":
             text = _cell(duration_ms(rec.t_total), width, right=True)
         elif key == "backend":
-            text = _cell(rec.backend or "", width)
+            text = _cell_keep_end(rec.backend or "", width)
         elif key == "cache":
-            text = _cell(rec.cache or "", width)
+            cache = rec.cache or ""
+            text = _cell(_CACHE_SHORT.get(cache, cache) if width < 11 else cache, width)
         else:  # rule
             text = _cell(rec.rule or ",".join(rec.tags or ()), width)
         out.append(text)
@@ -151,8 +171,9 @@ def render_row(
     style: Style,
     cursor: bool,
     width: int,
+    palette: dict[str, Style] | None = None,
 ) -> Strip:
-    """One request as one line: columns padded by a cell on each side, status coloured by class.
+    """One request as one line: each column after one blank cell, status coloured by class.
 
     On the cursor row the cursor colours win, as they do in a table.
     """
@@ -160,12 +181,13 @@ def render_row(
     segments: list[Segment] = []
     for (key, _w), text in zip(columns, cell_texts(rec, columns), strict=True):
         cell_style = style
-        if key == "status" and not cursor:
-            cell_style = style + _status_style(rec.status, rec.error)
-        segments.append(Segment(f" {text} ", cell_style))
+        if key == "status" and not cursor and palette is not None:
+            cell_style = style + palette[status_role(rec.status, rec.error)]
+        segments.append(Segment(f" {text}", cell_style))
     if rec.marked and segments:
         # The mark takes the first cell's leading pad, so every column stays where it is.
-        segments[0] = Segment("●" + segments[0].text[1:], style + _MARK_STYLE)
+        mark = style + palette["accent"] + Style(bold=True) if palette else style
+        segments[0] = Segment("●" + segments[0].text[1:], mark)
     return Strip(segments).adjust_cell_length(width, style)
 
 
@@ -174,10 +196,25 @@ def header_text(columns: tuple[tuple[str, int], ...]) -> Text:
     labels = {k: label for k, label, _w, _n in _COLUMNS}
     right = {"size", "ms"}
     return Text(
-        "".join(f" {_cell(labels[k], w, right=k in right)} " for k, w in columns),
+        "".join(f" {_cell(labels[k], w, right=k in right)}" for k, w in columns),
         no_wrap=True,
         overflow="crop",
     )
+
+
+def empty_hint(listeners: Iterable[Any]) -> str:
+    """What to type to see a first row, with the addresses the proxies really listen on."""
+    urls = {lst.kind: lst.url for lst in listeners}
+    reverse, forward = urls.get("reverse"), urls.get("forward")
+    lines = ["No requests yet. Send one from another terminal:"]
+    if reverse:
+        lines.append(f"  curl {reverse}/              (through the reverse proxy)")
+    if forward:
+        target = f"{reverse}/" if reverse else "http://example.com/"
+        lines.append(f"  curl -x {forward} {target}   (through the forward proxy)")
+    if not reverse and not forward:
+        lines = ["No requests yet, and no proxy is listening."]
+    return "\n".join(lines)
 
 
 class RequestTable(ScrollView, can_focus=True):
@@ -197,63 +234,7 @@ class RequestTable(ScrollView, can_focus=True):
     | enter | Open the detail of the selected request. |
     """
 
-    BINDINGS: ClassVar = [
-        Binding(
-            "enter",
-            "select_cursor",
-            "Detail",
-            id="detail",
-            tooltip="Open the selected request: headers before/after, body, timing and trace",
-        ),
-        Binding(
-            "up,k",
-            "cursor_up",
-            "Up",
-            id="cursor-up",
-            show=False,
-            tooltip="Select the previous (older) request (follow off)",
-        ),
-        Binding(
-            "down,j",
-            "cursor_down",
-            "Down",
-            id="cursor-down",
-            show=False,
-            tooltip="Select the next (newer) request",
-        ),
-        Binding(
-            "pageup",
-            "page_up",
-            "Page up",
-            id="page-up",
-            show=False,
-            tooltip="Move the selection one page up (follow off)",
-        ),
-        Binding(
-            "pagedown",
-            "page_down",
-            "Page down",
-            id="page-down",
-            show=False,
-            tooltip="Move the selection one page down",
-        ),
-        Binding(
-            "home,g",
-            "scroll_top",
-            "Oldest",
-            id="oldest",
-            show=False,
-            tooltip="Jump to the oldest request (follow off)",
-        ),
-        Binding(
-            "end,G",
-            "scroll_bottom",
-            "Newest",
-            id="newest",
-            show=False,
-            tooltip="Jump to the newest request (follow on)",
-        ),
-    ]
+    BINDINGS: ClassVar = bindings("list")
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "request-table--cursor",
@@ -275,6 +256,17 @@ class RequestTable(ScrollView, can_focus=True):
             super().__init__()
             self.table = table
             self.follow = follow
+
+        @property
+        def control(self) -> RequestTable:
+            return self.table
+
+    class CursorMoved(Message):
+        """The user moved the cursor (whatever the direction)."""
+
+        def __init__(self, table: RequestTable) -> None:
+            super().__init__()
+            self.table = table
 
         @property
         def control(self) -> RequestTable:
@@ -308,6 +300,7 @@ class RequestTable(ScrollView, can_focus=True):
         # is more objects for the garbage collector to walk.
         self._strips: LRUCache[tuple[int, int, int, int, bool], Strip] = LRUCache(self.STRIP_CACHE)
         self._styles: tuple[Style, Style, Style, Style] | None = None
+        self._palette: dict[str, Style] | None = None
 
     # -- data ----------------------------------------------------------------------------------
     @property
@@ -346,14 +339,15 @@ class RequestTable(ScrollView, can_focus=True):
         self.move_cursor(row)
         self.refresh()
 
-    def add_rows(self, records: list[RequestRecord], *, follow: bool = False) -> None:
+    def add_rows(self, records: list[RequestRecord], *, follow: bool = False) -> bool:
         """Append ``records`` (O(new)); past the limit the oldest rows fall off the top.
 
         With ``follow`` the newest row is selected and scrolled into view in the same step, so
-        the scroll position (and the scrollbar) changes at most once per batch.
+        the scroll position (and the scrollbar) changes at most once per batch. Returns True when
+        the selected request itself fell off (the cursor then rests on the oldest row).
         """
         if not records:
-            return
+            return False
         rows = self.rows
         first_new = len(rows)
         rows.extend(records)
@@ -365,15 +359,18 @@ class RequestTable(ScrollView, can_focus=True):
             self._scroll_cursor_into_view()
             # Every visible line may show another request now; all but the new ones are cached.
             self.refresh()
-            return
+            return False
+        lost = False
         if overflow > 0:
             # The rows moved up: keep the cursor (and what the user is reading) on the same request.
             self._shifted += overflow
+            lost = first_new > 0 and self._cursor < overflow
             self._cursor = max(self._cursor - overflow, 0)
             self.scroll_to(y=max(self.scroll_offset.y - overflow, 0), animate=False)
             self.refresh()
         else:
             self.refresh_lines(first_new, len(records))
+        return lost
 
     def _sync_size(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.rows))
@@ -408,6 +405,7 @@ class RequestTable(ScrollView, can_focus=True):
 
     def action_cursor_down(self) -> None:
         self.move_cursor(self._cursor + 1)
+        self.post_message(self.CursorMoved(self))
 
     def action_page_up(self) -> None:
         self.move_cursor(self._cursor - self._page())
@@ -415,6 +413,7 @@ class RequestTable(ScrollView, can_focus=True):
 
     def action_page_down(self) -> None:
         self.move_cursor(self._cursor + self._page())
+        self.post_message(self.CursorMoved(self))
 
     def action_scroll_top(self) -> None:
         self.move_cursor(0)
@@ -459,6 +458,7 @@ class RequestTable(ScrollView, can_focus=True):
     def _row_styles(self) -> tuple[Style, Style, Style, Style]:
         """(odd row, even row, cursor focused, cursor blurred) styles, resolved once per theme."""
         if self._styles is None:
+            self._palette = theme_styles(self.app)
             base = self.rich_style
             even = self.get_component_rich_style("request-table--even-row")
             self._styles = (
@@ -483,7 +483,9 @@ class RequestTable(ScrollView, can_focus=True):
         key = (record.seq, record.id, width, state, record.marked)
         strip = self._strips.get(key)
         if strip is None:
-            strip = render_row(record, self._columns, styles[state], state >= 2, width)
+            strip = render_row(
+                record, self._columns, styles[state], state >= 2, width, self._palette
+            )
             self._strips.set(key, strip)
         return strip
 
@@ -505,86 +507,13 @@ class TrafficView(View):
     view_id = "traffic"
     title = "Traffic"
 
-    BINDINGS: ClassVar = [
-        Binding(
-            "slash,f",
-            "open_filter",
-            "Filter",
-            id="filter",
-            tooltip="Show only requests matching a filter expression (never changes traffic)",
-        ),
-        Binding(
-            "F", "toggle_follow", "Follow", id="follow", tooltip="Keep the newest request in view"
-        ),
-        Binding(
-            "space",
-            "toggle_pause",
-            "Pause",
-            id="pause",
-            tooltip="Freeze the list; the proxies keep recording and the list catches up on resume",
-        ),
-        Binding(
-            "m",
-            "toggle_mark",
-            "Mark",
-            id="traffic_mark",
-            show=False,
-            tooltip="Mark the selected request: it stays (with its details) until unmarked",
-        ),
-        Binding(
-            "M",
-            "marked_only",
-            "Marked only",
-            id="traffic_marked_only",
-            show=False,
-            tooltip="Show only marked requests (the ~marked filter); again: everything",
-        ),
-        Binding(
-            "U",
-            "unmark_all",
-            "Unmark all",
-            id="traffic_unmark_all",
-            show=False,
-            tooltip="Unmark every marked request",
-        ),
-        Binding(
-            "z",
-            "clear_list",
-            "Clear",
-            id="traffic_clear",
-            show=False,
-            tooltip="Clear the list (asks first; marked requests stay, the proxies keep recording)",
-        ),
-        Binding(
-            "o",
-            "sort",
-            "Sort",
-            id="traffic_sort",
-            show=False,
-            tooltip="Sort the list by a column (arrival order is the default)",
-        ),
-        Binding(
-            "v",
-            "reverse_order",
-            "Reverse",
-            id="traffic_reverse",
-            show=False,
-            tooltip="Reverse the list's order",
-        ),
-        Binding(
-            "w",
-            "export_har",
-            "Save HAR",
-            id="traffic_export_har",
-            show=False,
-            tooltip="Save the requests shown (filter applied) as a HAR 1.2 file",
-        ),
-    ]
+    BINDINGS: ClassVar = bindings("traffic")
 
-    MAX_ROWS: ClassVar[int] = 1000
-    """Requests kept (and shown); past it the oldest fall off, one for each new one."""
-    DRAIN_LIMIT: ClassVar[int] = 500
-    """Records taken from the engine per tick; the rest of a burst counts as dropped."""
+    MAX_ROWS: ClassVar[int] = 10_000
+    """Requests kept (and shown): as many as the engine's history holds."""
+    DRAIN_LIMIT: ClassVar[int] = 10_000
+    """Records taken from the engine at once: everything it still holds, so coming back to the
+    view after a while in another one leaves no gap."""
 
     follow: reactive[bool] = reactive(True)
     """Move the cursor to the newest row as rows arrive."""
@@ -595,17 +524,21 @@ class TrafficView(View):
         super().__init__(engine, **kwargs)
         self.cursor = 0
         """The engine record ``seq`` this view has read up to."""
-        self.dropped = 0
-        """Records that were never shown because the ring or a tick's limit skipped them."""
+        self.aged_out = 0
+        """Records that left the engine's history before this view could show them."""
+        self.selection_gone: int | None = None
+        """Id of the selected request when it fell out of the history (until the user moves)."""
         self.display_filter: Filter | None = None
         self.filter_text = ""
         # Every record taken (filtered or not), so a new display filter can bring rows back.
         self._records: deque[RequestRecord] = deque(maxlen=self.MAX_ROWS)
         self._columns: tuple[tuple[str, int], ...] = ()
         self._pending_total = 0
+        self._capacity = self.MAX_ROWS
         self._flooding = False
         self._last_drain = 0.0
         self._table: RequestTable | None = None
+        self._hint = ""
         self._marked: dict[int, RequestRecord] = {}
         self.sort_key: str | None = None
         """Column the list is sorted by (None: arrival order)."""
@@ -613,9 +546,15 @@ class TrafficView(View):
         self.last_export: str | None = None
         """Path of the last HAR file saved from this view."""
 
+    @property
+    def dropped(self) -> int:
+        """Old name of :attr:`aged_out` (the benchmark reads it)."""
+        return self.aged_out
+
     def compose(self):
         yield Static("", id="traffic-header")
         yield RequestTable(max_rows=self.MAX_ROWS, id="traffic-table")
+        yield Static("", id="traffic-empty")
         bar = FilterBar(id="traffic-filter")
         bar.display = False
         yield bar
@@ -651,9 +590,14 @@ class TrafficView(View):
         """Columns that fit ``width`` cells, with the path column taking what is left."""
         if width <= 0:
             width = 80
-        chosen = [(k, w) for k, _label, w, need in _COLUMNS if width >= need]
-        # Each column has one cell of padding on both sides; keep 2 cells for the scrollbar.
-        used = sum(w + 2 for k, w in chosen if k != "path") + 2 + 2
+        compact = width < _NARROW
+        chosen = [
+            (k, _COMPACT.get(k, w) if compact else w)
+            for k, _label, w, need in _COLUMNS
+            if width >= need
+        ]
+        # Each column has one blank cell before it; keep 2 cells for the scrollbar.
+        used = sum(w + 1 for k, w in chosen if k != "path") + 1 + 2
         path_width = max(width - used, _PATH_MIN)
         return tuple((k, path_width if k == "path" else w) for k, w in chosen)
 
@@ -684,10 +628,12 @@ class TrafficView(View):
     """...so the list then refreshes at most this often (seconds): each refresh of a following
     list redraws every visible line, and that frame competes with the proxy for the same core."""
 
-    def update_view(self, snapshot: dict[str, Any]) -> None:
+    def update_view(self, snapshot: Any) -> None:
         """Drain new records in one batch (unless paused) and refresh the status line."""
-        total = (snapshot.get("records") or {}).get("total", 0)
-        self._pending_total = total
+        records = snapshot.records
+        self._pending_total = records.total
+        self._capacity = records.capacity
+        self._hint = empty_hint(snapshot.listeners)
         if not self.paused:
             now = time.monotonic()
             if not self._flooding or now - self._last_drain >= self.FLOOD_INTERVAL:
@@ -696,7 +642,7 @@ class TrafficView(View):
         self._render_status()
 
     def drain(self) -> int:
-        """Take the records newer than the cursor; returns how many were added to the view.
+        """Take every record newer than the cursor; returns how many were added to the view.
 
         O(new records): they are appended to the list, which renders only rows it has not drawn.
         """
@@ -705,7 +651,7 @@ class TrafficView(View):
         records, self.cursor, skipped = self.engine.records_since(
             self.cursor, limit=self.DRAIN_LIMIT
         )
-        self.dropped += skipped
+        self.aged_out += skipped
         if not records:
             return 0
         self._records.extend(records)
@@ -719,34 +665,74 @@ class TrafficView(View):
         if self.sort_key is not None or self.sort_reverse:
             self._refilter()  # a sorted list has no end to append to
             return len(new)
-        self.table.add_rows(new, follow=self.follow)
+        table = self.table
+        before = table.selected_record()
+        if table.add_rows(new, follow=self.follow) and before is not None:
+            self.selection_gone = before.id
         return len(new)
 
     def _render_status(self) -> None:
+        table = self.table
         parts = Text(no_wrap=True, overflow="ellipsis")
         if self.paused:
             waiting = max(self._pending_total - self.cursor, 0)
-            parts.append(" PAUSED ", style="bold reverse")
+            parts.append(" PAUSED ", style="reverse")
             parts.append(f" {waiting:,} new waiting · space resumes ")
-        parts.append(" following " if self.follow else " not following ", style="bold")
-        parts.append(f"· {self.table.row_count:,} shown ")
+        parts.append(" following " if self.follow else " not following ")
+        order = (
+            "" if self.sort_key is not None or self.sort_reverse else ", in the order they finished"
+        )
+        parts.append(f"· {table.row_count:,} shown{order} ")
         if self.display_filter is not None:
-            parts.append("· filter ", style="dim")
-            parts.append(self.filter_text, style="bold")
+            parts.append("· filter ")
+            parts.append(self.filter_text)
             parts.append(" ")
-        if self.dropped:
-            parts.append(f"· {self.dropped:,} dropped ", style="bold yellow")
+        if self.selection_gone is not None:
+            parts.append(f"· request #{self.selection_gone} left the history ")
+        if self.aged_out:
+            parts.append(
+                f"· {self.aged_out:,} older records are no longer in the history "
+                f"(the newest {self._capacity:,} are kept) "
+            )
         if self._marked:
-            parts.append(f"· {len(self._marked):,} marked ", style="bold magenta")
+            parts.append(f"· {len(self._marked):,} marked ")
         if self.sort_key is not None or self.sort_reverse:
             arrow = "↑" if self.sort_reverse else "↓"
             parts.append(f"· sorted by {self.sort_key or 'arrival'} {arrow} ")
         self.query_one("#traffic-status", Static).update(parts, layout=False)
         self.set_class(self.paused, "-paused")
+        empty = table.row_count == 0
+        hint = self.query_one("#traffic-empty", Static)
+        if empty:
+            hint.update(
+                "no request matches the filter (f to change it)"
+                if self.display_filter is not None
+                else self._hint
+            )
+        hint.display = empty
+        table.display = not empty
 
     # -- actions -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_filter":
+            # While the filter is open, `/` and `f` are text for it.
+            return not self.query_one(FilterBar).display
+        return True
+
     def action_open_filter(self) -> None:
         self.query_one(FilterBar).open(self.filter_text)
+
+    def action_open_detail(self) -> None:
+        """Open the selected request (same as ``enter`` on the list)."""
+        self.table.action_select_cursor()
+
+    def action_clear_filter(self) -> None:
+        """Show every request again."""
+        self.query_one(FilterBar).apply("")
+
+    def action_preset_filter(self, expression: str) -> None:
+        """Apply a ready-made display filter."""
+        self.query_one(FilterBar).apply(expression)
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow
@@ -760,9 +746,19 @@ class TrafficView(View):
             self.drain()
         self._render_status()
 
+    @on(RequestTable.CursorMoved)
+    def _cursor_moved(self, event: RequestTable.CursorMoved) -> None:
+        event.stop()
+        if self.selection_gone is not None:
+            self.selection_gone = None
+            self._render_status()
+
     @on(RequestTable.FollowRequest)
     def _follow_request(self, event: RequestTable.FollowRequest) -> None:
         event.stop()
+        if self.selection_gone is not None:
+            self.selection_gone = None
+            self._render_status()
         if self.follow != event.follow:
             self.follow = event.follow
             if self.follow:
@@ -854,7 +850,8 @@ class TrafficView(View):
     def clear_list(self) -> None:
         """Forget the rows shown (marked requests stay); new requests appear as before."""
         self._records.clear()
-        self.dropped = 0
+        self.aged_out = 0
+        self.selection_gone = None
         self._refilter()
         self._render_status()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 
+from rich.style import Style
 from rich.text import Text
 
 _SPARKS = "▁▂▃▄▅▆▇█"
@@ -36,7 +37,13 @@ class Ring:
         return len(self._items)
 
 
-def share_bar(fraction: float, width: int = 8, style: str = "", label: bool = True) -> Text:
+def share_bar(
+    fraction: float,
+    width: int = 8,
+    style: str | Style = "",
+    label: bool = True,
+    track: str | Style = "dim",
+) -> Text:
     """A left-filled bar of ``width`` cells for a 0..1 ``fraction``, with eighth-cell precision.
 
     With ``label`` the percentage follows the bar (``███▌     44%``), so the reader gets both the
@@ -48,7 +55,7 @@ def share_bar(fraction: float, width: int = 8, style: str = "", label: bool = Tr
     bar = "█" * full + (_EIGHTHS[part] if part else "")
     text = Text(bar, style=style)
     # The empty part gets a faint track so a 0 % bar is still visibly a bar.
-    text.append("░" * (width - len(bar)), style="dim")
+    text.append("░" * (width - len(bar)), style=track)
     if label:
         text.append(f" {fraction * 100:3.0f}%")
     return text

@@ -81,8 +81,20 @@ class FilterBar(Vertical):
         self.input.value = current
         self._validate(current)
         self.display = True
-        self.input.focus()
+        # Focus now, not after the next refresh: keys typed in the same burst as `/` must land
+        # in the input, not in the list behind it (where space would pause it).
+        self.screen.set_focus(self.input)
         self.input.cursor_position = len(current)
+
+    def apply(self, text: str) -> None:
+        """Apply ``text`` as if typed and submitted; an invalid expression changes nothing."""
+        result = self._validate(text)
+        if isinstance(result, FilterSyntaxError):
+            return
+        self._applied_text = text.strip()
+        self.input.value = self._applied_text
+        self.display = False
+        self.post_message(self.Applied(self, result, self._applied_text))
 
     def _validate(self, text: str) -> Filter | None | FilterSyntaxError:
         err = self.query_one("#filter-error", Static)

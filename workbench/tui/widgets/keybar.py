@@ -14,14 +14,21 @@ from textual.widget import Widget
 
 
 class KeyBar(Widget):
-    """The active bindings of the focused widget chain, plus the command palette key."""
+    """The active bindings of the focused widget chain, plus the command palette key.
+
+    When the keys do not fit one line (80 columns) the bar grows to two lines, breaking between
+    keys, never inside one; past two lines the rest is left to help (``?``) and the palette.
+    """
+
+    MAX_LINES = 2
 
     COMPONENT_CLASSES = {"keybar--key", "keybar--description", "keybar--disabled"}
 
     DEFAULT_CSS = """
     KeyBar {
         dock: bottom;
-        height: 1;
+        height: auto;
+        max-height: 2;
         background: $footer-background;
         color: $footer-foreground;
     }
@@ -47,7 +54,11 @@ class KeyBar(Widget):
 
     def _bindings_changed(self, screen: Screen) -> None:
         if self.is_attached and screen is self.screen:
-            self.refresh()
+            # The number of lines may change with the keys.
+            self.refresh(layout=True)
+
+    def on_resize(self) -> None:
+        self.refresh(layout=True)
 
     def render(self) -> Text:
         app = self.app
@@ -55,7 +66,7 @@ class KeyBar(Widget):
         desc_style = self.get_component_rich_style("keybar--description")
         off_style = self.get_component_rich_style("keybar--disabled")
         active = self.screen.active_bindings
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        items: list[Text] = []
         seen: set[str] = set()
         palette = None
         for key, (_node, binding, enabled, _tooltip) in active.items():
@@ -65,17 +76,33 @@ class KeyBar(Widget):
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            text.append(
-                f" {app.get_key_display(binding)} ", off_style if not enabled else key_style
+            items.append(
+                Text.assemble(
+                    (f" {app.get_key_display(binding)} ", off_style if not enabled else key_style),
+                    (f"{binding.description} ", off_style if not enabled else desc_style),
+                )
             )
-            text.append(f"{binding.description} ", off_style if not enabled else desc_style)
+        right = None
         if palette is not None:
             right = Text.assemble(
                 (f" {app.get_key_display(palette)} ", key_style),
                 (f"{palette.description} ", desc_style),
             )
-            gap = self.size.width - text.cell_len - right.cell_len
+        width = self.size.width or 80
+        lines: list[Text] = [Text(end="")]
+        for item in items:
+            if lines[-1].cell_len + item.cell_len > width:
+                if len(lines) == self.MAX_LINES:
+                    break
+                lines.append(Text(end=""))
+            lines[-1].append_text(item)
+        if right is not None:
+            gap = width - lines[-1].cell_len - right.cell_len
             if gap > 0:
-                text.append(" " * gap)
-                text.append_text(right)
+                lines[-1].append(" " * gap)
+                lines[-1].append_text(right)
+        text = Text("\n", no_wrap=True, overflow="ellipsis", end="").join(lines)
         return text
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return max(1, len(self.render().plain.split("\n")))

@@ -1,0 +1,202 @@
+"""HTTPS interception end to end: a real TLS origin (trustme), real clients (aiohttp, curl)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import ssl
+
+import aiohttp
+import pytest
+from tls_origin import client_ssl, intercept_config, records_matching
+
+from workbench.engine.http.ca import CERT_FILE
+
+
+async def test_aiohttp_request_is_decrypted_and_recorded(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    proxy = engine.listeners["forward"]
+    url = f"https://localhost:{tls_origin.port}/echo?x=1"
+    trust = client_ssl(tmp_path)
+    async with aiohttp.ClientSession() as s:
+        for _ in range(2):  # the second request reuses the intercepted connection
+            async with s.post(
+                url, proxy=proxy, ssl=trust, json={"n": 1}, headers={"X-T": "a"}
+            ) as r:
+                assert r.status == 200
+                seen = await r.json()
+    assert seen["method"] == "POST" and seen["path"] == "/echo?x=1" and seen["body_len"] == 8
+    assert ["X-T", "a"] in seen["headers"]
+    recs = await records_matching(engine, lambda r: r.method == "POST", 2)
+    rec = recs[0]
+    assert (rec.status, rec.path, rec.url) == (200, "/echo?x=1", url)
+    assert rec.host == "localhost" and rec.sni == "localhost"
+    assert ("X-T", "a") in rec.request_headers
+    assert any(n.lower() == "content-type" for n, _ in rec.response_headers)
+    tls = [d for stage, verdict, d in rec.trace if (stage, verdict) == ("tls", "intercepted")]
+    assert tls and "intercepted TLS: SNI localhost, TLSv1" in tls[0]
+    connects = await records_matching(engine, lambda r: r.method == "CONNECT")
+    assert len(connects) == 1 and connects[0].error is None
+    assert tls_origin.hits == 2
+    state = engine.snapshot()["proxies"]["forward"]["intercept"]
+    assert state["hosts"] == ["localhost"] and state["sessions"] == 1
+    assert state["ca_cert"].endswith(CERT_FILE) and state["refused"] == 0
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_curl_with_cacert(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    proc = await asyncio.create_subprocess_exec(
+        "curl",
+        "-sS",
+        "--cacert",
+        str(tmp_path / "ca" / CERT_FILE),
+        "-x",
+        engine.listeners["forward"],
+        f"https://localhost:{tls_origin.port}/api/echo",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out)["path"] == "/api/echo"
+    (rec,) = await records_matching(engine, lambda r: r.path == "/api/echo")
+    assert (rec.method, rec.status) == ("GET", 200)
+    assert any(n.lower() == "user-agent" and v.startswith("curl/") for n, v in rec.request_headers)
+
+
+async def test_host_not_listed_stays_a_tunnel(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    origin_trust = ssl.create_default_context(cafile=tls_origin.ca_file)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(
+            f"https://127.0.0.1:{tls_origin.port}/",
+            proxy=engine.listeners["forward"],
+            ssl=origin_trust,
+        ) as r:
+            assert r.status == 200
+    (rec,) = await records_matching(engine, lambda r: r.method == "CONNECT")
+    assert ("connect", "tunnel") in [(s, v) for s, v, _ in rec.trace]
+    assert not any(r.path == "/" for r in engine.records_since(0)[0])
+
+
+async def test_client_that_does_not_trust_the_ca_is_recorded_with_the_hint(
+    tmp_path, tls_origin, engine_factory
+):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await s.get(
+                f"https://localhost:{tls_origin.port}/",
+                proxy=engine.listeners["forward"],
+                ssl=ssl.create_default_context(cafile=tls_origin.ca_file),
+            )
+    (rec,) = await records_matching(engine, lambda r: r.method == "CONNECT")
+    assert rec.status == 200 and "trust the CA: `workbench ca`" in rec.error
+    assert rec.trace[-1][:2] == ("tls", "rejected")
+    assert tls_origin.hits == 0
+    assert not engine.servers["forward"].connections
+
+
+async def test_origin_certificate_failure_is_a_502_saying_why(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin, ca_file=False))
+    async with aiohttp.ClientSession() as s:
+        async with s.get(
+            f"https://localhost:{tls_origin.port}/",
+            proxy=engine.listeners["forward"],
+            ssl=client_ssl(tmp_path),
+        ) as r:
+            assert r.status == 502
+            body = await r.text()
+    assert "certificate verify failed" in body
+    (rec,) = await records_matching(engine, lambda r: r.path == "/")
+    assert rec.status == 502
+    assert any("upstream_ca_file" in d for _, _, d in rec.trace)
+
+
+async def test_proxy_auth_is_asked_on_the_connect_only(tmp_path, tls_origin, engine_factory):
+    from base64 import b64encode
+    from dataclasses import replace
+
+    from workbench.config.model import AuthConfig
+    from workbench.config.passwords import hash_password
+
+    cfg = intercept_config(tmp_path, tls_origin)
+    users = {"alice": hash_password("pw", iterations=1000)}
+    cfg = replace(cfg, forward=replace(cfg.forward, auth=AuthConfig(users=users)))
+    engine = await engine_factory(cfg)
+    url = f"https://localhost:{tls_origin.port}/echo"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(
+            url,
+            proxy=engine.listeners["forward"],
+            proxy_headers={"Proxy-Authorization": "Basic " + b64encode(b"alice:pw").decode()},
+            ssl=client_ssl(tmp_path),
+        ) as r:
+            assert r.status == 200
+            seen = await r.json()
+    assert not any(n.lower() == "proxy-authorization" for n, _ in seen["headers"])
+    (rec,) = await records_matching(engine, lambda r: r.url == url)
+    assert rec.status == 200
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_as_a_user_runs_it_headless_with_curl(tmp_path, tls_origin):
+    """`workbench run` (uvloop when installed) + `workbench ca --path` + curl, as in the README."""
+    import signal
+    import sys
+
+    cfg = tmp_path / "wb.yaml"
+    cfg.write_text(
+        "forward:\n"
+        "  listen: 127.0.0.1:0\n"
+        f"  connect_ports: [{tls_origin.port}]\n"
+        "  intercept:\n"
+        "    hosts: [localhost]\n"
+        f"    ca_dir: {tmp_path / 'ca'}\n"
+        f"    upstream_ca_file: {tls_origin.ca_file}\n"
+    )
+    workbench = (sys.executable, "-m", "workbench")
+    ca = await asyncio.create_subprocess_exec(
+        *workbench, "ca", str(cfg), "--path", stdout=asyncio.subprocess.PIPE
+    )
+    ca_path = (await ca.communicate())[0].decode().strip()
+    p = await asyncio.create_subprocess_exec(
+        *workbench,
+        "run",
+        str(cfg),
+        "--headless",
+        "--log-format",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        first = (await asyncio.wait_for(p.stdout.readline(), 15)).decode()
+        assert first.startswith("forward proxy listening on http://127.0.0.1:")
+        proxy = first.rsplit(" ", 1)[1].strip()
+        curl = await asyncio.create_subprocess_exec(
+            "curl",
+            "-sS",
+            "--cacert",
+            ca_path,
+            "-x",
+            proxy,
+            f"https://localhost:{tls_origin.port}/api/echo",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await curl.communicate()
+        assert curl.returncode == 0, err.decode()
+        assert json.loads(out)["path"] == "/api/echo"
+        logged = []
+        while not any(x["method"] == "GET" for x in logged):
+            logged.append(json.loads(await asyncio.wait_for(p.stdout.readline(), 10)))
+        assert {"method": "GET", "status": 200}.items() <= logged[-1].items()
+        p.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(p.wait(), 15) == 0
+    finally:
+        if p.returncode is None:
+            p.kill()
+            await p.wait()

@@ -1,0 +1,111 @@
+"""Replay and edit-and-replay through the proxy that handled the request, with real origins."""
+
+from __future__ import annotations
+
+import aiohttp
+from origin import wait_for
+from tls_origin import client_ssl, intercept_config, records_matching
+
+from workbench.config.model import (
+    Address,
+    AdminConfig,
+    BackendConfig,
+    Config,
+    ForwardConfig,
+    PoolConfig,
+    ReverseConfig,
+    RouteConfig,
+)
+
+
+def config(origin) -> Config:
+    return Config(
+        admin=AdminConfig(listen=Address("127.0.0.1", 0)),
+        forward=ForwardConfig(listen=Address("127.0.0.1", 0), cache=False),
+        reverse=ReverseConfig(
+            listen=Address("127.0.0.1", 0),
+            cache=False,
+            routes=(RouteConfig(name="site", pool="web"),),
+            pools={"web": PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))},
+        ),
+    )
+
+
+async def replayed(engine, new_id):
+    (rec,) = await records_matching(engine, lambda r: r.id == new_id)
+    return rec
+
+
+async def test_replay_through_the_reverse_proxy_links_the_records(origins, engine_factory):
+    (web,) = await origins("web-1")
+    engine = await engine_factory(config(web))
+    async with aiohttp.ClientSession() as s:
+        async with s.get(engine.listeners["reverse"] + "/echo?a=1", headers={"X-K": "v"}) as r:
+            assert r.status == 200
+    (orig,) = await records_matching(engine, lambda r: r.path == "/echo?a=1")
+    res = engine.control.replay(orig.id)
+    assert res.ok, res.error
+    rec = await replayed(engine, res.value)
+    assert rec.replay_of == orig.id and rec.status == 200 and rec.path == "/echo?a=1"
+    assert ("replay", f"#{orig.id}", f"replay of #{orig.id}") in rec.trace
+    assert ("X-K", "v") in rec.request_headers
+    assert not any(n.lower() == "x-workbench-replay" for n, _ in rec.request_headers)
+    assert not any(n.lower() == "x-workbench-replay" for n, _ in rec.upstream_headers)
+    assert web.hits == 2 and not engine.replays
+
+
+async def test_edit_and_replay_through_the_admin_api(origins, engine_factory):
+    (web,) = await origins("web-1")
+    engine = await engine_factory(config(web))
+    api = engine.listeners["admin"]
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{web.url}/echo", proxy=engine.listeners["forward"]):
+            pass
+        (orig,) = await records_matching(engine, lambda r: r.path == "/echo")
+        edit = {
+            "method": "PUT",
+            "headers": [["Host", f"127.0.0.1:{web.port}"], ["X-Edited", "yes"]],
+            "body": "hello",
+        }
+        async with s.post(f"{api}/api/requests/{orig.id}/replay", json=edit) as r:
+            assert r.status == 200
+            new_id = (await r.json())["id"]
+        rec = await replayed(engine, new_id)
+        assert (rec.method, rec.status, rec.replay_of, rec.bytes_in) == ("PUT", 200, orig.id, 5)
+        assert ("X-Edited", "yes") in rec.upstream_headers
+        async with s.post(f"{api}/api/requests/{orig.id}/replay", json={"colour": 1}) as r:
+            assert r.status == 400 and (await r.json())["field"] == "colour"
+        async with s.post(f"{api}/api/requests/99999/replay") as r:
+            assert r.status == 404
+        async with s.post(f"{api}/api/requests/{orig.id}/replay", json={"method": "G T"}) as r:
+            assert r.status == 400 and (await r.json())["field"] == "method"
+
+
+async def test_replay_of_an_intercepted_https_request(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    url = f"https://localhost:{tls_origin.port}/echo"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, proxy=engine.listeners["forward"], ssl=client_ssl(tmp_path)) as r:
+            assert r.status == 200
+    (orig,) = await records_matching(engine, lambda r: r.url == url)
+    res = engine.control.replay(orig.id)
+    assert res.ok, res.error
+    rec = await replayed(engine, res.value)
+    assert rec.replay_of == orig.id and rec.status == 200 and rec.url == url
+    await wait_for(lambda: tls_origin.hits == 2)
+    (connect,) = [r for r in engine.records_since(0)[0] if r.method == "CONNECT"][:1]
+    assert engine.control.replay(connect.id).field == "id"
+
+
+async def test_replay_resends_the_recorded_body(origins, engine_factory):
+    (web,) = await origins("web-1")
+    engine = await engine_factory(config(web))
+    async with aiohttp.ClientSession() as s:
+        async with s.post(engine.listeners["reverse"] + "/echo", json={"a": 1}) as r:
+            assert r.status == 200
+    (orig,) = await records_matching(engine, lambda r: r.method == "POST")
+    res = engine.control.replay(orig.id)
+    assert res.ok, res.error
+    rec = await replayed(engine, res.value)
+    assert (rec.method, rec.status, rec.bytes_in) == ("POST", 200, len(b'{"a": 1}'))
+    assert web.hits == 2

@@ -1,0 +1,334 @@
+"""Intercept mode: HTTPS to chosen hosts is decrypted so its requests become ordinary records.
+
+A CONNECT to a host matching ``forward.intercept.hosts`` is answered 200 like a tunnel, then the
+workbench is the TLS server of the client's connection, with a leaf certificate for the name the
+client asked for (SNI, else the CONNECT host) signed by the local CA (:mod:`..http.ca`). The
+requests that come out of it are origin-form; this mode gives them their destination
+(``https://host:port``) and hands them to the same stages as plain forward requests. Upstream,
+the workbench originates its own TLS and verifies the origin (system store or
+``upstream_ca_file``).
+
+Nothing here runs unless interception is configured: the forward proxy asks :meth:`matches`
+only for CONNECT requests, and only when hosts are listed.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.config.hostglob import compile_host_globs
+from workbench.config.model import InterceptConfig
+from workbench.engine.http.ca import CertificateAuthority
+from workbench.engine.http.client import UpstreamPool
+from workbench.engine.http.headers import strip_hop_by_hop
+from workbench.engine.modes.tunnel import tunnel
+from workbench.engine.pipeline.actions import answer
+from workbench.engine.pipeline.exchange import DONE, Exchange, new_record
+from workbench.engine.pipeline.stages import (
+    access_control,
+    auth,
+    destination,
+    make_handler,
+    request_rules,
+)
+
+if TYPE_CHECKING:
+    from workbench.engine.http.server import HttpRequest, ServerConnection
+    from workbench.engine.modes.forward import ForwardProxy
+
+MAX_ORIGIN_POOLS = 256
+
+HANDSHAKE_TIMEOUT = 10.0
+TRUST_HINT = "trust the CA: `workbench ca`"
+# OpenSSL reasons for alerts a client sends when it does not accept our certificate.
+_REJECT_REASONS = {
+    "TLSV1_ALERT_UNKNOWN_CA": "unknown CA",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "bad certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "certificate unknown",
+    "TLSV1_ALERT_ACCESS_DENIED": "access denied",
+    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": "unsupported certificate",
+    "TLSV1_ALERT_DECRYPT_ERROR": "decrypt error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSession:
+    """What the client's side of one intercepted connection negotiated."""
+
+    host: str
+    """The CONNECT host."""
+    port: int
+    sni: str | None
+    version: str
+    cipher: str
+
+    @property
+    def server_name(self) -> str:
+        """The name the client wants to reach: its SNI, else the CONNECT host."""
+        return (self.sni or self.host).lower().rstrip(".")
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == 443 else f"{host}:{self.port}"
+
+    def describe(self) -> str:
+        return f"intercepted TLS: SNI {self.sni or '(none)'}, {self.version}, {self.cipher}"
+
+
+def upstream_context(config: InterceptConfig) -> ssl.SSLContext:
+    """The client-side TLS context for origins: verified against the system store or a file."""
+    if config.upstream_verify:
+        ctx = ssl.create_default_context(cafile=config.upstream_ca_file)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def handshake_failure(exc: BaseException, name: str) -> tuple[str, str]:
+    """(verdict, sentence) for a client-side handshake that failed."""
+    reason = getattr(exc, "reason", None) if isinstance(exc, ssl.SSLError) else None
+    if reason in _REJECT_REASONS:
+        return "rejected", (
+            f"the client rejected the workbench's certificate for {name} "
+            f"(TLS alert: {_REJECT_REASONS[reason]}); {TRUST_HINT}"
+        )
+    if isinstance(exc, ssl.SSLError):
+        why = reason or str(exc)
+        return "failed", f"TLS handshake with the client failed ({why})"
+    if isinstance(exc, TimeoutError) or "taking longer" in str(exc):
+        return "timeout", f"the client did not finish the TLS handshake in {HANDSHAKE_TIMEOUT:g}s"
+    return "rejected", (
+        f"the client closed the connection during the TLS handshake for {name}: it does not "
+        f"trust the workbench's certificate (or pins another); {TRUST_HINT}"
+    )
+
+
+class InterceptMode:
+    """The forward proxy's HTTPS interception: which hosts, the CA, the TLS take-over, and the
+    verified TLS origins the decrypted requests go to."""
+
+    def __init__(self, forward: ForwardProxy, config: InterceptConfig, ca: CertificateAuthority):
+        self.forward = forward
+        self.engine = forward.engine
+        self.config = config
+        self.matches = compile_host_globs(config.hosts)
+        """``host -> bool``: whether a CONNECT to this host is intercepted."""
+        self.ca = ca
+        self.upstream_ssl = upstream_context(config)
+        self.origins: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        """(host, port) → :class:`~workbench.engine.modes.forward.Origin` over TLS."""
+        if not config.upstream_verify:
+            self.verify_text = "TLS to the origin, NOT verified (upstream_verify: false)"
+        elif config.upstream_ca_file:
+            self.verify_text = f"TLS to the origin, verified against {config.upstream_ca_file}"
+        else:
+            self.verify_text = (
+                "TLS to the origin, verified against the system store "
+                "(forward.intercept.upstream_ca_file names other CAs)"
+            )
+        self.sessions = 0
+        """Client connections whose TLS the workbench terminated."""
+        self.refused = 0
+        """Client handshakes that failed (mostly: the client does not trust the CA)."""
+
+    @classmethod
+    def from_config(cls, forward: ForwardProxy, config: InterceptConfig) -> InterceptMode | None:
+        """None when no host is listed (interception off). Raises CAError for a broken CA."""
+        if not config.hosts:
+            return None
+        return cls(forward, config, CertificateAuthority.load_or_create(config.ca_dir))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "hosts": list(self.config.hosts),
+            "ca_cert": str(self.ca.cert_path),
+            "ca_fingerprint": self.ca.fingerprint,
+            "sessions": self.sessions,
+            "refused": self.refused,
+            "leaf_certificates": self.ca.minted,
+        }
+
+    # -- the CONNECT ------------------------------------------------------------------------
+    async def take_over(self, x: Exchange) -> Any:
+        """Answer the CONNECT and become the client's TLS server (DONE), or pass to the tunnel.
+
+        On success the connection carries decrypted requests to a :class:`SessionMode`.
+        """
+        req, rec, conn = x.req, x.rec, x.conn
+        host, port = x.dest
+        if req.tunnel_data:
+            # The client sent TLS before our 200: start_tls cannot take bytes already read.
+            rec.step("intercept", "skip", "the client spoke before the 200; relayed unread")
+            return None
+        ctx = await self.ca.context_for_async(host)
+        rec.status = 200
+        rec.backend = f"{host}:{port}"
+        conn.write_head(200, [], "Connection established")
+        try:
+            tls = await conn.start_tls(ctx, HANDSHAKE_TIMEOUT)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            self.refused += 1
+            verdict, sentence = handshake_failure(exc, host)
+            rec.step("tls", verdict, sentence)
+            rec.error = sentence
+            req.keep_alive = False
+            return DONE
+        sslobj = tls.get_extra_info("ssl_object")
+        cipher = tls.get_extra_info("cipher") or ("?", "", 0)
+        session = TlsSession(
+            host,
+            port,
+            getattr(sslobj, "workbench_sni", None),
+            (sslobj.version() if sslobj is not None else None) or "TLS",
+            cipher[0],
+        )
+        rec.sni = session.sni
+        self.sessions += 1
+        conn.handler = SessionMode(self, session).handle
+        rec.step(
+            "tls",
+            "intercepted",
+            f"{session.describe()}; leaf for {session.server_name} signed by the workbench CA; "
+            "each request follows as its own record",
+        )
+        req.keep_alive = True  # the connection now carries the decrypted requests
+        return DONE
+
+    # -- origins ----------------------------------------------------------------------------
+    def origin(self, x: Exchange, address: str, server_name: str) -> Any:
+        """The TLS origin pool for ``x.dest`` at the checked ``address``."""
+        from workbench.engine.modes.forward import RESOLVE_TTL, Origin
+
+        host, port = x.dest
+        old = self.origins.pop(x.dest, None)
+        if old is not None and old.upstream.host == address:
+            old.expires = time.monotonic() + RESOLVE_TTL
+            self.origins[x.dest] = old
+            return old
+        if old is not None:
+            old.upstream.close()
+        cfg = self.forward.config
+        pool = UpstreamPool(
+            address,
+            port,
+            max_connections=cfg.limits.max_connections_per_backend,
+            connect_timeout=cfg.timeouts.connect,
+            idle_timeout=cfg.timeouts.idle,
+            ssl=self.upstream_ssl,
+            server_hostname=server_name,
+        )
+        origin = Origin(f"{host}:{port}", pool, time.monotonic() + RESOLVE_TTL)
+        self.origins[x.dest] = origin
+        if len(self.origins) > MAX_ORIGIN_POOLS:
+            _, evicted = self.origins.popitem(last=False)
+            evicted.upstream.close()
+        return origin
+
+    def sweep(self, now: float) -> None:
+        for origin in self.origins.values():
+            origin.upstream.sweep(now)
+
+    def close(self) -> None:
+        for origin in self.origins.values():
+            origin.upstream.close()
+
+
+def intercept(x: Exchange) -> Any:
+    """Stage (CONNECT): decrypt when the host is listed in ``forward.intercept.hosts``."""
+    ic = x.mode.intercept
+    if not ic.matches(x.dest[0]):
+        return None
+    return ic.take_over(x)
+
+
+INTERCEPT_STAGES = (access_control, auth, destination, request_rules, intercept, tunnel)
+"""CONNECT with interception on: the tunnel stages with the take-over before the tunnel."""
+
+
+class SessionMode:
+    """Mode of one intercepted connection's decrypted requests: ``https://host:port``.
+
+    The CONNECT already passed the ACL and proxy auth; the rest (rules, cache, privacy,
+    upstream, records) is the forward proxy's, through the same stages.
+    """
+
+    passive = False
+    retry_elsewhere = False
+    client_allowed = None
+    auth = None
+
+    def __init__(self, ic: InterceptMode, session: TlsSession) -> None:
+        self.ic = ic
+        self.forward = ic.forward
+        self.engine = ic.engine
+        self.session = session
+        self.cache_enabled = self.forward.cache_enabled
+        self.decorate = self.forward.client_headers
+        self.handle = make_handler(self)
+
+    @property
+    def forwarding(self):
+        """The forward proxy's privacy policy (it may change live)."""
+        return self.forward.forwarding
+
+    def exchange(self, req: HttpRequest, conn: ServerConnection) -> Exchange:
+        s = self.session
+        target = req.target
+        if target.startswith("/") or target == "*":
+            path = target
+        else:  # absolute-form inside the tunnel: keep the path; the tunnel fixes the origin
+            rest = target.split("://", 1)[-1]
+            slash = rest.find("/")
+            path = rest[slash:] if slash >= 0 else "/"
+        rec = new_record(
+            self.engine, req, conn, "forward", f"https://{s.authority}{path}", s.host, path
+        )
+        rec.sni = s.sni
+        rec.step("tls", "intercepted", s.describe())
+        x = Exchange(req, conn, rec, self)
+        x.dest = (s.host, s.port)
+        x.authority = s.authority
+        x.target = path
+        return x
+
+    def destination(self, x: Exchange) -> Any:
+        """Stage: the origin is the CONNECT's; the client's Host header goes along."""
+        req = x.req
+        if req.method == "CONNECT":
+            x.rec.step("connect", "400", "CONNECT inside an intercepted connection")
+            return answer(
+                x, 400, "CONNECT inside an intercepted TLS connection is not supported.\n"
+            )
+        headers = strip_hop_by_hop(req.headers)
+        if not any(n.lower() == "host" for n, _ in headers):
+            headers.insert(0, ("Host", x.authority))
+        x.headers = headers
+        x.rec.step("tls", "origin", self.ic.verify_text)
+        return None
+
+    def retries(self, x: Exchange) -> int:
+        return 1
+
+    def timeout(self, x: Exchange) -> float:
+        return self.forward.config.timeouts.response
+
+    def pick(self, x: Exchange, tried: set[str]) -> Any:
+        origin = self.ic.origins.get(x.dest)
+        if origin is not None and origin.expires > time.monotonic():
+            self.ic.origins.move_to_end(x.dest)
+            return origin
+        return self._pick_resolved(x)
+
+    async def _pick_resolved(self, x: Exchange) -> Any:
+        address = await self.forward.resolve(x)
+        if address is None:
+            return None
+        return self.ic.origin(x, address, self.session.server_name)
