@@ -495,7 +495,6 @@ async def test_rule_tester_shows_disabled_rules_and_tests_response_rules(origins
 async def test_cache_view_marks_a_stored_set_cookie(engine_factory):
     """RFC 9111 §7.3 lets a shared cache store Set-Cookie: the Cache view shows that risk."""
     from aiohttp import web
-
     from origin import Origin
 
     app_ = web.Application()

@@ -180,7 +180,7 @@ class CacheEntryView:
     vary: tuple[tuple[str, str], ...] = ()
     """The request header values this variant was stored for."""
     set_cookie: bool = False
-    """The stored response carries ``Set-Cookie`` (every client it is served to gets that cookie)."""
+    """The stored response carries ``Set-Cookie``: every client served this copy gets the cookie."""
     targeted: str | None = None
     """The targeted cache-control field (e.g. ``CDN-Cache-Control``) that decided its freshness."""
 
