@@ -221,3 +221,45 @@ async def test_a_busy_port_exits_with_a_clear_message(capfd):
     err = capfd.readouterr().err
     assert "workbench: cannot start" in err and "address already in use" in err
     assert "Traceback" not in err
+
+
+async def test_screenshot_goes_to_the_current_directory_and_says_where(live, tmp_path, monkeypatch):
+    config, engine = live
+    monkeypatch.chdir(tmp_path)
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.action_screenshot()
+        await pilot.pause()
+        shots = list(tmp_path.glob("*.svg"))
+        assert len(shots) == 1
+        assert any(str(shots[0]) in str(n.message) for n in app._notifications)
+
+
+async def test_q_in_a_screen_closes_only_that_screen(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not isinstance(app.screen, (HelpScreen, ConfirmScreen))
+        assert app.return_code is None
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and app.return_code is None
+
+
+async def test_header_shows_backends_up_on_every_view(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        status = app.query_one("#header-status")
+        for key in "1234567":
+            await pilot.press(key)
+            await wait_for(lambda: "backends 2/2 up" in text_of(status))

@@ -43,13 +43,13 @@ ACTION_NOTES: dict[str, str] = {
 
 _OPTIONAL = ("status", "location", "header", "value", "delay")
 _PLACEHOLDERS = {
-    "name": "block-ads",
-    "when": "~d ads.example.test & ~m GET",
-    "status": "403",
-    "location": "https://example.test/",
-    "header": "X-Workbench",
-    "value": "hello",
-    "delay": "500ms",
+    "name": "e.g. block-ads",
+    "when": "e.g. ~d ads.example.test & ~m GET",
+    "status": "default 403 (block) or 302 (redirect)",
+    "location": "e.g. https://example.test/",
+    "header": "e.g. X-Workbench",
+    "value": "e.g. hello",
+    "delay": "e.g. 500ms",
 }
 
 
@@ -171,6 +171,12 @@ class RuleFormScreen(ModalScreen[str | None]):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "action":
             self._show_action_fields(event.value)
+            # A status that belongs to the other action would be refused (403 on a redirect):
+            # switch it to the new action's default.
+            status = self.query_one("#status", Input)
+            defaults = {"block": "403", "redirect": "302"}
+            if str(event.value) in defaults and status.value.strip() in ("", *defaults.values()):
+                status.value = defaults[str(event.value)]
 
     def _check_when(self, expression: str) -> None:
         ok, text = filter_feedback(expression)
