@@ -273,9 +273,7 @@ class FakeEngine:
         return self.records.records_since(cursor, limit)
 
     def snapshot(self) -> EngineSnapshot:
-        return EngineSnapshot.from_dict(
-            fixed_snapshot(self.records.total, self.records.capacity)
-        )
+        return EngineSnapshot.from_dict(fixed_snapshot(self.records.total, self.records.capacity))
 
     def cache_entries(self, limit: int = 200) -> tuple:
         return ()

@@ -304,7 +304,9 @@ async def test_keys_typed_in_a_burst_after_slash_go_into_the_filter(fake_engine)
         await wait_for(lambda: view.table.row_count == 8)
         # Posted together, as a fast typist's keys arrive: nothing runs in between.
         for key, char in [("slash", "/"), ("tilde", "~"), ("c", "c"), ("space", " ")] + [
-            ("4", "4"), ("x", "x"), ("x", "x")
+            ("4", "4"),
+            ("x", "x"),
+            ("x", "x"),
         ]:
             app.post_message(events.Key(key, char))
         await pilot.pause()

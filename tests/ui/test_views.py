@@ -490,3 +490,52 @@ async def test_rule_tester_shows_disabled_rules_and_tests_response_rules(origins
         screen.query_one("#url", Input).value = "http://[::1"  # half typed: no crash
         await pilot.pause()
         assert app.return_code is None
+
+
+async def test_cache_view_marks_a_stored_set_cookie(engine_factory):
+    """RFC 9111 §7.3 lets a shared cache store Set-Cookie: the Cache view shows that risk."""
+    from aiohttp import web
+    from origin import Origin
+
+    app_ = web.Application()
+
+    async def cookie(request: web.Request) -> web.Response:
+        return web.Response(
+            text="hello", headers={"Cache-Control": "max-age=60", "Set-Cookie": "sid=abc; Path=/"}
+        )
+
+    async def plain(request: web.Request) -> web.Response:
+        return web.Response(text="plain", headers={"Cache-Control": "max-age=60"})
+
+    app_.router.add_get("/cookie", cookie)
+    app_.router.add_get("/plain", plain)
+    origin = await Origin("web-1", app_).start()
+    try:
+        base = config([origin], weights=(1,))
+        cfg = Config(
+            reverse=ReverseConfig(
+                listen=base.reverse.listen,
+                routes=base.reverse.routes,
+                pools=base.reverse.pools,
+                cache=True,
+            )
+        )
+        eng = await engine_factory(cfg)
+        url = eng.listeners["reverse"]
+        async with aiohttp.ClientSession() as s:
+            for path in ("/cookie", "/plain"):
+                async with s.get(url + path) as r:
+                    assert r.status == 200
+                    await r.read()
+        app = Host(eng, CacheView)
+        async with app.run_test(size=(160, 45)) as pilot:
+            table = app.shown.query_one(DataTable)
+            await wait_for(lambda: table.row_count >= 2)
+            await pilot.pause()
+            rows = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+            cookie_rows = [r for r in rows if "/cookie" in r]
+            plain_rows = [r for r in rows if "/plain" in r]
+            assert cookie_rows and "Set-Cookie" in cookie_rows[0]
+            assert plain_rows and "Set-Cookie" not in plain_rows[0]
+    finally:
+        await origin.stop()

@@ -179,6 +179,10 @@ class CacheEntryView:
     hits: int = 0
     vary: tuple[tuple[str, str], ...] = ()
     """The request header values this variant was stored for."""
+    set_cookie: bool = False
+    """The stored response carries ``Set-Cookie``: every client served this copy gets the cookie."""
+    targeted: str | None = None
+    """The targeted cache-control field (e.g. ``CDN-Cache-Control``) that decided its freshness."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +408,8 @@ def cache_entries(entries: Any) -> tuple[CacheEntryView, ...]:
                 ttl=float(e.get("ttl") or 0.0),
                 hits=int(e.get("hits") or 0),
                 vary=tuple(sorted((e.get("vary") or {}).items())),
+                set_cookie=bool(e.get("set_cookie")),
+                targeted=e.get("targeted") or None,
             )
         )
     return tuple(out)

@@ -317,9 +317,7 @@ class WorkbenchApp(App[None]):
         sections: list[tuple[str, list[tuple[str, str]]]] = []
         for scope, title in SCOPE_TITLES.items():
             rows = [
-                (self.key_text(a) or "palette", a.description)
-                for a in ACTIONS
-                if a.scope == scope
+                (self.key_text(a) or "palette", a.description) for a in ACTIONS if a.scope == scope
             ]
             if scope == "app":
                 rows.append(

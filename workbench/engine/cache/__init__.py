@@ -3,7 +3,7 @@
 - :mod:`.parse` — Cache-Control, HTTP-dates, Age, URLs, Vary'd values.
 - :mod:`.policy` — pure decisions: storing, freshness, reuse, invalidation, stale use, ranges.
 - :mod:`.store` — the stored response and the byte-bounded LRU.
-- :mod:`.status` — Cache-Status, the hit-ratio ring, the UI's listing.
+- :mod:`.status` — lookup/store results, Cache-Status, the hit-ratio ring, the UI's listing.
 - :mod:`.core` — :class:`HttpCache`, which the engine drives.
 """
 

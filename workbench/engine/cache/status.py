@@ -1,18 +1,105 @@
-"""What the cache reports: the ``Cache-Status`` field, the hit-ratio ring, the UI's listing."""
+"""What the cache reports: lookup and store results, ``Cache-Status``, hit ratios, the listing."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from workbench.engine.cache.core import LookupResult
-    from workbench.engine.cache.store import CachedResponse
+from workbench.engine.observe.records import Headers
 
-__all__ = ["CACHE_NAME", "RatioRing", "cache_status", "entry_rows"]
+if TYPE_CHECKING:
+    from workbench.engine.cache.store import CachedResponse, CacheKey
+
+__all__ = [
+    "CACHE_NAME",
+    "LookupResult",
+    "RatioRing",
+    "StoreResult",
+    "cache_status",
+    "entry_rows",
+]
 
 CACHE_NAME = "workbench"
 """Our name in ``Cache-Status`` (RFC 9211)."""
+
+
+class LookupResult:
+    """What :meth:`HttpCache.lookup` decided, and why (``reason`` goes into the trace).
+
+    ``status`` is one of hit, miss, stale, bypass. A must-revalidate lookup reports ``stale``;
+    the engine's final word for the record is ``revalidated`` (304), ``stale`` (served on error)
+    or ``miss`` (replaced). ``fwd`` is the RFC 9211 forward reason (None on a hit).
+    """
+
+    __slots__ = (
+        "status",
+        "reason",
+        "entry",
+        "key",
+        "fwd",
+        "ttl",
+        "usable",
+        "must_revalidate",
+        "conditional_headers",
+        "can_serve_stale_on_error",
+        "serve_while_revalidate",
+        "only_if_cached_fail",
+        "range",
+        "if_range",
+    )
+
+    def __init__(
+        self,
+        status: str,
+        reason: str,
+        entry: CachedResponse | None = None,
+        key: CacheKey | None = None,
+        fwd: str | None = None,
+        ttl: float | None = None,
+        usable: bool = False,
+        must_revalidate: bool = False,
+        conditional_headers: Headers | None = None,
+        can_serve_stale_on_error: bool = False,
+        serve_while_revalidate: bool = False,
+        only_if_cached_fail: bool = False,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.entry = entry
+        self.key = key
+        self.fwd = fwd
+        self.ttl = ttl
+        """Seconds of freshness left (negative: stale by that much); None without an entry."""
+        self.usable = usable
+        """The entry may be sent to the client now (fresh, or stale by permission)."""
+        self.must_revalidate = must_revalidate
+        self.conditional_headers: Headers = conditional_headers or []
+        self.can_serve_stale_on_error = can_serve_stale_on_error
+        self.serve_while_revalidate = serve_while_revalidate
+        self.only_if_cached_fail = only_if_cached_fail
+        self.range: str | None = None
+        """The request's Range (GET only), for :meth:`HttpCache.apply_range`."""
+        self.if_range: str | None = None
+
+    def __repr__(self) -> str:
+        return f"LookupResult({self.status!r}, {self.reason!r})"
+
+
+class StoreResult:
+    """Outcome of :meth:`HttpCache.store`; truthy when stored. ``reason`` goes into the trace."""
+
+    __slots__ = ("stored", "reason", "entry")
+
+    def __init__(self, stored: bool, reason: str, entry: CachedResponse | None = None) -> None:
+        self.stored = stored
+        self.reason = reason
+        self.entry = entry
+
+    def __bool__(self) -> bool:
+        return self.stored
+
+    def __repr__(self) -> str:
+        return f"StoreResult({self.stored}, {self.reason!r})"
 
 
 def cache_status(

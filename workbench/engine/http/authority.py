@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+_CONNECT_HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]", re.ASCII).fullmatch
+
 
 def split_authority(authority: str, default_port: int) -> tuple[str, int] | None:
     """``host[:port]`` or ``[v6][:port]`` → (lower-cased host, port); None when malformed."""
@@ -26,6 +30,14 @@ def split_authority(authority: str, default_port: int) -> tuple[str, int] | None
             return None
         return host.lower(), int(port_s)
     return host.lower(), default_port
+
+
+def connect_authority(target: str) -> tuple[str, int] | None:
+    """A CONNECT target: ``host:port`` with the port spelled out (RFC 9110 §9.3.6); else None."""
+    host, _, port = target.rpartition(":")
+    if not port.isdigit() or not _CONNECT_HOST(host):
+        return None
+    return split_authority(target, 0)
 
 
 def host_of(authority: str) -> str:

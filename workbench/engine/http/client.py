@@ -484,8 +484,11 @@ class UpstreamConnection(asyncio.Protocol):
                             self._cancel_timer()
         except BaseException:
             self._reusable = False
-            if waiter.done() and not waiter.cancelled():
-                waiter.exception()  # the failure is reported once, by what we raise
+            if waiter.done():
+                if not waiter.cancelled():
+                    waiter.exception()  # the failure is reported once, by what we raise
+            else:
+                waiter.cancel()  # nobody awaits it now: a later close must not leave it unread
             raise
         return await waiter
 

@@ -114,7 +114,8 @@ def append_xff(headers: Headers, client_ip: str) -> None:
 _TOKEN_CHARS = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
-_SET_BY_PROXY = frozenset({"x-forwarded-proto", "x-forwarded-host"})
+_SET_BY_PROXY = frozenset({"x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"})
+"""Dropped from the client's request: the proxy alone may say how the client reached it."""
 
 
 def forwarded_value(value: str) -> str:
@@ -129,7 +130,8 @@ def add_forwarded(headers: Headers, client_ip: str, proto: str, host: str | None
 
     ``X-Forwarded-For`` and ``Forwarded`` get one more element (the client); ``X-Forwarded-Proto``
     and ``X-Forwarded-Host`` are the proxy's alone: a client's own values are dropped, so a
-    backend that trusts the first value cannot be fooled.
+    backend that trusts the first value cannot be fooled. A client's ``X-Forwarded-Port`` is
+    dropped too (backends build URLs from proto + host + port).
     """
     headers[:] = [h for h in headers if h[0].lower() not in _SET_BY_PROXY]
     append_xff(headers, client_ip)

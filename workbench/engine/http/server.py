@@ -213,6 +213,11 @@ class HttpRequest:
         self._raw = 0
         self._buf: bytearray | None = None
 
+    @property
+    def body_received(self) -> int:
+        """Body bytes received from the client so far (also for a streamed body)."""
+        return self._size
+
 
 class ServerConnection(asyncio.Protocol):
     """One client connection: parses requests, runs the handler, writes responses."""
@@ -447,6 +452,7 @@ class ServerConnection(asyncio.Protocol):
             raise _TooLarge(400, "The Host header is not a valid host[:port].")
         if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        req._size = 0  # from here on: body bytes received
 
     def on_body(self, body: bytes) -> None:
         req = self._req
@@ -454,7 +460,7 @@ class ServerConnection(asyncio.Protocol):
         stream = req.stream
         if stream is not None:
             stream.feed(body)
-            if stream._buffered > self.limits.max_body_size:
+            if req._size > self.limits.max_body_size:  # a chunked body has no length up front
                 raise _TooLarge(413, "The request body is larger than this proxy accepts.")
             return
         buf = req._buf

@@ -17,7 +17,7 @@ from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from workbench.config.model import ForwardConfig
-from workbench.engine.http.authority import split_absolute, split_authority
+from workbench.engine.http.authority import connect_authority, split_absolute, split_authority
 from workbench.engine.http.client import UpstreamError, UpstreamPool
 from workbench.engine.http.headers import RESPONSE_DROP, append_via, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
@@ -153,7 +153,7 @@ class ForwardProxy:
         authority = ""
         path = ""
         if req.method == "CONNECT":
-            dest = split_authority(target, 443)
+            dest = connect_authority(target)
             host = dest[0] if dest else target
             authority = target
         else:

@@ -186,6 +186,8 @@ def make_handler(
                 x.release()
             if x.cache is not None:
                 x.cache.layer.release(x)
+            if req.stream is not None:
+                x.rec.bytes_in = req.body_received  # a streamed body is counted as it arrives
             if not x.keep_open:
                 finish(x.rec, req.start_mono)
 

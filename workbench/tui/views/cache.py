@@ -54,10 +54,20 @@ def cache_counts(stats: Any) -> tuple[int, int]:
 
 
 def variant_text(entry: CacheEntryView) -> str:
-    """The request header values this copy was stored for (``accept-language=fr``), or ``—``."""
-    if not entry.vary:
-        return "—"
-    return " ".join(f"{name.lower()}={value or '(none)'}" for name, value in entry.vary)
+    """What this copy was stored for (``accept-language=fr``, or ``—``), plus its risks.
+
+    A stored ``Set-Cookie`` is marked: every client served this copy receives that cookie.
+    """
+    text = (
+        " ".join(f"{name.lower()}={value or '(none)'}" for name, value in entry.vary)
+        if entry.vary
+        else "—"
+    )
+    if entry.set_cookie:
+        text = "⚠ Set-Cookie · " + text
+    if entry.targeted:
+        text += f" · {entry.targeted}"
+    return text
 
 
 def ratio_text(ratio: float | None) -> str:
