@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
 
 from workbench.config.units import format_size
+from workbench.tui.actions import action
 from workbench.tui.copyas import COPY_FORMATS, copy_text, save_copy
 from workbench.tui.views.traffic import duration_ms, human_size, status_style
 from workbench.tui.widgets.body_format import FormattedBody, format_body, header_value
@@ -370,6 +371,7 @@ class DetailScreen(Screen[None]):
     | / | Search this section; n / N next / previous match. |
     | C | Copy: curl, HTTPie, raw request, URL, response body. |
     | t | JSON bodies: tree (collapsible) or text. |
+    | r | Replay this request; e: edit it, then replay. |
     | ? | These keys. |
     """
 
@@ -442,6 +444,7 @@ class DetailScreen(Screen[None]):
         Binding(
             "question_mark", "keys", "Keys", id="detail_keys", tooltip="The keys of this screen"
         ),
+        *(action(a).binding() for a in ("detail_replay", "detail_edit_replay")),
     ]
 
     def __init__(self, record: RequestRecord) -> None:
@@ -739,6 +742,17 @@ class DetailScreen(Screen[None]):
             keys = " ".join(self.app.get_key_display(Binding(k, "")) for k in b.key.split(","))
             rows.append((keys, b.tooltip or b.description))
         self.app.push_screen(HelpScreen([("Request detail", rows)]))
+
+    def action_replay(self) -> None:
+        """Replay this request through the proxy that handled it."""
+        from workbench.tui.replaying import replay
+
+        replay(self.app, self.record)
+
+    def action_edit_replay(self) -> None:
+        from workbench.tui.replaying import edit_replay
+
+        edit_replay(self.app, self.record)
 
     def action_close(self) -> None:
         search = self.query_one("#detail-search", Input)

@@ -146,7 +146,8 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
         elif key == "host":
             text = _cell(rec.host, width)
         elif key == "path":
-            text = _cell(rec.path, width)
+            replay_of = getattr(rec, "replay_of", None)
+            text = _cell(f"↻{replay_of} {rec.path}" if replay_of else rec.path, width)
         elif key == "status":
             label = str(rec.status) if rec.status is not None else ("ERR" if rec.error else "…")
             text = _cell(label, width)
@@ -699,6 +700,20 @@ class TrafficView(View):
         if self.sort_key is not None or self.sort_reverse:
             arrow = "↑" if self.sort_reverse else "↓"
             parts.append(f"· sorted by {self.sort_key or 'arrival'} {arrow} ")
+        hold = getattr(self.engine, "hold", None)
+        if hold is not None and (hold.expression or hold.held):
+            # The held exchanges are not rows yet (they finish later): list them here.
+            if hold.expression:
+                parts.append(f"· intercept: {hold.expression} ({hold.phase}) ", style="bold")
+            if hold.held:
+                shown = ", ".join(
+                    f"#{h.id} {h.rec.method} {h.rec.path}" for h in list(hold.held.values())[:3]
+                )
+                more = f" +{len(hold.held) - 3}" if len(hold.held) > 3 else ""
+                parts.append(
+                    f"· ⏸ held {len(hold.held)}: {shown}{more} (a resume · E edit · X kill) ",
+                    style="reverse",
+                )
         self.query_one("#traffic-status", Static).update(parts, layout=False)
         self.set_class(self.paused, "-paused")
         empty = table.row_count == 0
@@ -786,6 +801,105 @@ class TrafficView(View):
         from workbench.tui.screens.detail import DetailScreen
 
         self.app.push_screen(DetailScreen(event.record))
+
+    # -- replay and intercept ------------------------------------------------------------------
+    def action_replay(self) -> None:
+        """Replay the selected request (a new row, marked ↻ with the original's id)."""
+        from workbench.tui.replaying import replay
+
+        replay(self.app, self.selected_record())
+
+    def action_edit_replay(self) -> None:
+        from workbench.tui.replaying import edit_replay
+
+        edit_replay(self.app, self.selected_record())
+
+    def action_intercept(self) -> None:
+        from workbench.tui.screens.intercept import InterceptScreen
+
+        hold = getattr(self.engine, "hold", None)
+        if hold is None:
+            self.app.notify("intercept needs running proxies", severity="warning")
+            return
+
+        def submit(expression: str, phase: str) -> tuple[bool, str | None]:
+            res = self.engine.control.set_hold(expression or None, phase)
+            if res.ok:
+                self.app.notify(
+                    f"intercept: {expression} ({phase})" if expression else "intercept off"
+                )
+                self._render_status()
+            return res.ok, res.error
+
+        self.app.push_screen(InterceptScreen(submit, hold.expression or "", hold.phase))
+
+    def _oldest_held(self) -> dict[str, Any] | None:
+        held = self.engine.control.held() if getattr(self.engine, "hold", None) else []
+        if not held:
+            self.app.notify("nothing is held (i sets the intercept filter)", severity="warning")
+            return None
+        return held[0]
+
+    def _held_done(self, res: Any, done: str) -> None:
+        if res.ok:
+            self.app.notify(done)
+        else:
+            self.app.notify(res.error or "failed", severity="error")
+        self._render_status()
+
+    def action_resume_held(self) -> None:
+        held = self._oldest_held()
+        if held is not None:
+            res = self.engine.control.resume_held(held["id"])
+            self._held_done(res, f"resumed held #{held['id']}")
+
+    def action_kill_held(self) -> None:
+        from workbench.tui.screens.confirm import ConfirmScreen
+
+        held = self._oldest_held()
+        if held is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                res = self.engine.control.kill_held(held["id"])
+                self._held_done(res, f"killed held #{held['id']}")
+
+        question = (
+            f"Kill held #{held['id']} {held['method']} {held['url']}? "
+            "The client gets no answer."
+        )
+        self.app.push_screen(ConfirmScreen(question, yes="Kill"), answered)
+
+    def action_edit_held(self) -> None:
+        from workbench.tui.screens.edit_request import EditRequestScreen
+
+        held = self._oldest_held()
+        if held is None:
+            return
+        control = self.engine.control
+
+        def submit(fields: dict[str, Any]) -> tuple[bool, str | None, Any]:
+            res = control.edit_held(held["id"], fields)
+            if not res.ok:
+                return False, res.error, None
+            res = control.resume_held(held["id"])
+            if not res.ok:
+                return False, res.error, None
+            self._held_done(res, f"edited and resumed held #{held['id']}")
+            return True, None, held["id"]
+
+        what = f"held {held['phase']} #{held['id']} {held['method']} {held['url']}"
+        self.app.push_screen(
+            EditRequestScreen(
+                f"Edit {what}",
+                submit,
+                headers=held["headers"],
+                body=held["body"] if held["body_editable"] else None,
+                request_line=False,
+                save_label="Resume",
+            )
+        )
 
     # -- marks, clearing, order, export ------------------------------------------------------
     def _all_records(self) -> Iterable[RequestRecord]:
