@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from origin import wait_for
 from rich.text import Text
+from textual.widgets import DataTable
 
 from workbench.tui.app import make_app
 from workbench.tui.screens.rule_form import RuleFormScreen
@@ -52,3 +54,39 @@ async def test_tab_from_the_first_field_reaches_save(live):
         assert app.screen is form
         await pilot.press("escape")
         await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_backend_state_is_never_cut(live, size):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("2")
+        table = app.query_one("#pool-web", DataTable)
+        await wait_for(lambda: table.row_count == 2)
+        assert engine.control.set_enabled("web", "web-1", False).ok
+        await wait_for(lambda: str(table.get_cell("web-1", "state")) == "disabled")
+        await pilot.pause()
+        keys = [c.key.value for c in table.ordered_columns]
+        widths = {c.key.value: c.get_render_width(table) for c in table.ordered_columns}
+        assert widths["state"] - 2 * table.cell_padding >= len("disabled")
+        # The health check is the last column, so a long failure reason hides nothing.
+        assert keys[-1] == "health"
+        assert str(table.get_cell("web-2", "state")) == "up"
+        assert str(table.get_cell("web-2", "weight")) == "2"
+
+
+def test_failed_check_reason_drops_the_backend_address():
+    from rich.style import Style
+
+    from workbench.engine.snapshot import BackendView, HealthCheckView
+    from workbench.tui.views.backends import health_text
+
+    check = HealthCheckView(
+        time=100.0, ok=False, detail="cannot connect to 127.0.0.1:9001: Connection refused"
+    )
+    b = BackendView("web", "web-1", "http://127.0.0.1:9001", 1, "down", last_check=check)
+    styles = {"ok": Style(), "bad": Style(), "muted": Style()}
+    assert str(health_text(b, 101.0, True, styles)) == (
+        "fail 1.0s ago · cannot connect: Connection refused"
+    )

@@ -9,6 +9,7 @@ next to the share the backend actually served over the last few seconds. Change 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from rich.style import Style
 from rich.text import Text
@@ -88,6 +89,10 @@ _COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("health", "last health check", True),
 )
 _FAULT_COLUMN = ("fault", "demo fault", False)
+_WIDTHS = {"state": max(len(s) for s in STATE_ROLES)}
+"""Fixed widths of columns whose words change length, so ``disabled`` is never cut."""
+_GROWS = frozenset({"health"})
+"""Columns that widen when a longer text arrives (a failed check's reason)."""
 
 
 def health_text(
@@ -102,7 +107,12 @@ def health_text(
     text = Text("ok" if check.ok else "fail", style=styles["ok" if check.ok else "bad"])
     text.append(f" {human_age(now - (check.time or now))} ago")
     if check.detail and not narrow:
-        text.append(f" · {check.detail}", style=styles["muted"])
+        # The row already names the backend: "cannot connect to 127.0.0.1:9001: ..." loses
+        # the address so the reason fits at 160 columns.
+        u = urlsplit(b.url)
+        port = u.port or (443 if u.scheme == "https" else 80)
+        detail = check.detail.replace(f" to {u.hostname}:{port}:", ":")
+        text.append(f" · {detail}", style=styles["muted"])
     return text
 
 
@@ -270,7 +280,8 @@ class BackendsView(View):
             self.call_after_refresh(self.focus_default)
 
     def _columns(self) -> list[tuple[str, str]]:
-        cols = _COLUMNS + ((_FAULT_COLUMN,) if self._demo else ())
+        # The health check goes last: a failed check's reason widens it without hiding a column.
+        cols = _COLUMNS[:-1] + ((_FAULT_COLUMN,) if self._demo else ()) + _COLUMNS[-1:]
         return [(k, label) for k, label, small in cols if small or not self._narrow]
 
     def _rebuild_tables(self, narrow: bool, demo: bool) -> None:
@@ -281,7 +292,7 @@ class BackendsView(View):
             row = table.cursor_row
             table.clear(columns=True)
             for key, label in self._columns():
-                table.add_column(label, key=key)
+                table.add_column(label, key=key, width=_WIDTHS.get(key))
             self._order[name] = []
             self._pending_cursor[name] = row
 
@@ -290,7 +301,7 @@ class BackendsView(View):
         table = NavTable(id=f"pool-{name}", classes="pool-table")
         table.pool_name = name  # type: ignore[attr-defined]
         for key, label in self._columns():
-            table.add_column(label, key=key)
+            table.add_column(label, key=key, width=_WIDTHS.get(key))
         self._tables[name] = table
         self._titles[name] = title
         self._order[name] = []
@@ -317,7 +328,7 @@ class BackendsView(View):
             cells = {k: v for k, v in cells.items() if k in columns}
             if b.name not in order:
                 order.append(b.name)
-                table.add_row(*cells.values(), key=b.name)
+                table.add_row(*(cells[k] for k, _ in self._columns()), key=b.name)
                 for col, value in cells.items():
                     self._cells[(name, b.name, col)] = value
                 continue
@@ -326,7 +337,7 @@ class BackendsView(View):
                 # Only changed cells are touched, so the cursor and scroll stay where they are.
                 if self._cells.get(key) != value:
                     self._cells[key] = value
-                    table.update_cell(b.name, col, value)
+                    table.update_cell(b.name, col, value, update_width=col in _GROWS)
         row = self._pending_cursor.pop(name, None)
         if row is not None:
             table.move_cursor(row=row, animate=False)
