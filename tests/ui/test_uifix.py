@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import text_of
 from origin import wait_for
 from rich.text import Text
 from textual.widgets import DataTable
@@ -90,3 +91,55 @@ def test_failed_check_reason_drops_the_backend_address():
     assert str(health_text(b, 101.0, True, styles)) == (
         "fail 1.0s ago · cannot connect: Connection refused"
     )
+
+
+INTERNAL_HINTS = (".py", "workbench.", "Traceback", " object at 0x")
+
+
+async def test_rule_form_errors_name_fields_not_internals(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, RuleFormScreen)
+        error = form.query_one("#error")
+        form.query_one("#name").value = "bad name!"
+        form.query_one("#when").value = "~u ("
+        shown = []
+        for action in ("block", "redirect", "set_header", "delay", "tag"):
+            form.query_one("#action").value = action
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert app.screen is form, "a refused rule keeps the form open"
+            shown.append(text_of(error))
+        assert all(shown), shown
+        assert "rules[" in shown[0]
+        for text in shown:
+            assert not any(h in text for h in INTERNAL_HINTS), text
+
+
+async def test_rule_form_hides_internal_paths_in_any_error(live):
+    from workbench.engine.control import Result
+
+    config, engine = live
+    app = make_app(config, engine=engine)
+    leak = (
+        "rules[2].when: failed in /work/x/workbench/engine/rules/ruleset.py:88 "
+        "(workbench.engine.rules.ruleset.RuleError)"
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = RuleFormScreen(lambda data: Result(False, leak, "when"))
+        app.push_screen(form)
+        await pilot.pause()
+        form.query_one("#name").value = "ok-name"
+        form.query_one("#when").value = "~all"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        text = text_of(form.query_one("#error"))
+        assert text.startswith("rules[2].when: failed in")
+        assert not any(h in text for h in INTERNAL_HINTS), text

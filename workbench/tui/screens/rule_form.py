@@ -7,6 +7,7 @@ the engine refuses it, so a typo never costs the user what they typed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -51,6 +52,21 @@ _PLACEHOLDERS = {
     "value": "e.g. hello",
     "delay": "e.g. 500ms",
 }
+
+
+_INTERNAL = re.compile(
+    # A source file, maybe with :line (not inside a word or a URL the user typed).
+    r"""(?<![\w.:/])(?:[A-Za-z]:)?(?:[\\/][\w.\-]+)+\.pyc?(?::\d+)?"""
+    r"|\b(?:workbench|textual|rich|aiohttp|asyncio)(?:\.\w+)+"  # a module or class path
+    r"|<[\w.]+ object at 0x[0-9a-f]+>"  # a Python repr
+)
+
+
+def public_message(message: str) -> str:
+    """``message`` without internal file or module paths (``rules[3].when`` stays: it is the
+    user's own config)."""
+    cleaned = _INTERNAL.sub("…", message)
+    return re.sub(r"\s{2,}", " ", cleaned).strip() or "the engine refused the rule"
 
 
 def delay_text(seconds: float | None) -> str:
@@ -235,7 +251,7 @@ class RuleFormScreen(ModalScreen[str | None]):
 
     def _fail(self, message: str, field: str | None) -> None:
         err = self.query_one("#error", Static)
-        err.update(message)
+        err.update(public_message(message))
         err.add_class("-error")
         name = (field or "").rsplit(".", 1)[-1]
         if name in _OPTIONAL or name in ("name", "when"):
