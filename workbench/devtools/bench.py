@@ -213,6 +213,7 @@ http {{
 WORKBENCH_NAME = "workbench (rules, stats, health, log)"
 NGINX_NAME = "nginx reverse proxy"
 BEFORE_NAME = "workbench on the --before tree"
+BEFORE_HIT_NAME = "cache hits on the --before tree"
 FORWARD_NAME = "workbench forward proxy"
 
 
@@ -598,6 +599,19 @@ def run_bench(args) -> int:
                     "/cache/item",
                 )
             )
+        if args.before and want("cache-hit"):
+            port = free_port()
+            cfg = tmp / "wb-cache-before.yaml"
+            cfg.write_text(workbench_config(origin_port, port, cache=True, rules=10))
+            results.append(
+                scenario(
+                    BEFORE_HIT_NAME,
+                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "none"],
+                    port,
+                    "/cache/item",
+                    env={"PYTHONPATH": str(Path(args.before).resolve())},
+                )
+            )
     finally:
         for p in procs:
             p.stop()
@@ -625,6 +639,9 @@ def run_bench(args) -> int:
     before = by.get(BEFORE_NAME)
     if before and wb:
         print(f"workbench / same on --before tree:  {wb.rps / before.rps:.2f}×  (target ≥ 0.95×)")
+    before_hit = by.get(BEFORE_HIT_NAME)
+    if before_hit and hit:
+        print(f"cache hits / same on --before tree: {hit.rps / before_hit.rps:.2f}×")
     fwd = by.get(FORWARD_NAME)
     if fwd and wb:
         print(f"forward / reverse proxy:            {fwd.rps / wb.rps:.2f}×  (target ≥ 0.9×)")
