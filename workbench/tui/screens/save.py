@@ -10,7 +10,7 @@ from textual import on
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Static
 
 SaveFn = Callable[[Path], str | None]
 """Writes the file; returns an error message, or None on success."""
@@ -37,9 +37,11 @@ class SaveScreen(ModalScreen[Path | None]):
     def compose(self):
         with Vertical(id="save-box") as box:
             box.border_title = "Save live configuration"
-            yield Label(
+            # A Static, not a Label: a Label is one line wide and cuts the sentence at 80×24.
+            yield Static(
                 "Writes current weights, algorithms and rules to a NEW file "
-                "(comments in your own file are not kept, so it is never overwritten)."
+                "(comments in your own file are not kept, so it is never overwritten).",
+                id="save-text",
             )
             yield Input(value=self._suggestion, placeholder="file name", id="save-path")
             yield Static("", id="save-error")
