@@ -160,6 +160,9 @@ async def test_i_holds_requests_e_edits_a_resumes_x_kills(origins, engine_factor
         status, body = await asyncio.wait_for(first, 5)
         assert status == 200
         assert ["X-Intercepted", "edited"] in json.loads(body)["headers"]
+        await wait_for(lambda: view.table.row_count >= 1)
+        held_row = view.table.rows[-1]
+        assert any("⏸" in t for t in cell_texts(held_row, view._columns)), "held marker"
 
         # Resume as it is.
         second = asyncio.ensure_future(_get(engine, "/echo?two"))

@@ -147,7 +147,10 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
             text = _cell(rec.host, width)
         elif key == "path":
             replay_of = getattr(rec, "replay_of", None)
-            text = _cell(f"↻{replay_of} {rec.path}" if replay_of else rec.path, width)
+            path = f"↻{replay_of} {rec.path}" if replay_of else rec.path
+            if any(step[0] == "hold" for step in rec.trace or ()):
+                path = "⏸" + path  # was held by the intercept filter
+            text = _cell(path, width)
         elif key == "status":
             label = str(rec.status) if rec.status is not None else ("ERR" if rec.error else "…")
             text = _cell(label, width)
@@ -500,6 +503,9 @@ class TrafficView(View):
     | F | Follow the newest request (on/off). |
     | space | Pause/resume the display (the proxies keep recording). |
     | enter | Open the request detail. |
+    | r / e | Replay the selected request / edit it, then replay (new row marked ↻ID). |
+    | i | Intercept filter: hold matching requests or responses (rows once held: ⏸). |
+    | a / E / X | Resume / edit then resume / kill (asks) the oldest held exchange. |
     | up/k, down/j, pgup, pgdn | Move the selection (moving up turns follow off). |
     | home, g | Oldest request (follow off). |
     | end, G | Back to the newest request (follow on). |
