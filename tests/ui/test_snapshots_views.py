@@ -361,3 +361,9 @@ def test_backends_view_in_the_projector_theme(snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_lessons_view(snap_compare, size):
+    app, run_before = shown("6", [snapshot()])
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)

@@ -143,3 +143,21 @@ async def test_rule_form_hides_internal_paths_in_any_error(live):
         text = text_of(form.query_one("#error"))
         assert text.startswith("rules[2].when: failed in")
         assert not any(h in text for h in INTERNAL_HINTS), text
+
+
+@pytest.mark.parametrize("theme_key", [(), ("ctrl+t",)])
+async def test_header_title_and_current_tab_readable_in_every_theme(live, theme_key):
+    from textual.color import Color
+
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*theme_key)
+        await pilot.pause()
+        await pilot.pause()
+        for widget_id, word in (("#header-status", "Proxy"), ("#header-tabs", "Traffic")):
+            strip = app.query_one(widget_id).render_line(0)
+            seg = next(s for s in strip if word in s.text)
+            fg = Color.from_rich_color(seg.style.color)
+            bg = Color.from_rich_color(seg.style.bgcolor)
+            assert abs(fg.brightness - bg.brightness) > 0.5, (word, fg.hex, bg.hex)

@@ -5,13 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
+from textual.color import Color
 from textual.widget import Widget
 from textual.widgets import Static
 
 from workbench.engine.snapshot import EngineSnapshot
 
 _SHORT = {"reverse": "rev", "forward": "fwd", "admin": "admin"}
+
+
+class _TabStrip(Static):
+    """The tab line: tabs are clickable, but keep their own colours (the theme's link colour
+    would paint the current tab's text in the colour of its own background)."""
+
+    @property
+    def link_style(self) -> Style:
+        return Style()
+
+    @property
+    def link_style_hover(self) -> Style:
+        return Style(underline=True)
 
 
 class WorkbenchHeader(Widget):
@@ -52,10 +67,16 @@ class WorkbenchHeader(Widget):
 
     def compose(self):
         yield Static(self._title, id="header-status", markup=False)
-        yield Static("", id="header-tabs")
+        yield _TabStrip("", id="header-tabs")
 
-    def _style(self, name: str):
-        return self.get_component_rich_style(f"header--{name}", partial=True)
+    def _style(self, name: str) -> Style:
+        style = self.get_component_rich_style(f"header--{name}", partial=True)
+        if style.bgcolor is not None:
+            # "auto" text resolves against the header, not this component's own background:
+            # pick the readable colour for the background actually drawn (yellow in projector).
+            bg = Color.from_rich_color(style.bgcolor)
+            style += Style(color=(bg + bg.get_contrast_text(0.87)).rich_color)
+        return style
 
     def set_status(self, listeners: Mapping[str, str], rate: float | None, note: str = "") -> None:
         """Show the listener addresses and the request rate (``None``: not known yet)."""
