@@ -212,13 +212,7 @@ def test_the_new_keys_are_in_the_table_and_do_not_collide():
     # Traffic: no key of the view, the lists or the app twice (the detail screen's own q
     # deliberately shadows the app's quit; its keys are checked against its bindings below).
     for scopes in (("traffic", "list", "app"), ("detail",)):
-        keys = [
-            k
-            for a in ACTIONS
-            if a.scope in scopes
-            for k in a.keys.split(",")
-            if k
-        ]
+        keys = [k for a in ACTIONS if a.scope in scopes for k in a.keys.split(",") if k]
         assert len(keys) == len(set(keys)), scopes
     detail_keys = [k for b in DetailScreen.BINDINGS for k in b.key.split(",")]
     assert len(detail_keys) == len(set(detail_keys))

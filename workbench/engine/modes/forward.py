@@ -249,29 +249,7 @@ class ForwardProxy:
 
     def _origin(self, x: Exchange, address: str) -> Origin:
         """The origin pool for ``x.dest`` at the checked ``address`` (reused when unchanged)."""
-        host, port = x.dest
-        old = self.origins.pop(x.dest, None)
-        if old is not None and old.upstream.host == address:
-            old.expires = time.monotonic() + RESOLVE_TTL
-            self.origins[x.dest] = old
-            return old
-        if old is not None:
-            old.upstream.close()
-        t = self.config.timeouts
-        pool = UpstreamPool(
-            address,
-            port,
-            max_connections=self.config.limits.max_connections_per_backend,
-            connect_timeout=t.connect,
-            idle_timeout=t.idle,
-            max_header_size=self.config.limits.max_header_size,
-        )
-        origin = Origin(f"{host}:{port}", pool, time.monotonic() + RESOLVE_TTL)
-        self.origins[x.dest] = origin
-        if len(self.origins) > MAX_ORIGIN_POOLS:
-            _, evicted = self.origins.popitem(last=False)
-            evicted.upstream.close()
-        return origin
+        return origin_pool(self.origins, x.dest, address, self.config)
 
     async def resolve(self, x: Exchange) -> str | None:
         """Resolve the destination and check every address; the address to connect to.
@@ -386,3 +364,40 @@ class ForwardProxy:
             origin.upstream.close()
         if self.intercept is not None:
             self.intercept.close()
+
+
+def origin_pool(
+    origins: OrderedDict[tuple[str, int], Origin],
+    dest: tuple[str, int],
+    address: str,
+    config: ForwardConfig,
+    *,
+    ssl: Any = None,
+    server_hostname: str | None = None,
+) -> Origin:
+    """The pool for ``dest`` at the checked ``address``: reused while the address is unchanged,
+    replaced when the name now resolves elsewhere; at most ``MAX_ORIGIN_POOLS`` kept (LRU)."""
+    old = origins.pop(dest, None)
+    if old is not None and old.upstream.host == address:
+        old.expires = time.monotonic() + RESOLVE_TTL
+        origins[dest] = old
+        return old
+    if old is not None:
+        old.upstream.close()
+    host, port = dest
+    pool = UpstreamPool(
+        address,
+        port,
+        max_connections=config.limits.max_connections_per_backend,
+        connect_timeout=config.timeouts.connect,
+        idle_timeout=config.timeouts.idle,
+        max_header_size=config.limits.max_header_size,
+        ssl=ssl,
+        server_hostname=server_hostname,
+    )
+    origin = Origin(f"{host}:{port}", pool, time.monotonic() + RESOLVE_TTL)
+    origins[dest] = origin
+    if len(origins) > MAX_ORIGIN_POOLS:
+        _, evicted = origins.popitem(last=False)
+        evicted.upstream.close()
+    return origin

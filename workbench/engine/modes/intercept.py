@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from workbench.config.hostglob import compile_host_globs
 from workbench.config.model import InterceptConfig
 from workbench.engine.http.ca import CertificateAuthority
-from workbench.engine.http.client import UpstreamPool
 from workbench.engine.http.headers import strip_hop_by_hop
 from workbench.engine.modes.tunnel import tunnel
 from workbench.engine.pipeline.actions import answer
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
     from workbench.engine.http.server import HttpRequest, ServerConnection
     from workbench.engine.modes.forward import ForwardProxy
 
-MAX_ORIGIN_POOLS = 256
 
 HANDSHAKE_TIMEOUT = 10.0
 TRUST_HINT = "trust the CA: `workbench ca`"
@@ -205,32 +203,16 @@ class InterceptMode:
     # -- origins ----------------------------------------------------------------------------
     def origin(self, x: Exchange, address: str, server_name: str) -> Any:
         """The TLS origin pool for ``x.dest`` at the checked ``address``."""
-        from workbench.engine.modes.forward import RESOLVE_TTL, Origin
+        from workbench.engine.modes.forward import origin_pool
 
-        host, port = x.dest
-        old = self.origins.pop(x.dest, None)
-        if old is not None and old.upstream.host == address:
-            old.expires = time.monotonic() + RESOLVE_TTL
-            self.origins[x.dest] = old
-            return old
-        if old is not None:
-            old.upstream.close()
-        cfg = self.forward.config
-        pool = UpstreamPool(
+        return origin_pool(
+            self.origins,
+            x.dest,
             address,
-            port,
-            max_connections=cfg.limits.max_connections_per_backend,
-            connect_timeout=cfg.timeouts.connect,
-            idle_timeout=cfg.timeouts.idle,
+            self.forward.config,
             ssl=self.upstream_ssl,
             server_hostname=server_name,
         )
-        origin = Origin(f"{host}:{port}", pool, time.monotonic() + RESOLVE_TTL)
-        self.origins[x.dest] = origin
-        if len(self.origins) > MAX_ORIGIN_POOLS:
-            _, evicted = self.origins.popitem(last=False)
-            evicted.upstream.close()
-        return origin
 
     def sweep(self, now: float) -> None:
         for origin in self.origins.values():

@@ -872,8 +872,7 @@ class TrafficView(View):
                 self._held_done(res, f"killed held #{held['id']}")
 
         question = (
-            f"Kill held #{held['id']} {held['method']} {held['url']}? "
-            "The client gets no answer."
+            f"Kill held #{held['id']} {held['method']} {held['url']}? The client gets no answer."
         )
         self.app.push_screen(ConfirmScreen(question, yes="Kill"), answered)
 
