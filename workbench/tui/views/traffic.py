@@ -84,14 +84,15 @@ def _cell(text: str, width: int, right: bool = False) -> str:
 
 
 # (column key, label, width, narrowest view width that shows it). The path column takes the rest.
-# The client column (nearly always 127.0.0.1 in a classroom) goes first when space runs out;
-# proxy, status, backend and cache stay at every size.
+# The columns that say least go first when space runs out: the client (nearly always 127.0.0.1
+# in a classroom), then the host (the reverse proxy's own address; a forward request's origin is
+# in the backend column as host:port). Proxy, status, backend and cache stay whole at every size.
 _COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("time", "finished", 8, 90),
     ("client", "client", 15, 150),
     ("proxy", "proxy", 5, 0),
     ("method", "method", 7, 0),
-    ("host", "host", 16, 0),
+    ("host", "host", 16, 100),
     ("path", "path", 0, 0),
     ("status", "status", 6, 0),
     ("size", "size", 5, 110),
@@ -100,10 +101,6 @@ _COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("cache", "cache", 11, 0),
     ("rule", "rule/tags", 14, 135),
 )
-_NARROW = 100
-"""Below this many cells the columns take their compact widths."""
-_COMPACT = {"method": 7, "host": 11, "backend": 10, "cache": 7}
-_CACHE_SHORT = {"revalidated": "reval", "uncacheable": "uncache"}
 _PATH_MIN = 12
 
 
@@ -132,6 +129,7 @@ def _cell_keep_end(text: str, width: int) -> str:
 def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list[str]:
     """The text of each column for ``rec``, each exactly its column's width."""
     out: list[str] = []
+    rule_hidden = all(key != "rule" for key, _w in columns)
     for key, width in columns:
         if key == "time":
             # Rows are in completion order, so the column shows when each request finished.
@@ -147,7 +145,9 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
             text = _cell(rec.host, width)
         elif key == "path":
             replay_of = getattr(rec, "replay_of", None)
-            path = f"↻{replay_of} {rec.path}" if replay_of else rec.path
+            # A tunnel has no path: its target (host:port) is what it asked for.
+            path = rec.path or (rec.url if rec.method == "CONNECT" else "")
+            path = f"↻{replay_of} {path}" if replay_of else path
             if any(step[0] == "hold" for step in rec.trace or ()):
                 path = "⏸" + path  # was held by the intercept filter
             text = _cell(path, width)
@@ -159,10 +159,12 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
         elif key == "ms":
             text = _cell(duration_ms(rec.t_total), width, right=True)
         elif key == "backend":
-            text = _cell_keep_end(rec.backend or "", width)
+            backend = rec.backend or ""
+            if not backend and rec.rule and rule_hidden:
+                backend = f"⊘ {rec.rule}"  # stopped at the proxy: say by which rule
+            text = _cell_keep_end(backend, width)
         elif key == "cache":
-            cache = rec.cache or ""
-            text = _cell(_CACHE_SHORT.get(cache, cache) if width < 11 else cache, width)
+            text = _cell(rec.cache or "", width)
         else:  # rule
             text = _cell(rec.rule or ",".join(rec.tags or ()), width)
         out.append(text)
@@ -597,12 +599,7 @@ class TrafficView(View):
         """Columns that fit ``width`` cells, with the path column taking what is left."""
         if width <= 0:
             width = 80
-        compact = width < _NARROW
-        chosen = [
-            (k, _COMPACT.get(k, w) if compact else w)
-            for k, _label, w, need in _COLUMNS
-            if width >= need
-        ]
+        chosen = [(k, w) for k, _label, w, need in _COLUMNS if width >= need]
         # Each column has one blank cell before it; keep 2 cells for the scrollbar.
         used = sum(w + 1 for k, w in chosen if k != "path") + 1 + 2
         path_width = max(width - used, _PATH_MIN)
