@@ -259,11 +259,16 @@ class WorkbenchApp(App[None]):
 
     # -- views -----
     def view(self, view_id: str | None = None) -> View | None:
-        """The view with ``view_id`` (default: the visible one), once the engine is up."""
+        """The view with ``view_id`` (default: the visible one), once it is mounted.
+
+        A view is in the DOM before its own children are mounted; handing it out only once it
+        is mounted keeps ticks, keys and benchmarks from reaching a half-built view.
+        """
         try:
-            return self.query_one(f"#views > #{view_id or self.current_view}", View)
+            view = self.query_one(f"#views > #{view_id or self.current_view}", View)
         except Exception:
             return None
+        return view if view.is_mounted else None
 
     def _update_tabs(self) -> None:
         tabs = [(key, cls.view_id, cls.title) for key, cls in self.view_classes]

@@ -546,7 +546,14 @@ class TrafficView(View):
         self._capacity = self.MAX_ROWS
         self._flooding = False
         self._last_drain = 0.0
-        self._table: RequestTable | None = None
+        # Created up front (not looked up): a tick, a key or a benchmark may reach the view
+        # before its children are mounted, and a refresh racing teardown must not fail a query.
+        self._table = RequestTable(max_rows=self.MAX_ROWS, id="traffic-table")
+        self._header = Static("", id="traffic-header")
+        self._empty = Static("", id="traffic-empty")
+        self._filter_bar = FilterBar(id="traffic-filter")
+        self._filter_bar.display = False
+        self._status = Static("", id="traffic-status")
         self._hint = ""
         self._marked: dict[int, RequestRecord] = {}
         self.sort_key: str | None = None
@@ -561,19 +568,15 @@ class TrafficView(View):
         return self.aged_out
 
     def compose(self):
-        yield Static("", id="traffic-header")
-        yield RequestTable(max_rows=self.MAX_ROWS, id="traffic-table")
-        yield Static("", id="traffic-empty")
-        bar = FilterBar(id="traffic-filter")
-        bar.display = False
-        yield bar
-        yield Static("", id="traffic-status")
+        yield self._header
+        yield self._table
+        yield self._empty
+        yield self._filter_bar
+        yield self._status
 
     @property
     def table(self) -> RequestTable:
-        """The request list (looked up once: the status line asks for it on every tick)."""
-        if self._table is None:
-            self._table = self.query_one("#traffic-table", RequestTable)
+        """The request list."""
         return self._table
 
     def focus_default(self) -> None:
@@ -592,7 +595,7 @@ class TrafficView(View):
         if columns != self._columns:
             self._columns = columns
             self.table.set_columns(columns)
-            self.query_one("#traffic-header", Static).update(header_text(columns))
+            self._header.update(header_text(columns))
 
     # -- columns and rows ------------------------------------------------------------------
     def _layout(self, width: int) -> tuple[tuple[str, int], ...]:
@@ -717,10 +720,10 @@ class TrafficView(View):
                     f"· ⏸ held {len(hold.held)}: {shown}{more} (a resume · E edit · X kill) ",
                     style="reverse",
                 )
-        self.query_one("#traffic-status", Static).update(parts, layout=False)
+        self._status.update(parts, layout=False)
         self.set_class(self.paused, "-paused")
         empty = table.row_count == 0
-        hint = self.query_one("#traffic-empty", Static)
+        hint = self._empty
         if empty:
             hint.update(
                 "no request matches the filter (f to change it)"
@@ -734,11 +737,11 @@ class TrafficView(View):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_filter":
             # While the filter is open, `/` and `f` are text for it.
-            return not self.query_one(FilterBar).display
+            return not self._filter_bar.display
         return True
 
     def action_open_filter(self) -> None:
-        self.query_one(FilterBar).open(self.filter_text)
+        self._filter_bar.open(self.filter_text)
 
     def action_open_detail(self) -> None:
         """Open the selected request (same as ``enter`` on the list)."""
@@ -746,11 +749,11 @@ class TrafficView(View):
 
     def action_clear_filter(self) -> None:
         """Show every request again."""
-        self.query_one(FilterBar).apply("")
+        self._filter_bar.apply("")
 
     def action_preset_filter(self, expression: str) -> None:
         """Apply a ready-made display filter."""
-        self.query_one(FilterBar).apply(expression)
+        self._filter_bar.apply(expression)
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow
