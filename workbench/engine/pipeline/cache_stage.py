@@ -473,7 +473,7 @@ class CacheLayer:
         client = x.rec
         req = x.req
         rec = RequestRecord(
-            eng.next_id(),
+            eng.recorder.next_id(),
             time.time(),
             client.client,
             client.proxy,
@@ -512,4 +512,4 @@ class CacheLayer:
         finally:
             self.release(bx)
             bx.release()
-            eng.finish(rec, start)
+            eng.recorder.finish(rec, start)
