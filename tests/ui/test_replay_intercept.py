@@ -273,6 +273,13 @@ async def test_held_list_opens_one_edits_its_request_line_and_resumes_that_one(
         await wait_for(lambda: len(engine.control.held()) == 2)
         view._render_status()
         assert "H list" in text_of(view.query_one("#traffic-status"))
+        # Help lists the held keys (from the one action table); the palette offers the list.
+        sections = dict(app.help_sections())
+        assert ("a", "Resume this held exchange (with its edits)") in sections[
+            "Held exchange (detail)"
+        ]
+        assert any(k == "H" for k, _d in sections["Traffic view"])
+        assert any(c.title == "Traffic: Held" for c in app.get_system_commands(app.screen))
 
         await pilot.press("H")
         await pilot.pause()
