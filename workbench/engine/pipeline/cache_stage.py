@@ -347,7 +347,7 @@ class CacheLayer:
         client = x.rec
         req = x.req
         rec = RequestRecord(
-            eng.next_id(),
+            eng.recorder.next_id(),
             time.time(),
             client.client,
             client.proxy,
@@ -400,4 +400,4 @@ class CacheLayer:
         finally:
             self.cache.revalidation_done(res.entry)
             bx.release()
-            eng.finish(rec, start)
+            eng.recorder.finish(rec, start)
