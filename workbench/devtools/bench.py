@@ -269,12 +269,15 @@ def _wait_port(port: int, timeout: float = 15.0) -> None:
 class Proc:
     """A child process started for the benchmark, killed on exit."""
 
-    def __init__(self, argv: list[str], port: int, env: dict | None = None) -> None:
+    def __init__(
+        self, argv: list[str], port: int, env: dict | None = None, cwd: str | None = None
+    ) -> None:
         self.p = subprocess.Popen(
             argv,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
             start_new_session=True,
         )
         try:
@@ -502,7 +505,10 @@ def run_bench(args) -> int:
             env: dict | None = None,
             target: str | None = None,
         ) -> Result:
-            proc = Proc(_pin(0, pin) + argv, port, env)
+            # ``python -m`` puts the working directory first on sys.path: run a --before tree
+            # from inside it, or a bench started in this checkout would measure this one twice.
+            cwd = env.get("PYTHONPATH") if env else None
+            proc = Proc(_pin(0, pin) + argv, port, env, cwd)
             procs.append(proc)
             try:
                 url = f"http://127.0.0.1:{port}{'/' if target else path}"
