@@ -250,6 +250,36 @@ async def test_malformed_request_behind_a_slow_one_is_answered_after_it(echo):
     writer.close()
 
 
+@pytest.mark.parametrize(
+    "codings",
+    ["identity, chunked", "gzip, chunked", "chunked, identity", "identity", "gzip"],
+)
+async def test_transfer_coding_other_than_chunked_alone_is_400_and_a_close(echo, codings):
+    # RFC 9112 §6.1: the body's end cannot be found reliably; answer 400 and close, and
+    # never read what follows as a request (it would be a smuggled one).
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(
+        req("/te", "POST", f"Transfer-Encoding: {codings}\r\n")
+        + b"5\r\nhello\r\n0\r\n\r\n"
+        + req("/smuggled")
+    )
+    resp = await read_response(reader)
+    assert resp.status == 400 and resp.header("connection") == "close"
+    assert (await read_to_eof(reader))[0] == b""
+    assert srv.seen == [] and srv.bad and srv.bad[0][0] == 400
+    writer.close()
+
+
+async def test_chunked_alone_in_any_case_is_accepted(echo):
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(req("/te", "POST", "Transfer-Encoding: Chunked\r\n") + b"2\r\nhi\r\n0\r\n\r\n")
+    info = json.loads((await read_response(reader)).body)
+    assert info["chunked"] and info["length"] == 2
+    writer.close()
+
+
 # -- versions, Host, keep-alive -----------------------------------------------------------------
 @pytest.mark.parametrize(
     "raw,status",

@@ -65,8 +65,8 @@ class CachedResponse:
     revalidating_until: float = 0.0
     """A background revalidation is in flight until then (wall clock); 0: none."""
     heuristic: bool = field(init=False)
-    client_headers: dict[Any, tuple[Headers, Headers]] = field(init=False, default_factory=dict)
-    """Memo for the engine: per proxy, (stored headers, the client-ready copy made from them)."""
+    client_headers: dict[Any, Any] = field(init=False, default_factory=dict)
+    """Memo for the engine: per proxy, the client-ready fields made from the stored headers."""
 
     def __post_init__(self) -> None:
         self.heuristic = self.source == "heuristic"

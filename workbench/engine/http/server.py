@@ -37,6 +37,9 @@ MAX_PIPELINED = 16
 
 REASONS = {s.value: s.phrase for s in HTTPStatus}
 REASONS[508] = "Loop Detected"
+_STATUS_LINES = {code: f"HTTP/1.1 {code} {phrase}\r\n".encode() for code, phrase in REASONS.items()}
+SEPARATE_BODY = 64 * 1024
+"""Bodies larger than this are written after the head rather than copied onto it."""
 
 Handler = Callable[["HttpRequest", "ServerConnection"], Awaitable[None]]
 
@@ -439,22 +442,35 @@ class ServerConnection(asyncio.Protocol):
         self.reading_head_since = None
         hosts = 0
         host = ""
+        codings: str | None = None
         for name, value in req.headers:
-            n = name.lower()
-            if n == "host":
-                hosts += 1
-                host = value
-            elif n == "content-length":
-                try:
-                    req.content_length = int(value)
-                except ValueError:
-                    raise _TooLarge(400, "Content-Length is not a number.") from None
-                if req.content_length > self.limits.max_body_size:
-                    raise _TooLarge(413, "The request body is larger than this proxy accepts.")
-            elif n == "transfer-encoding" and "chunked" in value.lower():
-                req.chunked = True
-            elif n == "expect" and value.lower() == "100-continue":
-                req.expect_continue = True
+            size = len(name)  # only four names matter here: compare lengths before cases
+            if size == 4:
+                if name.lower() == "host":
+                    hosts += 1
+                    host = value
+            elif size == 14:
+                if name.lower() == "content-length":
+                    try:
+                        req.content_length = int(value)
+                    except ValueError:
+                        raise _TooLarge(400, "Content-Length is not a number.") from None
+                    if req.content_length > self.limits.max_body_size:
+                        raise _TooLarge(413, "The request body is larger than this proxy accepts.")
+            elif size == 17:
+                if name.lower() == "transfer-encoding":
+                    codings = value if codings is None else f"{codings},{value}"
+            elif size == 6:
+                if name.lower() == "expect" and value.lower() == "100-continue":
+                    req.expect_continue = True
+        if codings is not None:
+            # RFC 9112 §6.1: with any coding but a final chunked the body's end is unknowable;
+            # this proxy decodes no other coding, so chunked must be the only one.
+            if [c for c in (t.strip().lower() for t in codings.split(",")) if c] != ["chunked"]:
+                raise _TooLarge(
+                    400, f"Transfer-Encoding {codings.strip()!r} is not supported: only chunked."
+                )
+            req.chunked = True
         if hosts != 1 and (hosts or version == "1.1"):
             # RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
             raise _TooLarge(400, "A request needs exactly one Host header.")
@@ -711,28 +727,38 @@ class ServerConnection(asyncio.Protocol):
         head: bool = False,
         close: bool = False,
         length: int | None = None,
+        wire: bytes = b"",
+        skip: int = 0,
     ) -> None:
         """Write a complete response with a Content-Length in one go.
 
         ``length`` announces a Content-Length other than ``len(body)``: a HEAD answered from
-        stored headers says how long the GET's body would be.
+        stored headers says how long the GET's body would be. ``wire`` holds the first ``skip``
+        fields of ``headers`` already serialized (a cache entry's, made once per entry).
         """
         self.response_started = True
         req = self._current
         if close and req is not None:
             req.keep_alive = False
-        lines = [f"HTTP/1.1 {status} {reason_phrase(status)}\r\n"]
-        for name, value in headers:
-            lines.append(f"{name}: {value}\r\n")
+        fields = headers[skip:] if skip else headers
+        lines = [f"{name}: {value}\r\n" for name, value in fields]
         if status >= 200 and status != 204 and (status != 304 or length is not None):
             lines.append(f"Content-Length: {len(body) if length is None else length}\r\n")
         lines.append(self._connection_line(status))
         lines.append("\r\n")
-        data = "".join(lines).encode("latin-1")
-        if body and not head and status not in (204, 304):
-            data += body
+        start = _STATUS_LINES.get(status) or (
+            f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1")
+        )
+        data = start + wire + "".join(lines).encode("latin-1")
         if not self._closed:
-            self.transport.write(data)
+            if body and not head and status != 204 and status != 304:
+                if len(body) > SEPARATE_BODY:
+                    self.transport.write(data)
+                    self.transport.write(body)
+                else:
+                    self.transport.write(data + body)
+            else:
+                self.transport.write(data)
         if close and not self._busy:
             self.close()
 
