@@ -167,7 +167,8 @@ def make_handler(
     answered without waiting (a cache hit, a block) returns None: no coroutine at all.
     """
     engine = mode.engine
-    finish = engine.finish
+    finish = engine.recorder.finish
+    internal_error = engine.recorder.internal_error
     begin = mode.exchange
     tunnel = tunnel_stages or STAGES
 
@@ -178,7 +179,7 @@ def make_handler(
             rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
             x.conn.close()
         else:  # a bug: the client gets a sentence, the record the detail
-            engine.internal_error(exc)
+            internal_error(exc)
             answer_internal(x, exc)
 
     def end(x: Exchange) -> None:
