@@ -115,3 +115,18 @@ async def test_a_busy_8443_moves_the_https_origin_and_connect_ports_follow(monke
         await world.stop()
         blocker.close()
         await blocker.wait_closed()
+
+
+async def test_another_demo_file_is_a_clear_error():
+    from workbench.config.model import InterceptConfig
+    from workbench.demo.world import DemoWorld
+
+    config = quiet_classroom()
+    config = replace(
+        config,
+        forward=replace(
+            config.forward, intercept=InterceptConfig(hosts=("a",), upstream_ca_file="demo://x")
+        ),
+    )
+    with pytest.raises(ValueError, match="the demo makes no file 'demo://x'"):
+        await DemoWorld().start(config)

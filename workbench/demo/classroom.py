@@ -152,9 +152,20 @@ def resolve_demo_urls(config: Config, backends: dict[str, str]) -> Config:
 
 
 def wants_secure_origin(config: Config) -> bool:
-    """Whether ``config`` asks for the demo TLS origin (``upstream_ca_file: demo://secure``)."""
+    """Whether ``config`` asks for the demo TLS origin (``upstream_ca_file: demo://secure``).
+
+    Raises ValueError for another ``demo://`` file: the demo makes no other.
+    """
     fwd = config.forward
-    return fwd is not None and fwd.intercept.upstream_ca_file == SECURE_CA
+    ca_file = fwd.intercept.upstream_ca_file if fwd is not None else None
+    if ca_file is None or not ca_file.startswith(DEMO_SCHEME):
+        return False
+    if ca_file != SECURE_CA:
+        raise ValueError(
+            f"forward.intercept.upstream_ca_file: the demo makes no file {ca_file!r} "
+            f"({SECURE_CA} is the certificate of the classroom's HTTPS origin)"
+        )
+    return True
 
 
 def resolve_secure_origin(config: Config, cert_file: str, port: int) -> Config:
