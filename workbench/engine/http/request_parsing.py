@@ -80,6 +80,15 @@ class HttpRequest:
         return self._size
 
 
+MAX_SHARED_FIELDS = 32
+"""Decoded header fields a connection keeps for reuse by its next requests..."""
+MAX_SHARED_VALUE = 256
+"""...when their value is at most this long (a few KiB per connection at most)."""
+_METHODS = {
+    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT")
+}
+
+
 class RequestRejected(Exception):
     """A request this server will not take: answered with ``status`` and ``message``, then a
     close (the byte stream cannot be trusted after it)."""
@@ -93,7 +102,8 @@ class RequestRejected(Exception):
 class RequestParsing:
     """The httptools callbacks of a server connection (mixed into it).
 
-    Relies on the connection's ``parser``, ``limits``, ``transport``, its queue (``_enqueue``,
+    Relies on the connection's ``parser``, ``limits``, ``transport``, ``_fields`` (a dict for
+    :meth:`on_header`), its queue (``_enqueue``,
     ``_busy``, ``_queue``) and reading controls (``_pause_reading``, ``_resume_reading``).
     """
 
@@ -117,12 +127,23 @@ class RequestParsing:
         req._size += len(name) + len(value) + 4
         if req._size > self.limits.max_header_size:
             raise RequestRejected(431, "The request headers are larger than this proxy accepts.")
-        req.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # A client repeats most of its fields on every request of a connection: decode each
+        # once and share the (immutable) pair between the requests' header lists.
+        seen = self._fields
+        field = seen.get((name, value))
+        if field is None:
+            field = (name.decode("latin-1"), value.decode("latin-1"))
+            if len(value) <= MAX_SHARED_VALUE:
+                if len(seen) >= MAX_SHARED_FIELDS:
+                    seen.clear()
+                seen[(name, value)] = field
+        req.headers.append(field)
 
     def on_headers_complete(self) -> None:
         req = self._req
         parser = self.parser
-        req.method = parser.get_method().decode("ascii", "replace")
+        method = parser.get_method()
+        req.method = _METHODS.get(method) or method.decode("ascii", "replace")
         req.target = self._url.decode("latin-1")
         version = req.version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
