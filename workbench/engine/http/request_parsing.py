@@ -103,7 +103,7 @@ class RequestParsing:
     """The httptools callbacks of a server connection (mixed into it).
 
     Relies on the connection's ``parser``, ``limits``, ``transport``, ``_fields`` (a dict for
-    :meth:`on_header`), its queue (``_enqueue``,
+    :meth:`on_header`), ``_host_ok`` (the last valid Host value), its queue (``_enqueue``,
     ``_busy``, ``_queue``) and reading controls (``_pause_reading``, ``_resume_reading``).
     """
 
@@ -186,8 +186,10 @@ class RequestParsing:
         if hosts != 1 and (hosts or version == "1.1"):
             # RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
             raise RequestRejected(400, "A request needs exactly one Host header.")
-        if hosts and not _HOST_RE(host):
-            raise RequestRejected(400, "The Host header is not a valid host[:port].")
+        if hosts and host is not self._host_ok:  # the same (shared) value as last time: valid
+            if not _HOST_RE(host):
+                raise RequestRejected(400, "The Host header is not a valid host[:port].")
+            self._host_ok = host
         if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         req._size = 0  # from here on: body bytes received
