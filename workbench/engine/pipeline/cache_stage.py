@@ -178,7 +178,7 @@ class CacheLayer:
                     owner = await asyncio.wait_for(
                         asyncio.shield(fut), max(0.0, deadline - loop.time())
                     )
-                except (TimeoutError, asyncio.CancelledError):
+                except TimeoutError:
                     rec.step("cache", "WAIT", "gave up waiting: going upstream itself")
             again = self.cache.lookup(req.method, rec.url, req.headers)
             if again.usable:
