@@ -6,6 +6,7 @@ stored response whose fields a 304 or a HEAD just updated (RFC 9111 §3, §4.2, 
 
 from __future__ import annotations
 
+from email.utils import formatdate
 from typing import NamedTuple
 
 from workbench.engine.cache.parse import normalize_url, parse_age, parse_http_date, split_url
@@ -100,6 +101,9 @@ def build_entry(
     """
     cc = meta.cc
     headers = stored_headers(resp_headers, cc)
+    if meta.date is None:
+        # RFC 9110 §6.6.1: a recipient with a clock caching a response without Date adds one.
+        headers.append(("Date", formatdate(response_time, usegmt=True)))
     if vary is None:
         vary = vary_key(meta.vary, req_headers)
     conditional: Headers = []
