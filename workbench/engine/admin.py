@@ -132,6 +132,7 @@ class AdminApi:
         r.add_get("/api/held", self.list_held)
         r.add_patch("/api/hold", self.patch_hold)
         r.add_patch("/api/held/{id}", self.patch_held)
+        r.add_post("/api/held/resume", self.resume_all_held)
         r.add_post("/api/held/{id}/resume", self.resume_held)
         r.add_post("/api/held/{id}/kill", self.kill_held)
         self._runner: web.AppRunner | None = None
@@ -404,6 +405,11 @@ class AdminApi:
         if hid is None:
             return _error("id must be an integer", 400, "id")
         return _result(self.engine.control.resume_held(hid, who="api"), {"resumed": hid})
+
+    async def resume_all_held(self, request: web.Request) -> web.Response:
+        """Resume every held exchange: ``{"resumed": [ID, …]}``."""
+        res = self.engine.control.resume_all_held(who="api")
+        return _result(res, {"resumed": res.value})
 
     async def kill_held(self, request: web.Request) -> web.Response:
         hid = self._held_id(request)
