@@ -613,3 +613,11 @@ def test_a_response_without_date_is_stored_with_one() -> None:
     # A response with its own Date keeps it, once.
     dated = put(cache, [("Cache-Control", "max-age=60")], url=URL + "2")
     assert [n for n, _ in dated.entry.headers].count("Date") == 1
+
+
+def test_a_dateless_304_is_dated_when_it_arrives() -> None:
+    cache, _ = make_cache()
+    stale = put(cache, [("Cache-Control", "max-age=10"), ("ETag", '"e"')])
+    fresh = cache.refresh(stale.entry, [("Cache-Control", "max-age=10")], T0 + 20, T0 + 20)
+    assert fresh.date_value == T0 + 20
+    assert cache.lookup("GET", URL, [], now=T0 + 25).status == "hit"

@@ -30,6 +30,7 @@ from workbench.engine.cache.entries import (
     date_value,
     judge,
     same_representation,
+    with_date,
 )
 from workbench.engine.cache.lookup import CacheLookup
 from workbench.engine.cache.parse import (
@@ -234,7 +235,8 @@ class HttpCache(CacheLookup):
         """
         if targeted is None:
             targeted = entry.targeted is not None
-        merged = merge_304_headers(entry.headers, resp_304_headers)
+        # A 304 without Date was sent now, not when the stored response was (RFC 9110 §6.6.1).
+        merged = merge_304_headers(entry.headers, with_date(resp_304_headers, response_time))
         meta = self._meta(merged, targeted)
         method = "HEAD" if entry.key.startswith("HEAD|") else "GET"
         date = date_value(meta, response_time)

@@ -21,7 +21,15 @@ from workbench.engine.cache.policy import (
 from workbench.engine.cache.store import ENTRY_OVERHEAD, CachedResponse, CacheKey
 from workbench.engine.observe.records import Headers
 
-__all__ = ["Verdict", "build_entry", "date_value", "judge", "same_representation"]
+__all__ = [
+    "Verdict",
+    "build_entry",
+    "date_value",
+    "http_date",
+    "judge",
+    "same_representation",
+    "with_date",
+]
 
 
 class Verdict(NamedTuple):
@@ -32,6 +40,20 @@ class Verdict(NamedTuple):
     lifetime: float
     source: str
     """Where the lifetime comes from: s-maxage, max-age, Expires, heuristic or none."""
+
+
+def http_date(t: float) -> str:
+    """``t`` as an IMF-fixdate: the Date a recipient with a clock adds to a response that has
+    none, when it caches it (RFC 9110 §6.6.1); so does a 304 that refreshes a stored one."""
+    return formatdate(t, usegmt=True)
+
+
+def with_date(headers: Headers, received: float) -> Headers:
+    """``headers``, with a Date of their receipt when they have none (RFC 9110 §6.6.1)."""
+    for n, _ in headers:
+        if n.lower() == "date":
+            return headers
+    return [*headers, ("Date", http_date(received))]
 
 
 def date_value(meta: ResponseMeta, fallback: float) -> float:
@@ -102,8 +124,7 @@ def build_entry(
     cc = meta.cc
     headers = stored_headers(resp_headers, cc)
     if meta.date is None:
-        # RFC 9110 §6.6.1: a recipient with a clock caching a response without Date adds one.
-        headers.append(("Date", formatdate(response_time, usegmt=True)))
+        headers.append(("Date", http_date(response_time)))
     if vary is None:
         vary = vary_key(meta.vary, req_headers)
     conditional: Headers = []
