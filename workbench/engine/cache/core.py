@@ -300,16 +300,14 @@ class HttpCache(CacheLookup):
             )
         return None
 
-    def serve_stale(self, entry: CachedResponse, now: float | None = None) -> Headers:
+    def serve_stale(
+        self, entry: CachedResponse, now: float | None = None, method: str = "GET"
+    ) -> Headers:
         """Count a stale response served because upstream failed; returns its headers."""
         if now is None:
             now = self._clock()
-        entry.hits += 1
-        self.memory.touch(entry)
-        self.stale += 1
-        self.bytes_served += len(entry.body)
-        self._ring.add(now, True)
-        return self.response_headers(entry, now)
+        self._count_stale(entry, method, now)
+        return response_headers(entry, now)
 
     # -- answering (see .answer) ---------------------------------------------------------------
     def response_headers(self, entry: CachedResponse, now: float | None = None) -> Headers:

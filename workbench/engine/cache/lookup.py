@@ -206,12 +206,7 @@ class CacheLookup:
         reason: str,
         revalidate: bool,
     ) -> LookupResult:
-        entry.hits += 1
-        self.memory.touch(entry)
-        self.stale += 1
-        if method == "GET":
-            self.bytes_served += len(entry.body)
-        self._ring.add(now, True)
+        self._count_stale(entry, method, now)
         return LookupResult(
             "stale",
             reason,
@@ -223,6 +218,15 @@ class CacheLookup:
             conditional_headers=list(entry.conditional) if revalidate else None,
             serve_while_revalidate=revalidate,
         )
+
+    def _count_stale(self, entry: CachedResponse, method: str, now: float) -> None:
+        """A stale response goes to a client (by permission, or because the origin failed)."""
+        entry.hits += 1
+        self.memory.touch(entry)
+        self.stale += 1
+        if method == "GET":
+            self.bytes_served += len(entry.body)
+        self._ring.add(now, True)
 
     def _miss(
         self, key: CacheKey, rcc: CacheControl, now: float, reason: str, fwd: str

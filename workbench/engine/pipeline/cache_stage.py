@@ -436,7 +436,7 @@ class CacheLayer:
     def _serve_stale(self, x: Exchange, why: str) -> None:
         st = x.cache
         entry = st.entry
-        headers = x.mode.decorate(self.cache.serve_stale(entry))
+        headers = x.mode.decorate(self.cache.serve_stale(entry, method=x.req.method))
         headers.append(("Cache-Status", cache_status(st.res, detail="stale-if-error")))
         rec = x.rec
         rec.cache = "stale"
