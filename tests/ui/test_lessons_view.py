@@ -243,7 +243,8 @@ async def test_privacy_lesson_matches_what_the_origin_receives(classroom):
         }
         tracker = lessons(app).tracker
         await wait_for(lambda: "server-sees" in tracker.completed, timeout=5)
-        await pilot.pause()
+        # The live panel shows the last record on its next refresh (not at completion).
+        await wait_for(lambda: "elite       origin got" in live_text(app), timeout=5)
         live = live_text(app)
         assert "transparent origin got X-Forwarded-For" in live
         assert "elite       origin got no header naming the client" in live
@@ -287,7 +288,7 @@ async def test_progress_is_kept_across_restarts_and_reset_with_r_twice(classroom
         await pilot.press("6")
         await pilot.pause()
         prompt = lessons(app).query_one(OptionList).get_option("at-a-glance").prompt
-        assert str(prompt).startswith("✓ 8. At a glance")
+        assert str(prompt).startswith("✓ 9. At a glance")
         await pilot.press("R")
         await pilot.pause()
         assert lessons(app).tracker.completed == {"at-a-glance"}, "one R only asks"
@@ -295,7 +296,7 @@ async def test_progress_is_kept_across_restarts_and_reset_with_r_twice(classroom
         await pilot.pause()
         assert lessons(app).tracker.completed == set()
         prompt = lessons(app).query_one(OptionList).get_option("at-a-glance").prompt
-        assert str(prompt).startswith("  8.")
+        assert str(prompt).startswith("  9.")
     assert json.loads((state_dir() / "lessons.json").read_text()) == {"completed": []}
 
 
