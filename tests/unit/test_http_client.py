@@ -14,8 +14,9 @@ import pytest
 from origin import wait_for
 from rawhttp import RawOrigin, header
 
-from workbench.engine.http.client import UpstreamError, UpstreamPool, UpstreamResponse
+from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.server import BodyStream
+from workbench.engine.http.upstream_pool import UpstreamPool
 
 
 @pytest.fixture
