@@ -148,8 +148,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._message_done = False
         self._failed = False
         self._reusable = True
-        self._head_size = 0
         self._head_raw = 0
+        self._chunk = 0
+        """Size of the read being parsed."""
         self._interim: ServerConnection | None = None
         self._interim_req: HttpRequest | None = None
         self._timeout = 30.0
@@ -236,9 +237,9 @@ class UpstreamConnection(asyncio.Protocol):
         if self._sink is not None:
             self._sink(data)
             return
-        phase = self._phase
-        if phase == _BODY and self.deadline:
+        if self._phase == _BODY and self.deadline:
             self.deadline = time.monotonic() + self._timeout
+        self._chunk = len(data)
         try:
             self.parser.feed_data(data)
             if self._new_parser:
@@ -261,7 +262,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         if 0 < self._phase <= _HEAD and not self._failed:
             # Still in the head: bound what httptools accumulates (one header can be huge).
-            self._head_raw += len(data)
+            self._head_raw += self._chunk
             if self._head_raw > self.pool.max_header_size:
                 self._fail(self._too_large())
 
@@ -301,13 +302,15 @@ class UpstreamConnection(asyncio.Protocol):
         self._resp.reason += status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        size = self._head_size = self._head_size + len(name) + len(value) + 4
-        if size > self.pool.max_header_size:
-            raise _HeadTooLarge(self._too_large())
         self._resp.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         resp = self._resp
+        limit = self.pool.max_header_size
+        if self._head_raw + self._chunk > limit and _head_size(resp.headers) > limit:
+            # Counted only when the bytes read could hold a head that large: a head that ends
+            # within one read is checked here, one spread over reads in data_received.
+            raise _HeadTooLarge(self._too_large())
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # Interim response: relay it to the client (if any), keep waiting for the final one.
@@ -316,19 +319,18 @@ class UpstreamConnection(asyncio.Protocol):
                 client.write_interim(self._interim_req, status, resp.reason, resp.headers)
             resp.headers = []
             resp.reason = ""
-            self._head_size = 0
             self._head_raw = 0
             return
         resp.status = status
         resp.keep_alive = self.parser.should_keep_alive()
         for name, value in resp.headers:
-            n = name.lower()
-            if n == "content-length":
+            size = len(name)  # compared first: most fields are neither of these two
+            if size == 14 and name.lower() == "content-length":
                 try:
                     resp.content_length = int(value)
                 except ValueError:
                     resp.content_length = None
-            elif n == "transfer-encoding" and "chunked" in value.lower():
+            elif size == 17 and name.lower() == "transfer-encoding" and "chunked" in value.lower():
                 resp.chunked = True
         if self._head_request or status in (204, 304, 101):
             resp.complete = True
@@ -443,7 +445,6 @@ class UpstreamConnection(asyncio.Protocol):
         self._message_done = False
         self._failed = False
         self._reusable = True
-        self._head_size = 0
         self._head_raw = 0
         self._interim = client
         self._interim_req = request
@@ -549,3 +550,8 @@ class UpstreamConnection(asyncio.Protocol):
 
 class _HeadTooLarge(Exception):
     pass
+
+
+def _head_size(headers: list[tuple[str, str]]) -> int:
+    """Bytes of a header block as the limit counts them (name, value, ": " and CRLF)."""
+    return sum(len(n) + len(v) + 4 for n, v in headers)
