@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from workbench.engine.http.server import BodyStream
+from workbench.engine.http.body_stream import BodyStream
 
 if TYPE_CHECKING:
     from workbench.engine.http.server import HttpRequest, ServerConnection
