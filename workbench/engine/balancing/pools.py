@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from workbench.config.model import BackendConfig, PoolConfig
 from workbench.engine.balancing.algorithms import make_balancer
-from workbench.engine.http.client import UpstreamPool
+from workbench.engine.http.upstream_pool import UpstreamPool
 from workbench.engine.observe.events import Event, EventLog  # noqa: F401 (re-exported)
 from workbench.engine.snapshot import expected_share
 

@@ -25,6 +25,11 @@ _HOST_RE = re.compile(
 ).fullmatch
 """A valid ``Host`` value: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2)."""
 
+_EXTENSION_METHOD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}) ").match
+"""A request line starting with a method llhttp does not know: any token (RFC 9110 §9.1)."""
+_PLACEHOLDER_METHOD = b"OPTIONS"
+"""What llhttp parses such a request as (a method with no special framing)."""
+
 
 class HttpRequest:
     """One parsed client request."""
@@ -80,6 +85,15 @@ class HttpRequest:
         return self._size
 
 
+MAX_SHARED_FIELDS = 32
+"""Decoded header fields a connection keeps for reuse by its next requests..."""
+MAX_SHARED_VALUE = 256
+"""...when their value is at most this long (a few KiB per connection at most)."""
+_METHODS = {
+    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT")
+}
+
+
 class RequestRejected(Exception):
     """A request this server will not take: answered with ``status`` and ``message``, then a
     close (the byte stream cannot be trusted after it)."""
@@ -93,7 +107,8 @@ class RequestRejected(Exception):
 class RequestParsing:
     """The httptools callbacks of a server connection (mixed into it).
 
-    Relies on the connection's ``parser``, ``limits``, ``transport``, its queue (``_enqueue``,
+    Relies on the connection's ``parser``, ``limits``, ``transport``, ``_fields`` (a dict for
+    :meth:`on_header`), ``_host_ok`` (the last valid Host value), its queue (``_enqueue``,
     ``_busy``, ``_queue``) and reading controls (``_pause_reading``, ``_resume_reading``).
     """
 
@@ -117,12 +132,23 @@ class RequestParsing:
         req._size += len(name) + len(value) + 4
         if req._size > self.limits.max_header_size:
             raise RequestRejected(431, "The request headers are larger than this proxy accepts.")
-        req.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # A client repeats most of its fields on every request of a connection: decode each
+        # once and share the (immutable) pair between the requests' header lists.
+        seen = self._fields
+        field = seen.get((name, value))
+        if field is None:
+            field = (name.decode("latin-1"), value.decode("latin-1"))
+            if len(value) <= MAX_SHARED_VALUE:
+                if len(seen) >= MAX_SHARED_FIELDS:
+                    seen.clear()
+                seen[(name, value)] = field
+        req.headers.append(field)
 
     def on_headers_complete(self) -> None:
         req = self._req
         parser = self.parser
-        req.method = parser.get_method().decode("ascii", "replace")
+        method = parser.get_method()
+        req.method = _METHODS.get(method) or method.decode("ascii", "replace")
         req.target = self._url.decode("latin-1")
         version = req.version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
@@ -165,8 +191,10 @@ class RequestParsing:
         if hosts != 1 and (hosts or version == "1.1"):
             # RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
             raise RequestRejected(400, "A request needs exactly one Host header.")
-        if hosts and not _HOST_RE(host):
-            raise RequestRejected(400, "The Host header is not a valid host[:port].")
+        if hosts and host is not self._host_ok:  # the same (shared) value as last time: valid
+            if not _HOST_RE(host):
+                raise RequestRejected(400, "The Host header is not a valid host[:port].")
+            self._host_ok = host
         if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         req._size = 0  # from here on: body bytes received
@@ -226,6 +254,21 @@ class RequestParsing:
             return
         self._enqueue(req)
 
+    def _extension_method(self, data: bytes) -> bool:
+        """Parse a request whose method llhttp does not know; False when ``data`` can't be one.
+
+        The request is parsed as ``OPTIONS`` by a fresh parser whose callbacks give it its own
+        method back; requests after it on the connection are parsed as usual.
+        """
+        m = _EXTENSION_METHOD(data)
+        if m is None:
+            return False
+        self.parser = httptools.HttpRequestParser(_ExtensionMethod(self, m.group(1).decode()))
+        self._req = None
+        self._url = b""
+        self.data_received(_PLACEHOLDER_METHOD + data[m.end(1) :])
+        return True
+
     def _upgrade_request(self, req: HttpRequest, rest: bytes) -> None:
         """A request with ``Upgrade``: hand it over paused, or re-parse it as plain HTTP/1.1.
 
@@ -269,3 +312,34 @@ class RequestParsing:
         lines.append("\r\n")
         self.parser = httptools.HttpRequestParser(self)
         self.data_received("".join(lines).encode("latin-1") + rest)
+
+
+class _ExtensionMethod:
+    """Parser callbacks for one request with an extension method: the connection's own, with
+    the method name put back once the head is parsed."""
+
+    __slots__ = (
+        "conn",
+        "method",
+        "on_message_begin",
+        "on_url",
+        "on_header",
+        "on_body",
+        "on_message_complete",
+    )
+
+    def __init__(self, conn: RequestParsing, method: str) -> None:
+        self.conn = conn
+        self.method: str | None = method
+        self.on_message_begin = conn.on_message_begin
+        self.on_url = conn.on_url
+        self.on_header = conn.on_header
+        self.on_body = conn.on_body
+        self.on_message_complete = conn.on_message_complete
+
+    def on_headers_complete(self) -> None:
+        conn = self.conn
+        conn.on_headers_complete()
+        if self.method is not None and conn._req is not None:
+            conn._req.method = self.method
+            self.method = None
