@@ -184,3 +184,13 @@ def test_expected_share_follows_the_algorithm_as_in_the_backends_view(
     assert "down" in line_of["web-3"]
     if algorithm in ("round_robin", "weighted_round_robin") and not layout.compact:
         assert "exp 0%" in line_of["web-3"]
+
+
+@pytest.mark.parametrize(("extra", "said"), [(1, "… 1 more origin"), (3, "… 3 more origins")])
+def test_origins_past_the_limit_are_counted(extra, said):
+    snap = snapshot(reverse=False)
+    snap["stats"]["backends"] = {
+        f"10.0.0.{i}:80": {"requests_60s": 1, "rate_10s": 1.0} for i in range(4 + extra)
+    }
+    lines = build_diagram(snap, ()).plain.split("\n")
+    assert any(line.rstrip().endswith(said) for line in lines)

@@ -225,7 +225,7 @@ def _forward(
     extra = len(origins) - len(shown)
     lines = [(f"origin:{name}", f"{name}  {_rate(s.get('rate_10s'))}") for name, s in shown]
     if extra:
-        lines.append(("", f"… {extra} more origins"))
+        lines.append(("", f"… {extra} more origin{'s' if extra > 1 else ''}"))
     if not lines:
         lines = [("", "origins: none in the last 60 s")]
     indent = 2 if layout.compact else 0
