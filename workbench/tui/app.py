@@ -19,6 +19,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.css.query import NoMatches
+from textual.markup import escape as escape_markup
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
@@ -82,7 +83,12 @@ PROJECTOR = Theme(
     warning="#ffff00",
     error="#ff4040",
     dark=True,
-    variables={"footer-key-foreground": "#ffff00", "block-cursor-background": "#ffff00"},
+    variables={
+        "footer-key-foreground": "#ffff00",
+        "block-cursor-background": "#ffff00",
+        # Black reads on every saturated button colour (white on the red one does not).
+        "button-color-foreground": "#000000",
+    },
 )
 """High contrast for beamers: pure black, white text, saturated accents."""
 
@@ -460,7 +466,8 @@ class WorkbenchApp(App[None]):
             if not self._offered(a):
                 continue
             keys = self.key_text(a)
-            help_text = a.description + (f"  [{keys}]" if keys else "")
+            # The palette reads help as markup: "[/ f]" would be a closing tag and crash it.
+            help_text = escape_markup(a.description + (f"  [{keys}]" if keys else ""))
             yield SystemCommand(a.palette_title, help_text, lambda a=a: self.run_scoped(a))
         # Textual's own commands, minus the ones the table replaces (its quit does not ask and
         # its screenshot goes to a Downloads folder that may not exist).

@@ -27,29 +27,11 @@ from workbench.tui.screens.weight import WeightScreen
 from workbench.tui.views.base import View
 from workbench.tui.widgets.bars import human_age, millis, share_bar
 from workbench.tui.widgets.nav_table import NavTable
-from workbench.tui.widgets.palette import theme_styles
+from workbench.tui.widgets.palette import STATE_ROLES, theme_styles
 
 if TYPE_CHECKING:
     from workbench.engine.control import Result
     from workbench.engine.engine import Engine
-
-STATE_ROLES: dict[str, str] = {
-    "up": "ok",
-    "down": "bad",
-    "ejected": "bad",
-    "draining": "warn",
-    "disabled": "muted",
-}
-"""The theme role that colours each backend state."""
-
-STATE_STYLES: dict[str, str] = {
-    "up": "bold green",
-    "down": "bold red",
-    "ejected": "bold magenta",
-    "draining": "bold yellow",
-    "disabled": "dim",
-}
-"""Rich styles per state, for readers not yet on :data:`STATE_ROLES` (theme colours)."""
 
 ALGORITHM_NOTES: dict[str, str] = {
     "round_robin": "each backend in turn, weights ignored",

@@ -207,7 +207,7 @@ class CacheView(View):
         text.append("\n")
         used, limit = stats.bytes, stats.max_size
         text.append("store ", style=st["bold"])
-        text.append_text(fill_bar(used, float(limit or 0), 16, st["info"]))
+        text.append_text(fill_bar(used, float(limit or 0), 16, st["info"], st["muted"]))
         text.append(f"  {stats.entries} entries · {human_bytes(used)} of {human_bytes(limit)}")
         if stats.max_object_size:
             text.append(f" · objects up to {human_bytes(stats.max_object_size)}", style=st["muted"])

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.color import Color
 from textual.containers import Grid, VerticalScroll
 from textual.events import Resize
 from textual_plotext import PlotextPlot
 
 from workbench.tui.views.base import View
+from workbench.tui.widgets.palette import theme_styles
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 REDRAW_EVERY = 1.0
 """Seconds between redraws: the history gains one sample a second."""
 COMPACT_BELOW = (120, 36)
-PALETTE = ("primary", "secondary", "accent", "success", "warning", "error")
+PALETTE = ("info", "ok", "warn", "bad", "accent", "text")
+"""Roles of the series colours, in order (text roles: readable on the theme's background)."""
 """Theme variables the series take their colours from, in order."""
 
 CHARTS: tuple[tuple[str, str], ...] = (
@@ -106,13 +107,12 @@ class ChartsView(View):
         return history.to_dict()
 
     def _colours(self) -> list[tuple[int, int, int]]:
-        variables = self.app.theme_variables
+        styles = theme_styles(self.app)
         out = []
         for name in PALETTE:
-            try:
-                out.append(Color.parse(variables[name]).rgb)
-            except Exception:  # a theme without that variable: skip the colour
-                continue
+            colour = styles[name].color
+            if colour is not None and colour.triplet is not None:
+                out.append(tuple(colour.triplet))
         return out or [(255, 255, 255)]
 
     def redraw(self) -> None:
