@@ -159,7 +159,7 @@ async def test_a_big_answer_does_not_hold_the_loop(origins, engine_factory, path
     template = eng.records_since(0, 1)[0][0]
     for _ in range(10_000):
         rec = type(template)(
-            eng.next_id(),
+            eng.recorder.next_id(),
             template.start,
             "127.0.0.1",
             "reverse",

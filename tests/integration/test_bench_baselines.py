@@ -10,7 +10,7 @@ import sys
 import aiohttp
 import pytest
 
-from workbench.devtools.bench import BARE_PROXY, NGINX_PROXY_CONF
+from workbench.devtools.bench_programs import BARE_PROXY, NGINX_PROXY_CONF
 
 
 def free_port() -> int:

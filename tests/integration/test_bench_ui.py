@@ -10,7 +10,8 @@ import time
 
 import aiohttp
 
-from workbench.devtools.bench import free_port, workbench_config
+from workbench.devtools.bench_programs import workbench_config
+from workbench.devtools.bench_run import free_port
 
 
 async def test_bench_ui_measures_under_traffic_and_reports_on_sigterm(origins, tmp_path):

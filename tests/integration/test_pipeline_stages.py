@@ -137,7 +137,9 @@ async def test_an_internal_error_is_one_sentence_and_the_record_has_the_exceptio
     from workbench.engine.pipeline.stages import make_handler
 
     eng = Engine(Config())
-    server = HttpServer(make_handler(BrokenMode(eng)), Limits(), on_error=eng.internal_error)
+    server = HttpServer(
+        make_handler(BrokenMode(eng)), Limits(), on_error=eng.recorder.internal_error
+    )
     host, port = await server.start("127.0.0.1", 0)
     try:
         async with aiohttp.ClientSession() as s, s.get(f"http://{host}:{port}/x") as r:
@@ -146,6 +148,6 @@ async def test_an_internal_error_is_one_sentence_and_the_record_has_the_exceptio
         assert "secret" not in text and "RuntimeError" not in text and len(text) < 120
         rec = eng.records_since(0, 10)[0][-1]
         assert rec.error == "RuntimeError: boom: internal detail <secret>"
-        assert eng.internal_errors == 1
+        assert eng.recorder.internal_errors == 1
     finally:
         await server.stop(0.1)

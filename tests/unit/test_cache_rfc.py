@@ -592,21 +592,12 @@ def test_range_is_ignored_for_head_and_for_non_200_entries() -> None:
     assert (status, body) == (404, b"missing")
 
 
-def test_one_background_revalidation_per_entry() -> None:
+def test_stale_while_revalidate_lookups_are_pure() -> None:
+    """Every stale hit inside the window may revalidate; the engine keeps one in flight."""
     cache, _ = make_cache()
     put(cache, [("Cache-Control", "max-age=10, stale-while-revalidate=60"), ("ETag", '"e"')])
-    first = cache.lookup("GET", URL, [], now=T0 + 20)
-    assert first.usable and first.serve_while_revalidate
-    others = [cache.lookup("GET", URL, [], now=T0 + 20 + i / 10) for i in range(49)]
-    assert all(r.usable and not r.serve_while_revalidate for r in others)
-    assert "revalidation in flight" in others[0].reason
-    cache.revalidation_done(first.entry)  # e.g. the origin failed: the next hit may try again
-    assert cache.lookup("GET", URL, [], now=T0 + 30).serve_while_revalidate
-
-
-def test_a_lost_background_revalidation_does_not_block_forever() -> None:
-    cache, _ = make_cache()
-    put(cache, [("Cache-Control", "max-age=10, stale-while-revalidate=600"), ("ETag", '"e"')])
-    assert cache.lookup("GET", URL, [], now=T0 + 20).serve_while_revalidate
-    assert not cache.lookup("GET", URL, [], now=T0 + 21).serve_while_revalidate
-    assert cache.lookup("GET", URL, [], now=T0 + 81).serve_while_revalidate
+    hits = [cache.lookup("GET", URL, [], now=T0 + 20 + i / 10) for i in range(50)]
+    assert all(r.usable and r.serve_while_revalidate for r in hits)
+    assert all(r.conditional_headers == [("If-None-Match", '"e"')] for r in hits)
+    late = cache.lookup("GET", URL, [], now=T0 + 71)
+    assert late.must_revalidate and not late.usable

@@ -10,7 +10,8 @@ from workbench.config.model import RuleConfig
 from workbench.engine.observe.records import RequestRecord
 from workbench.engine.rules.filters import parse_filter
 from workbench.engine.rules.regex import UnsafeRegexError, compile_regex
-from workbench.engine.rules.ruleset import NO_VERDICT, RuleError, RuleSet
+from workbench.engine.rules.rule import RuleError
+from workbench.engine.rules.ruleset import NO_VERDICT, RuleSet
 
 
 def rec(path: str) -> RequestRecord:

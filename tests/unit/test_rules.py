@@ -8,18 +8,16 @@ import pytest
 
 from workbench.config.model import RuleConfig
 from workbench.engine.observe.records import RequestRecord
-from workbench.engine.rules.ruleset import (
-    NO_VERDICT,
-    RuleError,
-    RuleSet,
+from workbench.engine.rules.dryrun import dry_run
+from workbench.engine.rules.edits import (
     add_rule,
-    block_page,
     delete_rule,
-    dry_run,
     move_rule,
     replace_rule,
     set_enabled,
 )
+from workbench.engine.rules.rule import RuleError
+from workbench.engine.rules.ruleset import NO_VERDICT, RuleSet, block_page
 
 
 def rc(name: str, when: str, action: str, **kw: object) -> RuleConfig:

@@ -768,7 +768,7 @@ def _check_rule(chk: _Checker, rule: RuleConfig, node: Node, path: str) -> None:
         # What the rule engine would refuse at start (a header value that cannot go on the wire,
         # a line break…) is a config problem with a position, not a traceback from `run`.
         try:
-            from workbench.engine.rules.ruleset import RuleError, compile_rule
+            from workbench.engine.rules.rule import RuleError, compile_rule
         except ImportError:  # the rule engine is optional to the loader
             return
         try:

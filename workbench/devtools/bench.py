@@ -21,415 +21,28 @@ Figures drift between runs on a shared machine; ratios within one run are what t
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import re
 import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import textwrap
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-# The fairest aiohttp pass-through we know: the low-level web.Server (no Application, router or
-# middleware machinery), one shared ClientSession without cookie handling or auto-added request
-# headers, no decompression, uvloop.
-BARE_PROXY = textwrap.dedent(
-    """
-    import asyncio, sys
-    import aiohttp
-    from aiohttp import web
-    try:
-        import uvloop; uvloop.install()
-    except ImportError:
-        pass
-    UPSTREAM = sys.argv[1]
-    PORT = int(sys.argv[2])
-    HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-           "proxy-connection", "proxy-authorization", "proxy-authenticate", "content-length"}
-    SKIP = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
-
-    async def main():
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=SKIP,
-            auto_decompress=False,
-        )
-
-        async def handler(request):
-            headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP}
-            body = await request.read() if request.can_read_body else None
-            async with session.request(request.method, UPSTREAM + request.path_qs,
-                                       headers=headers, data=body or None,
-                                       allow_redirects=False) as r:
-                data = await r.read()
-                out = {k: v for k, v in r.headers.items() if k.lower() not in HOP}
-                return web.Response(status=r.status, body=data, headers=out)
-
-        server = web.Server(handler, access_log=None)
-        runner = web.ServerRunner(server)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", PORT, backlog=1024).start()
-        print("ready", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-    """
+from workbench.devtools.bench_programs import (
+    BARE_PROXY,
+    FAST_ORIGIN,
+    MEMORY_SERVER,
+    NGINX_CONF,
+    NGINX_PROXY_CONF,
+    forward_config,
+    workbench_config,
 )
-
-# nginx as a reverse proxy: one worker, keep-alive to the origin, no cache, no access log. Without
-# a master process the one process that serves is the one whose CPU time the bench reads.
-NGINX_PROXY_CONF = """
-worker_processes 1;
-master_process off;
-daemon off;
-pid {dir}/nginx-proxy.pid;
-error_log {dir}/proxy-error.log crit;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir};
-  proxy_temp_path {dir};
-  fastcgi_temp_path {dir};
-  uwsgi_temp_path {dir};
-  scgi_temp_path {dir};
-  keepalive_requests 1000000;
-  upstream origin {{
-    server 127.0.0.1:{origin_port};
-    keepalive 64;
-    keepalive_requests 1000000;
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_buffering on;
-    }}
-  }}
-}}
-"""
-
-MEMORY_SERVER = textwrap.dedent(
-    """
-    import asyncio, sys
-    from aiohttp import web
-    try:
-        import uvloop; uvloop.install()
-    except ImportError:
-        pass
-    PORT = int(sys.argv[1]); SIZE = int(sys.argv[2])
-    BODY = b"x" * SIZE
-    async def handler(request):
-        return web.Response(body=BODY, content_type="text/plain",
-                            headers={"Cache-Control": "max-age=3600"})
-    async def main():
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", handler)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", PORT).start()
-        print("ready", flush=True)
-        await asyncio.Event().wait()
-    asyncio.run(main())
-    """
-)
-
-# A lean origin for when nginx is not installed: fixed response, httptools, keep-alive.
-FAST_ORIGIN = textwrap.dedent(
-    """
-    import asyncio, sys
-    import httptools
-    try:
-        import uvloop; uvloop.install()
-    except ImportError:
-        pass
-    PORT = int(sys.argv[1]); SIZE = int(sys.argv[2])
-    BODY = b"x" * SIZE
-    RESP = (b"HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nCache-Control: %s\\r\\n"
-            b"Content-Length: %d\\r\\n\\r\\n")
-    class P(asyncio.Protocol):
-        def connection_made(self, t):
-            self.t = t; self.p = httptools.HttpRequestParser(self); self.url = b""
-        def data_received(self, d):
-            try:
-                self.p.feed_data(d)
-            except httptools.HttpParserError:
-                self.t.close()
-        def on_url(self, u):
-            self.url = u
-        def on_message_complete(self):
-            cc = b"max-age=3600" if b"cache" in self.url else b"no-store"
-            self.t.write(RESP % (cc, SIZE) + BODY)
-    async def main():
-        loop = asyncio.get_running_loop()
-        await loop.create_server(P, "127.0.0.1", PORT, backlog=1024)
-        print("ready", flush=True)
-        await asyncio.Event().wait()
-    asyncio.run(main())
-    """
-)
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log crit;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir};
-  proxy_temp_path {dir};
-  fastcgi_temp_path {dir};
-  uwsgi_temp_path {dir};
-  scgi_temp_path {dir};
-  keepalive_requests 1000000;
-  server {{
-    listen 127.0.0.1:{port};
-    location /cache {{
-      add_header Cache-Control "max-age=3600"; root {dir}; try_files /body =404;
-      default_type text/plain;
-    }}
-    location / {{
-      add_header Cache-Control "no-store"; root {dir}; try_files /body =404;
-      default_type text/plain;
-    }}
-    location = /healthz {{ return 200 "ok"; }}
-  }}
-}}
-"""
-
+from workbench.devtools.bench_run import Proc, Result, free_port, measure, pin_to
 
 WORKBENCH_NAME = "workbench (rules, stats, health, log)"
 NGINX_NAME = "nginx reverse proxy"
 BEFORE_NAME = "workbench on the --before tree"
 BEFORE_HIT_NAME = "cache hits on the --before tree"
 FORWARD_NAME = "workbench forward proxy"
-
-
-@dataclass
-class Result:
-    name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    cpu_us: float
-    rss_mib: float
-    errors: int
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pin(core: int, pin: bool) -> list[str]:
-    if pin and shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        return ["taskset", "-c", str(core)]
-    return []
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def _rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port} after {timeout}s")
-
-
-class Proc:
-    """A child process started for the benchmark, killed on exit."""
-
-    def __init__(self, argv: list[str], port: int, env: dict | None = None) -> None:
-        self.p = subprocess.Popen(
-            argv,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
-        try:
-            _wait_port(port)
-        except RuntimeError:
-            self.stop()
-            err = self.p.stderr.read().decode(errors="replace") if self.p.stderr else ""
-            raise RuntimeError(f"{argv[-3:]} did not start: {err[-2000:]}") from None
-
-    @property
-    def pid(self) -> int:
-        # taskset execs the real program, so the pid is the program's own.
-        return self.p.pid
-
-    def stop(self) -> None:
-        if self.p.poll() is None:
-            try:
-                os.killpg(self.p.pid, signal.SIGTERM)
-                self.p.wait(5)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                os.killpg(self.p.pid, signal.SIGKILL)
-                self.p.wait()
-
-
-def run_wrk(
-    url: str, duration: float, connections: int, pin: bool, target: str | None = None
-) -> tuple[float, float, float, int, int]:
-    """(req/s, p50 ms, p99 ms, requests, errors) from wrk.
-
-    ``target``: an absolute URL sent as the request target (absolute-form, for a forward proxy
-    listening at ``url``).
-    """
-    argv = _pin(1, pin) + ["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(duration))}s"]
-    if target is not None:
-        script = Path(tempfile.mkdtemp(prefix="wrk-")) / "target.lua"
-        script.write_text(f'wrk.path = "{target}"\n')
-        argv += ["-s", str(script)]
-    argv += ["--latency", url]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-
-    def pct(label: str) -> float:
-        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
-        if not m:
-            return float("nan")
-        v, unit = float(m.group(1)), m.group(2)
-        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-
-    errs = 0
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        errs += int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        errs += sum(int(x) for x in m.groups())
-    return rps, pct("50"), pct("99"), total, errs
-
-
-async def _aio_load(
-    url: str, duration: float, connections: int, target: str | None = None
-) -> tuple[float, float, float, int, int]:
-    import aiohttp
-
-    lat: list[float] = []
-    errors = 0
-    stop_at = time.monotonic() + duration
-
-    async def worker(session):
-        nonlocal errors
-        while time.monotonic() < stop_at:
-            t0 = time.perf_counter()
-            try:
-                get = session.get(target, proxy=url) if target else session.get(url)
-                async with get as r:
-                    await r.read()
-                    if r.status >= 400:
-                        errors += 1
-            except aiohttp.ClientError:
-                errors += 1
-            lat.append(time.perf_counter() - t0)
-
-    conn = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=conn) as s:
-        t0 = time.monotonic()
-        await asyncio.gather(*(worker(s) for _ in range(connections)))
-        elapsed = time.monotonic() - t0
-    lat.sort()
-    n = len(lat)
-    p = (lambda q: lat[min(n - 1, int(q * n))] * 1000) if n else (lambda q: float("nan"))
-    return n / elapsed, p(0.5), p(0.99), n, errors
-
-
-def measure(name: str, proc: Proc | None, url: str, args, target: str | None = None) -> Result:
-    pin = not args.no_pin
-    use_wrk = shutil.which("wrk") is not None
-    load = (
-        (lambda d: run_wrk(url, d, args.connections, pin, target))
-        if use_wrk
-        else (lambda d: asyncio.run(_aio_load(url, d, args.connections, target)))
-    )
-    load(1.0)  # warm-up: connections, caches, pools
-    rounds = []
-    for _ in range(args.rounds):
-        cpu0 = _cpu_seconds(proc.pid) if proc else 0.0
-        rps, p50, p99, total, errs = load(args.duration)
-        cpu1 = _cpu_seconds(proc.pid) if proc else 0.0
-        cpu_us = (cpu1 - cpu0) / total * 1e6 if (proc and total) else float("nan")
-        rounds.append((rps, p50, p99, cpu_us, errs))
-    rss = _rss_mib(proc.pid) if proc else float("nan")
-    med = lambda i: statistics.median(r[i] for r in rounds)  # noqa: E731
-    return Result(name, med(0), med(1), med(2), med(3), rss, sum(r[4] for r in rounds))
-
-
-def forward_config(port: int, rules: int) -> str:
-    """The forward proxy with the same 10 rules, stats and records, no cache, JSON access log."""
-    rule_lines = "\n".join(
-        f'  - {{ name: r{i}, when: "~d blocked{i}.test | ~u ^/never{i}/", action: block }}'
-        for i in range(rules)
-    )
-    return (
-        f"version: 1\nforward:\n  listen: 127.0.0.1:{port}\n  cache: false\nrules:\n"
-        + (rule_lines or "  []")
-        + "\n"
-    )
-
-
-def workbench_config(origin_port: int, port: int, cache: bool, rules: int) -> str:
-    rule_lines = "\n".join(
-        f'  - {{ name: r{i}, when: "~d blocked{i}.test | ~u ^/never{i}/", action: block }}'
-        for i in range(rules)
-    )
-    return (
-        textwrap.dedent(
-            f"""\
-        version: 1
-        reverse:
-          listen: 127.0.0.1:{port}
-          cache: {str(cache).lower()}
-          routes:
-            - {{ name: all, path_prefix: /, pool: origin }}
-          pools:
-            origin:
-              algorithm: weighted_round_robin
-              backends:
-                - {{ name: origin-1, url: "http://127.0.0.1:{origin_port}", weight: 1 }}
-              health: {{ path: /healthz, interval: 1s, timeout: 1s }}
-        cache:
-          max_size: 64MiB
-        rules:
-        """
-        )
-        + (rule_lines or "  []")
-        + "\n"
-    )
 
 
 def _ui_summary(ui: Result, wb: Result | None, report: dict | None) -> str:
@@ -456,6 +69,7 @@ def _ui_summary(ui: Result, wb: Result | None, report: dict | None) -> str:
 
 
 def run_bench(args) -> int:
+    """Run the scenarios ``args.only`` names (all by default) and print the report."""
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if "ui" in only:
         only.add("workbench")  # the ui figures are relative to the headless workbench
@@ -472,12 +86,13 @@ def run_bench(args) -> int:
         (tmp / "body").write_bytes(body)
         if shutil.which("nginx"):
             (tmp / "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, port=origin_port))
-            origin = Proc(_pin(1, pin) + ["nginx", "-c", str(tmp / "nginx.conf")], origin_port)
+            origin = Proc(pin_to(1, pin) + ["nginx", "-c", str(tmp / "nginx.conf")], origin_port)
             origin_kind = "nginx"
         else:
             (tmp / "origin.py").write_text(FAST_ORIGIN)
             origin = Proc(
-                _pin(1, pin) + [py, str(tmp / "origin.py"), str(origin_port), str(args.body_size)],
+                pin_to(1, pin)
+                + [py, str(tmp / "origin.py"), str(origin_port), str(args.body_size)],
                 origin_port,
             )
             origin_kind = "built-in httptools origin"
@@ -489,7 +104,7 @@ def run_bench(args) -> int:
         )
         print(
             "pinning: "
-            + ("proxy on core 0, origin and load on core 1" if pin and _pin(0, pin) else "off")
+            + ("proxy on core 0, origin and load on core 1" if pin and pin_to(0, pin) else "off")
         )
         if want("origin"):
             results.append(measure("origin alone", None, f"http://127.0.0.1:{origin_port}/", args))
@@ -502,7 +117,7 @@ def run_bench(args) -> int:
             env: dict | None = None,
             target: str | None = None,
         ) -> Result:
-            proc = Proc(_pin(0, pin) + argv, port, env)
+            proc = Proc(pin_to(0, pin) + argv, port, env)
             procs.append(proc)
             try:
                 url = f"http://127.0.0.1:{port}{'/' if target else path}"
@@ -616,7 +231,12 @@ def run_bench(args) -> int:
         for p in procs:
             p.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    print_report(results, ui_report, as_json=bool(args.__dict__.get("json")))
+    return 0
 
+
+def print_report(results: list[Result], ui_report: dict | None, *, as_json: bool) -> None:
+    """The table of results, then the ratios that have targets (same-run figures only)."""
     print()
     print(
         f"{'scenario':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
@@ -656,6 +276,5 @@ def run_bench(args) -> int:
     ui = by.get("workbench + TUI (headless app)")
     if ui:
         print(_ui_summary(ui, wb, ui_report))
-    if args.__dict__.get("json"):
+    if as_json:
         print(json.dumps([r.__dict__ for r in results]))
-    return 0

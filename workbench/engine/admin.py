@@ -162,7 +162,7 @@ class AdminApi:
                 raise
             return _error(_http_error_text(exc, request), exc.status)
         except Exception as exc:  # an API bug must answer, not crash the engine
-            self.engine._on_error(exc)
+            self.engine.recorder.internal_error(exc)
             # The details (type, text, traceback) go to the event and server logs, not to the
             # client: they can name files, hosts or internals.
             return _error("internal error; details are in the workbench's event log", 500)

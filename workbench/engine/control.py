@@ -197,7 +197,8 @@ class Control:
 
     # -- rules ------------------------------------------------------------------------------
     def _swap_rules(self, configs: list, message: str, who: str) -> Result:
-        from workbench.engine.rules.ruleset import RuleError, RuleSet
+        from workbench.engine.rules.rule import RuleError
+        from workbench.engine.rules.ruleset import RuleSet
 
         try:
             new = RuleSet.compile(configs, previous=self.engine.ruleset)
@@ -210,11 +211,11 @@ class Control:
 
     def _rule_op(self, op: str, *args: Any, who: str = "user") -> Result:
         from workbench.config.load import ConfigError
-        from workbench.engine.rules import ruleset as rules_mod
-        from workbench.engine.rules.ruleset import RuleError
+        from workbench.engine.rules import edits
+        from workbench.engine.rules.rule import RuleError
 
         try:
-            configs = getattr(rules_mod, op)(self.engine.rule_configs, *args)
+            configs = getattr(edits, op)(self.engine.rule_configs, *args)
         except (RuleError, ConfigError, ValueError) as exc:
             return _fail(str(exc), getattr(exc, "field", None))
         return self._swap_rules(configs, f"rules: {op.replace('_', ' ')} {args[0]!r}", who)
@@ -242,7 +243,8 @@ class Control:
         cfg = self._rule_config(data, len(self.engine.rule_configs))
         if isinstance(cfg, Result):
             return cfg
-        from workbench.engine.rules.ruleset import RuleError, add_rule
+        from workbench.engine.rules.edits import add_rule
+        from workbench.engine.rules.rule import RuleError
 
         try:
             configs = add_rule(self.engine.rule_configs, cfg, index)
@@ -267,7 +269,8 @@ class Control:
         cfg = self._rule_config(data)
         if isinstance(cfg, Result):
             return cfg
-        from workbench.engine.rules.ruleset import RuleError, replace_rule
+        from workbench.engine.rules.edits import replace_rule
+        from workbench.engine.rules.rule import RuleError
 
         try:
             configs = replace_rule(self.engine.rule_configs, name, cfg)
@@ -430,10 +433,7 @@ class Control:
         order. Disabled rules say whether they *would* match; ``status`` and ``content_type``
         describe the response that response-phase rules see.
         """
-        from workbench.config.model import RULE_PHASES
-        from workbench.engine.observe.records import RequestRecord
-        from workbench.engine.rules.ruleset import FINAL_ACTIONS, _host_and_path
-        from workbench.engine.snapshot import DryRunLine
+        from workbench.engine.rules.dryrun import explain
 
         if not isinstance(method, str) or not method.strip():
             return _fail("method: expected an HTTP method such as GET", "method")
@@ -445,53 +445,9 @@ class Control:
             return _fail(
                 f"status: expected a status code from 100 to 599, got {status!r}", "status"
             )
-        if "://" not in url:
-            url = "http://" + url
-        host, path = _host_and_path(url)  # any half-typed URL: the tester runs per keystroke
-        header_list = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
-        rec = RequestRecord(
-            id=0,
-            start=0.0,
-            client="127.0.0.1",
-            proxy="reverse",
-            method=method.strip().upper(),
-            url=url,
-            host=host,
-            path=path,
-            request_headers=header_list,
+        return Result(
+            True, value=explain(self.engine.ruleset, method, url, headers, status, content_type)
         )
-        rules = list(self.engine.ruleset.rules)
-        lines: list[DryRunLine] = []
-        answered_by: str | None = None
-        for phase in RULE_PHASES:
-            if phase == "response":
-                rec.status = status if status is not None else 200
-                rec.content_type = content_type or None
-                if content_type:
-                    rec.response_headers = [("Content-Type", content_type)]
-            stopped_by: str | None = answered_by
-            for rule in (r for r in rules if r.config.phase == phase):
-                cfg = rule.config
-                if stopped_by is not None:
-                    lines.append(DryRunLine(cfg.name, phase, "not reached", stopped_by))
-                    continue
-                try:
-                    matches = bool(rule.filter(rec))
-                except Exception:  # a filter that cannot judge a made-up request
-                    matches = False
-                if not cfg.enabled:
-                    verdict = "disabled, would match" if matches else "disabled"
-                    lines.append(DryRunLine(cfg.name, phase, verdict))
-                    continue
-                if not matches:
-                    lines.append(DryRunLine(cfg.name, phase, "no match"))
-                    continue
-                lines.append(DryRunLine(cfg.name, phase, "fires"))
-                if cfg.action in FINAL_ACTIONS:
-                    stopped_by = cfg.name
-                    if cfg.action != "allow" and phase == "request":
-                        answered_by = cfg.name
-        return Result(True, value=tuple(lines))
 
     # -- marks --------------------------------------------------------------------------------
     def mark(self, record_id: int, marked: bool = True) -> Result:

@@ -1,10 +1,12 @@
-"""The Engine: owns the listeners and the live state, and exposes snapshots and control."""
+"""The Engine: lifecycle of the listeners, sweepers and background tasks around the live state.
+
+Recording lives in :mod:`workbench.engine.observe.recorder`, snapshot building in
+:mod:`workbench.engine.snapshot`, every change in :mod:`workbench.engine.control`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
 import time
 from typing import Any
 
@@ -13,15 +15,20 @@ from workbench.engine.balancing.health import HealthChecker
 from workbench.engine.balancing.pools import EventLog, Pool
 from workbench.engine.cache import HttpCache
 from workbench.engine.http.client import UpstreamPool
-from workbench.engine.http.server import HttpServer, ServerConnection
+from workbench.engine.http.server import HttpServer
 from workbench.engine.observe.history import History
-from workbench.engine.observe.records import RecordLog, RequestRecord
+from workbench.engine.observe.recorder import Recorder
+from workbench.engine.observe.records import RecordLog
 from workbench.engine.observe.stats import Stats
 from workbench.engine.pipeline.cache_stage import CacheLayer
 from workbench.engine.rules.ruleset import RuleSet
-from workbench.engine.snapshot import CacheEntryView, EngineSnapshot, cache_entries
-
-log = logging.getLogger("workbench.engine")
+from workbench.engine.snapshot import (
+    CacheEntryView,
+    EngineSnapshot,
+    cache_entries,
+    metrics_data,
+    state_data,
+)
 
 
 class Engine:
@@ -40,6 +47,8 @@ class Engine:
         self.history = History()
         """Five minutes of per-second samples for the charts (filled by the sweeper)."""
         self.events = EventLog()
+        self.recorder = Recorder(self.records, self.stats, self.events)
+        """Record ids, finishing records, error counts (bind its methods once, off the hot path)."""
         self.ruleset = RuleSet.compile(list(config.rules))
         self.rule_configs = list(config.rules)
         self.cache = HttpCache.from_config(config.cache)
@@ -50,12 +59,9 @@ class Engine:
         self.checkers: list[HealthChecker] = []
         self.reverse = None
         self.forward = None
-        self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self.started_at = 0.0
-        self.internal_errors = 0
-        self.bad_requests = 0
         from workbench.engine.hold import HoldPoint
 
         self.hold = HoldPoint(config.hold)
@@ -104,8 +110,8 @@ class Engine:
             server = HttpServer(
                 self.reverse.handle,
                 cfg.reverse.limits,
-                on_error=self._on_error,
-                on_bad_request=self._on_bad_request,
+                on_error=self.recorder.internal_error,
+                on_bad_request=self.recorder.bad_request_recorder("reverse"),
             )
             host, port = await server.start(
                 cfg.reverse.listen.host, cfg.reverse.listen.port, ssl_ctx
@@ -125,8 +131,8 @@ class Engine:
             server = HttpServer(
                 self.forward.handle,
                 cfg.forward.limits,
-                on_error=self._on_error,
-                on_bad_request=self._on_bad_request,
+                on_error=self.recorder.internal_error,
+                on_bad_request=self.recorder.bad_request_recorder("forward"),
             )
             host, port = await server.start(cfg.forward.listen.host, cfg.forward.listen.port)
             self.servers["forward"] = server
@@ -176,162 +182,26 @@ class Engine:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def internal_error(self, exc: BaseException) -> None:
-        """Count and log a bug met while handling a request (never shown to the client)."""
-        self.internal_errors += 1
-        self.events.add("error", f"internal error: {type(exc).__name__}: {exc}")
-        log.exception("internal error", exc_info=exc)
-
-    _on_error = internal_error
-
-    def _on_bad_request(self, conn: ServerConnection, status: int, message: str) -> None:
-        self.bad_requests += 1
-        proxy = (
-            "forward"
-            if self.forward is not None and conn.server is self.servers.get("forward")
-            else "reverse"
-        )
-        rec = RequestRecord(self.next_id(), time.time(), conn.client_ip, proxy, "-", "-", "", "")
-        rec.status = status
-        rec.error = message
-        rec.step("parse", str(status), message)
-        self.stats.observe(proxy, None, status, 0.0, True, 0)
-        self.records.append(rec)
-
-    # -- hot-path helpers -------------------------------------------------------------------
-    def next_id(self) -> int:
-        return next(self._ids)
-
-    def finish(self, rec: RequestRecord, start_mono: float) -> None:
-        """Close a record: timings, stats, ring buffer. O(1)."""
-        rec.t_total = time.monotonic() - start_mono
-        status = rec.status
-        self.stats.observe(
-            rec.proxy,
-            rec.backend,
-            status,
-            rec.t_total,
-            rec.error is not None or status is None or status >= 500,
-            rec.bytes_out,
-        )
-        self.records.append(rec)
-
     # -- reading ----------------------------------------------------------------------------
     def records_since(self, cursor: int = 0, limit: int = 1000):
+        """Records after ``cursor``, as :meth:`RecordLog.records_since`."""
         return self.records.records_since(cursor, limit)
 
     def metrics_state(self) -> dict[str, Any]:
         """Input for :func:`workbench.engine.observe.metrics.render_metrics`."""
-        prom = self.stats.prometheus_state()
-        counters = prom["backend_counters"]
-        backends = []
-        for pool in self.pools.values():
-            for b in pool.backends.values():
-                c = counters.get(b.name, {})
-                backends.append(
-                    {
-                        "pool": pool.name,
-                        "backend": b.name,
-                        "requests": c.get("requests", 0),
-                        "errors": c.get("errors", 0),
-                        "inflight": b.inflight,
-                        "state": b.state,
-                        "weight": b.weight,
-                    }
-                )
-        return {
-            "proxies": prom["proxies"],
-            "backends": backends,
-            "cache": self.cache.stats() if self.cache is not None else None,
-            "rules": {r.config.name: r.hits for r in self.ruleset.rules},
-            "records_dropped": self.records.dropped,
-        }
+        return metrics_data(self)
 
     def snapshot(self) -> EngineSnapshot:
         """Typed, frozen view of everything the UI shows (also a read-only mapping of the dict)."""
         return EngineSnapshot.from_dict(self.snapshot_data())
 
+    def snapshot_data(self) -> dict[str, Any]:
+        """Plain-data view of everything the UI and the admin API show (JSON-ready)."""
+        return state_data(self)
+
     def cache_entries(self, limit: int = 200) -> tuple[CacheEntryView, ...]:
         """The most recently used cache entries (each variant of a URL separately)."""
         return cache_entries(self.cache.entries(limit=limit) if self.cache is not None else ())
-
-    def snapshot_data(self) -> dict[str, Any]:
-        """Plain-data view of everything the UI and the admin API show (JSON-ready)."""
-        stats = self.stats.snapshot(
-            pools={name: list(p.backends) for name, p in self.pools.items()}
-        )
-        backend_stats = stats.get("backends", {})
-        pools = {}
-        for name, pool in self.pools.items():
-            p = pool.to_dict()
-            for b in p["backends"]:
-                bs = backend_stats.get(b["name"], {})
-                b["stats"] = bs
-                b["actual_share"] = bs.get("share_60s", 0.0) or 0.0
-            pools[name] = p
-        rules = [
-            {
-                "name": r.config.name,
-                "when": r.config.when,
-                "phase": r.config.phase,
-                "action": r.config.action,
-                "enabled": r.config.enabled,
-                "hits": r.hits,
-                "status": r.config.status,
-                "location": r.config.location,
-                "header": r.config.header,
-                "value": r.config.value,
-                "delay": r.config.delay,
-            }
-            for r in self.ruleset.rules
-        ]
-        return {
-            "time": time.time(),
-            "started_at": self.started_at,
-            "listeners": dict(self.listeners),
-            "stats": stats,
-            "pools": pools,
-            "rules": rules,
-            "cache": {**self.cache.stats(), "collapsed": self.cache_layer.collapsed},
-            "records": {
-                "total": self.records.total,
-                "stored": len(self.records),
-                "dropped": self.records.dropped,
-                "capacity": self.records.capacity,
-            },
-            "events": [
-                {"time": e.time, "kind": e.kind, "message": e.message, "who": e.who}
-                for e in self.events.recent(50)
-            ],
-            "errors": {"internal": self.internal_errors, "bad_requests": self.bad_requests},
-            "proxies": {
-                "reverse": {"cache": self.reverse.cache_enabled} if self.reverse else None,
-                "forward": (
-                    {
-                        "cache": self.forward.cache_enabled,
-                        "privacy": self.forward.privacy,
-                        "tunnels": len(self.forward.tunnels),
-                        "intercept": (
-                            self.forward.intercept.snapshot() if self.forward.intercept else None
-                        ),
-                    }
-                    if self.forward
-                    else None
-                ),
-            },
-            "demo": self._demo_snapshot(),
-            "hold": self.hold.summary(),
-        }
-
-    def _demo_snapshot(self) -> dict[str, Any] | None:
-        demo = self.demo
-        if demo is None:
-            return None
-        traffic = demo.traffic
-        return {
-            "traffic": traffic.counters() if traffic is not None else None,
-            "backends": demo.faults.state(),
-        }
 
 
 def _fmt_host(host: str) -> str:

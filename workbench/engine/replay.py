@@ -196,7 +196,7 @@ class Replayer:
         if len(eng.replays) >= MAX_PENDING:
             raise ReplayError("too many replays in flight; try again shortly", "id", 429)
         token = secrets.token_hex(12)
-        new_id = eng.next_id()
+        new_id = eng.recorder.next_id()
         eng.replays[token] = (rec.id, new_id)
         eng.spawn(self._send(plan, listener, token, rec.id))
         return new_id

@@ -84,9 +84,6 @@ from workbench.engine.observe.records import Headers
 
 __all__ = ["HttpCache", "LookupResult", "StoreResult"]  # the results live in .status
 
-BACKGROUND_REVALIDATION_TIMEOUT = 60.0
-"""A background revalidation not reported done by then no longer blocks the next one."""
-
 _NOT_MODIFIED_FIELDS = frozenset(
     {"cache-control", "content-location", "date", "etag", "expires", "vary", "last-modified"}
 )
@@ -251,20 +248,16 @@ class HttpCache:
                     False,
                 )
             if entry.swr is not None and not entry.forbid_stale and stale_for <= entry.swr:
-                # One background revalidation per entry at a time, however many stale hits.
-                revalidate = now >= entry.revalidating_until
-                if revalidate:
-                    entry.revalidating_until = now + BACKGROUND_REVALIDATION_TIMEOUT
+                # The engine starts one revalidation unless one is in flight already.
                 return self._serve_stale_now(
                     entry,
                     key,
                     method,
                     remaining,
                     now,
-                    f"stale: {_expired(entry, stale_for)}, "
-                    + ("served while revalidating" if revalidate else "revalidation in flight")
-                    + f" (stale-while-revalidate={entry.swr})",
-                    revalidate,
+                    f"stale: {_expired(entry, stale_for)}, served"
+                    f" (stale-while-revalidate={entry.swr})",
+                    True,
                 )
             why = _expired(entry, stale_for)
 
@@ -628,11 +621,6 @@ class HttpCache:
                 entry, resp_headers, request_time, response_time, False, targeted=targeted
             )
         return None
-
-    @staticmethod
-    def revalidation_done(entry: CachedResponse) -> None:
-        """A background revalidation of ``entry`` ended (however): the next may start."""
-        entry.revalidating_until = 0.0
 
     def serve_stale(self, entry: CachedResponse, now: float | None = None) -> Headers:
         """Count a stale response served because upstream failed; returns its headers."""

@@ -62,8 +62,6 @@ class CachedResponse:
     """The stored fields include Set-Cookie (the Cache view marks such entries)."""
     targeted: str | None = None
     """The targeted field (RFC 9213) whose directives decided this entry, if any."""
-    revalidating_until: float = 0.0
-    """A background revalidation is in flight until then (wall clock); 0: none."""
     heuristic: bool = field(init=False)
     client_headers: dict[Any, tuple[Headers, Headers]] = field(init=False, default_factory=dict)
     """Memo for the engine: per proxy, (stored headers, the client-ready copy made from them)."""

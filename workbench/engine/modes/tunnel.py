@@ -154,4 +154,4 @@ class Tunnel:
             t.close()
         self.client.close()
         self.closed.set_result(None)
-        self.proxy.engine.finish(rec, self.start_mono)
+        self.proxy.engine.recorder.finish(rec, self.start_mono)

@@ -2,10 +2,13 @@
 
 ``lookup`` (before upstream) answers hits synchronously by putting the stored response on the
 exchange, so the response rules and the respond stage run as plain calls (no coroutine on a hit).
-On a miss it prepares revalidation and collapses concurrent misses for the same key: one request
-goes upstream, the rest wait for it and are then answered from the cache. ``after_upstream``
-turns a 304 or a failure into the stored (or stale) copy; ``store`` decides storability before
-the relay and ``commit`` stores the body the relay collected.
+Single flight: at most one fetch per (proxy, collapse key) is in flight — a miss, a stale entry's
+revalidation, or a stale-while-revalidate background refresh. Concurrent requests for the same
+key wait for it (bounded) and all get its result: the response it stored or refreshed, or its
+failure, to which each waiter applies its own stale-if-error rules. ``after_upstream`` is the one
+place a revalidation's answer is judged (304 → refreshed entry, failure or 5xx → stale if
+allowed), for clients and background refreshes alike; ``store`` decides storability before the
+relay and ``commit`` stores the body the relay collected.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 from workbench.engine.cache import HttpCache, LookupResult, cache_status, is_unsafe
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.observe.records import Headers, RequestRecord
-from workbench.engine.pipeline.actions import answer
+from workbench.engine.pipeline.actions import answer, answer_error
 from workbench.engine.pipeline.exchange import DONE, Exchange
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
 COLLAPSE_WAIT = 30.0
-"""Longest a collapsed request waits for the one fetching before going upstream itself."""
+"""Least time a collapsed request waits for the one fetching before going upstream itself (the
+wait grows with the upstream timeout, so a waiter outlasts the fetch it waits for)."""
 
 
 async def read_all(resp: UpstreamResponse, limit: int) -> bytes | None:
@@ -53,9 +57,26 @@ def _stored_length(headers: Headers) -> int | None:
 
 
 class CacheState:
-    """What the cache stage knows about one exchange that went past the lookup."""
+    """What the cache stage knows about one exchange that went past the lookup.
 
-    __slots__ = ("layer", "res", "entry", "stale_ok", "key", "t0", "t1", "url", "targeted")
+    The fetch that owns a collapse key leaves its outcome here for the requests waiting on it:
+    ``answered`` (a response came), ``fresh`` (the entry a 304 refreshed) or ``failure``.
+    """
+
+    __slots__ = (
+        "layer",
+        "res",
+        "entry",
+        "stale_ok",
+        "key",
+        "t0",
+        "t1",
+        "url",
+        "targeted",
+        "answered",
+        "fresh",
+        "failure",
+    )
 
     def __init__(self, layer: CacheLayer, res: LookupResult | None, url: str) -> None:
         self.layer = layer
@@ -70,6 +91,10 @@ class CacheState:
         self.t1 = 0.0
         self.targeted = False
         """RFC 9213 targeted fields apply (the reverse proxy's cache)."""
+        self.answered = False
+        self.fresh: Any = None
+        self.failure: UpstreamError | int | None = None
+        """Why the fetch failed: the upstream error, or the 5xx status of a revalidation."""
 
 
 class CacheLayer:
@@ -78,7 +103,7 @@ class CacheLayer:
     def __init__(self, engine: Engine, cache: HttpCache) -> None:
         self.engine = engine
         self.cache = cache
-        self.inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self.inflight: dict[tuple[str, str], asyncio.Future[CacheState]] = {}
         """Fetches in progress, by (proxy, collapse key). Per proxy, because the forward proxy
         may fetch a URL through this engine's own reverse proxy: with one shared map, the
         reverse request would wait for the forward request that is waiting for it."""
@@ -111,7 +136,7 @@ class CacheLayer:
             rec.step("cache", rec.cache.upper(), res.reason)
             self._serve(x, res.entry, cache_status(res), res)
             if res.serve_while_revalidate:
-                self.engine.spawn(self._background_revalidate(x, res))
+                self._revalidate_in_background(x, res)
             return None
         key = self._collapse_key(rec, method, url, req, res)
         if key is not None and key in self.inflight:
@@ -120,28 +145,87 @@ class CacheLayer:
         return None
 
     def _collapse_key(self, rec, method, url, req, res) -> tuple[str, str] | None:
-        if res.status != "miss":
+        """Misses, and revalidations the entry's own staleness asks for, may share one fetch.
+
+        A client that insists on validation itself (no-cache, max-age, min-fresh) goes on its own.
+        """
+        if res.status != "miss" and not (
+            res.must_revalidate and res.fwd == "stale" and res.entry is not None
+        ):
             return None
         key = self.cache.collapse_key(method, url, req.headers)
         return None if key is None else (rec.proxy, key)
 
-    async def _wait(self, x: Exchange, key: tuple[str, str]) -> None:
+    def _wait_bound(self, x: Exchange) -> float:
+        """How long a waiter waits: at least as long as the fetch it waits for may take."""
+        try:
+            return max(COLLAPSE_WAIT, 2.0 * x.mode.timeout(x) + 5.0)
+        except AttributeError:  # no destination to ask
+            return COLLAPSE_WAIT
+
+    async def _wait(self, x: Exchange, key: tuple[str, str]) -> Any:
+        """Wait for the fetch in flight for ``key`` and answer with its result."""
         rec = x.rec
         req = x.req
         rec.step("cache", "WAIT", "the same URL is being fetched: waiting for that response")
-        try:
-            await asyncio.wait_for(asyncio.shield(self.inflight[key]), COLLAPSE_WAIT)
-        except (TimeoutError, asyncio.CancelledError):
-            pass
-        again = self.cache.lookup(req.method, rec.url, req.headers)
-        if again.usable:
-            self.collapsed += 1
-            rec.cache = "hit"
-            rec.step("cache", "HIT", "collapsed: answered from the response just stored")
-            self._serve(x, again.entry, cache_status(again, collapsed=True), again)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_bound(x)
+        while True:
+            fut = self.inflight.get(key)
+            owner: CacheState | None = None
+            if fut is not None:
+                try:
+                    owner = await asyncio.wait_for(
+                        asyncio.shield(fut), max(0.0, deadline - loop.time())
+                    )
+                except (TimeoutError, asyncio.CancelledError):
+                    rec.step("cache", "WAIT", "gave up waiting: going upstream itself")
+            again = self.cache.lookup(req.method, rec.url, req.headers)
+            if again.usable:
+                self.collapsed += 1
+                rec.cache = "hit"
+                rec.step("cache", "HIT", "collapsed: answered from the response just stored")
+                self._serve(x, again.entry, cache_status(again, collapsed=True), again)
+                return None
+            if owner is not None:
+                if owner.fresh is not None and again.entry is owner.fresh:
+                    # Validated by the origin while this request waited (a no-cache entry).
+                    self.collapsed += 1
+                    rec.cache = "revalidated"
+                    rec.step("cache", "REVALIDATED", "collapsed: the origin just answered 304")
+                    status = cache_status(again, fwd_status=304, collapsed=True)
+                    self._serve(x, owner.fresh, status, again)
+                    return None
+                if owner.failure is not None:
+                    return self._share_failure(x, again, owner.failure)
+                vanished = not owner.answered
+            else:
+                vanished = False
+            key2 = self._collapse_key(rec, req.method, rec.url, req, again)
+            if vanished and key2 is not None and key2 in self.inflight:
+                continue  # its client left before an answer: wait for the next one instead
+            self._miss(x, again, key2)
             return None
-        self._miss(x, again, self._collapse_key(rec, req.method, rec.url, req, again))
-        return None
+
+    def _share_failure(self, x: Exchange, res: LookupResult, failure: UpstreamError | int) -> Any:
+        """The fetch this request waited for failed: stale if this request allows it, else the
+        same failure (never one more attempt per waiter)."""
+        rec = x.rec
+        why = str(failure) if isinstance(failure, UpstreamError) else f"origin answered {failure}"
+        if res.entry is not None and res.must_revalidate and res.can_serve_stale_on_error:
+            st = CacheState(self, res, rec.url)
+            st.entry = res.entry
+            x.cache = st
+            self._serve_stale(x, f"the fetch this request waited for failed ({why})")
+            return None
+        rec.cache = "miss"
+        rec.step("cache", "FAILED", f"the fetch this request waited for failed: {why}")
+        if isinstance(failure, UpstreamError):
+            return answer_error(x, failure)
+        rec.error = why
+        return answer(
+            x, failure, f"The origin answered {failure} to the request this one waited for.\n"
+        )
 
     def _miss(self, x: Exchange, res: LookupResult, key: tuple[str, str] | None) -> None:
         rec = x.rec
@@ -169,39 +253,63 @@ class CacheLayer:
         """The exchange is over: wake the requests that waited for its fetch."""
         st = x.cache
         if st is not None and st.key is not None:
-            fut = self.inflight.pop(st.key, None)
-            st.key = None
-            if fut is not None and not fut.done():
-                fut.set_result(None)
+            if x.resp is not None:
+                st.answered = True
+            elif st.failure is None and x.error is not None:
+                st.failure = x.error
+            self._settle(st)
+
+    def _settle(self, st: CacheState) -> None:
+        """The outcome of ``st``'s fetch is known: hand it to every waiter (once)."""
+        key = st.key
+        if key is None:
+            return
+        st.key = None
+        fut = self.inflight.pop(key, None)
+        if fut is not None and not fut.done():
+            fut.set_result(st)
 
     # -- after upstream (revalidation) ------------------------------------------------------
     def after_upstream(self, x: Exchange) -> Any:
         """A revalidation's outcome: 304 → the refreshed entry; failure or 5xx → stale if allowed.
 
-        Returns None to go on (with the entry or the upstream response on the exchange), or
-        :data:`DONE` when the failure is not the cache's to cover (the caller answers it).
+        The one judge of a revalidation, for a client's request and for a background refresh
+        (``x.conn`` None: nothing is served). Returns None to go on (with the entry or the
+        upstream response on the exchange), or :data:`DONE` when the failure is not the cache's
+        to cover (the caller answers it).
         """
         st = x.cache
         rec = x.rec
         resp = x.resp
+        client = x.conn is not None
         if resp is None:
-            if not st.stale_ok:
+            st.failure = x.error
+            self._settle(st)
+            if not (client and st.stale_ok):
                 return DONE
             self._serve_stale(x, str(x.error))
             x.error = None
             return None
+        st.answered = True
         if resp.status == 304:
             x.release()
             x.resp = None
-            fresh = self.cache.refresh(st.entry, resp.headers, st.t0, time.time())
+            fresh = self.cache.refresh(st.entry, resp.headers, st.t0, time.time(), client)
+            st.fresh = fresh
+            self._settle(st)
+            rec.status = 304
             rec.cache = "revalidated"
             rec.step("cache", "REVALIDATED", "origin answered 304: stored headers refreshed")
-            self._serve(x, fresh, cache_status(st.res, fwd_status=304), st.res)
+            if client:
+                self._serve(x, fresh, cache_status(st.res, fwd_status=304), st.res)
             return None
-        if st.stale_ok and resp.status >= 500:
-            x.release()
-            x.resp = None
-            self._serve_stale(x, f"origin answered {resp.status}")
+        if resp.status >= 500:
+            st.failure = resp.status
+            self._settle(st)
+            if client and st.stale_ok:
+                x.release()
+                x.resp = None
+                self._serve_stale(x, f"origin answered {resp.status}")
         return None
 
     # -- stage: cache store -----------------------------------------------------------------
@@ -339,15 +447,33 @@ class CacheLayer:
         x.out_headers = headers
         x.body = entry.body
 
-    async def _background_revalidate(self, x: Exchange, res: LookupResult) -> None:
-        """stale-while-revalidate: refresh the entry without keeping the client waiting."""
+    def _revalidate_in_background(self, x: Exchange, res: LookupResult) -> None:
+        """stale-while-revalidate: start one refresh of the entry unless one is in flight."""
+        rec = x.rec
+        key = self.cache.collapse_key(x.req.method, rec.url, x.req.headers)
+        if key is None:
+            return
+        key2 = (rec.proxy, key)
+        if key2 in self.inflight:
+            rec.step("cache", "REVALIDATE", "a revalidation is already in flight")
+            return
+        rec.step("cache", "REVALIDATE", "one background revalidation started")
+        st = CacheState(self, res, rec.url)
+        st.entry = res.entry
+        st.targeted = rec.proxy == "reverse"
+        st.key = key2
+        self.inflight[key2] = asyncio.get_running_loop().create_future()
+        self.engine.spawn(self._background_revalidate(x, st))
+
+    async def _background_revalidate(self, x: Exchange, st: CacheState) -> None:
+        """Refresh ``st.entry`` without a client: the same fetch and judgement as a client's."""
         from workbench.engine.pipeline.upstream import fetch
 
         eng = self.engine
         client = x.rec
         req = x.req
         rec = RequestRecord(
-            eng.next_id(),
+            eng.recorder.next_id(),
             time.time(),
             client.client,
             client.proxy,
@@ -365,39 +491,25 @@ class CacheLayer:
         bx.authority = x.authority
         bx.headers = list(x.headers)
         bx.forwarded = x.forwarded
-        bx.extra = res.conditional_headers
+        bx.extra = st.res.conditional_headers
+        bx.cache = st
         start = time.monotonic()
-        t0 = time.time()
+        st.t0 = time.time()
         try:
-            await fetch(bx)
+            await fetch(bx)  # judged by after_upstream: 304 refreshes, a failure is recorded
             resp = bx.resp
             if resp is None:
-                rec.error = str(bx.error) if bx.error is not None else "no response"
+                if st.failure is not None:
+                    rec.error = str(st.failure)
                 return
             rec.status = resp.status
-            t1 = time.time()
-            if resp.status == 304:
-                self.cache.refresh(res.entry, resp.headers, t0, t1, served=False)
-                rec.cache = "revalidated"
-                rec.step("cache", "REVALIDATED", "entry refreshed by a 304")
-                return
+            st.t1 = time.time()
             body = await read_all(resp, self.cache.memory.max_object_size)
-            if body is not None:
-                stored = self.cache.store(
-                    req.method,
-                    client.url,
-                    req.headers,
-                    resp.status,
-                    resp.headers,
-                    body,
-                    t0,
-                    t1,
-                    targeted=client.proxy == "reverse",
-                )
-                rec.step("cache", "STORE" if stored else "NO STORE", stored.reason)
+            self.commit(bx, resp.status, resp.headers, body)
         except (ConnectionError, UpstreamError) as exc:
             rec.error = str(exc)
+            st.failure = st.failure or UpstreamError("reset", str(exc), retryable=False)
         finally:
-            self.cache.revalidation_done(res.entry)
+            self.release(bx)
             bx.release()
-            eng.finish(rec, start)
+            eng.recorder.finish(rec, start)

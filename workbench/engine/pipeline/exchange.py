@@ -99,7 +99,15 @@ def new_record(
 ) -> RequestRecord:
     """The one record setup for every mode."""
     rec = RequestRecord(
-        engine.next_id(), req.start, conn.client_ip, proxy, req.method, url, host, path, req.headers
+        engine.recorder.next_id(),
+        req.start,
+        conn.client_ip,
+        proxy,
+        req.method,
+        url,
+        host,
+        path,
+        req.headers,
     )
     if engine.replays:  # a replay in flight: is this it? (see engine/replay.py)
         claim(engine, req, rec)

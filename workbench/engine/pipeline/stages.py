@@ -162,7 +162,8 @@ def make_handler(
 ) -> Callable[[HttpRequest, ServerConnection], Awaitable[None]]:
     """The listener's request handler for ``mode``: one coroutine per request, stages inline."""
     engine = mode.engine
-    finish = engine.finish
+    finish = engine.recorder.finish
+    internal_error = engine.recorder.internal_error
     begin = mode.exchange
     tunnel = tunnel_stages or STAGES
 
@@ -179,7 +180,7 @@ def make_handler(
             rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
             conn.close()
         except Exception as exc:  # a bug: the client gets a sentence, the record the detail
-            engine.internal_error(exc)
+            internal_error(exc)
             answer_internal(x, exc)
         finally:
             if x.up is not None:

@@ -1,4 +1,4 @@
-"""Rules: ordered (filter, action) pairs that both proxies evaluate on every request.
+"""Rule sets: ordered (filter, action) pairs that both proxies evaluate on every request.
 
 A :class:`RuleSet` is compiled once from the config and never changes; the engine swaps in a new one
 when the user edits the rules, so a request in flight finishes on the set it started with.
@@ -8,102 +8,24 @@ rules run in order, skipping disabled ones and those of the other phase. The fir
 ``block``, ``redirect`` or ``allow`` decides and stops (``allow`` means "stop evaluating, proceed
 normally"). ``set_header``, ``remove_header``, ``delay`` and ``tag`` apply and evaluation goes on.
 
-The control helpers at the bottom (:func:`add_rule`, :func:`move_rule`, …) are pure functions over
-lists of :class:`RuleConfig`: they return a new list or raise :class:`RuleError`.
+One rule and its validation: :mod:`.rule`; edits to the rule list: :mod:`.edits`; what rules would
+do for a made-up request: :mod:`.dryrun`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import html
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
-from workbench.config.model import RULE_ACTIONS, RULE_PHASES, RuleConfig
+from workbench.config.model import RULE_PHASES, RuleConfig
 from workbench.engine.observe.records import RequestRecord
-from workbench.engine.rules.filters import (
-    Filter,
-    FilterSyntaxError,
-    Predicate,
-    begin_evaluation,
-    end_evaluation,
-    parse_filter,
-)
+from workbench.engine.rules.filters import Predicate, begin_evaluation, end_evaluation
+from workbench.engine.rules.rule import FINAL_ACTIONS, Rule, RuleError, compile_rule
 
-__all__ = [
-    "FINAL_ACTIONS",
-    "MAX_DELAY",
-    "Rule",
-    "RuleError",
-    "RuleSet",
-    "Verdict",
-    "add_rule",
-    "block_page",
-    "compile_rule",
-    "delete_rule",
-    "dry_run",
-    "move_rule",
-    "replace_rule",
-    "set_enabled",
-]
-
-FINAL_ACTIONS = frozenset({"block", "allow", "redirect"})
-"""Actions that end evaluation of the phase when their rule matches."""
-
-MAX_DELAY = 600.0
-"""Longest delay a rule may add, in seconds; longer ones would only trip every timeout."""
-
-# RFC 9110 token characters: what a header name may contain.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-class RuleError(ValueError):
-    """A rule that cannot be compiled, or a control edit that cannot be applied.
-
-    ``index`` is the rule's position (``None`` when the edit names no position), ``field`` the
-    dotted name of the offending field (``when``, ``status``, …), ``column`` the 1-based column in
-    the ``when`` expression for filter syntax errors.
-    """
-
-    def __init__(
-        self,
-        index: int | None,
-        field: str,
-        message: str,
-        *,
-        name: str | None = None,
-        column: int | None = None,
-    ) -> None:
-        self.index = index
-        self.field = field
-        self.message = message
-        self.name = name
-        self.column = column
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = []
-        if self.index is not None:
-            where.append(f"rules[{self.index}]")
-        if self.name:
-            where.append(repr(self.name))
-        prefix = f"rule {' '.join(where)}: " if where else ""
-        col = f"col {self.column}: " if self.column is not None else ""
-        return f"{prefix}{self.field}: {col}{self.message}"
-
-
-@dataclass(slots=True, eq=False)
-class Rule:
-    """One compiled rule; ``hits`` counts the requests it matched (all-time, carried on edits)."""
-
-    config: RuleConfig
-    filter: Filter
-    hits: int = 0
+__all__ = ["NO_VERDICT", "RuleSet", "Verdict", "block_page"]
 
 
 @dataclass(slots=True)
@@ -380,95 +302,6 @@ class RuleSet:
         return verdict
 
 
-def compile_rule(
-    cfg: RuleConfig, index: int | None = None, *, filter: Filter | None = None
-) -> Rule:
-    """Validate one rule config and compile its filter; raises :class:`RuleError`.
-
-    ``filter`` skips re-parsing when the caller already holds the compiled ``when``.
-    """
-
-    def fail(fld: str, message: str, column: int | None = None) -> RuleError:
-        return RuleError(index, fld, message, name=cfg.name or None, column=column)
-
-    if not isinstance(cfg.name, str) or not cfg.name.strip():
-        raise fail("name", "a rule needs a name")
-    if cfg.action not in RULE_ACTIONS:
-        hint = difflib.get_close_matches(str(cfg.action), RULE_ACTIONS, n=1)
-        extra = f" (did you mean {hint[0]}?)" if hint else ""
-        raise fail(
-            "action", f"expected one of {', '.join(RULE_ACTIONS)}, got {cfg.action!r}{extra}"
-        )
-    if cfg.phase not in RULE_PHASES:
-        raise fail("phase", f"expected one of {', '.join(RULE_PHASES)}, got {cfg.phase!r}")
-    if filter is None:
-        if not isinstance(cfg.when, str):
-            raise fail("when", f"expected a filter expression, got {cfg.when!r}")
-        # A blank expression matches everything, as in the display filter (and the config
-        # loader accepts it); the trace then shows "matched ()", which makes the cause visible.
-        try:
-            filter = parse_filter(cfg.when)
-        except FilterSyntaxError as exc:
-            raise fail("when", exc.message, exc.column) from None
-    _check_action(cfg, fail)
-    return Rule(cfg, filter)
-
-
-def _field_value_ok(text: str) -> bool:
-    """Whether ``text`` can go out as an HTTP field value (RFC 9110 §5.5: VCHAR, SP, HTAB, and
-    the obs-text bytes 0x80–0xFF, which the proxies send as Latin-1)."""
-    return all(c == "\t" or " " <= c <= "~" or "\xa0" <= c <= "\xff" for c in text)
-
-
-def _check_action(cfg: RuleConfig, fail: Callable[..., RuleError]) -> None:
-    action = cfg.action
-    status = cfg.status
-    if status is not None and action in ("block", "redirect"):
-        lo, hi = (300, 399) if action == "redirect" else (200, 599)
-        if isinstance(status, bool) or not isinstance(status, int) or not lo <= status <= hi:
-            raise fail("status", f"{action}: expected a status from {lo} to {hi}, got {status!r}")
-    if action == "redirect" and not (isinstance(cfg.location, str) and cfg.location.strip()):
-        raise fail("location", "redirect needs a location (the URL to send the client to)")
-    if action == "redirect" and any(c in cfg.location for c in "\r\n"):  # type: ignore[operator]
-        raise fail("location", "a location cannot contain line breaks")
-    if action == "redirect" and not (
-        cfg.location.isascii() and _field_value_ok(cfg.location)  # type: ignore[union-attr]
-    ):
-        raise fail(
-            "location",
-            "a location must be plain ASCII (write other characters percent-encoded, "
-            "e.g. /caf%C3%A9)",
-        )
-    if action in ("set_header", "remove_header"):
-        if not isinstance(cfg.header, str) or not _TOKEN.fullmatch(cfg.header):
-            raise fail(
-                "header", f"{action} needs a header name (letters, digits, -), got {cfg.header!r}"
-            )
-    if action in ("set_header", "tag"):
-        if not isinstance(cfg.value, str) or (action == "tag" and not cfg.value.strip()):
-            what = "the header value" if action == "set_header" else "the label"
-            raise fail("value", f"{action} needs a value: {what}")
-        if any(c in cfg.value for c in "\r\n\0"):
-            # A line break in a header value would let a rule inject whole headers.
-            raise fail("value", "a value cannot contain line breaks or NUL")
-        if action == "set_header" and not _field_value_ok(cfg.value):
-            # Header bytes go out as Latin-1; anything else would fail every matching request.
-            raise fail(
-                "value",
-                "a header value may hold only printable ASCII and Latin-1 characters "
-                "(no control characters)",
-            )
-    if action == "delay":
-        d = cfg.delay
-        if (
-            isinstance(d, bool)
-            or not isinstance(d, int | float)
-            or not math.isfinite(d)
-            or not 0 <= d <= MAX_DELAY
-        ):
-            raise fail("delay", f"delay needs a duration from 0 to {MAX_DELAY:g}s, got {d!r}")
-
-
 # -- teaching pages and the "test" key ----------------------------------------------------------
 def block_page(rule_name: str, status: int, rec: RequestRecord) -> bytes:
     """A small HTML page telling the user which rule blocked the request, and why it exists."""
@@ -494,148 +327,3 @@ test which rules a URL would trigger.</p>
 </body></html>
 """
     return page.encode("utf-8")
-
-
-def _host_and_path(url: str) -> tuple[str, str]:
-    """(lower-case host, path with query) of a URL typed by hand, however incomplete.
-
-    The rule tester runs on every keystroke, so ``http://[::1`` (half an IPv6 literal) must give
-    an answer, not an exception.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        rest = url.split("://", 1)[-1]
-        authority, slash, tail = rest.partition("/")
-        authority = authority.rpartition("@")[2]
-        if authority.startswith("["):
-            host = authority[1:].partition("]")[0]
-        else:
-            host = authority.partition(":")[0]
-        return host.lower(), slash + tail if slash else "/"
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return host, path
-
-
-def dry_run(
-    ruleset: RuleSet,
-    method: str,
-    url: str,
-    headers: Iterable[tuple[str, str]] | Mapping[str, str] | None = None,
-) -> list[tuple[str, bool]]:
-    """Which rules would fire for a synthetic request: ``[(rule name, fires), …]`` in order.
-
-    Follows the real semantics (disabled rules never fire; the first final rule of a phase stops
-    the rest of it; a blocked or redirected request never reaches the response phase) without
-    touching hit counters or any trace. Response-phase rules see a request with no response yet.
-    """
-    if "://" not in url:
-        url = "http://" + url
-    host, path = _host_and_path(url)
-    if isinstance(headers, Mapping):
-        header_list = list(headers.items())
-    else:
-        header_list = list(headers or ())
-    rec = RequestRecord(
-        id=0,
-        start=0.0,
-        client="127.0.0.1",
-        proxy="reverse",
-        method=method.upper(),
-        url=url,
-        host=host,
-        path=path,
-        request_headers=header_list,
-    )
-    fires: dict[int, bool] = {}
-    stopped = False
-    for phase in RULE_PHASES:
-        if stopped:
-            break
-        ph = ruleset._phases.get(phase)
-        for predicate, step in ph.full if ph is not None else ():
-            if predicate(rec):
-                fires[id(step.rule)] = True
-                if step.final:
-                    stopped = step.action != "allow"
-                    break
-    return [(r.config.name, fires.get(id(r), False)) for r in ruleset.rules]
-
-
-# -- control helpers ------------------------------------------------------------------------------
-def _find(configs: Sequence[RuleConfig], name: str) -> int:
-    for i, c in enumerate(configs):
-        if c.name == name:
-            return i
-    hint = difflib.get_close_matches(name, [c.name for c in configs], n=1)
-    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-    raise RuleError(None, "name", f"no rule named {name!r}{extra}")
-
-
-def add_rule(
-    configs: Sequence[RuleConfig], new: RuleConfig, index: int | None = None
-) -> list[RuleConfig]:
-    """A copy of ``configs`` with ``new`` inserted at ``index`` (default: the end)."""
-    if any(c.name == new.name for c in configs):
-        raise RuleError(None, "name", f"a rule named {new.name!r} already exists", name=new.name)
-    at = len(configs) if index is None else index
-    if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= len(configs):
-        raise RuleError(None, "index", f"expected a position from 0 to {len(configs)}, got {at!r}")
-    compile_rule(new, at)
-    out = list(configs)
-    out.insert(at, new)
-    return out
-
-
-def replace_rule(configs: Sequence[RuleConfig], name: str, new: RuleConfig) -> list[RuleConfig]:
-    """A copy of ``configs`` with the rule ``name`` replaced by ``new`` (which may rename it)."""
-    i = _find(configs, name)
-    if new.name != name and any(c.name == new.name for c in configs):
-        raise RuleError(i, "name", f"a rule named {new.name!r} already exists", name=new.name)
-    compile_rule(new, i)
-    out = list(configs)
-    out[i] = new
-    return out
-
-
-def set_enabled(configs: Sequence[RuleConfig], name: str, enabled: bool) -> list[RuleConfig]:
-    """A copy of ``configs`` with the rule ``name`` switched on or off."""
-    i = _find(configs, name)
-    out = list(configs)
-    out[i] = dataclasses.replace(out[i], enabled=bool(enabled))
-    return out
-
-
-def move_rule(
-    configs: Sequence[RuleConfig], name: str, delta: int = 0, *, to: int | None = None
-) -> list[RuleConfig]:
-    """A copy of ``configs`` with the rule ``name`` moved by ``delta`` places (negative: earlier).
-
-    A move past either end stops at that end (the UI's ``K`` on the first rule does nothing);
-    ``to`` moves to an absolute position instead, which must exist.
-    """
-    i = _find(configs, name)
-    if to is not None:
-        if isinstance(to, bool) or not isinstance(to, int) or not 0 <= to < len(configs):
-            raise RuleError(
-                None, "index", f"expected a position from 0 to {len(configs) - 1}, got {to!r}"
-            )
-        target = to
-    else:
-        if isinstance(delta, bool) or not isinstance(delta, int):
-            raise RuleError(None, "move", f"expected an integer offset, got {delta!r}")
-        target = min(max(i + delta, 0), len(configs) - 1)
-    out = list(configs)
-    out.insert(target, out.pop(i))
-    return out
-
-
-def delete_rule(configs: Sequence[RuleConfig], name: str) -> list[RuleConfig]:
-    """A copy of ``configs`` without the rule ``name``."""
-    i = _find(configs, name)
-    out = list(configs)
-    del out[i]
-    return out
