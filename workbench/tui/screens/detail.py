@@ -87,8 +87,8 @@ def timing_bar(rec: RequestRecord, width: int = 50) -> Text:
     wait = max(rec.t_first_byte - rec.t_queue - rec.t_connect, 0.0)
     transfer = max(total - rec.t_first_byte, 0.0) if rec.t_first_byte else 0.0
     phases = [
-        ("queue", rec.t_queue, role("info")),
-        ("connect", rec.t_connect, role("accent")),
+        ("queue", rec.t_queue, role("muted")),
+        ("connect", rec.t_connect, role("info")),
         ("first byte", wait, role("warn")),
         ("transfer", transfer, role("ok")),
     ]
@@ -152,7 +152,9 @@ def summary_line(rec: RequestRecord) -> Text:
         bits.append("tags " + ",".join(rec.tags))
     bits.append(f"{human_size(rec.bytes_out)}B out")
     bits.append(f"{duration_ms(rec.t_total)} ms")
-    text.append("  " + " · ".join(bits))
+    # The gap is a run of its own, so an exported SVG keeps it (see the header).
+    text.append("  ", style="not bold")
+    text.append(" · ".join(bits))
     if rec.error:
         text.append(f"\nerror: {rec.error}", style=role("bad", "bold"))
     return text

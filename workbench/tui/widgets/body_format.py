@@ -219,6 +219,7 @@ def highlight(code: str, lexer: str) -> Text:
         return Text(code)
     text = Syntax(code, lexer, theme=_THEME, background_color="default").highlight(code)
     text.rstrip()
+    text.style = ""  # the syntax's own background: the body sits on the widget's
     spans = ((s, _role_style(s.style)) for s in text.spans)
     text.spans = [Span(s.start, s.end, style) for s, style in spans if style]
     return text
