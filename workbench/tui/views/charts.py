@@ -18,7 +18,7 @@ from textual.events import Resize
 from textual_plotext import PlotextPlot
 
 from workbench.tui.views.base import View
-from workbench.tui.widgets.palette import theme_styles
+from workbench.tui.widgets.palette import ThemeAware
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -51,7 +51,7 @@ def _points(
     return px, py
 
 
-class ChartsView(View):
+class ChartsView(ThemeAware, View):
     """Five minutes of the system as charts (requests/s, errors, p95 latency, hit ratio)."""
 
     view_id: ClassVar[str] = "charts"
@@ -81,6 +81,10 @@ class ChartsView(View):
 
     def on_mount(self) -> None:
         self._apply_size()
+        self.watch_theme()
+
+    def theme_changed(self) -> None:
+        self.redraw()
 
     def on_resize(self, event: Resize) -> None:
         self._apply_size()
@@ -107,7 +111,7 @@ class ChartsView(View):
         return history.to_dict()
 
     def _colours(self) -> list[tuple[int, int, int]]:
-        styles = theme_styles(self.app)
+        styles = self.styles_
         out = []
         for name in PALETTE:
             colour = styles[name].color
