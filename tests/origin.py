@@ -75,6 +75,20 @@ def make_origin_app(name: str) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(status=state["health_status"], text="ok\n")
 
+    async def encoded(request: web.Request) -> web.Response:
+        """A JSON body sent with ``Content-Encoding: CODING`` (br or zstd), whatever was asked."""
+        import brotli
+        import zstandard
+
+        coding = request.match_info["coding"]
+        data = json.dumps({"encoded": coding, "from": name}).encode()
+        body = (
+            brotli.compress(data) if coding == "br" else zstandard.ZstdCompressor().compress(data)
+        )
+        return web.Response(
+            body=body, content_type="application/json", headers={"Content-Encoding": coding}
+        )
+
     app = web.Application(client_max_size=2**31)
     app[STATE] = state
     app.router.add_get("/", index)
@@ -86,6 +100,7 @@ def make_origin_app(name: str) -> web.Application:
     app.router.add_route("*", "/status/{code}", status)
     app.router.add_post("/upload", upload)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/encoded/{coding:br|zstd}", encoded)
     app.router.add_route("*", "/{tail:.*}", index)
     return app
 

@@ -79,6 +79,43 @@ async def test_held_request_is_edited_and_resumed_while_others_pass(origins, eng
     assert not engine.hold.held
 
 
+async def test_api_edits_a_held_request_line_and_resumes_all(origins, engine_factory):
+    (web,) = await origins("web-1")
+    engine = await engine_factory(config(web))
+    api, proxy = engine.listeners["admin"], engine.listeners["reverse"]
+    async with aiohttp.ClientSession() as s:
+        async with s.patch(f"{api}/api/hold", json={"filter": "~u /echo"}) as r:
+            assert r.status == 200
+        one = asyncio.ensure_future(s.get(f"{proxy}/echo?one"))
+        two = asyncio.ensure_future(s.get(f"{proxy}/echo?two"))
+        held = await held_ids(s, api, 2)
+        first = held[0]["id"]
+        bad = {"url": "http://other.test/echo"}
+        async with s.patch(f"{api}/api/held/{first}", json=bad) as r:
+            answer = await r.json()
+            assert r.status == 400 and answer["field"] == "url"
+            assert "destination is chosen" in answer["error"]
+        patch = {"method": "DELETE", "url": "/echo?changed"}
+        async with s.patch(f"{api}/api/held/{first}", json=patch) as r:
+            assert r.status == 200 and (await r.json())["method"] == "DELETE"
+        async with s.post(f"{api}/api/held/resume") as r:
+            assert r.status == 200
+            assert sorted((await r.json())["resumed"]) == sorted(h["id"] for h in held)
+        seen = []
+        for pending in (one, two):
+            resp = await pending
+            seen.append(json.loads(await resp.text()))
+            resp.release()
+    other = held[1]["url"].split("/", 3)[3]  # whichever of the two was held second
+    assert {(e["method"], e["path"]) for e in seen} == {
+        ("DELETE", "/echo?changed"),
+        ("GET", "/" + other),
+    }
+    (rec,) = await records_matching(engine, lambda r: r.id == first)
+    assert rec.upstream_target == "/echo?changed"
+    assert "method GET → DELETE" in [s for s in rec.trace if s[0] == "hold"][-1][2]
+
+
 async def test_held_response_is_edited_then_killed_and_timed_out(origins, engine_factory):
     (web,) = await origins("web-1")
     engine = await engine_factory(config(web))

@@ -72,6 +72,30 @@ async def test_a_blocked_request_shows_the_block_page_the_client_got(live):
         assert "not sent upstream: answered by rule block-tracker" in raw
 
 
+async def test_br_and_zstd_bodies_are_decoded_in_the_detail_view(live):
+    config, engine = live
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        async with aiohttp.ClientSession(auto_decompress=False) as s:
+            for coding in ("br", "zstd"):
+                async with s.get(engine.listeners["reverse"] + f"/encoded/{coding}") as r:
+                    assert r.headers["Content-Encoding"] == coding
+                    await r.read()
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 2)
+        for n, coding in enumerate(("br", "zstd")):
+            view.table.move_cursor(n)
+            screen = await open_detail(app, pilot, 2)
+            await pilot.press("3")
+            await pilot.pause()
+            body = text_of(screen.query_one("#detail-body"))
+            assert json.loads(body)["encoded"] == coding
+            notes = text_of(screen.query_one("#detail-body-notes"))
+            assert f"decoded from {coding}" in notes
+            await pilot.press("escape")
+            await pilot.pause()
+
+
 async def test_search_finds_and_steps_through_matches(live):
     config, engine = live
     app = make_app(config, engine=engine)

@@ -6,7 +6,9 @@ import gzip
 import struct
 import zlib
 
+import brotli
 import pytest
+import zstandard
 
 from workbench.engine.observe.records import RecordLog, RequestRecord
 from workbench.tui.screens.detail import body_state
@@ -46,6 +48,8 @@ def test_image_dimensions_from_header_bytes(data, expected):
         (gzip.compress, "gzip"),
         (zlib.compress, "deflate"),
         (lambda d: zlib.compress(d)[2:-4], "deflate"),  # raw deflate, as some servers send it
+        (brotli.compress, "br"),
+        (lambda d: zstandard.ZstdCompressor().compress(d), "zstd"),
     ],
 )
 def test_content_encodings_are_undone(encode, coding):
@@ -53,6 +57,22 @@ def test_content_encodings_are_undone(encode, coding):
     out, note = decode_content(encode(data), coding)
     assert out == data
     assert note.startswith(f"decoded from {coding}")
+
+
+def test_damaged_br_and_zstd_are_shown_as_received():
+    for coding in ("br", "zstd"):
+        out, note = decode_content(b"not compressed at all", coding)
+        assert out == b"not compressed at all"
+        assert note.startswith(f"{coding} data is damaged")
+
+
+def test_a_missing_library_says_what_to_install(monkeypatch):
+    from workbench.engine.observe import codings
+
+    monkeypatch.setattr(codings, "_brotli", lambda: None)
+    out, note = decode_content(brotli.compress(b"hi"), "br")
+    assert note == "br body (install brotli to decode it): shown as received"
+    assert "br" not in codings.available_encodings()
 
 
 def test_a_body_cut_at_the_cap_still_decodes_what_it_can():

@@ -80,3 +80,56 @@ def test_full():
     assert not hp.full()
     hp.held[1] = object()  # type: ignore[assignment]
     assert hp.full()
+
+
+async def test_a_held_request_line_is_edited_within_its_origin():
+    hp = HoldPoint(HoldConfig(filter="~all"))
+    rec = record(9, "GET", "/api/x?a=1")
+    task = asyncio.create_task(hp.wait(rec, "request", [("Host", "h")], b"", target="/api/x?a=1"))
+    while 9 not in hp.held:
+        await asyncio.sleep(0)
+    (shown,) = hp.list()
+    assert (shown["method"], shown["url"]) == ("GET", "http://h/api/x?a=1")
+    for patch, field, words in [
+        ({"method": "G ET"}, "method", "expected a method"),
+        ({"url": "http://elsewhere/x"}, "url", "still goes to http://h"),
+        ({"url": "/a b"}, "url", "percent-encoded"),
+        ({"url": ""}, "url", "expected a path"),
+        ({"method": "PUT", "url": "https://h/x"}, "url", "still goes to"),
+    ]:
+        with pytest.raises(HoldError, match=words) as e:
+            hp.edit(9, patch)
+        assert e.value.field == field
+    assert hp.get(9).method == "GET", "a refused edit changes nothing"
+    hp.edit(9, {"method": "post", "url": "http://H/api/y", "body": "{}"})
+    hp.edit(9, {"url": "/api/z?b=2"})
+    (shown,) = hp.list()
+    assert (shown["method"], shown["url"], shown["target"]) == (
+        "POST",
+        "http://h/api/z?b=2",
+        "/api/z?b=2",
+    )
+    assert shown["changes"] == [
+        "method GET → POST",
+        "body 2 bytes",
+        "target /api/x?a=1 → /api/z?b=2",
+    ]
+    assert hp.resume_all() == [9]
+    h = await task
+    assert (h.method, h.target, h.body) == ("POST", "/api/z?b=2", b"{}")
+    assert "method GET → POST" in rec.trace[-1][2]
+
+
+async def test_a_held_response_has_no_request_line_to_edit():
+    hp = HoldPoint(HoldConfig(filter="~all", phase="response"))
+    task = asyncio.create_task(hp.wait(record(4), "response", [], b"x", 200))
+    while 4 not in hp.held:
+        await asyncio.sleep(0)
+    for field in ("method", "url"):
+        with pytest.raises(HoldError, match="only a held request") as e:
+            hp.edit(4, {field: "GET" if field == "method" else "/x"})
+        assert e.value.field == field
+    hp.edit(4, {"status": 418})
+    assert hp.list()[0]["url"] == "http://h/api/x"
+    hp.resume(4)
+    assert (await task).status == 418

@@ -9,6 +9,7 @@ unless a bearer token is configured.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import ipaddress
 import json
@@ -132,6 +133,7 @@ class AdminApi:
         r.add_get("/api/held", self.list_held)
         r.add_patch("/api/hold", self.patch_hold)
         r.add_patch("/api/held/{id}", self.patch_held)
+        r.add_post("/api/held/resume", self.resume_all_held)
         r.add_post("/api/held/{id}/resume", self.resume_held)
         r.add_post("/api/held/{id}/kill", self.kill_held)
         self._runner: web.AppRunner | None = None
@@ -222,7 +224,7 @@ class AdminApi:
         rec = self.engine.records.find(rid)
         if rec is None:
             return _error(f"request {rid} is not in the record buffer", 404, "id")
-        return _json(rec.to_dict())
+        return _json({**rec.to_dict(), **_bodies(rec)})
 
     async def patch_pool(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -405,8 +407,29 @@ class AdminApi:
             return _error("id must be an integer", 400, "id")
         return _result(self.engine.control.resume_held(hid, who="api"), {"resumed": hid})
 
+    async def resume_all_held(self, request: web.Request) -> web.Response:
+        """Resume every held exchange: ``{"resumed": [ID, …]}``."""
+        res = self.engine.control.resume_all_held(who="api")
+        return _result(res, {"resumed": res.value})
+
     async def kill_held(self, request: web.Request) -> web.Response:
         hid = self._held_id(request)
         if hid is None:
             return _error("id must be an integer", 400, "id")
         return _result(self.engine.control.kill_held(hid, who="api"), {"killed": hid})
+
+
+def _bodies(rec: Any) -> dict[str, Any]:
+    """The kept bodies of one record: text when UTF-8, else base64 (``*_encoding``)."""
+    out: dict[str, Any] = {}
+    for side, data in (("request", rec.request_bytes()), ("response", rec.response_bytes())):
+        if data is None:
+            out[f"{side}_body"] = None
+            continue
+        try:
+            out[f"{side}_body"] = data.decode("utf-8")
+            out[f"{side}_body_encoding"] = "utf-8"
+        except UnicodeDecodeError:
+            out[f"{side}_body"] = base64.b64encode(data).decode("ascii")
+            out[f"{side}_body_encoding"] = "base64"
+    return out

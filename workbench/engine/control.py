@@ -519,7 +519,8 @@ class Control:
         return self.engine.hold.list()
 
     def edit_held(self, held_id: Any, patch: Any, who: str = "user") -> Result:
-        """Edit a held exchange: ``{"headers": [[n, v], …], "body": TEXT, "status": N}``."""
+        """Edit a held exchange: ``{"headers": [[n, v], …], "body": TEXT, "status": N,
+        "method": M, "url": URL}`` (see :meth:`HoldPoint.edit`)."""
         res = self._hold_call(self.engine.hold.edit, held_id, patch)
         return Result(True, value=res.value.to_dict()) if res.ok else res
 
@@ -527,6 +528,13 @@ class Control:
         """Let a held exchange go on (with its edits)."""
         res = self._hold_call(self.engine.hold.resume, held_id)
         return Result(True, value=held_id) if res.ok else res
+
+    def resume_all_held(self, who: str = "user") -> Result:
+        """Let every held exchange go on (with its edits); value: the ids resumed."""
+        ids = self.engine.hold.resume_all()
+        if ids:
+            self._edit(who, f"intercept: resumed all ({len(ids)})")
+        return Result(True, value=ids)
 
     def kill_held(self, held_id: Any, who: str = "user") -> Result:
         """Drop a held exchange: its client connection is closed without an answer."""

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 MAX_EDIT_BODY = 1024 * 1024
 """Bodies up to this size are shown and editable while held; larger ones pass unchanged."""
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_EDIT_FIELDS = frozenset({"headers", "body", "body_base64", "status", "method", "url"})
+_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
 
 
 class HoldError(ValueError):
@@ -50,7 +52,11 @@ class Held:
         "body",
         "body_editable",
         "status",
+        "method",
+        "target",
+        "origin",
         "edited",
+        "changes",
         "decision",
         "_future",
         "_timer",
@@ -64,6 +70,7 @@ class Held:
         body: bytes | None,
         status: int | None,
         timeout: float,
+        target: str | None = None,
     ) -> None:
         self.rec = rec
         self.phase = phase
@@ -76,7 +83,15 @@ class Held:
         self.body_editable = body is not None
         self.status = status
         """Response phase: the status the client will get."""
+        self.method = rec.method
+        """Request phase: the method that will be sent upstream (edits replace it)."""
+        self.target = target if target is not None else rec.path
+        """Request phase: the request target (path and query) that will be sent upstream."""
+        self.origin = _origin_of(rec.url)
+        """``scheme://authority`` of the request: fixed, the destination is already chosen."""
         self.edited = False
+        self.changes: list[str] = []
+        """What the user changed, in words (``method GET → POST``, ``headers``), for the trace."""
         self.decision = ""
         """``resume``, ``kill``, ``timeout-resume`` or ``timeout-fail`` once decided."""
         self._future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -110,8 +125,9 @@ class Held:
             "phase": self.phase,
             "since": self.since,
             "deadline": self.deadline,
-            "method": rec.method,
-            "url": rec.url,
+            "method": self.method,
+            "url": self.url,
+            "target": self.target,
             "client": rec.client,
             "status": self.status,
             "headers": [list(h) for h in self.headers],
@@ -119,7 +135,13 @@ class Held:
             "body_base64": base64.b64encode(body).decode() if body is not None else None,
             "body_editable": self.body_editable,
             "edited": self.edited,
+            "changes": list(self.changes),
         }
+
+    @property
+    def url(self) -> str:
+        """The URL as it will go on: the request's origin and the (edited) target."""
+        return self.origin + self.target if self.phase == "request" else self.rec.url
 
 
 class HoldPoint:
@@ -188,6 +210,7 @@ class HoldPoint:
         headers: Headers,
         body: bytes | None,
         status: int | None = None,
+        target: str | None = None,
     ) -> Held:
         """Park the exchange until the user (or the timeout) decides; the decided :class:`Held`.
 
@@ -196,7 +219,7 @@ class HoldPoint:
         """
         if body is not None and len(body) > MAX_EDIT_BODY:
             body = None
-        h = Held(rec, phase, headers, body, status, self.timeout)
+        h = Held(rec, phase, headers, body, status, self.timeout, target)
         loop = asyncio.get_running_loop()
         h._timer = loop.call_later(self.timeout, self._expire, h)
         self.held[rec.id] = h
@@ -209,10 +232,11 @@ class HoldPoint:
             if h._timer is not None:
                 h._timer.cancel()
         waited = time.time() - h.since
+        edits = f" with edits ({'; '.join(h.changes)})" if h.changes else ""
         detail = {
-            "resume": f"resumed after {waited:.1f}s" + (" with edits" if h.edited else ""),
+            "resume": f"resumed after {waited:.1f}s{edits}",
             "kill": f"killed by the user after {waited:.1f}s",
-            "timeout-resume": f"no decision in {self.timeout:g}s: resumed (hold.on_timeout)",
+            "timeout-resume": f"no decision in {self.timeout:g}s: resumed{edits} (hold.on_timeout)",
             "timeout-fail": f"no decision in {self.timeout:g}s: failed (hold.on_timeout)",
         }[h.decision]
         rec.step("hold", h.decision, detail)
@@ -247,13 +271,30 @@ class HoldPoint:
         }
 
     def edit(self, held_id: Any, patch: Any) -> Held:
-        """Apply ``{"headers": [[n, v], …], "body": TEXT | "body_base64": B64, "status": N}``."""
+        """Apply ``{"headers": [[n, v], …], "body": TEXT | "body_base64": B64, "status": N,
+        "method": M, "url": URL}`` (method and url: a held request; status: a held response).
+
+        Everything is checked before anything changes. ``url`` may be a path (``/a?b=1``) or
+        the full URL with the same scheme and host: the destination was chosen before the hold.
+        """
         h = self.get(held_id)
         if not isinstance(patch, dict) or not patch:
             raise HoldError("expected a JSON object with headers, body or status", "body")
-        unknown = sorted(set(patch) - {"headers", "body", "body_base64", "status"})
+        unknown = sorted(set(patch) - _EDIT_FIELDS)
         if unknown:
             raise HoldError(f"unknown field {unknown[0]!r}", unknown[0])
+        method = patch.get("method")
+        if method is not None:
+            if h.phase != "request":
+                raise HoldError("method: only a held request has a method", "method")
+            if not isinstance(method, str) or not _TOKEN.fullmatch(method.strip()):
+                raise HoldError(f"method: expected a method such as GET, got {method!r}", "method")
+            method = method.strip().upper()
+        target = None
+        if patch.get("url") is not None:
+            if h.phase != "request":
+                raise HoldError("url: only a held request has a URL", "url")
+            target = _target_of(patch["url"], h.origin)
         try:
             headers = parse_headers(patch["headers"]) if "headers" in patch else None
         except ValueError as exc:
@@ -278,11 +319,21 @@ class HoldPoint:
                 raise HoldError("status: only a held response has a status", "status")
             if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
                 raise HoldError(f"status: expected 200 to 599, got {status!r}", "status")
-        if headers is not None:
+        changes = h.changes
+        if method is not None and method != h.method:
+            _note(changes, "method", f"method {h.rec.method} → {method}")
+            h.method = method
+        if target is not None and target != h.target:
+            _note(changes, "target", f"target {h.rec.path} → {target}")
+            h.target = target
+        if headers is not None and headers != h.headers:
+            _note(changes, "headers", "headers")
             h.headers[:] = headers  # in place: the pipeline holds the same list
-        if body is not None:
+        if body is not None and body != h.body:
+            _note(changes, "body", f"body {len(body):,} bytes")
             h.body = body
-        if status is not None:
+        if status is not None and status != h.status:
+            _note(changes, "status", f"status {status}")
             h.status = status
         h.edited = True
         return h
@@ -296,6 +347,13 @@ class HoldPoint:
         h = self.get(held_id)
         h.decide("kill")
         return h
+
+    def resume_all(self) -> list[int]:
+        """Resume every held exchange (with its edits); the ids resumed, oldest first."""
+        ids = list(self.held)
+        for h in list(self.held.values()):
+            h.decide("resume")
+        return ids
 
     def release_all(self) -> None:
         """Resume everything (the engine is stopping)."""
@@ -320,3 +378,41 @@ def parse_headers(value: Any) -> Headers:
             raise ValueError(f"headers: invalid value for {name}")
         out.append((name, val))
     return out
+
+
+def _origin_of(url: str) -> str:
+    """``scheme://authority`` of an absolute URL (``""`` for anything else)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return ""
+    slash = rest.find("/")
+    return f"{scheme}://{rest if slash < 0 else rest[:slash]}"
+
+
+def _target_of(url: Any, origin: str) -> str:
+    """The request target of an edited URL; its scheme and host must be ``origin``'s."""
+    if not isinstance(url, str) or not url.strip():
+        raise HoldError("url: expected a path such as /api/x or the full URL", "url")
+    url = url.strip()
+    if url.startswith("/"):
+        target = url
+    elif origin and url.lower().startswith(origin.lower()) and url[len(origin) :][:1] in "/?":
+        target = url[len(origin) :] or "/"
+        if target.startswith("?"):
+            target = "/" + target
+    else:
+        where = origin or "the original host"
+        raise HoldError(
+            f"url: a held request still goes to {where} (its destination is chosen); "
+            "change the path here, or replay it (e) to send it elsewhere",
+            "url",
+        )
+    if _BAD_TARGET.search(target):
+        raise HoldError("url: spaces and control characters must be percent-encoded", "url")
+    return target
+
+
+def _note(changes: list[str], kind: str, text: str) -> None:
+    """Record one change, replacing an earlier change of the same kind."""
+    changes[:] = [c for c in changes if not c.startswith(kind)]
+    changes.append(text)

@@ -81,6 +81,8 @@ SCOPE_TITLES: dict[str, str] = {
     "lessons": "Lessons",
     "charts": "Charts",
     "detail": "Request detail",
+    "held_list": "Held exchanges (list)",
+    "held": "Held exchange (detail)",
 }
 """How each scope is named in help and in the palette."""
 
@@ -416,12 +418,30 @@ ACTIONS: tuple[Action, ...] = (
         "Set the intercept filter: hold matching requests or responses (empty: hold nothing)",
     ),
     Action(
+        "traffic_held_list",
+        "traffic",
+        "held_list",
+        "H",
+        "Held",
+        "List every exchange held by the intercept filter (open, edit, resume or kill one)",
+        show=False,
+    ),
+    Action(
         "traffic_resume_held",
         "traffic",
         "resume_held",
         "a",
         "Resume",
-        "Resume the oldest held exchange (with its edits)",
+        "Resume the oldest held exchange (with its edits; H lists them all)",
+        show=False,
+    ),
+    Action(
+        "traffic_resume_all_held",
+        "traffic",
+        "resume_all_held",
+        "A",
+        "Resume all",
+        "Resume every held exchange (with their edits)",
         show=False,
     ),
     Action(
@@ -440,7 +460,7 @@ ACTIONS: tuple[Action, ...] = (
         "edit_held",
         "E",
         "Edit held",
-        "Edit the oldest held exchange's headers/body, then resume it "
+        "Edit the oldest held exchange (request line or status, headers, body), then resume it "
         "(E: e is edit+replay in this view)",
         show=False,
     ),
@@ -619,6 +639,58 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "detail_close",
         "detail",
+        "close",
+        "escape,q",
+        "Back",
+        "Back to the traffic list (q here never quits)",
+        palette=False,
+    ),
+    # -- held exchanges: the list (H in Traffic) and the detail of one ---------------------------
+    Action(
+        "held_open",
+        "held_list",
+        "open",
+        "enter",
+        "Open",
+        "Open the selected held exchange: what will be sent, its edits, its time left",
+        palette=False,
+    ),
+    *(
+        Action(
+            f"{prefix}_{aid}",
+            scope,
+            act,
+            key,
+            label,
+            f"{what} {target}{more}",
+            confirm=aid == "kill",
+            palette=False,
+        )
+        for prefix, scope, target in (
+            ("held_list", "held_list", "the selected held exchange"),
+            ("held", "held", "this held exchange"),
+        )
+        for aid, act, key, label, what, more in (
+            ("resume", "resume", "a", "Resume", "Resume", " (with its edits)"),
+            ("edit", "edit", "e", "Edit", "Edit", ": request line or status, headers, body"),
+            ("kill", "kill", "X", "Kill", "Kill", ": its client gets no answer (asks first)"),
+        )
+    ),
+    *(
+        Action(
+            f"{scope}_resume_all",
+            scope,
+            "resume_all",
+            "A",
+            "Resume all",
+            "Resume every held exchange (with their edits)",
+            palette=False,
+        )
+        for scope in ("held_list", "held")
+    ),
+    Action(
+        "held_list_close",
+        "held_list",
         "close",
         "escape,q",
         "Back",

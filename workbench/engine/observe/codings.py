@@ -1,5 +1,7 @@
-"""Undoing ``Content-Encoding`` for display and export: gzip and deflate always, br and zstd when
-their libraries are installed. Bodies cut at the capture cap decode as far as they go.
+"""Undoing ``Content-Encoding`` for display and export: gzip and deflate (zlib), br (``brotli``)
+and zstd (``zstandard``), both dependencies; should either be missing, the body is shown as
+received with a note saying what to install. Bodies cut at the capture cap decode as far as
+they go.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ def _inflate(data: bytes, wbits: int) -> bytes:
     return d.decompress(data) + d.flush()
 
 
+class _Missing(LookupError):
+    """The coding is known but its library is not installed."""
+
+
 def _undo(coding: str, data: bytes) -> bytes:
     if coding in ("gzip", "x-gzip"):
         return _inflate(data, 16 + zlib.MAX_WBITS)
@@ -54,13 +60,20 @@ def _undo(coding: str, data: bytes) -> bytes:
     if coding == "br":
         brotli = _brotli()
         if brotli is None:
-            raise LookupError("br (brotli is not installed)")
-        return brotli.decompress(data)
+            raise _Missing("br body (install brotli to decode it)")
+        # A streaming decompressor gives what it can from a body cut at the cap.
+        try:
+            return brotli.Decompressor().process(data)
+        except brotli.error as exc:
+            raise ValueError(str(exc) or "invalid brotli data") from None
     if coding == "zstd":
         zstandard = _zstd()
         if zstandard is None:
-            raise LookupError("zstd (zstandard is not installed)")
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            raise _Missing("zstd body (install zstandard to decode it)")
+        try:
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        except zstandard.ZstdError as exc:
+            raise ValueError(str(exc)) from None
     raise LookupError(coding)
 
 
@@ -77,6 +90,8 @@ def decode_content(data: bytes, content_encoding: str | None) -> tuple[bytes, st
     for coding in reversed(codings):
         try:
             out = _undo(coding, out)
+        except _Missing as exc:
+            return data, f"{exc}: shown as received"
         except LookupError as exc:
             return data, f"cannot decode {exc}: shown as received"
         except (zlib.error, ValueError, OSError, RuntimeError) as exc:

@@ -30,11 +30,15 @@ def hold_request(x: Exchange) -> Any:
 async def _hold_request(x: Exchange, hp: HoldPoint) -> Any:
     req = x.req
     body = req.body if req.stream is None else None
-    h = await hp.wait(x.rec, "request", x.headers, body)
+    h = await hp.wait(x.rec, "request", x.headers, body, target=x.target)
     if h.decision != "resume" and h.decision != "timeout-resume":
         return _stop(x, h, hp)
     if h.body is not None and h.body is not body:
         req.body = h.body
+    if h.method != req.method:
+        req.method = h.method
+    if h.target != x.target:
+        x.target = h.target
     return None
 
 

@@ -453,6 +453,11 @@ class DetailScreen(Screen[None]):
         *(action(a).binding() for a in ("detail_replay", "detail_edit_replay")),
     ]
 
+    SECTIONS: ClassVar[tuple[str, ...]] = _SECTIONS
+    """The sections ``tab`` cycles through, in order."""
+    INITIAL_SECTION: ClassVar[str] = "overview"
+    KEYS_TITLE: ClassVar[str] = "Request detail"
+
     def __init__(self, record: RequestRecord) -> None:
         super().__init__(classes="detail")
         self.record = record
@@ -468,7 +473,8 @@ class DetailScreen(Screen[None]):
     def compose(self):
         rec = self.record
         yield Static(themed(summary_line(rec)), id="detail-summary")
-        with TabbedContent(id="detail-tabs", initial="tab-overview"):
+        with TabbedContent(id="detail-tabs", initial=f"tab-{self.INITIAL_SECTION}"):
+            yield from self.extra_sections()
             with TabPane("1 Overview", id="tab-overview"):
                 with VerticalScroll(classes="detail-scroll"):
                     yield from self._overview(rec)
@@ -489,6 +495,10 @@ class DetailScreen(Screen[None]):
         yield search
         yield Static("", id="detail-status")
         yield Footer()
+
+    def extra_sections(self):
+        """Panes shown before the four sections (a held exchange adds its own)."""
+        yield from ()
 
     def _overview(self, rec: RequestRecord):
         if rec.method == "CONNECT":
@@ -587,7 +597,7 @@ class DetailScreen(Screen[None]):
         return active.removeprefix("tab-") if active else "overview"
 
     def _sections(self) -> list[str]:
-        return [s for s in _SECTIONS if self.query(f"#tab-{s}")]
+        return [s for s in self.SECTIONS if self.query(f"#tab-{s}")]
 
     def action_show_section(self, name: str) -> None:
         if name in self._sections():
@@ -743,11 +753,16 @@ class DetailScreen(Screen[None]):
     def action_keys(self) -> None:
         from workbench.tui.screens.help import HelpScreen
 
+        # This class's keys and its subclasses' (a held exchange's), a subclass's key winning.
+        by_key: dict[str, Binding] = {}
+        for cls in reversed(type(self).__mro__):
+            for b in cls.__dict__.get("BINDINGS", ()):
+                by_key[b.key] = b
         rows = []
-        for b in self.BINDINGS:
+        for b in by_key.values():
             keys = " ".join(self.app.get_key_display(Binding(k, "")) for k in b.key.split(","))
             rows.append((keys, b.tooltip or b.description))
-        self.app.push_screen(HelpScreen([("Request detail", rows)]))
+        self.app.push_screen(HelpScreen([(self.KEYS_TITLE, rows)]))
 
     def action_replay(self) -> None:
         """Replay this request through the proxy that handled it."""

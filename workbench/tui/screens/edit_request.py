@@ -51,6 +51,11 @@ class EditRequestScreen(ModalScreen[Any]):
     EditRequestScreen TextArea { height: 8; }
     EditRequestScreen #edit-body { height: 6; }
     EditRequestScreen Horizontal { height: auto; align-horizontal: right; }
+    EditRequestScreen #edit-line { align-horizontal: left; }
+    EditRequestScreen #edit-method { width: 10; }
+    EditRequestScreen #edit-url { width: 1fr; }
+    EditRequestScreen #edit-status-row { align-horizontal: left; }
+    EditRequestScreen #edit-status { width: 8; }
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class EditRequestScreen(ModalScreen[Any]):
         headers: Any = (),
         body: str | None = "",
         request_line: bool = True,
+        status: int | None = None,
         save_label: str = "Send",
     ) -> None:
         super().__init__()
@@ -70,6 +76,8 @@ class EditRequestScreen(ModalScreen[Any]):
         self.submit = submit
         self.initial = {"method": method, "url": url, "headers": headers, "body": body}
         self.request_line = request_line
+        self.status = status
+        """A held response's status: shown in its own field (and sent back) when given."""
         self.save_label = save_label
         self.error = ""
         """The last error shown (tests read it)."""
@@ -79,9 +87,14 @@ class EditRequestScreen(ModalScreen[Any]):
         with Vertical(classes="modal-box"):
             yield Label(self.title_text, classes="modal-title")
             if self.request_line:
-                with Horizontal():
+                yield Label("method and URL", classes="field-label")
+                with Horizontal(id="edit-line"):
                     yield Input(init["method"], id="edit-method", compact=True)
                     yield Input(init["url"], id="edit-url", compact=True)
+            if self.status is not None:
+                with Horizontal(id="edit-status-row"):
+                    yield Label("status ", classes="field-label")
+                    yield Input(str(self.status), id="edit-status", compact=True)
             yield Label("headers (one 'Name: value' a line)", classes="field-label")
             yield TextArea(headers_text(init["headers"]), id="edit-headers")
             if init["body"] is None:
@@ -108,6 +121,11 @@ class EditRequestScreen(ModalScreen[Any]):
         if self.request_line:
             data["method"] = self.query_one("#edit-method", Input).value.strip()
             data["url"] = self.query_one("#edit-url", Input).value.strip()
+        if self.status is not None:
+            text = self.query_one("#edit-status", Input).value.strip()
+            if not text.isdigit() or not 200 <= int(text) <= 599:
+                return None, f"status: expected a number from 200 to 599, got {text!r}"
+            data["status"] = int(text)
         if self.initial["body"] is not None:
             data["body"] = self.query_one("#edit-body", TextArea).text
         return data, None

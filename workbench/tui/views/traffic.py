@@ -496,7 +496,8 @@ class TrafficView(View):
     | enter | Open the request detail. |
     | r / e | Replay the selected request / edit it, then replay (new row marked ↻ID). |
     | i | Intercept filter: hold matching requests or responses (rows once held: ⏸). |
-    | a / E / X | Resume / edit then resume / kill (asks) the oldest held exchange. |
+    | H | The held exchanges: open one to see and edit it, then resume (a) or kill (X) it. |
+    | a / A / E / X | Resume the oldest held / all / edit then resume / kill (asks) the oldest. |
     | up/k, down/j, pgup, pgdn | Move the selection (moving up turns follow off). |
     | home, g | Oldest request (follow off). |
     | end, G | Back to the newest request (follow on). |
@@ -708,7 +709,8 @@ class TrafficView(View):
                 )
                 more = f" +{len(hold.held) - 3}" if len(hold.held) > 3 else ""
                 parts.append(
-                    f"· ⏸ held {len(hold.held)}: {shown}{more} (a resume · E edit · X kill) ",
+                    f"· ⏸ held {len(hold.held)}: {shown}{more} "
+                    "(H list · a resume · A all · E edit · X kill) ",
                     style="reverse",
                 )
         self.query_one("#traffic-status", Static).update(parts, layout=False)
@@ -819,16 +821,25 @@ class TrafficView(View):
             self.app.notify("intercept needs running proxies", severity="warning")
             return
 
-        def submit(expression: str, phase: str) -> tuple[bool, str | None]:
-            res = self.engine.control.set_hold(expression or None, phase)
+        def submit(
+            expression: str, phase: str, timeout: float, on_timeout: str
+        ) -> tuple[bool, str | None]:
+            res = self.engine.control.set_hold(expression or None, phase, timeout, on_timeout)
             if res.ok:
                 self.app.notify(
-                    f"intercept: {expression} ({phase})" if expression else "intercept off"
+                    f"intercept: {expression} ({phase}; unattended: {on_timeout} after "
+                    f"{timeout:g}s)"
+                    if expression
+                    else "intercept off"
                 )
                 self._render_status()
             return res.ok, res.error
 
-        self.app.push_screen(InterceptScreen(submit, hold.expression or "", hold.phase))
+        self.app.push_screen(
+            InterceptScreen(
+                submit, hold.expression or "", hold.phase, hold.timeout, hold.on_timeout
+            )
+        )
 
     def _oldest_held(self) -> dict[str, Any] | None:
         held = self.engine.control.held() if getattr(self.engine, "hold", None) else []
@@ -837,65 +848,43 @@ class TrafficView(View):
             return None
         return held[0]
 
-    def _held_done(self, res: Any, done: str) -> None:
-        if res.ok:
-            self.app.notify(done)
-        else:
-            self.app.notify(res.error or "failed", severity="error")
-        self._render_status()
+    def action_held_list(self) -> None:
+        """Every held exchange, to open, edit, resume or kill one."""
+        from workbench.tui.screens.held import HeldListScreen
+
+        if getattr(self.engine, "hold", None) is None:
+            self.app.notify("intercept needs running proxies", severity="warning")
+            return
+        self.app.push_screen(HeldListScreen(), lambda _r: self._render_status())
 
     def action_resume_held(self) -> None:
+        from workbench.tui.screens.held import resume
+
         held = self._oldest_held()
         if held is not None:
-            res = self.engine.control.resume_held(held["id"])
-            self._held_done(res, f"resumed held #{held['id']}")
+            resume(self.app, held["id"])
+            self._render_status()
+
+    def action_resume_all_held(self) -> None:
+        from workbench.tui.screens.held import resume_all
+
+        if getattr(self.engine, "hold", None) is not None:
+            resume_all(self.app)
+            self._render_status()
 
     def action_kill_held(self) -> None:
-        from workbench.tui.screens.confirm import ConfirmScreen
+        from workbench.tui.screens.held import confirm_kill
 
         held = self._oldest_held()
-        if held is None:
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                res = self.engine.control.kill_held(held["id"])
-                self._held_done(res, f"killed held #{held['id']}")
-
-        question = (
-            f"Kill held #{held['id']} {held['method']} {held['url']}? The client gets no answer."
-        )
-        self.app.push_screen(ConfirmScreen(question, yes="Kill"), answered)
+        if held is not None:
+            confirm_kill(self.app, held, done=self._render_status)
 
     def action_edit_held(self) -> None:
-        from workbench.tui.screens.edit_request import EditRequestScreen
+        from workbench.tui.screens.held import open_held_editor
 
         held = self._oldest_held()
-        if held is None:
-            return
-        control = self.engine.control
-
-        def submit(fields: dict[str, Any]) -> tuple[bool, str | None, Any]:
-            res = control.edit_held(held["id"], fields)
-            if not res.ok:
-                return False, res.error, None
-            res = control.resume_held(held["id"])
-            if not res.ok:
-                return False, res.error, None
-            self._held_done(res, f"edited and resumed held #{held['id']}")
-            return True, None, held["id"]
-
-        what = f"held {held['phase']} #{held['id']} {held['method']} {held['url']}"
-        self.app.push_screen(
-            EditRequestScreen(
-                f"Edit {what}",
-                submit,
-                headers=held["headers"],
-                body=held["body"] if held["body_editable"] else None,
-                request_line=False,
-                save_label="Resume",
-            )
-        )
+        if held is not None:
+            open_held_editor(self.app, held, resume=True, done=self._render_status)
 
     # -- marks, clearing, order, export ------------------------------------------------------
     def _all_records(self) -> Iterable[RequestRecord]:
