@@ -142,6 +142,9 @@ class OverviewView(View, can_focus=True):
         self._recent: deque[Any] = deque(maxlen=RECENT)
         self._blocks: deque[tuple[float, str]] = deque(maxlen=5000)
         self._shown_ids: list[int] = []
+        self._shown: list[Any] = []
+        """The records the list shows, newest first (kept while followed, even once they are
+        older than the recent ones)."""
         self._followed: Any = None
         self._routes = routes_of(engine)
         self._snapshot: dict[str, Any] | None = None
@@ -239,6 +242,7 @@ class OverviewView(View, can_focus=True):
         if ids == self._shown_ids:
             return
         self._shown_ids = ids
+        self._shown = newest
         self._list.set_options(
             [Option(themed(record_label(rec)), id=str(rec.id)) for rec in newest]
             or [Option(themed(Text("no requests yet", style=role("muted"))), disabled=True)]
@@ -262,7 +266,8 @@ class OverviewView(View, can_focus=True):
         if index is None or index >= len(self._shown_ids):
             return
         wanted = self._shown_ids[index]
-        self._followed = next((r for r in self._recent if r.id == wanted), None)
+        # From the list itself: under load the record may already have left the recent ones.
+        self._followed = self._shown[index]
         self._list.border_title = (
             f"Following #{wanted}: its path is lit above · esc: stop following"
         )
