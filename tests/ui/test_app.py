@@ -116,36 +116,6 @@ async def test_palette_lists_the_workbench_actions(live):
         assert titles.count("Quit") == 1, "Textual's own quit (which does not ask) is replaced"
 
 
-async def test_the_palette_opens_and_finds_actions_by_word(live):
-    """Opening it lists every command with its help (keys in brackets must not read as markup)."""
-    from textual.command import CommandList, CommandPalette
-
-    config, engine = live
-    app = make_app(config, engine=engine)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("ctrl+p")
-        await wait_for(lambda: isinstance(app.screen, CommandPalette), timeout=5)
-        palette = app.screen
-        results = palette.query_one(CommandList)
-        await wait_for(lambda: results.option_count > 10, timeout=5)
-        for word, wanted in (
-            ("weight", "Backends: +weight"),
-            ("algorithm", "Backends: Algorithm"),
-            ("export", "Traffic: Export HAR"),
-        ):
-            await pilot.press(*word)
-            await wait_for(
-                lambda wanted=wanted: any(
-                    wanted in str(results.get_option_at_index(i).prompt)
-                    for i in range(results.option_count)
-                ),
-                timeout=5,
-            )
-            for _ in word:
-                await pilot.press("backspace")
-        assert app.is_running
-
-
 async def test_projector_theme_toggles(live):
     config, engine = live
     app = make_app(config, engine=engine)

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 REDRAW_EVERY = 1.0
 """Seconds between redraws: the history gains one sample a second."""
 COMPACT_BELOW = (120, 36)
-PALETTE = ("info", "ok", "warn", "bad", "accent", "text")
-"""Roles of the series colours, in order (text roles: readable on the theme's background)."""
-"""Theme variables the series take their colours from, in order."""
+PALETTE = ("info", "ok", "accent", "bad", "warn", "text")
+"""Roles of the series colours, in order (text roles, readable on the theme's background): the
+first four differ in hue in the built-in themes (accent and warn are both orange there)."""
 
 CHARTS: tuple[tuple[str, str], ...] = (
     ("rate-proxy", "Requests/s per proxy"),
