@@ -175,10 +175,13 @@ async def test_a_big_answer_does_not_hold_the_loop(origins, engine_factory, path
     stop = asyncio.Event()
 
     async def ticker() -> None:
-        last = time.perf_counter()
+        # CPU time of the loop's thread between two turns of the loop: what the loop was held
+        # by its own work. Wall time would also count the moments a loaded machine gave the
+        # cores to other processes, which no slicing can prevent (that made this test flaky).
+        last = time.thread_time()
         while not stop.is_set():
             await asyncio.sleep(0)
-            now = time.perf_counter()
+            now = time.thread_time()
             gaps.append(now - last)
             last = now
 
@@ -193,8 +196,10 @@ async def test_a_big_answer_does_not_hold_the_loop(origins, engine_factory, path
     page = json.loads(body)  # tens of megabytes: parsed after the measurement
     assert r.status == 200
     assert len(page["requests"] if "requests" in page else page["log"]["entries"]) == 10_000
-    # A page is served in slices: the loop is never held for long (before: one 1–3 s block).
-    assert max(gaps) < 0.25, max(gaps)
+    # A page is served in slices: the loop is never held for long (before: one block for the
+    # whole page, 0.3–3 s of CPU), nor for more than a small part of the page's work.
+    assert max(gaps) < 0.1, max(gaps)
+    assert max(gaps) < sum(gaps) / 5, (max(gaps), sum(gaps))
 
 
 def _non_loopback_address() -> str | None:
