@@ -14,7 +14,7 @@ import time
 import aiohttp
 from aiohttp import web
 from origin import Origin, wait_for
-from raw_origin import RawOrigin, response
+from rawhttp import RawOrigin, response
 
 from workbench.config.model import (
     Address,
@@ -139,7 +139,7 @@ def _hanging_origin() -> RawOrigin:
         await asyncio.Event().wait()  # cancelled when the origin stops
         return False
 
-    origin = RawOrigin(handler)
+    origin = RawOrigin.answering(handler)
     return origin
 
 
@@ -169,7 +169,7 @@ async def test_concurrent_misses_share_the_fetch_failure(engine_factory):
         await asyncio.Event().wait()
         return False
 
-    origin = await RawOrigin(handler).start()
+    origin = await RawOrigin.answering(handler).start()
     eng = await engine_factory(config(origin.url, response_timeout=1.0))
     url = eng.listeners["reverse"] + "/miss"
     try:
