@@ -57,5 +57,7 @@ async def engine_factory():
 
 @pytest.fixture(autouse=True)
 def _private_state_dir(tmp_path_factory, monkeypatch):
-    """Lesson progress and other state go to a fresh directory, never the user's own."""
+    """Lesson progress, the classroom's CA and other state go to fresh directories, never the
+    user's own."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))

@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return asyncio.run(run_headless(cfg, log_format=args.log_format))
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a busy port; a demo:// name the demo lacks
             print(f"cannot start: {exc}", file=sys.stderr)
             return 1
     return _run_tui(cfg)

@@ -78,6 +78,10 @@ class Runtime:
 
 
 def _uses_demo(config: Config) -> bool:
+    from workbench.demo.classroom import wants_secure_origin
+
+    if wants_secure_origin(config):
+        return True
     if config.reverse is None:
         return False
     return any(

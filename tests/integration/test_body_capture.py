@@ -141,3 +141,37 @@ async def test_forward_proxy_keeps_absolute_form_target(origins, engine_factory)
     assert rec.target == web.url + "/echo"
     assert rec.upstream_target == "/echo"
     assert rec.request_bytes() == b"abc" and rec.response_bytes() == body
+
+
+async def test_the_api_gives_one_records_bodies(origins, engine_factory):
+    from dataclasses import replace
+
+    from workbench.config.model import AdminConfig
+
+    (web,) = await origins("web-1")
+    config = replace(reverse_config(web), admin=AdminConfig(listen=Address("127.0.0.1", 0)))
+    eng = await engine_factory(config)
+    payload = {"name": "lamp", "price": 12}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(eng.listeners["reverse"] + "/echo", json=payload) as r:
+            received = await r.text()
+        async with s.get(eng.listeners["reverse"] + "/encoded/br") as r:
+            assert r.status == 200
+        post = await _last(eng, "/echo")
+        binary = await _last(eng, "/encoded/br")
+        async with s.get(f"{eng.listeners['admin']}/api/requests/{post.id}") as r:
+            shown = await r.json()
+        async with s.get(f"{eng.listeners['admin']}/api/requests/{binary.id}") as r:
+            compressed = await r.json()
+    assert (shown["method"], shown["path"], shown["status"]) == ("POST", "/echo", 200)
+    assert ["Content-Type", "application/json"] in shown["request_headers"]
+    assert json.loads(shown["request_body"]) == payload
+    assert shown["request_body_encoding"] == "utf-8" and shown["response_body"] == received
+    # A br body is kept as the client got it: bytes that are not text come as base64.
+    import base64
+
+    import brotli
+
+    assert compressed["response_body_encoding"] == "base64"
+    raw = base64.b64decode(compressed["response_body"])
+    assert json.loads(brotli.decompress(raw))["encoded"] == "br"

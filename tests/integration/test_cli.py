@@ -144,6 +144,20 @@ async def test_run_with_a_broken_ca_is_one_line_exit_2(tmp_path):
     )
 
 
+async def test_run_with_an_unknown_demo_file_is_one_line(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "forward:\n  listen: 127.0.0.1:0\n  intercept:\n    hosts: [localhost]\n"
+        "    upstream_ca_file: demo://nope\n"
+    )
+    code, out, err = await run_cli("run", str(cfg), "--headless")
+    assert code == 1 and "Traceback" not in err
+    assert err.strip() == (
+        "cannot start: forward.intercept.upstream_ca_file: the demo makes no file 'demo://nope' "
+        "(demo://secure is the certificate of the classroom's HTTPS origin)"
+    )
+
+
 async def test_check_fails_on_a_file_that_runs_nothing(tmp_path):
     for name, text in (
         ("empty.yaml", ""),

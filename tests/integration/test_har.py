@@ -194,3 +194,14 @@ def test_tunnels_and_unparsable_requests_get_absolute_urls_and_round_trip():
         ("CONNECT", "secure.test:443", "secure.test"),
         ("-", "-", ""),
     ]
+
+
+def test_a_replay_keeps_its_link_through_a_har_file():
+    from workbench.engine.observe.records import RequestRecord
+
+    first = RequestRecord(7, 0.0, "127.0.0.1", "reverse", "GET", "http://h/a", "h", "/a")
+    again = RequestRecord(9, 1.0, "127.0.0.1", "reverse", "GET", "http://h/a", "h", "/a")
+    first.status = again.status = 200
+    again.replay_of = 7
+    back = from_har(json.loads(json.dumps(to_har([first, again]))))
+    assert [(r.id, r.replay_of) for r in back] == [(7, None), (9, 7)]

@@ -267,6 +267,36 @@ async def test_head_and_304_keep_the_origins_content_length(raw_origin, engine_f
 
 
 @pytest.mark.parametrize("kind", ["reverse", "forward"])
+async def test_head_answer_leaves_the_upstream_connection_reusable(
+    raw_origin, engine_factory, kind
+):
+    async def script(reader, writer):
+        while True:
+            head = await origin.read_head(reader)
+            if head.startswith(b"HEAD"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n")
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world")
+            await writer.drain()
+
+    origin = await raw_origin(script)
+    eng, url, target = await proxy_for(kind, origin, engine_factory)
+    reader, writer = await connect(url)
+    writer.write(get(target, method="HEAD"))
+    resp = await read_response(reader, head_request=True)
+    assert resp.status == 200 and resp.header("content-length") == "11"
+    await wait_record(eng, 1)  # the HEAD's exchange is over: its connection is back in the pool
+    writer.write(get(target))
+    resp = await read_response(reader)
+    assert resp.status == 200 and resp.body == b"hello world"
+    rec = await wait_record(eng, 2)
+    assert [h.split(b" ", 1)[0] for h in origin.heads] == [b"HEAD", b"GET"]
+    assert origin.connections == 1
+    assert ("upstream", "200", f"{rec.backend} answered on a pooled connection") in rec.trace
+    writer.close()
+
+
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
 async def test_upload_keeps_its_content_length_and_bytes(raw_origin, engine_factory, kind):
     payload = hashlib.sha256(b"seed").digest() * (2 * 1024 * 1024 // 32)  # 2 MiB
 

@@ -115,6 +115,24 @@ async def test_origin_certificate_failure_is_a_502_saying_why(tmp_path, tls_orig
     assert any("upstream_ca_file" in d for _, _, d in rec.trace)
 
 
+async def test_origin_certificate_failure_is_one_attempt(tmp_path, tls_origin, engine_factory):
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin, ca_file=False))
+    async with aiohttp.ClientSession() as s:
+        for path in ("/a", "/b"):  # the second request is not a retry of the first either
+            async with s.get(
+                f"https://localhost:{tls_origin.port}{path}",
+                proxy=engine.listeners["forward"],
+                ssl=client_ssl(tmp_path),
+            ) as r:
+                assert r.status == 502
+    for path in ("/a", "/b"):
+        (rec,) = await records_matching(engine, lambda r, p=path: r.path == p)
+        attempts = [t for t in rec.trace if t[0] == "upstream"]
+        assert len(attempts) == 1 and attempts[0][1] == "tls", rec.trace
+        assert "certificate verify failed" in rec.error
+    assert tls_origin.hits == 0
+
+
 async def test_proxy_auth_is_asked_on_the_connect_only(tmp_path, tls_origin, engine_factory):
     from base64 import b64encode
     from dataclasses import replace

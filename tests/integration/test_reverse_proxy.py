@@ -409,3 +409,29 @@ async def test_delay_rule_adds_latency_on_the_matching_requests_only(origins, en
     slow, fast = eng.records_since(0, 10)[0]
     assert slow.t_total >= 0.3 > fast.t_total
     assert any("slow-api" in step[2] for step in slow.trace)
+
+
+async def test_backend_certificate_failure_is_a_502_without_retry(tls_origin, engine_factory):
+    # Two https:// backends whose certificate the system store does not trust: a verification
+    # failure is not a connect error to try elsewhere, it is the answer (one attempt, 502).
+    backends = tuple(
+        BackendConfig(name=f"tls-{i}", url=f"https://127.0.0.1:{tls_origin.port}") for i in (1, 2)
+    )
+    eng = await engine_factory(
+        reverse_config(
+            {"web": PoolConfig(name="web", backends=backends, retries=1, algorithm="round_robin")}
+        )
+    )
+    async with aiohttp.ClientSession() as s:
+        async with s.get(eng.listeners["reverse"] + "/") as r:
+            assert r.status == 502
+            body = await r.text()
+    assert "certificate verify failed" in body
+    await wait_for(lambda: eng.records.total >= 1)
+    (rec,) = eng.records_since(0, 10)[0]
+    failures = [t for t in rec.trace if t[0] == "upstream"]
+    assert len(failures) == 1 and failures[0][1] == "tls", rec.trace
+    assert not any(t[1] == "retry" for t in rec.trace)
+    streaks = sorted(b.consecutive_failures for b in eng.pools["web"].backends.values())
+    assert streaks == [0, 1]
+    assert tls_origin.hits == 0

@@ -287,7 +287,7 @@ async def test_progress_is_kept_across_restarts_and_reset_with_r_twice(classroom
         await pilot.press("6")
         await pilot.pause()
         prompt = lessons(app).query_one(OptionList).get_option("at-a-glance").prompt
-        assert str(prompt).startswith("✓ 8. At a glance")
+        assert str(prompt).startswith("✓ 9. At a glance")
         await pilot.press("R")
         await pilot.pause()
         assert lessons(app).tracker.completed == {"at-a-glance"}, "one R only asks"
@@ -295,7 +295,7 @@ async def test_progress_is_kept_across_restarts_and_reset_with_r_twice(classroom
         await pilot.pause()
         assert lessons(app).tracker.completed == set()
         prompt = lessons(app).query_one(OptionList).get_option("at-a-glance").prompt
-        assert str(prompt).startswith("  8.")
+        assert str(prompt).startswith("  9.")
     assert json.loads((state_dir() / "lessons.json").read_text()) == {"completed": []}
 
 

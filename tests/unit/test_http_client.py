@@ -11,6 +11,7 @@ import asyncio
 import time
 
 import pytest
+from origin import wait_for
 from rawhttp import RawOrigin, header
 
 from workbench.engine.http.client import UpstreamError, UpstreamPool, UpstreamResponse
@@ -114,6 +115,33 @@ async def test_head_keeps_the_content_length(origin):
     up, resp = await fetch(pool, "HEAD")
     assert resp.complete and resp.content_length == 3000000 and resp.take_body() == b""
     assert not resp.close_delimited
+
+
+async def test_head_answer_leaves_the_connection_reusable(origin):
+    o, pool = await origin(
+        serve(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        )
+    )
+    up, resp = await fetch(pool, "HEAD")
+    assert resp.complete and up.reusable
+    pool.release(up)
+    again, resp = await fetch(pool, "HEAD")
+    assert again is up and resp.complete and up.reusable
+    pool.release(up)
+    last, resp = await fetch(pool)
+    assert last is up and await read_all(resp) == b"hello"
+    assert up.uses == 3 and pool.size == 1
+
+
+async def test_body_after_a_head_answer_is_not_reused(origin):
+    _, pool = await origin(serve(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
+    up, resp = await fetch(pool, "HEAD")
+    assert resp.complete and resp.take_body() == b""
+    # Whether the stray body came with the head or just after it, the connection is not reused.
+    await wait_for(lambda: not up.reusable)
 
 
 async def test_304_and_204_complete_at_the_head(origin):

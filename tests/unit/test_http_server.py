@@ -49,7 +49,18 @@ class EchoServer:
         _, self.port = await self.server.start("127.0.0.1", 0)
         return self
 
-    async def handle(self, req: HttpRequest, conn: ServerConnection) -> None:
+    def handle(self, req: HttpRequest, conn: ServerConnection):
+        """Targets under ``/sync`` are answered by the plain call (None returned, no task);
+        every other one by the coroutine returned (the server runs it as a task)."""
+        if req.target.startswith("/sync"):
+            self.seen.append(req)
+            if req.target == "/sync-boom":
+                raise RuntimeError("secret internal detail")
+            conn.respond(200, [], req.target.encode())
+            return None
+        return self.handle_async(req, conn)
+
+    async def handle_async(self, req: HttpRequest, conn: ServerConnection) -> None:
         self.seen.append(req)
         if req.target == "/boom":
             raise RuntimeError("secret internal detail")
@@ -195,6 +206,22 @@ async def test_pipelined_requests_are_answered_in_order(echo):
     writer.close()
 
 
+async def test_many_pipelined_requests_answered_without_waiting_stay_in_order(echo):
+    # Hundreds of requests in one read, most answered by plain calls, some by a task: the
+    # answers come back in order (and the server loops, it does not recurse per request).
+    srv = await echo()
+    srv.delays = {"/slow": 0.05}
+    targets = [f"/sync/{i}" if i % 100 != 50 else "/slow" for i in range(600)]
+    reader, writer = await srv.connect()
+    writer.write(b"".join(req(t) for t in targets))
+    got = []
+    for t in targets:
+        resp = await read_response(reader)
+        got.append(t if t == "/slow" else resp.body.decode())
+    assert got == targets
+    writer.close()
+
+
 async def test_pipelined_body_arriving_in_many_pieces(echo):
     srv = await echo()
     srv.delays = {"/slow": 0.1}
@@ -220,6 +247,36 @@ async def test_malformed_request_behind_a_slow_one_is_answered_after_it(echo):
     second = await read_response(reader)
     assert second.status == 400 and second.header("connection") == "close"
     assert (await read_to_eof(reader))[0] == b""
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "codings",
+    ["identity, chunked", "gzip, chunked", "chunked, identity", "identity", "gzip"],
+)
+async def test_transfer_coding_other_than_chunked_alone_is_400_and_a_close(echo, codings):
+    # RFC 9112 §6.1: the body's end cannot be found reliably; answer 400 and close, and
+    # never read what follows as a request (it would be a smuggled one).
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(
+        req("/te", "POST", f"Transfer-Encoding: {codings}\r\n")
+        + b"5\r\nhello\r\n0\r\n\r\n"
+        + req("/smuggled")
+    )
+    resp = await read_response(reader)
+    assert resp.status == 400 and resp.header("connection") == "close"
+    assert (await read_to_eof(reader))[0] == b""
+    assert srv.seen == [] and srv.bad and srv.bad[0][0] == 400
+    writer.close()
+
+
+async def test_chunked_alone_in_any_case_is_accepted(echo):
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(req("/te", "POST", "Transfer-Encoding: Chunked\r\n") + b"2\r\nhi\r\n0\r\n\r\n")
+    info = json.loads((await read_response(reader)).body)
+    assert info["chunked"] and info["length"] == 2
     writer.close()
 
 
@@ -276,6 +333,18 @@ async def test_handler_bug_is_a_500_without_internal_text(echo):
     resp = await read_response(reader)
     assert resp.status == 500 and b"secret" not in resp.body and b"RuntimeError" not in resp.body
     assert len(srv.errors) == 1
+    writer.close()
+
+
+async def test_handler_bug_without_waiting_is_a_500_and_a_close(echo):
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(req("/sync-boom") + req("/sync/never"))
+    resp = await read_response(reader)
+    assert resp.status == 500 and b"secret" not in resp.body
+    assert resp.header("connection") == "close"
+    assert (await read_to_eof(reader))[0] == b""
+    assert len(srv.errors) == 1 and [r.target for r in srv.seen] == ["/sync-boom"]
     writer.close()
 
 

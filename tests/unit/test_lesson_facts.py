@@ -78,8 +78,14 @@ def test_acl_connect_ports_and_rules_match():
     fwd = CFG.forward
     assert all(ipaddress.ip_network(n).is_loopback for n in map(str, fwd.allow_clients))
     assert "(loopback here)" in text("access")
-    assert tuple(fwd.connect_ports) == (443,)
+    from workbench.config.model import ForwardConfig
+    from workbench.demo.classroom import SECURE_PORT
+
+    assert ForwardConfig().connect_ports == (443,)
     assert "just 443 by default" in text("tls")
+    # The classroom adds its HTTPS origin's port, read live (it may fall back to a free one).
+    assert tuple(fwd.connect_ports) == (443, SECURE_PORT)
+    assert "this classroom adds {secure_port}" in lesson_by_id("tls").concept
     tracker = next(r for r in CFG.rules if r.name == "block-tracker")
     assert tracker.action == "block" and "tracker.test" in tracker.when
     assert "block-tracker answers 403 for tracker.test" in text("access")
@@ -88,3 +94,29 @@ def test_acl_connect_ports_and_rules_match():
 def test_lessons_tell_which_proxy_to_watch_for_5xx():
     for lesson_id in ("balancing", "failover"):
         assert "reverse proxy's 5xx count" in text(lesson_id)
+
+
+def test_the_interception_lesson_matches_the_classroom():
+    from workbench.demo.classroom import SECURE_CA
+    from workbench.engine.http.ca import default_ca_dir
+
+    ic = CFG.forward.intercept
+    t = text("intercept")
+    # "decrypts CONNECTs to localhost only": localhost is the one host, and the HTTPS origin
+    # the steps use is on it.
+    assert ic.hosts == ("localhost",)
+    assert "decrypts CONNECTs to localhost only (forward.intercept.hosts)" in t
+    assert "{secure_origin}" in t and ic.upstream_ca_file == SECURE_CA
+    values = addresses({"demo": {"secure_origin": "https://localhost:8443"}, "listeners": {}})
+    assert fill("{secure_origin}", values).startswith("https://localhost:")
+    # "--cacert "$(workbench ca --path)"": with no config, workbench ca names the default CA,
+    # and the classroom uses the default CA (no ca_dir of its own).
+    assert '--cacert "$(workbench ca --path)"' in t and ic.ca_dir is None
+    assert default_ca_dir().name == "ca"
+    # "the real server, whose certificate it checks"
+    assert ic.upstream_verify is True and "whose certificate it checks" in t
+    # The two lines on consent.
+    assert "only for a client that chose to trust this CA" in t
+    assert "eavesdropping unless they agreed" in t
+    # The body it shows is the one the student sends: JSON to /echo, which echoes it back.
+    assert "Content-Type: application/json" in t and "/echo?{mark}" in t

@@ -620,7 +620,7 @@ def test_a_missing_proxy_is_never_a_default_port():
     [
         ({"reverse": "r", "forward": "f"}, True, set()),
         # sample_configs/reverse.yaml: a reverse proxy with web-1/web-2, no demo backends.
-        ({"reverse": "r"}, False, {"two-proxies", "server-sees", "failover", "tls"}),
+        ({"reverse": "r"}, False, {"two-proxies", "server-sees", "failover", "tls", "intercept"}),
         ({"forward": "f"}, True, {"two-proxies", "caching", "balancing", "failover", "access"}),
     ],
 )
@@ -630,6 +630,9 @@ def test_lessons_that_need_a_missing_proxy_are_skipped(listeners, demo, skipped)
     s["proxies"] = {p: {"cache": True} for p in listeners}
     if not demo:
         s["demo"] = None
+    elif "forward" in listeners:  # the classroom: localhost intercepted, its HTTPS origin runs
+        s["proxies"]["forward"]["intercept"] = {"hosts": ["localhost"]}
+        s["demo"]["secure_origin"] = "https://localhost:8443"
     if "reverse" not in listeners:
         s["pools"] = {}
     assert {lesson.id for lesson in LESSONS if unmet_needs(lesson, s)} == skipped

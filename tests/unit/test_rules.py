@@ -220,6 +220,46 @@ def test_header_rules_see_edits_between_evaluations() -> None:
     assert rs.evaluate("request", rec).action == "block"
 
 
+def test_remembered_outcomes_match_testing_every_rule_and_hits_stay_exact() -> None:
+    # Filters of plain fields (host, path, method...) have their outcome remembered per value;
+    # repeated and varied requests must give what testing each rule gives, and count each hit.
+    from workbench.engine.rules import ruleset as mod
+
+    configs = [
+        rc(f"r{i}", f"~d blocked{i}.test | ~u ^/never{i}/", "tag", value=f"r{i}") for i in range(6)
+    ]
+    configs.append(rc("st", "~m POST & ~u /x", "tag", value="st"))
+    rs = RuleSet.compile(configs)
+    rng = random.Random(3)
+    expected_hits = {c.name: 0 for c in configs}
+    for _ in range(3 * mod.REMEMBER):
+        host = rng.choice(["www.test", "blocked1.test", "a.blocked4.test", "blocked9.test"])
+        path = rng.choice(["/", "/never2/a", "/x", "/never5/", f"/u{rng.randint(0, 2000)}"])
+        rec = req(host, path=path, method=rng.choice(["GET", "POST"]))
+        expected = [r.config.value for r in rs.rules if r.filter(rec)]
+        for r in rs.rules:
+            expected_hits[r.config.name] += bool(r.filter(rec))
+        assert rs.evaluate("request", rec).tags == expected, (host, path)
+    assert {r.config.name: r.hits for r in rs.rules} == expected_hits
+    # Bounded: the remembered outcomes never pass REMEMBER, and long URLs are not kept.
+    first = rs._phases["request"].first_full
+    answers = next(c.cell_contents for c in first.__closure__ if isinstance(c.cell_contents, dict))
+    assert 0 < len(answers) <= mod.REMEMBER
+    answers.clear()
+    rs.evaluate("request", req(path="/" + "a" * (mod.REMEMBER_URL + 1)))
+    assert answers == {}
+
+
+def test_rules_reading_more_than_plain_fields_are_tested_every_time() -> None:
+    rs = RuleSet.compile([rc("ua", "~hq '^user-agent: .*bot' & ~u /x", "block")])
+    assert (
+        rs.evaluate("request", req(path="/x", request_headers=[("User-Agent", "curl")]))
+        is NO_VERDICT
+    )
+    bot = req(path="/x", request_headers=[("User-Agent", "a-bot")])
+    assert rs.evaluate("request", bot).action == "block"
+
+
 # -- compile errors -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("config", "field", "fragment"),

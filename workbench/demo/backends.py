@@ -15,6 +15,7 @@ import json
 import math
 import random
 import signal
+import ssl
 import sys
 import time
 
@@ -132,10 +133,13 @@ class DemoBackend:
         port: int = 0,
         base_ms: float = 5.0,
         jitter_ms: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
+        """Serve HTTPS with this context (the classroom's TLS origin); None: plain HTTP."""
         """The bound port once started (the requested one before)."""
         self.base_ms = base_ms
         self.jitter_ms = jitter_ms
@@ -158,6 +162,9 @@ class DemoBackend:
     # -- lifecycle --------------------------------------------------------------------------
     @property
     def url(self) -> str:
+        if self.ssl_context is not None:
+            # By name: the certificate is for localhost, and interception matches host names.
+            return f"https://localhost:{self.port}"
         return f"http://{self.host}:{self.port}"
 
     @property
@@ -185,7 +192,9 @@ class DemoBackend:
 
     async def _open(self) -> None:
         assert self._runner is not None
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self.port, reuse_address=True, ssl_context=self.ssl_context
+        )
         await site.start()
         self._site = site
         self.port = site.port

@@ -8,6 +8,13 @@ starts.
 Ports: the reverse proxy prefers 8080, the forward proxy 8888 and the admin API 8081 (easy to
 type in class). These are preferences: when one is taken, the runtime falls back to an ephemeral
 port and prints the address it really got, so the classroom still opens on a busy machine.
+
+HTTPS interception: the forward proxy decrypts CONNECTs to ``localhost`` (``intercept.hosts``),
+and the demo world runs a TLS origin for it, ``https://localhost:8443`` (any free port when 8443
+is taken), with a throw-away certificate. ``upstream_ca_file: demo://secure`` is the placeholder
+for that certificate, and the origin's port joins ``connect_ports``; both are filled in by
+:func:`resolve_secure_origin` once the origin runs. Only clients that trust the workbench's CA
+(``workbench ca --path``) accept the decrypting proxy; the rest see a certificate error.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from workbench.config.model import (
     DemoConfig,
     ForwardConfig,
     HealthConfig,
+    InterceptConfig,
     PassiveConfig,
     PoolConfig,
     ReverseConfig,
@@ -35,6 +43,12 @@ DEMO_SCHEME = "demo://"
 REVERSE_PORT = 8080
 FORWARD_PORT = 8888
 ADMIN_PORT = 8081
+SECURE_PORT = 8443
+SECURE_NAME = "secure"
+"""The demo TLS origin (interception lesson): its preferred port and its name."""
+SECURE_CA = f"{DEMO_SCHEME}{SECURE_NAME}"
+"""Placeholder for the demo TLS origin's certificate in ``forward.intercept.upstream_ca_file``."""
+INTERCEPT_HOSTS = ("localhost",)
 
 
 def _demo(name: str, weight: int = 1) -> BackendConfig:
@@ -71,7 +85,12 @@ def classroom_config() -> Config:
         cache=True,
     )
     forward = ForwardConfig(
-        listen=Address("127.0.0.1", FORWARD_PORT), privacy="transparent", cache=True
+        listen=Address("127.0.0.1", FORWARD_PORT),
+        privacy="transparent",
+        cache=True,
+        # 443 as everywhere, and the demo TLS origin's port (filled in when it runs).
+        connect_ports=(443, SECURE_PORT),
+        intercept=InterceptConfig(hosts=INTERCEPT_HOSTS, upstream_ca_file=SECURE_CA),
     )
     rules = (
         RuleConfig(name="block-tracker", when="~d tracker.test", action="block", status=403),
@@ -130,3 +149,35 @@ def resolve_demo_urls(config: Config, backends: dict[str, str]) -> Config:
             resolved.append(b)
         pools[key] = replace(pool, backends=tuple(resolved))
     return replace(config, reverse=replace(config.reverse, pools=pools))
+
+
+def wants_secure_origin(config: Config) -> bool:
+    """Whether ``config`` asks for the demo TLS origin (``upstream_ca_file: demo://secure``).
+
+    Raises ValueError for another ``demo://`` file: the demo makes no other.
+    """
+    fwd = config.forward
+    ca_file = fwd.intercept.upstream_ca_file if fwd is not None else None
+    if ca_file is None or not ca_file.startswith(DEMO_SCHEME):
+        return False
+    if ca_file != SECURE_CA:
+        raise ValueError(
+            f"forward.intercept.upstream_ca_file: the demo makes no file {ca_file!r} "
+            f"({SECURE_CA} is the certificate of the classroom's HTTPS origin)"
+        )
+    return True
+
+
+def resolve_secure_origin(config: Config, cert_file: str, port: int) -> Config:
+    """The demo TLS origin runs on ``port`` with ``cert_file``: put both into ``config``.
+
+    ``connect_ports`` gets ``port`` in place of the preferred :data:`SECURE_PORT`.
+    """
+    fwd = config.forward
+    if fwd is None:
+        return config
+    ports = [p for p in fwd.connect_ports if p != SECURE_PORT or p == port]
+    if port not in ports:
+        ports.append(port)
+    intercept = replace(fwd.intercept, upstream_ca_file=cert_file)
+    return replace(config, forward=replace(fwd, connect_ports=tuple(ports), intercept=intercept))

@@ -15,7 +15,9 @@ when the check saw them happen. A lesson whose proxy the running configuration l
 Steps and concepts may contain placeholders that :func:`fill` replaces with live values:
 ``{reverse}``, ``{forward}``, ``{admin}``, ``{origin}`` (a demo backend's URL), ``{origin_host}``
 (its ``host:port``), ``{origin_port}``, ``{mark}`` (the query marker), ``{privacy}`` (the
-forward proxy's privacy mode now) and ``{kill_key}`` (the Backends view's kill key, as bound).
+forward proxy's privacy mode now), ``{kill_key}`` (the Backends view's kill key, as bound),
+``{secure_origin}`` (the classroom's HTTPS origin, ``https://localhost:PORT``) and
+``{secure_port}`` (its port).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class RecordLike(Protocol):
     backend: str | None
     cache: str | None
     rule: str | None
+    trace: list[tuple[str, str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +123,8 @@ class Lesson:
     """Optional comparison table: a header row, then (aspect, forward, reverse) rows."""
     needs: tuple[str, ...] = ()
     """What the lesson needs running: ``reverse``, ``forward``, ``cache``, ``demo`` (the
-    classroom's built-in backends) or ``backend:NAME``."""
+    classroom's built-in backends), ``intercept`` (HTTPS interception of the classroom's
+    HTTPS origin) or ``backend:NAME``."""
     shows_cache: bool = False
     """The check wants the cache's entries (see :attr:`LessonState.cache_entries`)."""
 
@@ -234,6 +238,7 @@ _NEED_TEXT = {
     "forward": "the forward proxy",
     "cache": "the cache turned on",
     "demo": "the classroom's built-in backends",
+    "intercept": "HTTPS interception of localhost with the classroom's HTTPS origin",
 }
 
 
@@ -256,6 +261,9 @@ def unmet_needs(lesson: Lesson, snapshot: Mapping[str, Any] | None) -> str | Non
             )
         elif need == "demo":
             ok = bool(_get(snapshot, "demo", "backends", default=None))
+        elif need == "intercept":
+            hosts = _get(snapshot, "proxies", "forward", "intercept", "hosts", default=()) or ()
+            ok = "localhost" in hosts and bool(_get(snapshot, "demo", "secure_origin"))
         elif need.startswith("backend:"):
             ok = bool(_find_backend(snapshot, need.split(":", 1)[1])[1])
         else:
@@ -607,6 +615,47 @@ def check_tls(st: LessonState) -> CheckResult:
     return CheckResult(False, "no CONNECT through the forward proxy yet (step 1)")
 
 
+def _decrypted(rec: RecordLike) -> bool:
+    """A request that came out of an intercepted (decrypted) HTTPS connection."""
+    return any(stage == "tls" and verdict == "intercepted" for stage, verdict, _ in rec.trace)
+
+
+def check_intercept(st: LessonState) -> CheckResult:
+    """Done once the student's own HTTPS request was decrypted by the forward proxy."""
+    mem = st.memory
+    for rec in st.records:
+        if rec.proxy != "forward" or not is_students(rec):
+            continue
+        if rec.method == "CONNECT":
+            refused = [d for s, v, d in rec.trace if s == "tls" and v in ("rejected", "failed")]
+            if refused:
+                mem["refused"] = (
+                    f"CONNECT {rec.url}: the client refused the workbench's certificate, "
+                    "so it sent nothing (it was not told to trust the CA)"
+                )
+            continue
+        if not _decrypted(rec):
+            continue
+        headers = len(rec.request_headers or ())
+        body = f"a {rec.bytes_in:,}-byte body" if rec.bytes_in else "no body"
+        status = rec.status if rec.status is not None else f"no answer ({rec.error or '?'})"
+        mem["seen"] = (
+            f"decrypted: {rec.method} {rec.path} → {status}; {headers} headers and {body}, "
+            "all readable by the proxy"
+        )
+        mem["line"] = f"the forward proxy read inside TLS: {request_line(rec)}"
+    evidence = tuple(x for x in (mem.get("refused"), mem.get("line")) if x)
+    if "seen" in mem:
+        return CheckResult(True, mem["seen"], evidence)
+    if "refused" in mem:
+        return CheckResult(
+            False,
+            "curl refused the certificate; now trust the CA for one request (step 2)",
+            evidence,
+        )
+    return CheckResult(False, _waiting_for_own(st, "your own HTTPS request"), evidence)
+
+
 def check_read(st: LessonState) -> CheckResult:
     """A page to read: done as soon as it is opened."""
     return CheckResult(True, "nothing to run here: match each row to a lesson you did")
@@ -863,7 +912,8 @@ LESSONS: tuple[Lesson, ...] = (
             "host and port, the server name the client sends in clear in the TLS hello (SNI), "
             "timings and byte counts; paths, headers, cookies and bodies stay encrypted. Since "
             "a tunnel can carry anything, a careful proxy allows CONNECT only to a few ports "
-            "(connect_ports, just 443 by default), so it is no way into mail or SSH servers. A "
+            "(connect_ports: just 443 by default; this classroom adds {secure_port} for its own "
+            "HTTPS server), so it is no way into mail or SSH servers. A "
             "reverse proxy usually holds the site's certificate and ends TLS itself: it sees all."
         ),
         diagram=(
@@ -892,6 +942,50 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         check=check_tls,
         needs=("forward",),
+    ),
+    Lesson(
+        id="intercept",
+        title="Reading HTTPS",
+        concept=(
+            "A forward proxy can read HTTPS only by ending the client's TLS itself. It answers "
+            "the CONNECT, shows the client a certificate for the host that it makes on the spot "
+            "and signs with its own certificate authority (CA), and opens a second TLS "
+            "connection to the real server, whose certificate it checks. In between, the "
+            "request is plain text to it: method, path, query, headers, cookies and body. Here "
+            "the forward proxy decrypts CONNECTs to localhost only (forward.intercept.hosts); "
+            "every other host stays a sealed tunnel.\n"
+            "Reading someone's HTTPS is eavesdropping unless they agreed to it. So it works only "
+            "for a client that chose to trust this CA; any other client sees a forged "
+            "certificate, stops, and sends nothing."
+        ),
+        diagram=(
+            " curl ══TLS══► forward proxy ══TLS══► localhost\n"
+            "   certificate made by     real certificate,\n"
+            "   the workbench CA        checked by the proxy\n"
+            " proxy reads: method, path, headers, body\n"
+            " no --cacert: curl refuses, nothing is sent"
+        ),
+        steps=(
+            'Without trusting the CA: curl -x {forward} "{secure_origin}/echo?{mark}" — curl '
+            "stops with a certificate error and sends nothing. Press 1: the CONNECT row's trace "
+            "says the client rejected the certificate.",
+            "Trust the CA for this one command (--cacert; nothing is installed) and send a "
+            'little JSON: curl --cacert "$(workbench ca --path)" -x {forward} '
+            "-H 'Content-Type: application/json' -d '{\"card\": \"4111 1111 1111 1111\"}' "
+            '"{secure_origin}/echo?{mark}"',
+            "Press 1 and find the row fwd POST /echo?{mark} on localhost; press enter. The "
+            "trace starts with tls intercepted (SNI, TLS version, cipher); press 2 for the "
+            "request: its headers and the card number you sent, in clear.",
+            "workbench ca (without --path) prints the CA's fingerprint and how to trust it for "
+            "good. Trust it only on a machine that is yours, and remove it when you are done.",
+        ),
+        look_for=(
+            "The decrypted row: method, path and status like any plain request, its trace "
+            "starting with tls intercepted, and in its detail the headers and the body — all "
+            "that a tunnel hides."
+        ),
+        check=check_intercept,
+        needs=("forward", "intercept"),
     ),
     Lesson(
         id="at-a-glance",
@@ -956,13 +1050,15 @@ def lesson_by_id(lesson_id: str) -> Lesson | None:
 
 # -- placeholders -------------------------------------------------------------------------------
 _PLACEHOLDER = re.compile(
-    r"\{(reverse|forward|admin|origin|origin_host|origin_port|mark|privacy|kill_key)\}"
+    r"\{(reverse|forward|admin|origin|origin_host|origin_port|mark|privacy|kill_key"
+    r"|secure_origin|secure_port)\}"
 )
 _DEFAULTS = {
     "reverse": "http://127.0.0.1:8080",
     "forward": "http://127.0.0.1:8888",
     "admin": "http://127.0.0.1:8081",
     "origin": "http://127.0.0.1:9001",
+    "secure_origin": "https://localhost:8443",
 }
 
 
@@ -1001,6 +1097,10 @@ def addresses(snapshot: Mapping[str, Any] | None) -> dict[str, str]:
                     break
             if origin:
                 break
+    secure = _get(snapshot, "demo", "secure_origin")
+    if secure:
+        values["secure_origin"] = str(secure).rstrip("/")
+    values["secure_port"] = values["secure_origin"].rsplit(":", 1)[-1]
     values["origin"] = (origin or values["origin"]).rstrip("/")
     host = values["origin"].split("://", 1)[-1].split("/", 1)[0]
     values["origin_host"] = host

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from workbench.config.model import Config
 from workbench.demo.backends import DemoBackend, start_demo_backends
-from workbench.demo.classroom import demo_backend_names, resolve_demo_urls
+from workbench.demo.classroom import (
+    SECURE_NAME,
+    SECURE_PORT,
+    demo_backend_names,
+    resolve_demo_urls,
+    resolve_secure_origin,
+    wants_secure_origin,
+)
 from workbench.demo.faults import FaultInjector
 from workbench.demo.traffic import TrafficGenerator
 
@@ -27,6 +34,8 @@ class DemoWorld:
         self.faults = FaultInjector(self.backends)
         self.traffic: TrafficGenerator | None = None
         self.config: Config | None = None
+        self.secure: DemoBackend | None = None
+        """The demo TLS origin (``https://localhost:PORT``), when the config asks for it."""
 
     async def start(self, config: Config) -> Config:
         """Start a backend for every ``demo://NAME`` in ``config``; return the resolved config.
@@ -48,11 +57,33 @@ class DemoWorld:
             self.backends.update((b.name, b) for b in started)
         try:
             resolved = resolve_demo_urls(config, {n: b.url for n, b in self.backends.items()})
-        except ValueError:
+            if wants_secure_origin(resolved):
+                resolved = await self._start_secure(resolved)
+        except (ValueError, OSError, RuntimeError):
             await self.stop()
             raise
         self.config = resolved
         return resolved
+
+    async def _start_secure(self, config: Config) -> Config:
+        """Start the demo TLS origin (8443, else a free port); the config that trusts it."""
+        import errno
+        import ssl
+
+        from workbench.engine.http.tls import self_signed_files
+
+        cert, key = self_signed_files()
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        backend = DemoBackend(SECURE_NAME, port=SECURE_PORT, ssl_context=ctx)
+        try:
+            await backend.start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            backend = await DemoBackend(SECURE_NAME, port=0, ssl_context=ctx).start()
+        self.secure = backend
+        return resolve_secure_origin(config, cert, backend.port)
 
     def start_traffic(self, proxy_urls: dict[str, str]) -> TrafficGenerator | None:
         """Create the traffic generator for the listening proxies; start it if the config says so.
@@ -83,3 +114,6 @@ class DemoWorld:
         for b in list(self.backends.values()):
             await b.stop()
         self.backends.clear()
+        if self.secure is not None:
+            await self.secure.stop()
+            self.secure = None

@@ -117,7 +117,10 @@ def run_bench(args) -> int:
             env: dict | None = None,
             target: str | None = None,
         ) -> Result:
-            proc = Proc(pin_to(0, pin) + argv, port, env)
+            # ``python -m`` puts the working directory first on sys.path: run a --before tree
+            # from inside it, or a bench started in this checkout would measure this one twice.
+            cwd = env.get("PYTHONPATH") if env else None
+            proc = Proc(pin_to(0, pin) + argv, port, env, cwd)
             procs.append(proc)
             try:
                 url = f"http://127.0.0.1:{port}{'/' if target else path}"

@@ -72,12 +72,15 @@ def _wait_port(port: int, timeout: float = 15.0) -> None:
 class Proc:
     """A child process started for the benchmark, killed on exit."""
 
-    def __init__(self, argv: list[str], port: int, env: dict | None = None) -> None:
+    def __init__(
+        self, argv: list[str], port: int, env: dict | None = None, cwd: str | None = None
+    ) -> None:
         self.p = subprocess.Popen(
             argv,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
             start_new_session=True,
         )
         try:

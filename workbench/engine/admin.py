@@ -9,6 +9,7 @@ unless a bearer token is configured.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import ipaddress
 import json
@@ -223,7 +224,7 @@ class AdminApi:
         rec = self.engine.records.find(rid)
         if rec is None:
             return _error(f"request {rid} is not in the record buffer", 404, "id")
-        return _json(rec.to_dict())
+        return _json({**rec.to_dict(), **_bodies(rec)})
 
     async def patch_pool(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -417,3 +418,19 @@ class AdminApi:
         if hid is None:
             return _error("id must be an integer", 400, "id")
         return _result(self.engine.control.kill_held(hid, who="api"), {"killed": hid})
+
+
+def _bodies(rec: Any) -> dict[str, Any]:
+    """The kept bodies of one record: text when UTF-8, else base64 (``*_encoding``)."""
+    out: dict[str, Any] = {}
+    for side, data in (("request", rec.request_bytes()), ("response", rec.response_bytes())):
+        if data is None:
+            out[f"{side}_body"] = None
+            continue
+        try:
+            out[f"{side}_body"] = data.decode("utf-8")
+            out[f"{side}_body_encoding"] = "utf-8"
+        except UnicodeDecodeError:
+            out[f"{side}_body"] = base64.b64encode(data).decode("ascii")
+            out[f"{side}_body_encoding"] = "base64"
+    return out

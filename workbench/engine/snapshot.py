@@ -539,6 +539,7 @@ def _demo_data(demo: Any) -> dict[str, Any] | None:
     return {
         "traffic": traffic.counters() if traffic is not None else None,
         "backends": demo.faults.state(),
+        "secure_origin": demo.secure.url if getattr(demo, "secure", None) is not None else None,
     }
 
 

@@ -49,6 +49,8 @@ class Balancer(Protocol):
     algorithm: str
     names: tuple[str, ...]
     """Backends in rotation (weight > 0), in config order."""
+    steady: bool
+    """``explain(name)`` depends on the name alone (not on the last pick): callers may keep it."""
 
     def pick(self, key: str | None = None, exclude: AbstractSet[str] = _EMPTY) -> str | None:
         """The backend for the next request, skipping ``exclude``; ``None`` if none is left."""
@@ -90,6 +92,7 @@ class RoundRobin:
 
     __slots__ = ("names", "_n", "_next")
     algorithm = "round_robin"
+    steady = True
 
     def __init__(self, weights: Mapping[str, int]) -> None:
         self.names, _ = _in_rotation(weights)
@@ -126,6 +129,7 @@ class SmoothWeightedRoundRobin:
 
     __slots__ = ("names", "_weights", "_current", "_total", "_n")
     algorithm = "weighted_round_robin"
+    steady = True
 
     def __init__(self, weights: Mapping[str, int]) -> None:
         self.names, self._weights = _in_rotation(weights)
@@ -187,6 +191,7 @@ class LeastConnections:
 
     __slots__ = ("names", "_weights", "_current", "_loads", "_inflight", "_n", "_tied")
     algorithm = "least_connections"
+    steady = False
 
     def __init__(self, weights: Mapping[str, int], inflight: Inflight | None = None) -> None:
         self.names, self._weights = _in_rotation(weights)
@@ -280,6 +285,7 @@ class RandomTwo:
 
     __slots__ = ("names", "_weights", "_cum", "_total", "_n", "_inflight", "_random", "_last")
     algorithm = "random_two"
+    steady = False
 
     def __init__(
         self,
@@ -361,6 +367,7 @@ class IpHash:
 
     __slots__ = ("names", "_weights", "_cum", "_total", "_n", "_rr", "_last_key", "_walked")
     algorithm = "ip_hash"
+    steady = False
 
     def __init__(self, weights: Mapping[str, int]) -> None:
         self.names, self._weights = _in_rotation(weights)
@@ -429,6 +436,7 @@ class ConsistentHash:
 
     __slots__ = ("names", "_points", "_owners", "_rr", "_walked", "_keyed")
     algorithm = "consistent_hash"
+    steady = False
 
     def __init__(
         self, weights: Mapping[str, int], vnodes_per_weight: int = VNODES_PER_WEIGHT

@@ -102,6 +102,23 @@ class Pool:
             b.name: Backend(b, config.name, upstream_factory(b, config)) for b in config.backends
         }
         self.balancer = self._make_balancer()
+        self._pick_steps: dict[str, tuple[str, str, str]] = {}
+        self._pick_steps_of: object = None
+
+    def pick_step(self, name: str) -> tuple[str, str, str] | None:
+        """The trace step of the balancer's pick of ``name``, made once per backend while the
+        balancer stays the same (records share the tuple); None when the explanation depends
+        on the pick itself."""
+        balancer = self.balancer
+        if not balancer.steady:
+            return None
+        if self._pick_steps_of is not balancer:
+            self._pick_steps = {}
+            self._pick_steps_of = balancer
+        step = self._pick_steps.get(name)
+        if step is None:
+            step = self._pick_steps[name] = ("balancer", f"→ {name}", balancer.explain(name))
+        return step
 
     def _inflight(self, name: str) -> int:
         b = self.backends.get(name)

@@ -116,6 +116,13 @@ def cache_status(
     ``workbench; hit; ttl=42`` · ``workbench; fwd=uri-miss; stored`` ·
     ``workbench; fwd=stale; fwd-status=304`` · ``workbench; fwd=bypass``.
     """
+    if (
+        result.usable
+        and fwd_status is None
+        and result.ttl is not None
+        and not (stored or collapsed or detail)
+    ):
+        return f"{name}; hit; ttl={int(result.ttl)}"  # the common case, without the list
     parts = [name]
     if result.usable and fwd_status is None:
         parts.append("hit")

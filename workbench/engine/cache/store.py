@@ -63,8 +63,8 @@ class CachedResponse:
     targeted: str | None = None
     """The targeted field (RFC 9213) whose directives decided this entry, if any."""
     heuristic: bool = field(init=False)
-    client_headers: dict[Any, tuple[Headers, Headers]] = field(init=False, default_factory=dict)
-    """Memo for the engine: per proxy, (stored headers, the client-ready copy made from them)."""
+    client_headers: dict[Any, Any] = field(init=False, default_factory=dict)
+    """Memo for the engine: per proxy, the client-ready fields made from the stored headers."""
 
     def __post_init__(self) -> None:
         self.heuristic = self.source == "heuristic"

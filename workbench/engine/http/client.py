@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable
@@ -41,7 +42,8 @@ _UPLOAD, _HEAD, _BODY = 1, 2, 3
 class UpstreamError(Exception):
     """The upstream exchange failed.
 
-    ``kind`` is ``connect`` (never reached the server), ``timeout`` (no response in time),
+    ``kind`` is ``connect`` (never reached the server), ``tls`` (the server's certificate failed
+    verification: not retried), ``timeout`` (no response in time),
     ``reset`` (connection closed before a complete response) or ``protocol`` (unparseable reply).
     ``retryable`` is true when no response byte was received, so an idempotent request may be
     sent again elsewhere.
@@ -142,6 +144,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._resp: UpstreamResponse | None = None
         self._head_waiter: asyncio.Future[UpstreamResponse] | None = None
         self._head_request = False
+        self._new_parser = False
+        """A HEAD was answered: the parser (expecting a body) is replaced after this read."""
         self._got_bytes = False
         self._message_done = False
         self._failed = False
@@ -239,6 +243,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.deadline = time.monotonic() + self._timeout
         try:
             self.parser.feed_data(data)
+            if self._new_parser:
+                self._new_parser = False
+                self.parser = httptools.HttpResponseParser(self)
         except httptools.HttpParserUpgrade as exc:
             resp = self._resp
             if resp is not None and resp.status == 101 and self._head_waiter is not None:
@@ -331,8 +338,11 @@ class UpstreamConnection(asyncio.Protocol):
             self._cancel_timer()
             self._phase = 0
             if self._head_request:
-                # llhttp does not know this answered a HEAD and would wait for a body.
-                self._reusable = False
+                # llhttp does not know this answered a HEAD and would wait for the body its
+                # Content-Length announces: the next answer gets a fresh parser instead.
+                self._new_parser = True
+                if not resp.keep_alive:
+                    self._reusable = False
         else:
             resp.close_delimited = resp.content_length is None and not resp.chunked
             self._arm(_BODY)  # each pause between two body reads is bounded from now on
@@ -344,7 +354,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         resp = self._resp
-        if resp is None or self._head_request:
+        if resp is None:
+            return
+        if self._head_request:
+            self._reusable = False  # a body after a HEAD answer: the framing is not to be trusted
             return
         resp._size += len(body)
         if resp._stream is not None:
@@ -637,6 +650,15 @@ class UpstreamPool:
             self._wake()
             raise UpstreamError(
                 "connect", f"connect to {self.host}:{self.port} timed out", retryable=True
+            ) from None
+        except ssl.SSLCertVerificationError as exc:
+            # Not a connect failure to try elsewhere: every attempt would be refused the same way.
+            self._wake()
+            raise UpstreamError(
+                "tls",
+                f"the TLS certificate of {self.host}:{self.port} is not trusted: certificate "
+                f"verify failed ({exc.verify_message or exc.reason or exc})",
+                retryable=False,
             ) from None
         except OSError as exc:
             self._wake()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from workbench.engine.observe.records import Headers
 
 HOP_BY_HOP = frozenset(
@@ -64,21 +66,48 @@ def get_header(headers: Headers, name: str) -> str | None:
 
 def strip_hop_by_hop(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Headers:
     """A copy without hop-by-hop fields (or ``drop``), including the ones ``Connection`` names."""
-    out = []
-    extra: set[str] | None = None
-    for h in headers:
-        name = h[0].lower()
-        if name in drop:
-            if name == "connection":
-                tokens = {t.strip().lower() for t in h[1].split(",")}
-                tokens -= _NEVER_HOP_BY_HOP
-                if tokens:
-                    extra = tokens if extra is None else extra | tokens
-            continue
-        out.append(h)
-    if extra:
-        return [h for h in out if h[0].lower() not in extra]
+    names = [h[0].lower() for h in headers]
+    if drop.isdisjoint(names):
+        return list(headers)
+    if "connection" in drop and "connection" in names:
+        extra = connection_options(headers, names)
+        if extra:
+            drop = drop | extra
+    return [h for h, n in zip(headers, names, strict=False) if n not in drop]
+
+
+def relay_headers(headers: Headers, drop: frozenset[str], via: str | None) -> Headers:
+    """Response headers as relayed to the client, in one pass over the names: a copy without
+    ``drop`` fields (and those ``Connection`` names), with ``via`` added to ``Via`` unless None.
+    """
+    names = [h[0].lower() for h in headers]
+    if drop.isdisjoint(names):
+        out = list(headers)
+    else:
+        if "connection" in names and "connection" in drop:
+            extra = connection_options(headers, names)
+            if extra:
+                drop = drop | extra
+        out = [h for h, n in zip(headers, names, strict=False) if n not in drop]
+    if via is not None:
+        if "via" in names and "via" not in drop:
+            append_via(out, via)
+        else:
+            out.append(("Via", via))
     return out
+
+
+def connection_options(headers: Headers, names: list[str]) -> set[str]:
+    """Field names that the ``Connection`` headers declare hop-by-hop (``names``: lower-cased)."""
+    extra: set[str] = set()
+    for h, n in zip(headers, names, strict=False):
+        if n == "connection":
+            value = h[1].lower()
+            if value in ("keep-alive", "close"):
+                continue
+            extra.update(t.strip() for t in value.split(","))
+    extra -= _NEVER_HOP_BY_HOP
+    return extra
 
 
 _NEVER_HOP_BY_HOP = frozenset(
@@ -111,16 +140,15 @@ def append_xff(headers: Headers, client_ip: str) -> None:
     headers.append(("X-Forwarded-For", client_ip))
 
 
-_TOKEN_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
-_SET_BY_PROXY = frozenset({"x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"})
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
+"""A whole string is an RFC 9110 token (one C call instead of a loop over characters)."""
+SET_BY_PROXY = frozenset({"x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"})
 """Dropped from the client's request: the proxy alone may say how the client reached it."""
 
 
 def forwarded_value(value: str) -> str:
     """An RFC 7239 value: a token as is, anything else as a quoted-string (RFC 9110 §5.6.4)."""
-    if value and all(c in _TOKEN_CHARS for c in value):
+    if _TOKEN(value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -133,7 +161,7 @@ def add_forwarded(headers: Headers, client_ip: str, proto: str, host: str | None
     backend that trusts the first value cannot be fooled. A client's ``X-Forwarded-Port`` is
     dropped too (backends build URLs from proto + host + port).
     """
-    headers[:] = [h for h in headers if h[0].lower() not in _SET_BY_PROXY]
+    headers[:] = [h for h in headers if h[0].lower() not in SET_BY_PROXY]
     append_xff(headers, client_ip)
     headers.append(("X-Forwarded-Proto", proto))
     if host:
@@ -150,9 +178,8 @@ def add_forwarded(headers: Headers, client_ip: str, proto: str, host: str | None
 
 
 def request_head(method: str, target: str, headers: Headers) -> bytes:
-    """Serialise a request line and header block."""
-    parts = [f"{method} {target} HTTP/1.1\r\n"]
-    for n, v in headers:
-        parts.append(f"{n}: {v}\r\n")
-    parts.append("\r\n")
-    return "".join(parts).encode("latin-1")
+    """Serialise a request line and header block (one join, no loop in Python)."""
+    if not headers:
+        return f"{method} {target} HTTP/1.1\r\n\r\n".encode("latin-1")
+    fields = "\r\n".join(map(": ".join, headers))
+    return f"{method} {target} HTTP/1.1\r\n{fields}\r\n\r\n".encode("latin-1")

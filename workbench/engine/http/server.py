@@ -37,6 +37,9 @@ MAX_PIPELINED = 16
 
 REASONS = {s.value: s.phrase for s in HTTPStatus}
 REASONS[508] = "Loop Detected"
+_STATUS_LINES = {code: f"HTTP/1.1 {code} {phrase}\r\n".encode() for code, phrase in REASONS.items()}
+SEPARATE_BODY = 64 * 1024
+"""Bodies larger than this are written after the head rather than copied onto it."""
 
 Handler = Callable[["HttpRequest", "ServerConnection"], Awaitable[None]]
 
@@ -237,6 +240,11 @@ class ServerConnection(asyncio.Protocol):
         self._current: HttpRequest | None = None
         self._queue: deque[HttpRequest] = deque()
         self._busy = False
+        """A request's handler is running (its answer may not be complete yet)."""
+        self._parsing = False
+        """Inside ``feed_data``: parsed requests wait in the queue until it returns."""
+        self._pipeline_full = False
+        """Reading is paused because more than ``MAX_PIPELINED`` requests wait."""
         self._streaming: HttpRequest | None = None
         self._upgrade: HttpRequest | None = None
         self._closed = False
@@ -308,6 +316,7 @@ class ServerConnection(asyncio.Protocol):
             partial = None
         else:
             partial = self._req  # a head that began in an earlier read
+        self._parsing = True
         try:
             self.parser.feed_data(data)
             if partial is not None and partial is self._req and self.reading_head_since:
@@ -341,6 +350,10 @@ class ServerConnection(asyncio.Protocol):
                 self._bad_request(cause.status, cause.message)
             else:
                 self._bad_request(400, f"Malformed HTTP request: {exc}")
+        finally:
+            self._parsing = False
+        if self._queue and not self._busy:
+            self._dispatch()
 
     def _upgrade_request(self, req: HttpRequest, rest: bytes) -> None:
         """A request with ``Upgrade``: hand it over paused, or re-parse it as plain HTTP/1.1.
@@ -429,22 +442,35 @@ class ServerConnection(asyncio.Protocol):
         self.reading_head_since = None
         hosts = 0
         host = ""
+        codings: str | None = None
         for name, value in req.headers:
-            n = name.lower()
-            if n == "host":
-                hosts += 1
-                host = value
-            elif n == "content-length":
-                try:
-                    req.content_length = int(value)
-                except ValueError:
-                    raise _TooLarge(400, "Content-Length is not a number.") from None
-                if req.content_length > self.limits.max_body_size:
-                    raise _TooLarge(413, "The request body is larger than this proxy accepts.")
-            elif n == "transfer-encoding" and "chunked" in value.lower():
-                req.chunked = True
-            elif n == "expect" and value.lower() == "100-continue":
-                req.expect_continue = True
+            size = len(name)  # only four names matter here: compare lengths before cases
+            if size == 4:
+                if name.lower() == "host":
+                    hosts += 1
+                    host = value
+            elif size == 14:
+                if name.lower() == "content-length":
+                    try:
+                        req.content_length = int(value)
+                    except ValueError:
+                        raise _TooLarge(400, "Content-Length is not a number.") from None
+                    if req.content_length > self.limits.max_body_size:
+                        raise _TooLarge(413, "The request body is larger than this proxy accepts.")
+            elif size == 17:
+                if name.lower() == "transfer-encoding":
+                    codings = value if codings is None else f"{codings},{value}"
+            elif size == 6:
+                if name.lower() == "expect" and value.lower() == "100-continue":
+                    req.expect_continue = True
+        if codings is not None:
+            # RFC 9112 §6.1: with any coding but a final chunked the body's end is unknowable;
+            # this proxy decodes no other coding, so chunked must be the only one.
+            if [c for c in (t.strip().lower() for t in codings.split(",")) if c] != ["chunked"]:
+                raise _TooLarge(
+                    400, f"Transfer-Encoding {codings.strip()!r} is not supported: only chunked."
+                )
+            req.chunked = True
         if hosts != 1 and (hosts or version == "1.1"):
             # RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
             raise _TooLarge(400, "A request needs exactly one Host header.")
@@ -520,38 +546,83 @@ class ServerConnection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _enqueue(self, req: HttpRequest) -> None:
-        if self._busy:
-            self._queue.append(req)
-            if len(self._queue) > MAX_PIPELINED:
-                self._pause_reading()
-            return
-        self._start(req)
+        """Queue a parsed request; it starts now, or once the requests before it are answered.
 
-    def _start(self, req: HttpRequest) -> None:
-        self._busy = True
-        self._current = req
-        self.response_started = False
-        task = self.loop.create_task(self._run(req))
-        self.server.tasks.add(task)
-        task.add_done_callback(self.server.tasks.discard)
+        While the parser runs (inside ``feed_data``) nothing starts: ``data_received`` starts
+        the queue when the parser has returned, so no handler runs inside a parser callback.
+        """
+        queue = self._queue
+        queue.append(req)
+        if len(queue) - (not self._busy) > MAX_PIPELINED and not self._pipeline_full:
+            self._pipeline_full = True
+            self._pause_reading()
+        if not self._parsing and not self._busy:
+            self._dispatch()
 
-    async def _run(self, req: HttpRequest) -> None:
+    def _dispatch(self) -> None:
+        """Answer queued requests in order while each is answered synchronously.
+
+        A handler answers at once (a cache hit, a block) by returning None: its request is
+        finished here, with no task, and the next queued one starts. One that must wait returns
+        an awaitable, which becomes the task that finishes the request and dispatches the rest.
+        A loop, not recursion: a read holding hundreds of pipelined requests stays flat.
+        """
+        queue = self._queue
+        while queue and not self._busy and not self._closed:
+            req = queue.popleft()
+            if self._pipeline_full and len(queue) <= MAX_PIPELINED:
+                self._pipeline_full = False
+                self._resume_reading()
+            self._busy = True
+            self._current = req
+            self.response_started = False
+            try:
+                pending = self.handler(req, self)
+            except Exception as exc:  # a handler bug must not take the connection loop down
+                self._handler_failed(req, exc)
+                return
+            if pending is not None:
+                task = self.loop.create_task(self._run(req, pending))
+                self.server.tasks.add(task)
+                task.add_done_callback(self.server.tasks.discard)
+                return
+            self._busy = False
+            self._current = None
+            if not self._finished(req):
+                return
+        if not queue and not self._busy and self._broken is not None and not self._closed:
+            status, message = self._broken
+            self.respond_text(status, message + "\n", close=True)
+
+    async def _run(self, req: HttpRequest, pending: Awaitable[None]) -> None:
+        """The rest of a request whose handler had to wait, then the requests queued behind it."""
         try:
-            await self.handler(req, self)
+            await pending
         except Exception as exc:  # a handler bug must not take the connection loop down
-            self.server.on_error(exc)
-            if not self._closed and not self.response_started:
-                req.keep_alive = False
-                self.respond_text(500, "Internal error in the workbench (see its event log).\n")
-            self.close()
+            self._handler_failed(req, exc)
             return
         finally:
             self._busy = False
             self._current = None
+        if self._finished(req):
+            self._dispatch()
+
+    def _handler_failed(self, req: HttpRequest, exc: Exception) -> None:
+        """A handler raised (a bug): a 500 if nothing was sent yet, then close."""
+        self.server.on_error(exc)
+        if not self._closed and not self.response_started:
+            req.keep_alive = False
+            self.respond_text(500, "Internal error in the workbench (see its event log).\n")
+        self._busy = False
+        self._current = None
+        self.close()
+
+    def _finished(self, req: HttpRequest) -> bool:
+        """Bookkeeping after a request was answered; True when the next one may start."""
         self.requests_served += 1
         self.last_active = time.monotonic()
         if self._closed:
-            return
+            return False
         stream = req.stream
         if stream is not None and not stream.done:
             # Answered before the body ended (an early 413, an error): let the rest arrive and
@@ -559,25 +630,18 @@ class ServerConnection(asyncio.Protocol):
             stream.discard()
             self._linger_until = self.last_active + LINGER_SECONDS
             self.transport.resume_reading()
-            return
+            return False
         if not req.keep_alive or self.server.closing or self._tunnel_sink is not None:
             self.close()
-            return
+            return False
         if req.upgrade is not None:
             # The upstream declined the upgrade: go on with HTTP/1.1 on this connection.
             self.parser = httptools.HttpRequestParser(self)
             self.transport.resume_reading()
             if req.tunnel_data:
                 self.data_received(req.tunnel_data)
-            return
-        if self._queue:
-            nxt = self._queue.popleft()
-            if len(self._queue) <= MAX_PIPELINED:
-                self._resume_reading()
-            self._start(nxt)
-        elif self._broken is not None:
-            status, message = self._broken
-            self.respond_text(status, message + "\n", close=True)
+            return False
+        return True
 
     # -- response writing -------------------------------------------------------------------
     response_started = False
@@ -663,28 +727,38 @@ class ServerConnection(asyncio.Protocol):
         head: bool = False,
         close: bool = False,
         length: int | None = None,
+        wire: bytes = b"",
+        skip: int = 0,
     ) -> None:
         """Write a complete response with a Content-Length in one go.
 
         ``length`` announces a Content-Length other than ``len(body)``: a HEAD answered from
-        stored headers says how long the GET's body would be.
+        stored headers says how long the GET's body would be. ``wire`` holds the first ``skip``
+        fields of ``headers`` already serialized (a cache entry's, made once per entry).
         """
         self.response_started = True
         req = self._current
         if close and req is not None:
             req.keep_alive = False
-        lines = [f"HTTP/1.1 {status} {reason_phrase(status)}\r\n"]
-        for name, value in headers:
-            lines.append(f"{name}: {value}\r\n")
+        fields = headers[skip:] if skip else headers
+        lines = [f"{name}: {value}\r\n" for name, value in fields]
         if status >= 200 and status != 204 and (status != 304 or length is not None):
             lines.append(f"Content-Length: {len(body) if length is None else length}\r\n")
         lines.append(self._connection_line(status))
         lines.append("\r\n")
-        data = "".join(lines).encode("latin-1")
-        if body and not head and status not in (204, 304):
-            data += body
+        start = _STATUS_LINES.get(status) or (
+            f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1")
+        )
+        data = start + wire + "".join(lines).encode("latin-1")
         if not self._closed:
-            self.transport.write(data)
+            if body and not head and status != 204 and status != 304:
+                if len(body) > SEPARATE_BODY:
+                    self.transport.write(data)
+                    self.transport.write(body)
+                else:
+                    self.transport.write(data + body)
+            else:
+                self.transport.write(data)
         if close and not self._busy:
             self.close()
 

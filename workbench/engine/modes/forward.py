@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.config.model import ForwardConfig
 from workbench.engine.http.authority import connect_authority, split_absolute, split_authority
 from workbench.engine.http.client import UpstreamError, UpstreamPool
-from workbench.engine.http.headers import RESPONSE_DROP, append_via, strip_hop_by_hop
+from workbench.engine.http.headers import RESPONSE_DROP, VIA_TOKEN, relay_headers, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.modes.tunnel import TUNNEL_STAGES, Tunnel
 from workbench.engine.observe.records import Headers
@@ -340,10 +340,7 @@ class ForwardProxy:
 
     def client_headers(self, headers: Headers) -> Headers:
         """Origin response headers as the client gets them: no hop-by-hop, Via unless elite."""
-        out = strip_hop_by_hop(headers, RESPONSE_DROP)
-        if self.privacy != "elite":
-            append_via(out)
-        return out
+        return relay_headers(headers, RESPONSE_DROP, None if self.privacy == "elite" else VIA_TOKEN)
 
     # -- lifecycle --------------------------------------------------------------------------
     def sweep(self, now: float) -> None:

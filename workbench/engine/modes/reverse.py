@@ -12,7 +12,7 @@ from workbench.config.model import ReverseConfig, RouteConfig
 from workbench.engine.balancing.pools import Backend, Pool
 from workbench.engine.http.authority import host_of, split_absolute
 from workbench.engine.http.client import UpstreamError
-from workbench.engine.http.headers import RESPONSE_DROP, append_via, remove_names, strip_hop_by_hop
+from workbench.engine.http.headers import RESPONSE_DROP, VIA_TOKEN, relay_headers, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.actions import answer
@@ -95,6 +95,10 @@ class ReverseProxy:
         self.config = config
         self.routes = compile_routes(config.routes)
         self.hide = frozenset(h.lower() for h in config.hide_backend_headers)
+        self._drop = RESPONSE_DROP | self.hide
+        """Response fields the client never sees: hop-by-hop, the length, hidden ones."""
+        self._hosts: dict[str, str] = {}
+        """Host header → host (the same few values on every request; bounded)."""
         self.scheme = "https" if config.tls else "http"
         self.cache_enabled = config.cache
         self.forwarding = reverse_forwarding(config.forwarded_headers, self.scheme)
@@ -115,7 +119,12 @@ class ReverseProxy:
             if parts is not None:
                 host_header = host_header or parts[1]
                 target = parts[2]
-        host = host_of(host_header) if host_header else ""
+        host = self._hosts.get(host_header)
+        if host is None:
+            host = host_of(host_header) if host_header else ""
+            if len(self._hosts) >= 256:
+                self._hosts.clear()
+            self._hosts[host_header] = host
         rec = new_record(
             self.engine,
             req,
@@ -183,13 +192,13 @@ class ReverseProxy:
                     "unavailable", f"no healthy backend in pool {pool.name}", retryable=False
                 )
             return None
-        rec.step("balancer", f"→ {name}", balancer.explain(name))
+        step = pool.pick_step(name)
+        if step is not None:
+            rec.trace.append(step)
+        else:
+            rec.step("balancer", f"→ {name}", balancer.explain(name))
         return pool.backends[name]
 
     def client_headers(self, headers: Headers) -> Headers:
         """Upstream response headers as the client gets them: no hop-by-hop, hidden, Via."""
-        out = strip_hop_by_hop(headers, RESPONSE_DROP)
-        if self.hide:
-            out = remove_names(out, self.hide)
-        append_via(out)
-        return out
+        return relay_headers(headers, self._drop, VIA_TOKEN)

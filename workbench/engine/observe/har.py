@@ -180,6 +180,7 @@ def _workbench(rec: RequestRecord) -> dict[str, Any]:
         "error": rec.error,
         "sni": rec.sni,
         "marked": rec.marked,
+        "replay_of": rec.replay_of,
         "upgrade": getattr(rec, "upgrade", None),
         "request_body_size": rec.request_body_size,
         "response_body_size": rec.response_body_size,
@@ -360,6 +361,9 @@ def record_from_entry(e: Any, index: int, next_id: int) -> RequestRecord:
         if isinstance(wb.get(key), str):
             setattr(rec, key, wb[key])
     rec.marked = wb.get("marked") is True
+    replay_of = wb.get("replay_of")
+    if isinstance(replay_of, int) and not isinstance(replay_of, bool):
+        rec.replay_of = replay_of
     if isinstance(wb.get("bodies_dropped"), str):
         rec.bodies_dropped = wb["bodies_dropped"]
     if wb.get("tags"):

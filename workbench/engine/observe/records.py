@@ -257,6 +257,8 @@ class RecordLog:
         self.detail_capacity = min(detail_capacity, capacity)
         """How many of the newest records keep their headers and bodies."""
         self._ring: deque[RequestRecord] = deque(maxlen=capacity)
+        self._detailed: deque[RequestRecord] = deque()
+        """The newest ``detail_capacity`` records (the ones that still have their details)."""
         self.total = 0
         """Records ever appended."""
         self.body_cap = min(body_cap, body_budget)
@@ -294,22 +296,28 @@ class RecordLog:
 
     def append(self, record: RequestRecord) -> None:
         """Add a finished record; O(1), evicts the oldest when full."""
-        self.total += 1
-        record.seq = self.total
-        ring = self._ring
-        ring.append(record)
+        total = self.total = self.total + 1
+        record.seq = total
+        self._ring.append(record)
         # Older records keep their summary and trace but drop the heavy parts, so a full ring
         # stays within a few MiB whatever the headers and bodies looked like.
+        detailed = self._detailed
+        detailed.append(record)
         old_seq = 0
-        if len(ring) > self.detail_capacity:
-            old = ring[-self.detail_capacity - 1]
+        if len(detailed) > self.detail_capacity:
+            old = detailed.popleft()
             old_seq = old.seq
             if not old.marked:
                 old.strip_details()
-        kept = record.body_weight
-        if kept and record.bodies_dropped is None:
-            self.body_bytes += kept
-            self._bodied.append(record)
+        cap = record.body_cap
+        if cap and record.bodies_dropped is None:
+            # body_weight, inlined (this runs once per request)
+            req_size = record.request_body_size
+            resp_size = record.response_body_size
+            kept = (req_size if req_size < cap else cap) + (resp_size if resp_size < cap else cap)
+            if kept:
+                self.body_bytes += kept
+                self._bodied.append(record)
         bodied = self._bodied
         # Amortised O(1): each record enters and leaves ``_bodied`` once.
         while bodied and (bodied[0].seq <= old_seq or self.body_bytes > self.body_budget):

@@ -56,6 +56,27 @@ def _stored_length(headers: Headers) -> int | None:
     return None
 
 
+class ClientHead:
+    """A stored response's header fields as clients get them, made once per entry and proxy.
+
+    ``wire`` is their serialization, so that a hit writes the head without formatting it
+    again; it is used only while the exchange's headers still begin with ``fields``.
+    """
+
+    __slots__ = ("source", "fields", "wire", "content_type")
+
+    def __init__(self, source: Headers, fields: Headers) -> None:
+        self.source = source
+        """The stored headers these were made from (the entry's, until a refresh replaces them)."""
+        self.fields = fields
+        self.wire = "".join([f"{n}: {v}\r\n" for n, v in fields]).encode("latin-1")
+        self.content_type: str | None = None
+        for n, v in fields:
+            if n.lower() == "content-type":
+                self.content_type = v
+                break
+
+
 class CacheState:
     """What the cache stage knows about one exchange that went past the lookup.
 
@@ -411,17 +432,21 @@ class CacheLayer:
             body = b""
         else:
             # Hop-by-hop removal, hidden fields and Via depend only on the stored headers:
-            # do them once per entry, then add the Age that changes on every hit.
-            memo = entry.client_headers.get(decorate)
-            if memo is None or memo[0] is not entry.headers:
-                memo = (entry.headers, decorate(entry.headers))
-                entry.client_headers[decorate] = memo
-            headers = memo[1].copy()
+            # do them (and their serialization) once per entry, then add the Age that changes
+            # on every hit.
+            ready = entry.client_headers.get(decorate)
+            if ready is None or ready.source is not entry.headers:
+                ready = entry.client_headers[decorate] = ClientHead(
+                    entry.headers, decorate(entry.headers)
+                )
+            headers = ready.fields.copy()
             headers.append(("Age", str(int(entry.age(time.time())))))
             status = entry.status
             body = entry.body
             if res.range is not None:
                 status, headers, body = cache.apply_range(res, entry, headers, body)
+            else:
+                x.ready = ready
         headers.append(("Cache-Status", status_value))
         rec = x.rec
         rec.status = status

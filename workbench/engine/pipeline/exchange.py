@@ -45,6 +45,7 @@ class Exchange:
         "cache",
         "collect",
         "keep_open",
+        "ready",
     )
 
     def __init__(self, req: HttpRequest, conn: ServerConnection | None, rec: RequestRecord, mode):
@@ -85,6 +86,9 @@ class Exchange:
         """Collect up to this many body bytes while relaying (for the cache store)."""
         self.keep_open = False
         """The record stays open after the handler returns (a live tunnel finishes it)."""
+        self.ready: Any = None
+        """For a stored response: its client-ready fields, serialized once per cache entry
+        (:class:`~workbench.engine.pipeline.cache_stage.ClientHead`)."""
 
     def release(self) -> None:
         """Give the upstream connection back to whoever it came from (once)."""

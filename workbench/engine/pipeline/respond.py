@@ -81,12 +81,24 @@ def send_stored(x: Exchange) -> None:
     rec.bytes_out = 0 if is_head or status == 304 else len(body)
     if rec.body_cap and rec.bytes_out:
         rec.keep_response(body)
+    ready = x.ready
+    wire = b""
+    skip = 0
+    if ready is not None:
+        fields = ready.fields
+        skip = len(fields)
+        if headers[:skip] == fields:  # not edited since (by a rule or a hold): use the bytes
+            wire = ready.wire
+            if rec.content_type is None:
+                rec.content_type = ready.content_type
+        else:
+            skip = 0
     if rec.content_type is None:
         for n, v in headers:
             if n.lower() == "content-type":
                 rec.content_type = v
                 break
-    x.conn.respond(status, headers, body, head=is_head, length=x.length)
+    x.conn.respond(status, headers, body, head=is_head, length=x.length, wire=wire, skip=skip)
 
 
 def relay_complete(

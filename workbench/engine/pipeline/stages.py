@@ -159,37 +159,68 @@ STAGES: tuple[Stage, ...] = (
 
 def make_handler(
     mode, tunnel_stages: tuple[Stage, ...] | None = None
-) -> Callable[[HttpRequest, ServerConnection], Awaitable[None]]:
-    """The listener's request handler for ``mode``: one coroutine per request, stages inline."""
+) -> Callable[[HttpRequest, ServerConnection], Awaitable[None] | None]:
+    """The listener's request handler for ``mode``.
+
+    The stages run as plain calls until one has to wait: the handler then returns a coroutine
+    that awaits it and runs the remaining stages (the server makes it a task). A request
+    answered without waiting (a cache hit, a block) returns None: no coroutine at all.
+    """
     engine = mode.engine
     finish = engine.recorder.finish
     internal_error = engine.recorder.internal_error
     begin = mode.exchange
     tunnel = tunnel_stages or STAGES
 
-    async def handle(req: HttpRequest, conn: ServerConnection) -> None:
-        x = begin(req, conn)
-        try:
-            for stage in tunnel if req.method == "CONNECT" else STAGES:
-                r = stage(x)
-                if r is not None and (r is DONE or await r is DONE):
-                    break
-        except (ConnectionError, UpstreamError) as exc:
+    def failed(x: Exchange, exc: Exception) -> None:
+        if isinstance(exc, (ConnectionError, UpstreamError)):
             rec = x.rec
             rec.error = rec.error or str(exc)
             rec.status = rec.status or getattr(exc, "status", None)  # 408 from the server
-            conn.close()
-        except Exception as exc:  # a bug: the client gets a sentence, the record the detail
+            x.conn.close()
+        else:  # a bug: the client gets a sentence, the record the detail
             internal_error(exc)
             answer_internal(x, exc)
+
+    def end(x: Exchange) -> None:
+        if x.up is not None:
+            x.release()
+        if x.cache is not None:
+            x.cache.layer.release(x)
+        req = x.req
+        if req.stream is not None:
+            x.rec.bytes_in = req.body_received  # a streamed body is counted as it arrives
+        if not x.keep_open:
+            finish(x.rec, req.start_mono)
+
+    def handle(req: HttpRequest, conn: ServerConnection) -> Awaitable[None] | None:
+        x = begin(req, conn)
+        stages = tunnel if req.method == "CONNECT" else STAGES
+        i = 0
+        try:
+            for stage in stages:
+                i += 1
+                r = stage(x)
+                if r is not None:
+                    if r is DONE:
+                        break
+                    return _wait(x, r, stages, i)
+        except Exception as exc:
+            failed(x, exc)
+        end(x)
+        return None
+
+    async def _wait(x: Exchange, pending: Awaitable[Any], stages: tuple[Stage, ...], i: int):
+        """The rest of the stages, from the first one that had to wait."""
+        try:
+            if await pending is not DONE:
+                for stage in stages[i:]:
+                    r = stage(x)
+                    if r is not None and (r is DONE or await r is DONE):
+                        break
+        except Exception as exc:
+            failed(x, exc)
         finally:
-            if x.up is not None:
-                x.release()
-            if x.cache is not None:
-                x.cache.layer.release(x)
-            if req.stream is not None:
-                x.rec.bytes_in = req.body_received  # a streamed body is counted as it arrives
-            if not x.keep_open:
-                finish(x.rec, req.start_mono)
+            end(x)
 
     return handle

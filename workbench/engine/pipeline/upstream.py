@@ -140,18 +140,13 @@ async def fetch(x: Exchange) -> object:
             peer.inflight -= 1
             raise
         rec.t_first_byte = time.monotonic() - req.start_mono
+        status = resp.status
         if passive:
-            if resp.status >= 500:
-                passive_failure(x.dest, peer, f"status {resp.status}")
+            if status >= 500:
+                passive_failure(x.dest, peer, f"status {status}")
             else:
                 passive_success(peer)
-        rec.step(
-            "upstream",
-            str(resp.status),
-            f"{peer.name} answered on a new connection"
-            if t_connect
-            else f"{peer.name} answered on a pooled connection",
-        )
+        rec.trace.append(_answered(peer.name, status, t_connect != 0.0))
         x.resp = resp
         x.peer = peer
         x.up = up
@@ -159,6 +154,22 @@ async def fetch(x: Exchange) -> object:
         if cache is not None and cache.entry is not None:
             return cache.layer.after_upstream(x)
         return None
+
+
+_ANSWERED: dict[tuple[str, int, bool], tuple[str, str, str]] = {}
+"""Trace steps of upstream answers, made once per (peer, status, new connection); bounded."""
+
+
+def _answered(name: str, status: int, new: bool) -> tuple[str, str, str]:
+    """The trace step for ``name`` answering ``status`` (a shared tuple, like the other steps)."""
+    key = (name, status, new)
+    step = _ANSWERED.get(key)
+    if step is None:
+        if len(_ANSWERED) >= 4096:
+            _ANSWERED.clear()
+        how = "a new" if new else "a pooled"
+        step = _ANSWERED[key] = ("upstream", str(status), f"{name} answered on {how} connection")
+    return step
 
 
 def _failed(x: Exchange) -> object:

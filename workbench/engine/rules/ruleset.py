@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import operator
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -116,8 +118,12 @@ class _Phase:
         """The rules not covered by the dicts (``full`` itself when none are)."""
         # Two or more header filters share one joined header block per evaluation.
         self.memo = sum(r.filter.uses_headers for r in rules) > 1
-        self.first_full = _first_match(self.full)
-        self.first_rest = _first_match(self.rest) if self.rest is not self.full else self.first_full
+        self.first_full = _remembered(_first_match(self.full), self.full)
+        self.first_rest = (
+            _remembered(_first_match(self.rest), self.rest)
+            if self.rest is not self.full
+            else self.first_full
+        )
 
     def candidates(self, rec: RequestRecord) -> tuple[_Plan, Callable[[RequestRecord], int]]:
         """``rest`` and its matcher, or ``full`` when one of the indexed rules may match ``rec``."""
@@ -159,6 +165,70 @@ def _first_match(plan: _Plan) -> Callable[[RequestRecord], int]:
     lines.append("    return -1")
     exec(compile("\n".join(lines), "<rules>", "exec"), namespace)
     return namespace["first"]  # type: ignore[return-value]
+
+
+_PLAIN_FIELDS = frozenset(
+    {
+        "proxy", "method", "url", "host", "path", "client", "status", "content_type",
+        "backend", "pool", "cache", "error", "marked",
+    }
+)  # fmt: skip
+"""Record fields that hold one plain, hashable value (str, int, bool or None)."""
+
+_REC_USE = re.compile(r"\brec\b(?:\.(\w+))?")
+REMEMBER = 1024
+"""Outcomes of the generated matcher remembered per phase (then forgotten all at once)."""
+REMEMBER_URL = 1024
+"""Requests with longer URLs are evaluated but not remembered (bounds the memory held)."""
+
+
+def _plain_fields(plan: _Plan) -> tuple[str, ...] | None:
+    """The record fields ``plan``'s filters read, when they read only plain fields directly.
+
+    None when a filter hands the whole record to a helper (headers, trace, tags...), whose
+    result cannot be tied to a few field values.
+    """
+    fields: set[str] = set()
+    for _, step in plan:
+        for m in _REC_USE.finditer(step.rule.filter.source):
+            name = m.group(1)
+            if name not in _PLAIN_FIELDS:
+                return None
+            fields.add(name)
+    return tuple(sorted(fields))
+
+
+def _remembered(
+    first: Callable[[RequestRecord], int], plan: _Plan
+) -> Callable[[RequestRecord], int]:
+    """``first``, remembering its answer per value of the fields it reads (when it can).
+
+    The filters are pure functions of those fields, so the answer for a request like one seen
+    before is looked up instead of testing every rule again (the same few URLs make most of
+    the traffic). Only the index of the first match is remembered: the rules that match are
+    still tested and counted one by one. Bounded: at most :data:`REMEMBER` answers, for URLs
+    up to :data:`REMEMBER_URL` characters.
+    """
+    fields = _plain_fields(plan)
+    if fields is None:
+        return first
+    if not fields:
+        return first  # nothing read (``True``, ``False``): as cheap as a lookup already
+    key_of = operator.attrgetter(*fields)
+    answers: dict[object, int] = {}
+
+    def first_remembered(rec: RequestRecord) -> int:
+        key = key_of(rec)
+        i = answers.get(key)
+        if i is None:
+            i = first(rec)
+            if len(rec.url) <= REMEMBER_URL and len(rec.path) <= REMEMBER_URL:
+                if len(answers) >= REMEMBER:
+                    answers.clear()
+                answers[key] = i
+        return i
+
+    return first_remembered
 
 
 class RuleSet:

@@ -51,6 +51,9 @@ class EditRequestScreen(ModalScreen[Any]):
     EditRequestScreen TextArea { height: 8; }
     EditRequestScreen #edit-body { height: 6; }
     EditRequestScreen Horizontal { height: auto; align-horizontal: right; }
+    EditRequestScreen #edit-line { align-horizontal: left; }
+    EditRequestScreen #edit-method { width: 10; }
+    EditRequestScreen #edit-url { width: 1fr; }
     EditRequestScreen #edit-status-row { align-horizontal: left; }
     EditRequestScreen #edit-status { width: 8; }
     """
@@ -84,7 +87,8 @@ class EditRequestScreen(ModalScreen[Any]):
         with Vertical(classes="modal-box"):
             yield Label(self.title_text, classes="modal-title")
             if self.request_line:
-                with Horizontal():
+                yield Label("method and URL", classes="field-label")
+                with Horizontal(id="edit-line"):
                     yield Input(init["method"], id="edit-method", compact=True)
                     yield Input(init["url"], id="edit-url", compact=True)
             if self.status is not None:

@@ -100,8 +100,8 @@ class InterceptScreen(ModalScreen[Any]):
                 )
                 yield Select(
                     [
-                        ("then resume it (unchanged since the last edit)", "resume"),
-                        ("then fail it (the client gets 504)", "fail"),
+                        ("then resume it", "resume"),
+                        ("then fail it (504)", "fail"),
                     ],
                     value=self.on_timeout,
                     allow_blank=False,
