@@ -243,7 +243,8 @@ async def test_privacy_lesson_matches_what_the_origin_receives(classroom):
         }
         tracker = lessons(app).tracker
         await wait_for(lambda: "server-sees" in tracker.completed, timeout=5)
-        await pilot.pause()
+        # The live panel shows the last record on its next refresh (not at completion).
+        await wait_for(lambda: "elite       origin got" in live_text(app), timeout=5)
         live = live_text(app)
         assert "transparent origin got X-Forwarded-For" in live
         assert "elite       origin got no header naming the client" in live

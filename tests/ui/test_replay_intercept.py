@@ -417,3 +417,29 @@ async def test_intercept_form_sets_timeout_and_on_timeout_with_messages(live):
         await pilot.pause()
         assert app.screen.query_one("#intercept-timeout", Input).value == "1.5s"
         assert app.screen.query_one("#intercept-on-timeout", Select).value == "fail"
+
+
+async def test_at_80x24_held_exchanges_lead_the_status_and_the_editor_fits(origins, engine_factory):
+    from conftest import live_config
+
+    web = await origins("web-1")
+    config = live_config(web)
+    engine = await engine_factory(config)
+    assert engine.control.set_hold("~u /echo", "request").ok
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.view("traffic")
+        pending = asyncio.ensure_future(_post(engine, "/echo?small"))
+        await wait_for(lambda: len(engine.control.held()) == 1)
+        view._render_status()
+        status = view.query_one("#traffic-status")
+        assert text_of(status).startswith(" ⏸ held 1  H list"), "first, before it is cut"
+        await pilot.press("E")
+        await pilot.pause()
+        edit = app.screen
+        assert isinstance(edit, EditRequestScreen)
+        for button in ("#save", "#cancel"):
+            region = edit.query_one(button).region
+            assert region.height and region.bottom <= 24, (button, region)
+        await pilot.press("ctrl+s")
+        assert (await asyncio.wait_for(pending, 5))[0] == 200

@@ -1,10 +1,15 @@
 """The client-facing HTTP/1.1 server: an asyncio protocol on httptools (llhttp).
 
 One :class:`ServerConnection` per client connection. Each request on a kept-alive connection is
-parsed and handled on its own (pipelined requests are answered in order). Small request bodies are
-buffered whole before the handler runs; bodies past ``STREAM_THRESHOLD`` are handed over as a
-:class:`BodyStream` with back-pressure. ``CONNECT`` and protocol upgrades (``Upgrade:``) pause the
-parser and hand the raw bytes to the handler, which may turn the connection into a tunnel.
+parsed and handled on its own (pipelined requests are answered in order); a request its handler
+answers without waiting (a cache hit, a block) costs no task. Small request bodies are buffered
+whole before the handler runs; bodies past ``STREAM_THRESHOLD`` are handed over as a
+:class:`BodyStream` with back-pressure. ``CONNECT`` and protocol upgrades (``Upgrade:``) pause
+the parser and hand the raw bytes to the handler, which may turn the connection into a tunnel.
+
+Parsing and its limits live in :mod:`.request_parsing`, response writing in
+:mod:`.response_writing`; this module holds the connection's life: reading, dispatching
+requests to the handler, errors, tunnels, TLS, and the listener with its timeouts.
 
 Timeouts are checked by one sweeper per server (once a second), never a timer per read: request
 heads must arrive within ``client_timeout``, a request body may not pause for longer than
@@ -15,214 +20,48 @@ close after ``keepalive_timeout``.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 
 import httptools
 
 from workbench.config.model import Limits
+from workbench.engine.http.body_stream import READ_PAUSE_BYTES, BodyStream, RequestBodyTimeout
+from workbench.engine.http.request_parsing import (
+    STREAM_THRESHOLD,
+    HttpRequest,
+    RequestParsing,
+    RequestRejected,
+)
+from workbench.engine.http.response_writing import REASONS, ResponseWriting, reason_phrase
 
-STREAM_THRESHOLD = 256 * 1024
-"""Request bodies up to this size are buffered whole (faster); larger ones are streamed."""
+__all__ = [
+    "READ_PAUSE_BYTES",
+    "REASONS",
+    "STREAM_THRESHOLD",
+    "BodyStream",
+    "Handler",
+    "HttpRequest",
+    "HttpServer",
+    "RequestBodyTimeout",
+    "ServerConnection",
+    "reason_phrase",
+]
+
 WRITE_HIGH_WATER = 256 * 1024
-READ_PAUSE_BYTES = 512 * 1024
 LINGER_SECONDS = 5.0
 """After answering a request whose body is still arriving, read and drop the rest for at most
 this long before closing (closing with unread data would reset the answer away)."""
 MAX_PIPELINED = 16
 """Parsed requests waiting behind the current one before the connection stops reading."""
 
-REASONS = {s.value: s.phrase for s in HTTPStatus}
-REASONS[508] = "Loop Detected"
-_STATUS_LINES = {code: f"HTTP/1.1 {code} {phrase}\r\n".encode() for code, phrase in REASONS.items()}
-SEPARATE_BODY = 64 * 1024
-"""Bodies larger than this are written after the head rather than copied onto it."""
-
-Handler = Callable[["HttpRequest", "ServerConnection"], Awaitable[None]]
-
-_HOST_RE = re.compile(
-    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?", re.ASCII
-).fullmatch
-"""A valid ``Host`` value: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2)."""
+Handler = Callable[["HttpRequest", "ServerConnection"], Awaitable[None] | None]
+"""Answers one request: returns None when it answered without waiting, else an awaitable that
+finishes the answer (the server runs it as a task)."""
 
 
-def reason_phrase(status: int) -> str:
-    """Standard reason phrase for a status code (``"Unknown"`` for unregistered codes)."""
-    return REASONS.get(status, "Unknown")
-
-
-class RequestBodyTimeout(ConnectionError):
-    """The client stopped sending its request body for longer than ``client_timeout``."""
-
-    status = 408
-
-
-class BodyStream:
-    """A request or response body that arrives in pieces, with back-pressure on the sender."""
-
-    __slots__ = (
-        "_chunks",
-        "_buffered",
-        "_done",
-        "_error",
-        "_waiter",
-        "_pause",
-        "_resume",
-        "_paused",
-        "_discard",
-        "chunked",
-        "tap",
-    )
-
-    def __init__(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
-        self._chunks: deque[bytes] = deque()
-        self._buffered = 0
-        self._done = False
-        self._error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._pause = pause
-        self._resume = resume
-        self._paused = False
-        self._discard = False
-        self.chunked = False
-        """For a request body: the client sent it chunked (else it has a Content-Length)."""
-        self.tap: Callable[[bytes], None] | None = None
-        """Called with each piece as it is read (body capture for the request record)."""
-
-    def feed(self, data: bytes) -> None:
-        if self._discard:
-            return
-        self._chunks.append(data)
-        self._buffered += len(data)
-        if self._buffered > READ_PAUSE_BYTES and not self._paused:
-            self._paused = True
-            self._pause()
-        self._wake()
-
-    def finish(self) -> None:
-        self._done = True
-        self._wake()
-
-    def fail(self, exc: BaseException) -> None:
-        self._error = exc
-        self._wake()
-
-    def discard(self) -> None:
-        """Nobody will read the rest: drop what is buffered and whatever still arrives."""
-        self._discard = True
-        self._chunks.clear()
-        self._buffered = 0
-        if self._paused:
-            self._paused = False
-            self._resume()
-
-    def _wake(self, _fut: object = None) -> None:
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    @property
-    def done(self) -> bool:
-        return self._done and not self._chunks
-
-    @property
-    def paused(self) -> bool:
-        """The sender is held back because the reader is slower (not the sender's fault)."""
-        return self._paused
-
-    def _maybe_resume(self) -> None:
-        if self._paused and self._buffered < READ_PAUSE_BYTES // 2:
-            self._paused = False
-            self._resume()
-
-    async def read(self, stop: asyncio.Future | None = None) -> bytes | None:
-        """Next piece of the body; ``b""`` at the end. Raises if the sender went away.
-
-        Returns None instead of waiting once ``stop`` is done (an upload that the upstream
-        answered before it ended).
-        """
-        while not self._chunks:
-            if self._error is not None:
-                raise self._error
-            if self._done:
-                return b""
-            if stop is not None and stop.done():
-                return None
-            self._waiter = w = asyncio.get_running_loop().create_future()
-            if stop is not None:
-                stop.add_done_callback(self._wake)
-            try:
-                await w
-            finally:
-                self._waiter = None
-                if stop is not None:
-                    stop.remove_done_callback(self._wake)
-        data = self._chunks.popleft()
-        self._buffered -= len(data)
-        self._maybe_resume()
-        if self.tap is not None:
-            self.tap(data)
-        return data
-
-
-class HttpRequest:
-    """One parsed client request."""
-
-    __slots__ = (
-        "method",
-        "target",
-        "version",
-        "headers",
-        "keep_alive",
-        "body",
-        "stream",
-        "content_length",
-        "chunked",
-        "expect_continue",
-        "upgrade",
-        "tunnel_data",
-        "start",
-        "start_mono",
-        "_size",
-        "_raw",
-        "_buf",
-    )
-
-    def __init__(self) -> None:
-        self.method = ""
-        self.target = ""
-        self.version = "1.1"
-        self.headers: list[tuple[str, str]] = []
-        self.keep_alive = True
-        """False once the connection must close after this response (set it to force a close)."""
-        self.body = b""
-        """The whole body, when it was small enough to buffer (``stream`` is None)."""
-        self.stream: BodyStream | None = None
-        """The body as a stream, when it was too large to buffer."""
-        self.content_length: int | None = None
-        self.chunked = False
-        self.expect_continue = False
-        self.upgrade: str | None = None
-        """The ``Upgrade`` the client asked for (e.g. ``websocket``); the connection is handed
-        over (``tunnel_data`` holds what followed the head) if the upstream answers 101."""
-        self.tunnel_data = b""
-        """For CONNECT and upgrades: bytes the client sent right after the request head."""
-        self.start = 0.0
-        self.start_mono = 0.0
-        self._size = 0
-        self._raw = 0
-        self._buf: bytearray | None = None
-
-    @property
-    def body_received(self) -> int:
-        """Body bytes received from the client so far (also for a streamed body)."""
-        return self._size
-
-
-class ServerConnection(asyncio.Protocol):
+class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
     """One client connection: parses requests, runs the handler, writes responses."""
 
     def __init__(self, server: HttpServer) -> None:
@@ -346,7 +185,7 @@ class ServerConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             # Errors raised in our callbacks arrive wrapped, with ours as the context.
             cause = exc.__context__
-            if isinstance(cause, _TooLarge):
+            if isinstance(cause, RequestRejected):
                 self._bad_request(cause.status, cause.message)
             else:
                 self._bad_request(400, f"Malformed HTTP request: {exc}")
@@ -354,50 +193,6 @@ class ServerConnection(asyncio.Protocol):
             self._parsing = False
         if self._queue and not self._busy:
             self._dispatch()
-
-    def _upgrade_request(self, req: HttpRequest, rest: bytes) -> None:
-        """A request with ``Upgrade``: hand it over paused, or re-parse it as plain HTTP/1.1.
-
-        ``h2c`` is declined the way nginx declines it: the request is answered over HTTP/1.1.
-        So are upgrade requests with a body (llhttp would hand the body over as tunnel bytes).
-        """
-        tokens = ""
-        for name, value in req.headers:
-            if name.lower() == "upgrade":
-                tokens = value.strip()
-                break
-        protocols = {t.strip().lower() for t in tokens.split(",") if t.strip()}
-        has_body = req.chunked or bool(req.content_length)
-        if protocols and not protocols <= {"h2c"} and not has_body:
-            req.upgrade = tokens
-            req.tunnel_data = rest
-            scheme = req.target[:6].lower()
-            if scheme.startswith("ws://") or scheme == "wss://":
-                # A WebSocket client talking to a forward proxy names the ws:// URI itself.
-                req.target = ("http" if scheme[2] == ":" else "https") + req.target[
-                    scheme.index(":") :
-                ]
-            self.transport.pause_reading()  # resumed by the relay, or when declined
-            self._enqueue(req)
-            return
-        # Replay the head without the upgrade offer through a fresh parser.
-        lines = [f"{req.method} {req.target} HTTP/{req.version}\r\n"]
-        for name, value in req.headers:
-            ln = name.lower()
-            if ln in ("upgrade", "http2-settings"):
-                continue
-            if ln == "connection":
-                value = ", ".join(
-                    t
-                    for t in (x.strip() for x in value.split(","))
-                    if t.lower() not in ("upgrade", "http2-settings")
-                )
-                if not value:
-                    continue
-            lines.append(f"{name}: {value}\r\n")
-        lines.append("\r\n")
-        self.parser = httptools.HttpRequestParser(self)
-        self.data_received("".join(lines).encode("latin-1") + rest)
 
     def eof_received(self) -> bool | None:
         if self._tunnel_sink is not None and self._tunnel_closed is not None:
@@ -407,133 +202,6 @@ class ServerConnection(asyncio.Protocol):
             self._streaming.stream.fail(ConnectionResetError("client closed before the body ended"))
         # Keep the connection half-open only while a response is still being produced.
         return self._busy or bool(self._queue)
-
-    # -- httptools callbacks ----------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        req = HttpRequest()
-        req.start = time.time()
-        req.start_mono = time.monotonic()
-        self._req = req
-        self._url = b""
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        req = self._req
-        req._size += len(url)
-        if req._size > self.limits.max_header_size:
-            raise _TooLarge(414, "The request target is longer than this proxy accepts.")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        req = self._req
-        req._size += len(name) + len(value) + 4
-        if req._size > self.limits.max_header_size:
-            raise _TooLarge(431, "The request headers are larger than this proxy accepts.")
-        req.headers.append((name.decode("latin-1"), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        req = self._req
-        parser = self.parser
-        req.method = parser.get_method().decode("ascii", "replace")
-        req.target = self._url.decode("latin-1")
-        version = req.version = parser.get_http_version()
-        if version != "1.1" and version != "1.0":
-            raise _TooLarge(505, f"HTTP/{version} is not supported here; use HTTP/1.1.")
-        req.keep_alive = parser.should_keep_alive()
-        self.reading_head_since = None
-        hosts = 0
-        host = ""
-        codings: str | None = None
-        for name, value in req.headers:
-            size = len(name)  # only four names matter here: compare lengths before cases
-            if size == 4:
-                if name.lower() == "host":
-                    hosts += 1
-                    host = value
-            elif size == 14:
-                if name.lower() == "content-length":
-                    try:
-                        req.content_length = int(value)
-                    except ValueError:
-                        raise _TooLarge(400, "Content-Length is not a number.") from None
-                    if req.content_length > self.limits.max_body_size:
-                        raise _TooLarge(413, "The request body is larger than this proxy accepts.")
-            elif size == 17:
-                if name.lower() == "transfer-encoding":
-                    codings = value if codings is None else f"{codings},{value}"
-            elif size == 6:
-                if name.lower() == "expect" and value.lower() == "100-continue":
-                    req.expect_continue = True
-        if codings is not None:
-            # RFC 9112 §6.1: with any coding but a final chunked the body's end is unknowable;
-            # this proxy decodes no other coding, so chunked must be the only one.
-            if [c for c in (t.strip().lower() for t in codings.split(",")) if c] != ["chunked"]:
-                raise _TooLarge(
-                    400, f"Transfer-Encoding {codings.strip()!r} is not supported: only chunked."
-                )
-            req.chunked = True
-        if hosts != 1 and (hosts or version == "1.1"):
-            # RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
-            raise _TooLarge(400, "A request needs exactly one Host header.")
-        if hosts and not _HOST_RE(host):
-            raise _TooLarge(400, "The Host header is not a valid host[:port].")
-        if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        req._size = 0  # from here on: body bytes received
-
-    def on_body(self, body: bytes) -> None:
-        req = self._req
-        req._size += len(body)
-        stream = req.stream
-        if stream is not None:
-            stream.feed(body)
-            if req._size > self.limits.max_body_size:  # a chunked body has no length up front
-                raise _TooLarge(413, "The request body is larger than this proxy accepts.")
-            return
-        buf = req._buf
-        if buf is not None:
-            buf += body  # amortised O(n), unlike bytes += bytes
-            blen = len(buf)
-        elif req.body:
-            buf = req._buf = bytearray(req.body)
-            buf += body
-            req.body = b""
-            blen = len(buf)
-        else:
-            req.body = body
-            blen = len(body)
-        if blen > self.limits.max_body_size:
-            raise _TooLarge(413, "The request body is larger than this proxy accepts.")
-        if blen > STREAM_THRESHOLD:
-            # Too big to buffer: hand the handler a stream (now, or when its turn comes in a
-            # pipeline) and feed it as data arrives, with back-pressure on the client.
-            stream = BodyStream(self._pause_reading, self._resume_reading)
-            stream.chunked = req.chunked
-            stream.feed(bytes(buf) if buf is not None else req.body)
-            req.body = b""
-            req._buf = None
-            req.stream = stream
-            self._streaming = req
-            self._enqueue(req)
-
-    def on_message_complete(self) -> None:
-        req = self._req
-        self._req = None
-        if req is None:
-            return
-        if req._buf is not None:
-            req.body = bytes(req._buf)
-            req._buf = None
-        if self.parser.should_upgrade():
-            # CONNECT (or an Upgrade request): feed_data raises HttpParserUpgrade next.
-            self._upgrade = req
-            return
-        if req.stream is not None:
-            req.stream.finish()
-            self._streaming = None
-            if self._linger_until:
-                self.close()  # the rest of an already answered request's body has arrived
-            return
-        self._enqueue(req)
 
     # -- request dispatch -------------------------------------------------------------------
     def _pause_reading(self) -> None:
@@ -643,133 +311,6 @@ class ServerConnection(asyncio.Protocol):
             return False
         return True
 
-    # -- response writing -------------------------------------------------------------------
-    response_started = False
-
-    def _connection_line(self, status: int) -> str:
-        """The ``Connection`` line this response needs: close when closing, keep-alive for a
-        kept-alive HTTP/1.0 client (RFC 9112 §9.3), nothing otherwise."""
-        req = self._current
-        if req is None:
-            return "Connection: close\r\n"
-        if not req.keep_alive:
-            if status == 101 or (req.method == "CONNECT" and 200 <= status < 300):
-                return ""
-            return "Connection: close\r\n"
-        if req.version == "1.0":
-            return "Connection: keep-alive\r\n"
-        return ""
-
-    def write_head(
-        self,
-        status: int,
-        headers: list[tuple[str, str]],
-        reason: str | None = None,
-        body: bytes = b"",
-    ) -> None:
-        """Write the status line and header block (the caller chose the framing headers).
-
-        A small ``body`` given here goes out in the same write (one syscall instead of two).
-        To close the connection after this response, set ``keep_alive = False`` on the request
-        first: the ``Connection`` line is added here.
-        """
-        self.response_started = True
-        lines = [f"HTTP/1.1 {status} {reason or reason_phrase(status)}\r\n"]
-        for name, value in headers:
-            lines.append(f"{name}: {value}\r\n")
-        lines.append(self._connection_line(status))
-        lines.append("\r\n")
-        data = "".join(lines).encode("latin-1")
-        if not self._closed:
-            self.transport.write(data + body if body else data)
-
-    def write_interim(
-        self, req: HttpRequest | None, status: int, reason: str, headers: list[tuple[str, str]]
-    ) -> None:
-        """Relay an interim 1xx answer (103 Early Hints, …) for ``req`` to an HTTP/1.1 client.
-
-        Dropped when ``req`` is no longer the request being answered or its answer has started.
-        """
-        if self._closed or self.response_started or req is None or req is not self._current:
-            return
-        if req.version != "1.1":
-            return
-        if status == 100 and req.expect_continue:
-            return  # this proxy already said 100 Continue itself
-        lines = [f"HTTP/1.1 {status} {reason or reason_phrase(status)}\r\n"]
-        for name, value in headers:
-            lines.append(f"{name}: {value}\r\n")
-        lines.append("\r\n")
-        self.transport.write("".join(lines).encode("latin-1"))
-
-    def write(self, data: bytes) -> None:
-        if data and not self._closed:
-            self.transport.write(data)
-
-    async def drain(self) -> None:
-        """Wait until the client has taken enough of what was written (back-pressure)."""
-        if self._closed:
-            raise ConnectionResetError("client closed the connection")
-        if not self._write_paused:
-            return
-        self._drain_waiter = self.loop.create_future()
-        try:
-            await self._drain_waiter
-        finally:
-            self._drain_waiter = None
-
-    def respond(
-        self,
-        status: int,
-        headers: list[tuple[str, str]],
-        body: bytes = b"",
-        *,
-        head: bool = False,
-        close: bool = False,
-        length: int | None = None,
-        wire: bytes = b"",
-        skip: int = 0,
-    ) -> None:
-        """Write a complete response with a Content-Length in one go.
-
-        ``length`` announces a Content-Length other than ``len(body)``: a HEAD answered from
-        stored headers says how long the GET's body would be. ``wire`` holds the first ``skip``
-        fields of ``headers`` already serialized (a cache entry's, made once per entry).
-        """
-        self.response_started = True
-        req = self._current
-        if close and req is not None:
-            req.keep_alive = False
-        fields = headers[skip:] if skip else headers
-        lines = [f"{name}: {value}\r\n" for name, value in fields]
-        if status >= 200 and status != 204 and (status != 304 or length is not None):
-            lines.append(f"Content-Length: {len(body) if length is None else length}\r\n")
-        lines.append(self._connection_line(status))
-        lines.append("\r\n")
-        start = _STATUS_LINES.get(status) or (
-            f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1")
-        )
-        data = start + wire + "".join(lines).encode("latin-1")
-        if not self._closed:
-            if body and not head and status != 204 and status != 304:
-                if len(body) > SEPARATE_BODY:
-                    self.transport.write(data)
-                    self.transport.write(body)
-                else:
-                    self.transport.write(data + body)
-            else:
-                self.transport.write(data)
-        if close and not self._busy:
-            self.close()
-
-    def respond_text(
-        self, status: int, text: str, *, close: bool = False, extra: list[tuple[str, str]] = ()
-    ) -> None:
-        """A short plain-text answer produced by the proxy itself."""
-        headers = [("Content-Type", "text/plain; charset=utf-8"), ("Server", "workbench")]
-        headers.extend(extra)
-        self.respond(status, headers, text.encode(), close=close)
-
     def _bad_request(self, status: int, message: str) -> None:
         """Answer a request we could not parse, then close: the byte stream is no longer usable.
 
@@ -863,13 +404,6 @@ class ServerConnection(asyncio.Protocol):
         self.transport = tls
         self.tls = True
         return tls
-
-
-class _TooLarge(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class HttpServer:

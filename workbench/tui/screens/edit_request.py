@@ -48,8 +48,8 @@ class EditRequestScreen(ModalScreen[Any]):
     DEFAULT_CSS = """
     EditRequestScreen { align: center middle; }
     EditRequestScreen > Vertical { width: 100; max-width: 100%; height: auto; max-height: 100%; }
-    EditRequestScreen TextArea { height: 8; }
-    EditRequestScreen #edit-body { height: 6; }
+    EditRequestScreen TextArea { height: 8; max-height: 25vh; }
+    EditRequestScreen #edit-body { height: 6; max-height: 20vh; }
     EditRequestScreen Horizontal { height: auto; align-horizontal: right; }
     EditRequestScreen #edit-line { align-horizontal: left; }
     EditRequestScreen #edit-method { width: 10; }
@@ -102,7 +102,11 @@ class EditRequestScreen(ModalScreen[Any]):
             else:
                 yield Label("body", classes="field-label")
                 yield TextArea(init["body"], id="edit-body")
-            yield Static("ctrl+s: send · escape: cancel", id="edit-error", classes="field-note")
+            yield Static(
+                f"ctrl+s: {self.save_label.lower()} · escape: cancel",
+                id="edit-error",
+                classes="field-note",
+            )
             with Horizontal(classes="modal-buttons"):
                 yield Button("Cancel (esc)", id="cancel", compact=True)
                 yield Button(

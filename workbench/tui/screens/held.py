@@ -191,17 +191,12 @@ class HeldListScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(NavTable)
-        for label, width in (
-            ("#", 6),
-            ("phase", 8),
-            ("method", 7),
-            ("URL", 44),
-            ("status", 6),
-            ("held", 6),
-            ("left", 6),
-            ("edits", 20),
-        ):
-            table.add_column(label, width=width)
+        fixed = (("#", 5), ("phase", 8), ("method", 7), ("status", 6), ("held", 5), ("left", 5))
+        # Every column has a cell of padding each side; the URL and the edits share the rest.
+        rest = max(self.app.size.width - sum(w + 2 for _l, w in fixed) - 2 * 2 - 2, 30)
+        widths = dict(fixed) | {"path": rest * 2 // 3, "edits": rest - rest * 2 // 3}
+        for label in ("#", "phase", "method", "path", "status", "held", "left", "edits"):
+            table.add_column(label, width=widths[label])
         self.refresh_list()
         self.set_interval(REFRESH, self.refresh_list)
         table.focus()
@@ -225,7 +220,7 @@ class HeldListScreen(Screen[None]):
                 str(h["id"]),
                 h["phase"],
                 h["method"],
-                h["url"],
+                h["target"],  # the path (as edited); the detail shows the whole URL
                 str(h["status"] or ""),
                 f"{max(now - h['since'], 0):.0f}s",
                 f"{max(h['deadline'] - now, 0):.0f}s",

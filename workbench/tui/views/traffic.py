@@ -708,20 +708,19 @@ class TrafficView(View):
             arrow = "↑" if self.sort_reverse else "↓"
             parts.append(f"· sorted by {self.sort_key or 'arrival'} {arrow} ")
         hold = getattr(self.engine, "hold", None)
-        if hold is not None and (hold.expression or hold.held):
-            # The held exchanges are not rows yet (they finish later): list them here.
-            if hold.expression:
-                parts.append(f"· intercept: {hold.expression} ({hold.phase}) ", style="bold")
-            if hold.held:
-                shown = ", ".join(
-                    f"#{h.id} {h.rec.method} {h.rec.path}" for h in list(hold.held.values())[:3]
-                )
-                more = f" +{len(hold.held) - 3}" if len(hold.held) > 3 else ""
-                parts.append(
-                    f"· ⏸ held {len(hold.held)}: {shown}{more} "
-                    "(H list · a resume · A all · E edit · X kill) ",
-                    style="reverse",
-                )
+        if hold is not None and hold.expression:
+            parts.append(f"· intercept: {hold.expression} ({hold.phase}) ", style="bold")
+        if hold is not None and hold.held:
+            # Held exchanges are not rows yet (they finish later) and wait for the user: they
+            # lead the line, so even 80 columns show them.
+            shown = ", ".join(
+                f"#{h.id} {h.rec.method} {h.rec.path}" for h in list(hold.held.values())[:3]
+            )
+            more = f" +{len(hold.held) - 3}" if len(hold.held) > 3 else ""
+            lead = Text(no_wrap=True, overflow="ellipsis")
+            lead.append(f" ⏸ held {len(hold.held)} ", style="reverse")
+            lead.append(f" H list · a resume · A all · E edit · X kill · {shown}{more} ")
+            parts = lead + parts
         self.query_one("#traffic-status", Static).update(parts, layout=False)
         self.set_class(self.paused, "-paused")
         empty = table.row_count == 0
