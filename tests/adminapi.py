@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import json
 
-from workbench.config.model import (
-    Address,
-    AdminConfig,
-    BackendConfig,
-    Config,
-    ForwardConfig,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
-    RuleConfig,
-)
+from configs import admin_listener, forward_proxy, reverse_proxy
+
+from workbench.config.model import Config, RuleConfig
 
 
 def admin_config(
@@ -27,20 +19,9 @@ def admin_config(
 ) -> Config:
     """A reverse proxy over ``origins`` (pool ``web``, round robin), the admin API on ``host``."""
     return Config(
-        admin=AdminConfig(listen=Address(host, 0), token=token),
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            cache=False,
-            routes=(RouteConfig(name="site", pool="web"),),
-            pools={
-                "web": PoolConfig(
-                    name="web",
-                    algorithm="round_robin",
-                    backends=tuple(BackendConfig(name=o.name, url=o.url) for o in origins),
-                )
-            },
-        ),
-        forward=ForwardConfig(listen=Address("127.0.0.1", 0)) if forward else None,
+        admin=admin_listener(token, host),
+        reverse=reverse_proxy(origins),
+        forward=forward_proxy() if forward else None,
         rules=rules,
     )
 

@@ -13,17 +13,13 @@ import time
 
 import aiohttp
 from aiohttp import web
+from configs import reverse_proxy
 from origin import Origin, wait_for
 from rawhttp import RawOrigin, response
 
 from workbench.config.model import (
-    Address,
-    BackendConfig,
     CacheConfig,
     Config,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
     Timeouts,
 )
 
@@ -31,18 +27,10 @@ CONDITIONAL = '"r1"'
 
 
 def config(origin_url: str, *, response_timeout: float = 30.0, **cache_kw) -> Config:
+    timeouts = Timeouts(response=response_timeout)
     return Config(
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            routes=(RouteConfig(name="all", pool="o"),),
-            pools={
-                "o": PoolConfig(
-                    name="o",
-                    backends=(BackendConfig(name="o-1", url=origin_url),),
-                    retries=0,
-                    timeouts=Timeouts(response=response_timeout),
-                )
-            },
+        reverse=reverse_proxy(
+            origin_url, pool="o", route="all", cache=True, retries=0, timeouts=timeouts
         ),
         cache=CacheConfig(**cache_kw),
     )

@@ -10,6 +10,7 @@ import asyncio
 
 import aiohttp
 import pytest
+from configs import forward_proxy, reverse_proxy
 from origin import wait_for
 from rawhttp import RawOrigin, echo_headers, raw_exchange, read_request, response
 
@@ -42,22 +43,12 @@ async def raw_origins():
 
 
 def reverse_config(url: str, *, retries: int = 1, rules=(), cache: bool = False) -> Config:
-    pool = PoolConfig(name="web", backends=(BackendConfig("web-1", url),), retries=retries)
-    return Config(
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            cache=cache,
-            routes=(RouteConfig(name="site", pool="web"),),
-            pools={"web": pool},
-        ),
-        rules=tuple(rules),
-    )
+    return Config(reverse=reverse_proxy(url, retries=retries, cache=cache), rules=tuple(rules))
 
 
 def forward_config(**kw) -> Config:
     rules = kw.pop("rules", ())
-    kw.setdefault("cache", False)
-    return Config(forward=ForwardConfig(listen=Address("127.0.0.1", 0), **kw), rules=tuple(rules))
+    return Config(forward=forward_proxy(**kw), rules=tuple(rules))
 
 
 def header_lines(text: str) -> list[tuple[str, str]]:

@@ -9,17 +9,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from configs import forward_proxy, reverse_proxy
 from rawhttp import RawOrigin, echo_headers, raw_exchange, read_request, response
 
 from workbench.config.model import (
     Address,
-    BackendConfig,
     Config,
     ForwardConfig,
     Limits,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
 )
 
 LIMIT = 1024 * 1024
@@ -53,16 +50,10 @@ async def origin():
 
 def configs(url: str) -> dict[str, Config]:
     limits = Limits(max_body_size=LIMIT)
-    pool = PoolConfig(name="web", backends=(BackendConfig("web-1", url),))
-    reverse = ReverseConfig(
-        listen=Address("127.0.0.1", 0),
-        cache=False,
-        routes=(RouteConfig(name="site", pool="web"),),
-        pools={"web": pool},
-        limits=limits,
-    )
-    forward = ForwardConfig(listen=Address("127.0.0.1", 0), cache=False, limits=limits)
-    return {"reverse": Config(reverse=reverse), "forward": Config(forward=forward)}
+    return {
+        "reverse": Config(reverse=reverse_proxy(url, limits=limits)),
+        "forward": Config(forward=forward_proxy(limits=limits)),
+    }
 
 
 async def chunked_upload(

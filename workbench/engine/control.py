@@ -36,9 +36,7 @@ def _fail(message: str, field: str | None = None, *, status: int = 400) -> Resul
     return Result(False, message, field, status)
 
 
-def fields_error(
-    body: Any, editable: Sequence[str], required: Sequence[str] = ()
-) -> Result | None:
+def fields_error(body: Any, editable: Sequence[str], required: Sequence[str] = ()) -> Result | None:
     """Why ``body`` is not a JSON object of some ``editable`` fields (and every ``required``).
 
     The messages list the fields, so a client that sent ``{}``, a list or a typo learns what it
