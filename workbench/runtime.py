@@ -28,6 +28,7 @@ class Runtime:
             self.demo = DemoWorld()
             config = await self.demo.start(config)
             self.config = config
+            self.notes.extend(self.demo.notes)
         if self.engine is None:
             self.engine = Engine(config)
         self.engine.demo = self.demo

@@ -66,7 +66,11 @@ async def test_patch_weight_and_bad_bodies_change_nothing(origins, engine_factor
         for _ in range(6):
             async with s.get(eng.listeners["reverse"] + "/") as r:
                 assert r.headers["X-Backend"] == "web-1"
+        async with s.get(api + "/api/state") as r:
+            state = await r.json()
     assert eng.pools["web"].algorithm == "least_connections"
+    # Least connections promises no share: the API says so as the UI does (not weight ÷ total).
+    assert [b["expected_share"] for b in state["pools"]["web"]["backends"]] == [None, None]
     assert any("weight 1 → 0" in e.message for e in eng.events.recent())
 
 

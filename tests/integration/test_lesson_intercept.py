@@ -130,3 +130,25 @@ async def test_another_demo_file_is_a_clear_error():
     )
     with pytest.raises(ValueError, match="the demo makes no file 'demo://x'"):
         await DemoWorld().start(config)
+
+
+async def test_a_broken_ca_leaves_the_classroom_open_without_interception(engine_factory, tmp_path):
+    import os
+
+    from workbench.engine.http.ca import CERT_FILE, default_ca_dir
+    from workbench.runtime import Runtime
+
+    ca_dir = default_ca_dir()
+    ca_dir.mkdir(parents=True, exist_ok=True)
+    (ca_dir / CERT_FILE).write_text("junk")  # a certificate without its key
+    assert os.environ["XDG_DATA_HOME"] in str(ca_dir), "the test's own data folder"
+    runtime = Runtime(quiet_classroom())
+    try:
+        await runtime.start()
+        assert any(n.startswith("HTTPS interception is off: ") for n in runtime.notes)
+        snapshot = runtime.engine.snapshot()
+        assert snapshot["proxies"]["forward"]["intercept"] is None
+        why = unmet_needs(lesson_by_id("intercept"), snapshot)
+        assert why is not None and "HTTPS interception" in why
+    finally:
+        await runtime.stop(1)

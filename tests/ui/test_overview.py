@@ -55,12 +55,14 @@ async def test_the_diagram_shows_the_whole_system_and_follows_a_request(classroo
         await pilot.press("5")
         view = app.query_one("#views > #overview", OverviewView)
         await wait_for(lambda: engine.records.total >= 30, timeout=15)
-        await pilot.pause(0.3)
+        words = ("FORWARD :", "REVERSE :", "CACHE", "api-1", "api-2", "web-1", "web-3", "% hits")
+        # Drawn from a snapshot taken after those requests: every node is there.
+        await wait_for(
+            lambda: view._cursor >= 30 and all(w in diagram(app).content.plain for w in words),
+            timeout=10,
+        )
         assert view.compact is compact
-        text = diagram(app).content.plain
-        for word in ("FORWARD :", "REVERSE :", "CACHE", "api-1", "api-2", "web-1", "web-3"):
-            assert word in text
-        assert "% hits" in text and "/s" in text
+        assert "/s" in diagram(app).content.plain
         # Everything of the diagram is on screen, not cut off.
         shot = screen_text(app)
         assert "web-3" in shot and "api-1" in shot and "FORWARD" in shot
@@ -75,15 +77,14 @@ async def test_the_diagram_shows_the_whole_system_and_follows_a_request(classroo
         if followed.proxy == "reverse" and followed.backend and followed.cache != "hit":
             assert followed.backend in lit
         ids = list(view._shown_ids)
-        await wait_for(lambda: engine.records.total >= followed.id + 10, timeout=10)
-        await pilot.pause(0.3)
-        assert view._shown_ids == ids, "the list holds still while following"
+        # The view has taken ten newer requests (it drains while following)...
+        await wait_for(lambda: view._cursor >= followed.id + 10, timeout=10)
+        assert view._shown_ids == ids, "...and the list holds still"
         await pilot.press("j")
         await pilot.pause()
         assert view.followed is not None and view.followed.id == ids[1]
         await pilot.press("escape")
-        await pilot.pause(0.3)
-        assert view.followed is None and lit_text(app) == ""
+        await wait_for(lambda: view.followed is None and lit_text(app) == "", timeout=5)
 
 
 async def test_a_blocked_request_stops_at_the_proxy(classroom):
@@ -98,20 +99,22 @@ async def test_a_blocked_request_stops_at_the_proxy(classroom):
         blocked = None
         for _attempt in range(40):
             await pilot.press("j")
-            await pilot.pause()
-            rules = {rec.id: rec.rule for rec in view._recent}
+            await wait_for(lambda: view.followed is not None, timeout=5)
+            # What the frozen list shows (the view keeps taking records behind it).
+            shown = list(view._shown)
             blocked = next(
-                (i for i, rid in enumerate(view._shown_ids) if rules.get(rid) == "block-tracker"),
+                (i for i, rec in enumerate(shown) if rec.rule == "block-tracker"),
                 None,
             )
             if blocked is not None:
                 break
             await pilot.press("escape")  # none in this batch: let the list run, try again
-            await pilot.pause(0.5)
+            newest = shown[0].id
+            await wait_for(lambda n=newest: view._shown_ids[:1] != [n], timeout=10)
         assert blocked is not None, "no blocked request among the recent ones"
         for _ in range(blocked):
             await pilot.press("j")
-        await pilot.pause()
+        await wait_for(lambda: view.followed is shown[blocked], timeout=5)
         assert view.followed.rule == "block-tracker"
         lit = lit_text(app)
         assert "stopped here" in lit and "FORWARD" in lit

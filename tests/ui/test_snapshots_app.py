@@ -98,3 +98,24 @@ def test_help_screen_small(snap_compare):
         for key, view_id, title, _m, _c in VIEW_SPECS
     ]
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_detail_small(snap_compare):
+    async def run_before(pilot) -> None:
+        await _open_detail(pilot, 0)
+
+    assert snap_compare(fake_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_screen_large(snap_compare):
+    async def run_before(pilot) -> None:
+        await _loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    app = fake_app()
+    app.view_classes = [
+        (key, TrafficView if view_id == "traffic" else load_view_class(view_id, title, "", ""))
+        for key, view_id, title, _m, _c in VIEW_SPECS
+    ]
+    assert snap_compare(app, terminal_size=(160, 45), run_before=run_before)

@@ -367,3 +367,47 @@ def test_backends_view_in_the_projector_theme(snap_compare, size):
 def test_lessons_view(snap_compare, size):
     app, run_before = shown("6", [snapshot()])
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
+
+
+class FixedHistory:
+    """Five minutes of per-second samples made from smooth curves (no clock, no randomness)."""
+
+    SECONDS = 300
+
+    def to_dict(self) -> dict[str, Any]:
+        import math
+
+        ts = range(self.SECONDS)
+
+        def wave(base: float, swing: float, period: float, phase: float = 0.0) -> list[float]:
+            return [round(base + swing * math.sin(t / period + phase), 3) for t in ts]
+
+        def series(rate: list[float], errors: float, p95: float) -> dict[str, list]:
+            return {
+                "rate": rate,
+                "error_rate": [errors if r else None for r in rate],
+                "p95": [p95 + r / 1000 if r else None for r in rate],
+            }
+
+        web1 = wave(8, 2, 25)
+        return {
+            "time": [NOW - self.SECONDS + 1 + t for t in ts],
+            "proxies": {
+                "forward": series(wave(3, 1, 15), 0.0, 0.012),
+                "reverse": series(wave(16, 4, 30), 0.02, 0.030),
+            },
+            "backends": {
+                "web-1": series(web1, 0.0, 0.02),
+                "web-2": series(wave(3, 1, 25, 1.0), 0.0, 0.02),
+                # web-4 was killed two minutes ago: nothing measured since.
+                "web-4": series([3.0] * 180 + [0.0] * 120, 0.0, 0.02),
+            },
+            "hit_ratio": [min(0.8, 0.1 + t / 200) for t in ts],
+        }
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_charts_view(snap_compare, size):
+    app, run_before = shown("7", [snapshot()])
+    app.engine.history = FixedHistory()
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)

@@ -8,7 +8,7 @@ from origin import wait_for
 
 from workbench.tui.app import make_app
 from workbench.tui.screens.detail import DetailScreen
-from workbench.tui.views.traffic import TrafficView
+from workbench.tui.views.traffic import TrafficView, cell_texts
 from workbench.tui.widgets.filter_bar import FilterBar
 
 
@@ -337,3 +337,47 @@ async def test_rows_are_in_completion_order_and_the_column_says_finished(fake_en
         await pilot.pause()
         assert text_of(view.query_one("#traffic-header")).split()[0] == "finished"
         assert "in the order they finished" in text_of(view.query_one("#traffic-status"))
+
+
+async def test_at_80x24_proxy_status_backend_and_cache_are_whole():
+    """The columns a student reads stay whole; the host column (the proxy's own address in a
+    classroom) gives way first; a forward origin keeps host and port; a block names its rule."""
+    from conftest import fixed_records
+
+    extra = [
+        _rec(
+            9,
+            proxy="forward",
+            host="127.0.0.1",
+            url="http://127.0.0.1:39641/echo",
+            path="/echo",
+            status=200,
+            backend="127.0.0.1:39641",
+            cache="uncacheable",
+        ),
+        _rec(10, path="/etag", status=200, backend="web-2", cache="revalidated"),
+    ]
+    records = fixed_records() + extra
+    engine = FakeEngine(records)
+    app = make_app(engine.config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == len(records))
+        await pilot.pause()
+        keys = [key for key, _w in view._columns]
+        assert {"proxy", "method", "path", "status", "ms", "backend", "cache"} <= set(keys)
+        assert "host" not in keys and "client" not in keys
+        header = view.query_one("#traffic-header")
+        assert len(text_of(header).rstrip()) <= 80
+        for rec in records:
+            texts = (c.strip() for c in cell_texts(rec, view._columns))
+            cells = dict(zip(keys, texts, strict=True))
+            assert "…" not in cells["backend"] + cells["cache"] + cells["status"] + cells["proxy"]
+            assert cells["cache"] == (rec.cache or "")
+            if rec.backend:
+                assert cells["backend"] == rec.backend
+            elif rec.rule:
+                assert cells["backend"] == f"⊘ {rec.rule}"
+        by_id = {rec.id: rec for rec in records}
+        tunnel = dict(zip(keys, cell_texts(by_id[6], view._columns), strict=True))
+        assert tunnel["path"].strip() == "secure.test:443", "a tunnel shows what it asked for"

@@ -601,3 +601,23 @@ def test_stale_while_revalidate_lookups_are_pure() -> None:
     assert all(r.conditional_headers == [("If-None-Match", '"e"')] for r in hits)
     late = cache.lookup("GET", URL, [], now=T0 + 71)
     assert late.must_revalidate and not late.usable
+
+
+def test_a_response_without_date_is_stored_with_one() -> None:
+    """RFC 9110 §6.6.1: a recipient with a clock that caches a Date-less response adds Date."""
+    cache, _ = make_cache()
+    stored = cache.store("GET", URL, [], 200, [("Cache-Control", "max-age=60")], b"b", T0, T0 + 2)
+    headers = cache.response_headers(stored.entry, T0 + 10)
+    assert [v for n, v in headers if n == "Date"] == [formatdate(T0 + 2, usegmt=True)]
+    assert ("Age", "10") in headers  # 2 s response delay + 8 s resident
+    # A response with its own Date keeps it, once.
+    dated = put(cache, [("Cache-Control", "max-age=60")], url=URL + "2")
+    assert [n for n, _ in dated.entry.headers].count("Date") == 1
+
+
+def test_a_dateless_304_is_dated_when_it_arrives() -> None:
+    cache, _ = make_cache()
+    stale = put(cache, [("Cache-Control", "max-age=10"), ("ETag", '"e"')])
+    fresh = cache.refresh(stale.entry, [("Cache-Control", "max-age=10")], T0 + 20, T0 + 20)
+    assert fresh.date_value == T0 + 20
+    assert cache.lookup("GET", URL, [], now=T0 + 25).status == "hit"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from workbench.engine.observe.records import RequestRecord
+from workbench.engine.snapshot import EngineSnapshot
 from workbench.tui.widgets.diagram import COMPACT, FULL, LIT, build_diagram, path_of
 
 ROUTES = (("api", "/api", "api"), ("site", "/", "web"))
@@ -131,3 +132,55 @@ def test_the_followed_path_lights_up():
     )
     assert "REVERSE :8080" in lit_text and "web-1" in lit_text and "site /" in lit_text
     assert "api-1" not in lit_text and "FORWARD" not in lit_text
+
+
+def _pool_of(algorithm: str) -> dict[str, Any]:
+    return {
+        "listeners": {"reverse": "http://127.0.0.1:8080"},
+        "stats": {},
+        "pools": {
+            "web": {
+                "algorithm": algorithm,
+                "backends": [
+                    # A stale share in the plain data must not leak through: the typed view decides.
+                    dict(backend("web-1", 3), expected_share=0.99),
+                    dict(backend("web-2", 1), expected_share=0.99),
+                    dict(backend("web-3", 2, "down"), expected_share=0.99),
+                ],
+            }
+        },
+        "cache": None,
+    }
+
+
+@pytest.mark.parametrize("layout", [FULL, COMPACT])
+@pytest.mark.parametrize(
+    ("algorithm", "web1", "web2"),
+    [
+        ("round_robin", "exp 50%", "exp 50%"),
+        ("weighted_round_robin", "exp 75%", "exp 25%"),
+        ("least_connections", "by traffic", "by traffic"),
+        ("random_two", "by traffic", "by traffic"),
+        ("ip_hash", "by traffic", "by traffic"),
+        ("consistent_hash", "by traffic", "by traffic"),
+    ],
+)
+def test_expected_share_follows_the_algorithm_as_in_the_backends_view(
+    algorithm, web1, web2, layout
+):
+    snap = _pool_of(algorithm)
+    lines = build_diagram(snap, (("site", "/", "web"),), layout=layout).plain.split("\n")
+    line_of = {name: next(x for x in lines if name in x) for name in ("web-1", "web-2", "web-3")}
+    assert web1 in line_of["web-1"] and web2 in line_of["web-2"]
+    assert "99%" not in "\n".join(lines)
+    # The same promise the Backends view reads (the typed snapshot's field).
+    pool = EngineSnapshot.from_dict(snap).pool("web")
+    assert pool is not None
+    shares = {b.name: b.expected_share for b in pool.backends}
+    for name, label in (("web-1", web1), ("web-2", web2)):
+        share = shares[name]
+        assert label == ("by traffic" if share is None else f"exp {share:.0%}")
+    # A backend that is down is promised nothing and says so by its state.
+    assert "down" in line_of["web-3"]
+    if algorithm in ("round_robin", "weighted_round_robin") and not layout.compact:
+        assert "exp 0%" in line_of["web-3"]

@@ -14,8 +14,9 @@ import pytest
 from origin import wait_for
 from rawhttp import RawOrigin, header
 
-from workbench.engine.http.client import UpstreamError, UpstreamPool, UpstreamResponse
+from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.server import BodyStream
+from workbench.engine.http.upstream_pool import UpstreamPool
 
 
 @pytest.fixture
@@ -215,6 +216,33 @@ async def test_response_head_over_the_limit_is_refused(origin):
     with pytest.raises(UpstreamError, match="larger than 16384") as info:
         await fetch(pool)
     assert info.value.kind == "protocol"
+
+
+@pytest.mark.parametrize("size", [16 * 1024 + 1, 40 * 1024])
+async def test_response_head_over_the_limit_in_one_read_is_refused(origin, size):
+    # The whole head, just over the limit, and its body arrive in one write: the head is
+    # complete within one read, so the limit is checked on the parsed fields.
+    fields = b"X-A: " + b"a" * (size - 7) + b"\r\n"  # `size` bytes as the limit counts them
+    answer = b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 2\r\n\r\nok"
+
+    async def script(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        await reader.read()
+
+    _, pool = await origin(script, max_header_size=16384 + 19)  # Content-Length: 2 counts 19
+    with pytest.raises(UpstreamError, match="larger than") as info:
+        await fetch(pool)
+    assert info.value.kind == "protocol"
+
+
+async def test_response_head_at_the_limit_is_accepted(origin):
+    fields = b"X-A: " + b"a" * (16384 - 7) + b"\r\n"
+    answer = b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 2\r\n\r\nok"
+    _, pool = await origin(serve(answer), max_header_size=16384 + 19)
+    _, resp = await fetch(pool)
+    assert resp.status == 200 and await read_all(resp) == b"ok"
 
 
 async def test_one_endless_header_value_is_refused(origin):

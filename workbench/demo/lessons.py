@@ -1150,6 +1150,11 @@ class LessonTracker:
         self._event_time = 0.0
         self._event_keys: set[tuple[str, str]] = set()
 
+    @property
+    def records_seen(self) -> int:
+        """The record cursor: the check has looked at every record up to this one."""
+        return self._cursor
+
     def start(self, lesson: Lesson, snapshot: Mapping[str, Any]) -> None:
         """Begin (or restart) ``lesson`` with ``snapshot`` as its baseline."""
         self.lesson = lesson

@@ -36,6 +36,8 @@ class DemoWorld:
         self.config: Config | None = None
         self.secure: DemoBackend | None = None
         """The demo TLS origin (``https://localhost:PORT``), when the config asks for it."""
+        self.notes: list[str] = []
+        """What the user should know about the start (interception left off, and why)."""
 
     async def start(self, config: Config) -> Config:
         """Start a backend for every ``demo://NAME`` in ``config``; return the resolved config.
@@ -66,11 +68,25 @@ class DemoWorld:
         return resolved
 
     async def _start_secure(self, config: Config) -> Config:
-        """Start the demo TLS origin (8443, else a free port); the config that trusts it."""
+        """Start the demo TLS origin (8443, else a free port); the config that trusts it.
+
+        Without a usable CA (a corrupt one, a data folder that cannot be written) the classroom
+        still opens, with interception off and a note saying why.
+        """
         import errno
         import ssl
+        from dataclasses import replace
 
+        from workbench.engine.http.ca import CAError, CertificateAuthority
         from workbench.engine.http.tls import self_signed_files
+
+        assert config.forward is not None  # wants_secure_origin checked it
+        try:
+            CertificateAuthority.load_or_create(config.forward.intercept.ca_dir)
+        except CAError as exc:
+            self.notes.append(f"HTTPS interception is off: {exc}")
+            off = replace(config.forward.intercept, hosts=(), upstream_ca_file=None)
+            return replace(config, forward=replace(config.forward, intercept=off))
 
         cert, key = self_signed_files()
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -14,8 +14,8 @@ from workbench.config.model import BackendConfig, Config, PoolConfig
 from workbench.engine.balancing.health import HealthChecker
 from workbench.engine.balancing.pools import EventLog, Pool
 from workbench.engine.cache import HttpCache
-from workbench.engine.http.client import UpstreamPool
 from workbench.engine.http.server import HttpServer
+from workbench.engine.http.upstream_pool import UpstreamPool
 from workbench.engine.observe.history import History
 from workbench.engine.observe.recorder import Recorder
 from workbench.engine.observe.records import RecordLog

@@ -19,6 +19,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.css.query import NoMatches
+from textual.markup import escape as escape_markup
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
@@ -259,11 +260,16 @@ class WorkbenchApp(App[None]):
 
     # -- views -----
     def view(self, view_id: str | None = None) -> View | None:
-        """The view with ``view_id`` (default: the visible one), once the engine is up."""
+        """The view with ``view_id`` (default: the visible one), once it is mounted.
+
+        A view is in the DOM before its own children are mounted; handing it out only once it
+        is mounted keeps ticks, keys and benchmarks from reaching a half-built view.
+        """
         try:
-            return self.query_one(f"#views > #{view_id or self.current_view}", View)
+            view = self.query_one(f"#views > #{view_id or self.current_view}", View)
         except Exception:
             return None
+        return view if view.is_mounted else None
 
     def _update_tabs(self) -> None:
         tabs = [(key, cls.view_id, cls.title) for key, cls in self.view_classes]
@@ -461,7 +467,12 @@ class WorkbenchApp(App[None]):
                 continue
             keys = self.key_text(a)
             help_text = a.description + (f"  [{keys}]" if keys else "")
-            yield SystemCommand(a.palette_title, help_text, lambda a=a: self.run_scoped(a))
+            # The palette reads title and help as markup: "[/ f]" would be a closing tag.
+            yield SystemCommand(
+                escape_markup(a.palette_title),
+                escape_markup(help_text),
+                lambda a=a: self.run_scoped(a),
+            )
         # Textual's own commands, minus the ones the table replaces (its quit does not ask and
         # its screenshot goes to a Downloads folder that may not exist).
         for command in super().get_system_commands(screen):

@@ -18,8 +18,9 @@ import time
 
 from workbench.config.model import HealthConfig
 from workbench.engine.balancing.pools import Backend, Pool
-from workbench.engine.http.client import UpstreamError, UpstreamPool
+from workbench.engine.http.client import UpstreamError
 from workbench.engine.http.headers import request_head
+from workbench.engine.http.upstream_pool import UpstreamPool
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from workbench.config.model import BackendConfig, PoolConfig
 from workbench.engine.balancing.algorithms import make_balancer
-from workbench.engine.http.client import UpstreamPool
+from workbench.engine.http.upstream_pool import UpstreamPool
 from workbench.engine.observe.events import Event, EventLog  # noqa: F401 (re-exported)
+from workbench.engine.snapshot import expected_share
 
 STATES = ("up", "down", "ejected", "draining", "disabled")
 
@@ -150,11 +151,12 @@ class Pool:
         self.balancer = self._make_balancer()
 
     def to_dict(self) -> dict:
-        total_w = sum(b.weight for b in self.backends.values() if b.state == "up") or 0
+        up_weights = [b.weight for b in self.backends.values() if b.state == "up"]
         out = []
         for b in self.backends.values():
             d = b.to_dict()
-            d["expected_share"] = (b.weight / total_w) if (total_w and b.state == "up") else 0.0
+            # The one rule the UI and the admin API share: None when only the traffic decides.
+            d["expected_share"] = expected_share(self.algorithm, b.weight, b.state, up_weights)
             out.append(d)
         return {
             "name": self.name,

@@ -17,6 +17,7 @@ __all__ = [
     "StoreResult",
     "cache_status",
     "entry_rows",
+    "stats_dict",
 ]
 
 CACHE_NAME = "workbench"
@@ -215,3 +216,32 @@ def entry_rows(entries: Iterable[CachedResponse], limit: int, now: float) -> lis
             }
         )
     return out
+
+
+def stats_dict(cache: Any, ring: RatioRing, now: float) -> dict[str, Any]:
+    """An :class:`HttpCache`'s counters, sizes and hit ratios (None: no cacheable request).
+
+    Hits, stale responses served and revalidations count as served from the cache.
+    """
+    memory = cache.memory
+    served = cache.hits + cache.stale + cache.revalidated
+    total = served + cache.misses
+    return {
+        "hits": cache.hits,
+        "misses": cache.misses,
+        "stale": cache.stale,
+        "revalidated": cache.revalidated,
+        "bypass": cache.bypass,
+        "uncacheable": cache.uncacheable,
+        "stores": cache.stores,
+        "evictions": memory.evictions,
+        "invalidations": cache.invalidations,
+        "bytes_served": cache.bytes_served,
+        "entries": len(memory),
+        "bytes": memory.bytes,
+        "max_size": memory.max_size,
+        "max_object_size": memory.max_object_size,
+        "hit_ratio_10s": ring.ratio(now, 10),
+        "hit_ratio_60s": ring.ratio(now, 60),
+        "hit_ratio": served / total if total else None,
+    }

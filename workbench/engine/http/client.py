@@ -1,12 +1,13 @@
-"""The upstream side: a lean, pooled HTTP/1.1 client on httptools.
+"""The upstream side: a lean HTTP/1.1 client on httptools, one exchange per connection at a time.
 
 Why hand-written: aiohttp's ``ClientSession`` machinery costs about two thirds of a bare proxy's
 CPU per request. This client does only what a proxy needs: one request at a time per connection,
 Content-Length / chunked / close-delimited bodies, HEAD, interim 1xx answers (relayed to the
 client, never kept), ``101 Switching Protocols`` (the connection is handed over), and connection
-reuse only when the exchange ended cleanly.
+reuse only when the exchange ended cleanly. The connections live in an
+:class:`~workbench.engine.http.upstream_pool.UpstreamPool` (checkout, return, connect, sweep).
 
-Timeouts use one coarse pool-wide checker (:data:`TIMEOUT_TICK`), never a timer per read. The
+Timeouts use one coarse pool-wide checker (``TIMEOUT_TICK`` there), never a timer per read. The
 pool's response timeout bounds, each on its own: a backend that stops taking a streamed request
 body, the wait for the response head once the request has been sent, and every pause between two
 reads of the response body (paused while the client is the slow one).
@@ -17,21 +18,18 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import ssl
 import time
-from collections import deque
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import httptools
 
-from workbench.engine.http.server import BodyStream
+from workbench.engine.http.body_stream import BodyStream
 
 if TYPE_CHECKING:
     from workbench.engine.http.server import HttpRequest, ServerConnection
+    from workbench.engine.http.upstream_pool import UpstreamPool
 
-TIMEOUT_TICK = 0.05
-"""Resolution of response timeouts (seconds)."""
 MAX_HEAD_SIZE = 65536
 """Default limit on an upstream response's status line and headers (bytes)."""
 
@@ -150,8 +148,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._message_done = False
         self._failed = False
         self._reusable = True
-        self._head_size = 0
         self._head_raw = 0
+        self._chunk = 0
+        """Size of the read being parsed."""
         self._interim: ServerConnection | None = None
         self._interim_req: HttpRequest | None = None
         self._timeout = 30.0
@@ -238,9 +237,9 @@ class UpstreamConnection(asyncio.Protocol):
         if self._sink is not None:
             self._sink(data)
             return
-        phase = self._phase
-        if phase == _BODY and self.deadline:
+        if self._phase == _BODY and self.deadline:
             self.deadline = time.monotonic() + self._timeout
+        self._chunk = len(data)
         try:
             self.parser.feed_data(data)
             if self._new_parser:
@@ -263,7 +262,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         if 0 < self._phase <= _HEAD and not self._failed:
             # Still in the head: bound what httptools accumulates (one header can be huge).
-            self._head_raw += len(data)
+            self._head_raw += self._chunk
             if self._head_raw > self.pool.max_header_size:
                 self._fail(self._too_large())
 
@@ -303,13 +302,15 @@ class UpstreamConnection(asyncio.Protocol):
         self._resp.reason += status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        size = self._head_size = self._head_size + len(name) + len(value) + 4
-        if size > self.pool.max_header_size:
-            raise _HeadTooLarge(self._too_large())
         self._resp.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         resp = self._resp
+        limit = self.pool.max_header_size
+        if self._head_raw + self._chunk > limit and _head_size(resp.headers) > limit:
+            # Counted only when the bytes read could hold a head that large: a head that ends
+            # within one read is checked here, one spread over reads in data_received.
+            raise _HeadTooLarge(self._too_large())
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # Interim response: relay it to the client (if any), keep waiting for the final one.
@@ -318,19 +319,18 @@ class UpstreamConnection(asyncio.Protocol):
                 client.write_interim(self._interim_req, status, resp.reason, resp.headers)
             resp.headers = []
             resp.reason = ""
-            self._head_size = 0
             self._head_raw = 0
             return
         resp.status = status
         resp.keep_alive = self.parser.should_keep_alive()
         for name, value in resp.headers:
-            n = name.lower()
-            if n == "content-length":
+            size = len(name)  # compared first: most fields are neither of these two
+            if size == 14 and name.lower() == "content-length":
                 try:
                     resp.content_length = int(value)
                 except ValueError:
                     resp.content_length = None
-            elif n == "transfer-encoding" and "chunked" in value.lower():
+            elif size == 17 and name.lower() == "transfer-encoding" and "chunked" in value.lower():
                 resp.chunked = True
         if self._head_request or status in (204, 304, 101):
             resp.complete = True
@@ -445,7 +445,6 @@ class UpstreamConnection(asyncio.Protocol):
         self._message_done = False
         self._failed = False
         self._reusable = True
-        self._head_size = 0
         self._head_raw = 0
         self._interim = client
         self._interim_req = request
@@ -553,162 +552,6 @@ class _HeadTooLarge(Exception):
     pass
 
 
-class UpstreamPool:
-    """Keep-alive connections to one backend, with a cap on concurrent connections."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        max_connections: int = 256,
-        connect_timeout: float = 2.0,
-        idle_timeout: float = 60.0,
-        ssl=None,
-        server_hostname: str | None = None,
-        max_header_size: int = MAX_HEAD_SIZE,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.max_connections = max_connections
-        self.connect_timeout = connect_timeout
-        self.idle_timeout = idle_timeout
-        self.max_header_size = max_header_size
-        """Largest response head accepted from this backend (bigger: 502)."""
-        self.ssl = ssl
-        self.server_hostname = server_hostname
-        self.loop = asyncio.get_running_loop()
-        self._idle: deque[UpstreamConnection] = deque()
-        self._all: set[UpstreamConnection] = set()
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._opening = 0
-        self.closed = False
-        self._waiting: set[UpstreamConnection] = set()
-        self._watchdog: asyncio.TimerHandle | None = None
-
-    def _watch(self, conn: UpstreamConnection) -> None:
-        self._waiting.add(conn)
-        if self._watchdog is None:
-            self._watchdog = self.loop.call_later(TIMEOUT_TICK, self._check_deadlines)
-
-    def _check_deadlines(self) -> None:
-        now = time.monotonic()
-        late = [c for c in self._waiting if c.deadline and c.deadline <= now]
-        for conn in late:
-            self._waiting.discard(conn)
-            conn._on_timeout()
-        self._watchdog = (
-            self.loop.call_later(TIMEOUT_TICK, self._check_deadlines) if self._waiting else None
-        )
-
-    @property
-    def size(self) -> int:
-        return len(self._all)
-
-    def idle_connection(self) -> UpstreamConnection | None:
-        """A pooled connection ready to use now, without awaiting (the hot path)."""
-        idle = self._idle
-        while idle:
-            conn = idle.pop()
-            if not conn.closed and not conn.transport.is_closing():
-                return conn
-        return None
-
-    async def acquire(self) -> tuple[UpstreamConnection, float]:
-        """A ready connection and the seconds spent opening it (0.0 for a pooled one)."""
-        idle = self._idle
-        while idle:
-            conn = idle.pop()
-            if not conn.closed and not conn.transport.is_closing():
-                return conn, 0.0
-        while len(self._all) + self._opening >= self.max_connections:
-            fut = self.loop.create_future()
-            self._waiters.append(fut)
-            try:
-                await fut
-            finally:
-                if fut in self._waiters:
-                    self._waiters.remove(fut)
-            while idle:
-                conn = idle.pop()
-                if not conn.closed:
-                    return conn, 0.0
-        t0 = time.monotonic()
-        self._opening += 1
-        try:
-            _, conn = await asyncio.wait_for(
-                self.loop.create_connection(
-                    lambda: UpstreamConnection(self),
-                    self.host,
-                    self.port,
-                    ssl=self.ssl,
-                    server_hostname=self.server_hostname if self.ssl else None,
-                ),
-                self.connect_timeout,
-            )
-        except TimeoutError:
-            self._wake()
-            raise UpstreamError(
-                "connect", f"connect to {self.host}:{self.port} timed out", retryable=True
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            # Not a connect failure to try elsewhere: every attempt would be refused the same way.
-            self._wake()
-            raise UpstreamError(
-                "tls",
-                f"the TLS certificate of {self.host}:{self.port} is not trusted: certificate "
-                f"verify failed ({exc.verify_message or exc.reason or exc})",
-                retryable=False,
-            ) from None
-        except OSError as exc:
-            self._wake()
-            reason = exc.strerror or str(exc)
-            raise UpstreamError(
-                "connect", f"cannot connect to {self.host}:{self.port}: {reason}", retryable=True
-            ) from None
-        finally:
-            self._opening -= 1
-        self._all.add(conn)
-        return conn, time.monotonic() - t0
-
-    def release(self, conn: UpstreamConnection) -> None:
-        """Return a connection after its exchange; it is reused only if that is safe."""
-        if conn.reusable and not self.closed:
-            conn.idle_since = time.monotonic()
-            conn._resp = None
-            conn._interim = None
-            conn._interim_req = None
-            self._idle.append(conn)
-        else:
-            conn.close()
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters:
-            fut = self._waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                return
-
-    def _forget(self, conn: UpstreamConnection) -> None:
-        self._all.discard(conn)
-        try:
-            self._idle.remove(conn)
-        except ValueError:
-            pass
-        self._wake()
-
-    def sweep(self, now: float) -> None:
-        """Close connections idle for longer than the idle timeout."""
-        limit = now - self.idle_timeout
-        while self._idle and self._idle[0].idle_since < limit:
-            self._idle.popleft().close()
-
-    def close(self) -> None:
-        self.closed = True
-        for conn in list(self._all):
-            conn.close()
-        self._idle.clear()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+def _head_size(headers: list[tuple[str, str]]) -> int:
+    """Bytes of a header block as the limit counts them (name, value, ": " and CRLF)."""
+    return sum(len(n) + len(v) + 4 for n, v in headers)

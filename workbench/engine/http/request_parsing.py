@@ -25,6 +25,11 @@ _HOST_RE = re.compile(
 ).fullmatch
 """A valid ``Host`` value: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2)."""
 
+_EXTENSION_METHOD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}) ").match
+"""A request line starting with a method llhttp does not know: any token (RFC 9110 §9.1)."""
+_PLACEHOLDER_METHOD = b"OPTIONS"
+"""What llhttp parses such a request as (a method with no special framing)."""
+
 
 class HttpRequest:
     """One parsed client request."""
@@ -226,6 +231,21 @@ class RequestParsing:
             return
         self._enqueue(req)
 
+    def _extension_method(self, data: bytes) -> bool:
+        """Parse a request whose method llhttp does not know; False when ``data`` can't be one.
+
+        The request is parsed as ``OPTIONS`` by a fresh parser whose callbacks give it its own
+        method back; requests after it on the connection are parsed as usual.
+        """
+        m = _EXTENSION_METHOD(data)
+        if m is None:
+            return False
+        self.parser = httptools.HttpRequestParser(_ExtensionMethod(self, m.group(1).decode()))
+        self._req = None
+        self._url = b""
+        self.data_received(_PLACEHOLDER_METHOD + data[m.end(1) :])
+        return True
+
     def _upgrade_request(self, req: HttpRequest, rest: bytes) -> None:
         """A request with ``Upgrade``: hand it over paused, or re-parse it as plain HTTP/1.1.
 
@@ -269,3 +289,34 @@ class RequestParsing:
         lines.append("\r\n")
         self.parser = httptools.HttpRequestParser(self)
         self.data_received("".join(lines).encode("latin-1") + rest)
+
+
+class _ExtensionMethod:
+    """Parser callbacks for one request with an extension method: the connection's own, with
+    the method name put back once the head is parsed."""
+
+    __slots__ = (
+        "conn",
+        "method",
+        "on_message_begin",
+        "on_url",
+        "on_header",
+        "on_body",
+        "on_message_complete",
+    )
+
+    def __init__(self, conn: RequestParsing, method: str) -> None:
+        self.conn = conn
+        self.method: str | None = method
+        self.on_message_begin = conn.on_message_begin
+        self.on_url = conn.on_url
+        self.on_header = conn.on_header
+        self.on_body = conn.on_body
+        self.on_message_complete = conn.on_message_complete
+
+    def on_headers_complete(self) -> None:
+        conn = self.conn
+        conn.on_headers_complete()
+        if self.method is not None and conn._req is not None:
+            conn._req.method = self.method
+            self.method = None

@@ -182,6 +182,14 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
                 self._enqueue(req)
             else:
                 self._upgrade_request(req, rest)
+        except httptools.HttpParserInvalidMethodError as exc:
+            # A head that began with this read and is still the first one in it: the request
+            # line starts ``data``, so an extension method (M-SEARCH is known; FOO is not) can
+            # be parsed under a placeholder. Anything else unknown stays a 400.
+            if partial is None and self.reading_head_since is not None:
+                if self._extension_method(data):
+                    return
+            self._bad_request(400, f"Malformed HTTP request: {exc}")
         except httptools.HttpParserError as exc:
             # Errors raised in our callbacks arrive wrapped, with ours as the context.
             cause = exc.__context__

@@ -18,9 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config.model import ForwardConfig
 from workbench.engine.http.authority import connect_authority, split_absolute, split_authority
-from workbench.engine.http.client import UpstreamError, UpstreamPool
-from workbench.engine.http.headers import RESPONSE_DROP, VIA_TOKEN, relay_headers, strip_hop_by_hop
+from workbench.engine.http.client import UpstreamError
+from workbench.engine.http.headers import (
+    HOP_BY_HOP,
+    RESPONSE_DROP,
+    VIA_TOKEN,
+    relay_headers,
+    strip_hop_by_hop,
+)
 from workbench.engine.http.server import HttpRequest, ServerConnection
+from workbench.engine.http.upstream_pool import UpstreamPool
 from workbench.engine.modes.tunnel import TUNNEL_STAGES, Tunnel
 from workbench.engine.observe.records import Headers
 from workbench.engine.pipeline.actions import answer
@@ -37,6 +44,11 @@ RESOLVE_TTL = 30.0
 """Seconds a checked name resolution is reused before the name is resolved (and checked) again."""
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_HOP_AND_HOST = HOP_BY_HOP | {"host"}
+"""Not passed on from a forward proxy's client: hop-by-hop fields, and Host (the target URI's
+authority is the Host, RFC 9112 §3.2.2)."""
+_UNSEEN = object()
 
 
 def _ip(text: str) -> IpAddress | None:
@@ -92,6 +104,8 @@ class ForwardProxy:
         self.origins: OrderedDict[tuple[str, int], Origin] = OrderedDict()
         self.tunnels: set[Tunnel] = set()
         self._acl_cache: dict[str, bool] = {}
+        self._dests: dict[str, tuple[str, int] | None] = {}
+        """Authority of an absolute-form target → (host, port) (the same few on every request)."""
         self.own_addresses: set[tuple[str, int]] = set()
         self.own_port = 0
         self._local: frozenset[IpAddress] = frozenset()
@@ -161,7 +175,12 @@ class ForwardProxy:
             if parts is not None and parts[0] in ("http", "ws"):
                 authority = parts[1]
                 path = parts[2]
-                dest = split_authority(authority, 80)
+                dest = self._dests.get(authority, _UNSEEN)
+                if dest is _UNSEEN:
+                    dest = split_authority(authority, 80)
+                    if len(self._dests) >= 1024:
+                        self._dests.clear()
+                    self._dests[authority] = dest
                 host = dest[0] if dest else authority
             else:
                 host = ""
@@ -196,7 +215,7 @@ class ForwardProxy:
             rec.step("loop", "508", "the request targets this proxy itself")
             return answer(x, 508, "Loop detected: this request is addressed to the proxy itself.\n")
         # RFC 9112 §3.2.2: the target URI's authority is the Host, whatever the client's says.
-        headers = [h for h in strip_hop_by_hop(req.headers) if h[0].lower() != "host"]
+        headers = strip_hop_by_hop(req.headers, _HOP_AND_HOST)
         headers.insert(0, ("Host", x.authority))
         x.headers = headers
         return None

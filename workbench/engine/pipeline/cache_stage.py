@@ -199,7 +199,7 @@ class CacheLayer:
                     owner = await asyncio.wait_for(
                         asyncio.shield(fut), max(0.0, deadline - loop.time())
                     )
-                except (TimeoutError, asyncio.CancelledError):
+                except TimeoutError:
                     rec.step("cache", "WAIT", "gave up waiting: going upstream itself")
             again = self.cache.lookup(req.method, rec.url, req.headers)
             if again.usable:
@@ -461,7 +461,7 @@ class CacheLayer:
     def _serve_stale(self, x: Exchange, why: str) -> None:
         st = x.cache
         entry = st.entry
-        headers = x.mode.decorate(self.cache.serve_stale(entry))
+        headers = x.mode.decorate(self.cache.serve_stale(entry, method=x.req.method))
         headers.append(("Cache-Status", cache_status(st.res, detail="stale-if-error")))
         rec = x.rec
         rec.cache = "stale"

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 REDRAW_EVERY = 1.0
 """Seconds between redraws: the history gains one sample a second."""
 COMPACT_BELOW = (120, 36)
-PALETTE = ("primary", "secondary", "accent", "success", "warning", "error")
-"""Theme variables the series take their colours from, in order."""
+PALETTE = ("primary", "success", "accent", "error", "secondary", "warning")
+"""Theme variables the series take their colours from, in order: the first four differ in hue in
+the built-in themes (primary and secondary are both blue, accent and warning both orange)."""
 
 CHARTS: tuple[tuple[str, str], ...] = (
     ("rate-proxy", "Requests/s per proxy"),

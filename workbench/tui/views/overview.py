@@ -136,7 +136,9 @@ class OverviewView(View, can_focus=True):
         self._cursor = 0
         self._recent: deque[Any] = deque(maxlen=RECENT)
         self._blocks: deque[tuple[float, str]] = deque(maxlen=5000)
-        self._shown_ids: list[int] = []
+        self._shown: list[Any] = []
+        """The records the list shows, newest first: following picks from these (not from
+        ``_recent``, which keeps moving while the list holds still)."""
         self._followed: Any = None
         self._routes = routes_of(engine)
         self._snapshot: dict[str, Any] | None = None
@@ -228,12 +230,15 @@ class OverviewView(View, can_focus=True):
             purpose.append(f"admin API {admin} (JSON, /metrics)")
         self._purpose.update(purpose)
 
+    @property
+    def _shown_ids(self) -> list[int]:
+        return [rec.id for rec in self._shown]
+
     def _refresh_list(self) -> None:
         newest = list(reversed(self._recent))
-        ids = [rec.id for rec in newest]
-        if ids == self._shown_ids:
+        if [rec.id for rec in newest] == self._shown_ids:
             return
-        self._shown_ids = ids
+        self._shown = newest
         self._list.set_options(
             [Option(record_label(rec), id=str(rec.id)) for rec in newest]
             or [Option(Text("no requests yet", style="dim"), disabled=True)]
@@ -242,7 +247,7 @@ class OverviewView(View, can_focus=True):
     # -- following -------------------------------------------------------------------------
     def action_follow(self, delta: int) -> None:
         ol = self._list
-        if not self._shown_ids:
+        if not self._shown:
             return
         if self._followed is None:
             ol.highlighted = 0
@@ -254,10 +259,10 @@ class OverviewView(View, can_focus=True):
 
     def _follow_highlighted(self) -> None:
         index = self._list.highlighted
-        if index is None or index >= len(self._shown_ids):
+        if index is None or index >= len(self._shown):
             return
-        wanted = self._shown_ids[index]
-        self._followed = next((r for r in self._recent if r.id == wanted), None)
+        self._followed = self._shown[index]
+        wanted = self._followed.id
         self._list.border_title = (
             f"Following #{wanted}: its path is lit above · esc: stop following"
         )
@@ -273,7 +278,7 @@ class OverviewView(View, can_focus=True):
         self._followed = None
         self._list.highlighted = None
         self._list.border_title = "Recent requests: j/k to follow one"
-        self._shown_ids = []
+        self._shown = []
         self._refresh_list()
         if self._snapshot is not None:
             self._draw(self._snapshot)

@@ -84,14 +84,15 @@ def _cell(text: str, width: int, right: bool = False) -> str:
 
 
 # (column key, label, width, narrowest view width that shows it). The path column takes the rest.
-# The client column (nearly always 127.0.0.1 in a classroom) goes first when space runs out;
-# proxy, status, backend and cache stay at every size.
+# The columns that say least go first when space runs out: the client (nearly always 127.0.0.1
+# in a classroom), then the host (the reverse proxy's own address; a forward request's origin is
+# in the backend column as host:port). Proxy, status, backend and cache stay whole at every size.
 _COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("time", "finished", 8, 90),
     ("client", "client", 15, 150),
     ("proxy", "proxy", 5, 0),
     ("method", "method", 7, 0),
-    ("host", "host", 16, 0),
+    ("host", "host", 16, 100),
     ("path", "path", 0, 0),
     ("status", "status", 6, 0),
     ("size", "size", 5, 110),
@@ -100,10 +101,6 @@ _COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("cache", "cache", 11, 0),
     ("rule", "rule/tags", 14, 135),
 )
-_NARROW = 100
-"""Below this many cells the columns take their compact widths."""
-_COMPACT = {"method": 7, "host": 11, "backend": 10, "cache": 7}
-_CACHE_SHORT = {"revalidated": "reval", "uncacheable": "uncache"}
 _PATH_MIN = 12
 
 
@@ -132,6 +129,7 @@ def _cell_keep_end(text: str, width: int) -> str:
 def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list[str]:
     """The text of each column for ``rec``, each exactly its column's width."""
     out: list[str] = []
+    rule_hidden = all(key != "rule" for key, _w in columns)
     for key, width in columns:
         if key == "time":
             # Rows are in completion order, so the column shows when each request finished.
@@ -147,7 +145,9 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
             text = _cell(rec.host, width)
         elif key == "path":
             replay_of = getattr(rec, "replay_of", None)
-            path = f"↻{replay_of} {rec.path}" if replay_of else rec.path
+            # A tunnel has no path: its target (host:port) is what it asked for.
+            path = rec.path or (rec.url if rec.method == "CONNECT" else "")
+            path = f"↻{replay_of} {path}" if replay_of else path
             if any(step[0] == "hold" for step in rec.trace or ()):
                 path = "⏸" + path  # was held by the intercept filter
             text = _cell(path, width)
@@ -159,10 +159,12 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
         elif key == "ms":
             text = _cell(duration_ms(rec.t_total), width, right=True)
         elif key == "backend":
-            text = _cell_keep_end(rec.backend or "", width)
+            backend = rec.backend or ""
+            if not backend and rec.rule and rule_hidden:
+                backend = f"⊘ {rec.rule}"  # stopped at the proxy: say by which rule
+            text = _cell_keep_end(backend, width)
         elif key == "cache":
-            cache = rec.cache or ""
-            text = _cell(_CACHE_SHORT.get(cache, cache) if width < 11 else cache, width)
+            text = _cell(rec.cache or "", width)
         else:  # rule
             text = _cell(rec.rule or ",".join(rec.tags or ()), width)
         out.append(text)
@@ -545,7 +547,14 @@ class TrafficView(View):
         self._capacity = self.MAX_ROWS
         self._flooding = False
         self._last_drain = 0.0
-        self._table: RequestTable | None = None
+        # Created up front (not looked up): a tick, a key or a benchmark may reach the view
+        # before its children are mounted, and a refresh racing teardown must not fail a query.
+        self._table = RequestTable(max_rows=self.MAX_ROWS, id="traffic-table")
+        self._header = Static("", id="traffic-header")
+        self._empty = Static("", id="traffic-empty")
+        self._filter_bar = FilterBar(id="traffic-filter")
+        self._filter_bar.display = False
+        self._status = Static("", id="traffic-status")
         self._hint = ""
         self._marked: dict[int, RequestRecord] = {}
         self.sort_key: str | None = None
@@ -560,19 +569,15 @@ class TrafficView(View):
         return self.aged_out
 
     def compose(self):
-        yield Static("", id="traffic-header")
-        yield RequestTable(max_rows=self.MAX_ROWS, id="traffic-table")
-        yield Static("", id="traffic-empty")
-        bar = FilterBar(id="traffic-filter")
-        bar.display = False
-        yield bar
-        yield Static("", id="traffic-status")
+        yield self._header
+        yield self._table
+        yield self._empty
+        yield self._filter_bar
+        yield self._status
 
     @property
     def table(self) -> RequestTable:
-        """The request list (looked up once: the status line asks for it on every tick)."""
-        if self._table is None:
-            self._table = self.query_one("#traffic-table", RequestTable)
+        """The request list."""
         return self._table
 
     def focus_default(self) -> None:
@@ -591,19 +596,14 @@ class TrafficView(View):
         if columns != self._columns:
             self._columns = columns
             self.table.set_columns(columns)
-            self.query_one("#traffic-header", Static).update(header_text(columns))
+            self._header.update(header_text(columns))
 
     # -- columns and rows ------------------------------------------------------------------
     def _layout(self, width: int) -> tuple[tuple[str, int], ...]:
         """Columns that fit ``width`` cells, with the path column taking what is left."""
         if width <= 0:
             width = 80
-        compact = width < _NARROW
-        chosen = [
-            (k, _COMPACT.get(k, w) if compact else w)
-            for k, _label, w, need in _COLUMNS
-            if width >= need
-        ]
+        chosen = [(k, w) for k, _label, w, need in _COLUMNS if width >= need]
         # Each column has one blank cell before it; keep 2 cells for the scrollbar.
         used = sum(w + 1 for k, w in chosen if k != "path") + 1 + 2
         path_width = max(width - used, _PATH_MIN)
@@ -721,10 +721,10 @@ class TrafficView(View):
             lead.append(f" ⏸ held {len(hold.held)} ", style="reverse")
             lead.append(f" H list · a resume · A all · E edit · X kill · {shown}{more} ")
             parts = lead + parts
-        self.query_one("#traffic-status", Static).update(parts, layout=False)
+        self._status.update(parts, layout=False)
         self.set_class(self.paused, "-paused")
         empty = table.row_count == 0
-        hint = self.query_one("#traffic-empty", Static)
+        hint = self._empty
         if empty:
             hint.update(
                 "no request matches the filter (f to change it)"
@@ -738,11 +738,11 @@ class TrafficView(View):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_filter":
             # While the filter is open, `/` and `f` are text for it.
-            return not self.query_one(FilterBar).display
+            return not self._filter_bar.display
         return True
 
     def action_open_filter(self) -> None:
-        self.query_one(FilterBar).open(self.filter_text)
+        self._filter_bar.open(self.filter_text)
 
     def action_open_detail(self) -> None:
         """Open the selected request (same as ``enter`` on the list)."""
@@ -750,11 +750,11 @@ class TrafficView(View):
 
     def action_clear_filter(self) -> None:
         """Show every request again."""
-        self.query_one(FilterBar).apply("")
+        self._filter_bar.apply("")
 
     def action_preset_filter(self, expression: str) -> None:
         """Apply a ready-made display filter."""
-        self.query_one(FilterBar).apply(expression)
+        self._filter_bar.apply(expression)
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow

@@ -18,6 +18,8 @@ from typing import Any
 from textual.content import Content
 from textual.widgets import Static
 
+from workbench.engine.snapshot import BackendView, EngineSnapshot, PoolView
+
 __all__ = ["Layout", "SystemDiagram", "build_diagram", "path_of", "COMPACT", "FULL"]
 
 HEALTH_STYLE = {
@@ -54,8 +56,8 @@ class Layout:
     compact: bool
 
 
-FULL = Layout(lead=20, proxy=22, route=18, edge=12, pool=18, backend=60, compact=False)
-COMPACT = Layout(lead=0, proxy=0, route=12, edge=9, pool=9, backend=44, compact=True)
+FULL = Layout(lead=20, proxy=22, route=18, edge=12, pool=18, backend=62, compact=False)
+COMPACT = Layout(lead=0, proxy=0, route=11, edge=9, pool=8, backend=46, compact=True)
 
 
 def _fit(text: str, width: int) -> str:
@@ -278,6 +280,12 @@ def _cache(canvas: _Canvas, snapshot: Mapping[str, Any], layout: Layout) -> None
     canvas.row()
 
 
+def _pool_views(snapshot: Mapping[str, Any]) -> dict[str, PoolView]:
+    """The typed pools: the expected and actual shares the Backends view shows, never recomputed."""
+    typed = snapshot if isinstance(snapshot, EngineSnapshot) else EngineSnapshot.from_dict(snapshot)
+    return {p.name: p for p in typed.pools}
+
+
 def _reverse(
     canvas: _Canvas,
     snapshot: Mapping[str, Any],
@@ -287,18 +295,18 @@ def _reverse(
     layout: Layout,
 ) -> None:
     rows = _proxy_rows(canvas, "reverse", snapshot, stats, blocked, layout)
-    pools = snapshot.get("pools") or {}
+    pools = _pool_views(snapshot)
     if not routes:
         routes = tuple((name, "", name) for name in pools)
     drawn: set[str] = set()
     i = 0
     for r_index, (route, match, pool_name) in enumerate(routes):
-        pool = pools.get(pool_name) or {}
-        backends = list(pool.get("backends") or ())
+        pool = pools.get(pool_name)
+        backends: list[BackendView] = list(pool.backends) if pool is not None else []
         first_route, last_route = r_index == 0, r_index == len(routes) - 1
         again = pool_name in drawn
         drawn.add(pool_name)
-        members = backends if backends and not again else [None]
+        members: list[BackendView | None] = list(backends) if backends and not again else [None]
         for b_index, b in enumerate(members):
             while len(rows) <= i:
                 row = canvas.row()
@@ -319,10 +327,11 @@ def _reverse(
                     )
                 canvas.cell(line, branch, len(branch), "", route_node)
                 canvas.cell(line, f"{route} {match}".strip(), layout.route, "", route_node)
-                rate = sum(float((x.get("stats") or {}).get("rate_10s") or 0.0) for x in backends)
+                rate = sum(x.rate for x in backends)
                 edge = f"► {_rate(rate)}" if layout.compact else f"─ {_rate(rate)} ─►"
                 canvas.cell(line, edge, layout.edge, "", pool_node)
-                algo = ALGO_SHORT.get(str(pool.get("algorithm")), str(pool.get("algorithm", "")))
+                algorithm = pool.algorithm if pool is not None else ""
+                algo = ALGO_SHORT.get(algorithm, algorithm)
                 label = pool_name if layout.compact else f"{pool_name} · {algo}"
                 if again:
                     label = f"{pool_name} (above)"
@@ -342,41 +351,42 @@ def _reverse(
                 if b_index == 0
                 else ("└► " if b_index == n - 1 else "├► ")
             )
-            _backend(canvas, line, fork, b, pool, layout)
+            _backend(canvas, line, fork, b, layout)
     canvas.row()
+
+
+def expected_label(expected: float | None) -> str:
+    """``exp 60%``, or ``by traffic`` when the algorithm promises no share (as in Backends)."""
+    return "by traffic" if expected is None else f"exp {expected:.0%}"
 
 
 def _backend(
     canvas: _Canvas,
     line: list[tuple[str, str]],
     fork: str,
-    b: Mapping[str, Any],
-    pool: Mapping[str, Any],
+    b: BackendView,
     layout: Layout,
 ) -> None:
-    name = str(b.get("name", "?"))
-    node = f"backend:{name}"
-    state = str(b.get("state", "up"))
-    st = b.get("stats") or {}
-    weight = b.get("weight", 0)
-    got = float(b.get("actual_share") or 0.0)
-    expected = b.get("expected_share")
+    node = f"backend:{b.name}"
+    state = b.state
     style = HEALTH_STYLE.get(state, "")
     canvas.cell(line, fork, 3, "", node)
     canvas.cell(
-        line, f"{HEALTH_DOT.get(state, '?')} {name}", 10 if layout.compact else 12, style, node
+        line, f"{HEALTH_DOT.get(state, '?')} {b.name}", 10 if layout.compact else 12, style, node
     )
+    got = f"got {b.actual_share:.0%}"
     if layout.compact:
-        text = f"w{weight} {got:4.0%} {_rate(st.get('rate_10s'))}"
-        if state != "up":
-            text = f"{state} " + text
+        # A backend that is not up is promised nothing: its state says more than "exp 0%".
+        if state == "up":
+            text = f"w{b.weight} {expected_label(b.expected_share)} {got} {_rate(b.rate)}"
+        else:
+            text = f"{state} w{b.weight} {got} {_rate(b.rate)}"
         canvas.cell(line, text, layout.backend - 13, style)
         return
-    exp = f"exp {expected:.0%}" if isinstance(expected, (int, float)) else "exp —"
     canvas.cell(line, f"{state:<9}", 9, style)
     canvas.cell(
         line,
-        f"weight {weight:<3} {exp:<8} got {got:4.0%}  {_rate(st.get('rate_10s'))}",
+        f"weight {b.weight:<3} {expected_label(b.expected_share):<10} {got:<8} {_rate(b.rate)}",
         layout.backend - 24,
         "",
     )
