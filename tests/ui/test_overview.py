@@ -63,9 +63,12 @@ async def test_the_diagram_shows_the_whole_system_and_follows_a_request(classroo
         )
         assert view.compact is compact
         assert "/s" in diagram(app).content.plain
-        # Everything of the diagram is on screen, not cut off.
-        shot = screen_text(app)
-        assert "web-3" in shot and "api-1" in shot and "FORWARD" in shot
+        # Everything of the diagram is on screen, not cut off (once the screen shows the update).
+        await wait_for(
+            lambda: all(w in screen_text(app) for w in ("web-3", "api-1", "FORWARD")),
+            timeout=10,
+            interval=0.05,
+        )
 
         # Follow the newest request: its path lights up and the list holds still.
         await pilot.press("j")

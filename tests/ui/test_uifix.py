@@ -30,6 +30,7 @@ async def test_save_dialog_text_is_shown_whole(live, size, tmp_path, monkeypatch
         lines = Text(sentence).wrap(app.console, text.size.width)
         assert text.size.height == len(lines) >= 1
         assert box.content_region.contains_region(text.region)
+        assert "enter: save · escape: cancel" in str(box.border_subtitle)
 
 
 async def test_tab_from_the_first_field_reaches_save(live):
@@ -161,3 +162,36 @@ async def test_header_title_and_current_tab_readable_in_every_theme(live, theme_
             fg = Color.from_rich_color(seg.style.color)
             bg = Color.from_rich_color(seg.style.bgcolor)
             assert abs(fg.brightness - bg.brightness) > 0.5, (word, fg.hex, bg.hex)
+
+
+async def test_rules_keep_their_hit_counter_on_screen_at_80x24(live):
+    """A long action and expression are cut (e shows them whole); hits never leave the screen."""
+    from workbench.config.model import RuleConfig
+
+    config, engine = live
+    long_rule = RuleConfig(
+        name="tag-every-json-answer",
+        when="~t application/json & ~u ^/api/v1/catalogue/items & ~m GET",
+        phase="response",
+        action="set_header",
+        header="X-Workbench-Explanation",
+        value="this answer was tagged by the workbench",
+    )
+    assert engine.control.add_rule(long_rule).ok
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        table = app.view("rules").table
+
+        def row_text() -> str:
+            try:
+                cells = table.get_row("tag-every-json-answer")
+            except Exception:  # not drawn yet
+                return ""
+            return " ".join(str(c) for c in cells)
+
+        await wait_for(lambda: "tag-every-json-answer" in row_text())
+        shot = app.export_screenshot().replace("&#160;", " ")
+        assert "hits" in shot, "the hits column is on screen"
+        assert table.virtual_size.width <= table.size.width, "no column off to the right"
+        assert "set_header" in row_text(), "the action is cut, not dropped"

@@ -85,6 +85,15 @@ class HttpRequest:
         return self._size
 
 
+MAX_SHARED_FIELDS = 32
+"""Decoded header fields a connection keeps for reuse by its next requests..."""
+MAX_SHARED_VALUE = 256
+"""...when their value is at most this long (a few KiB per connection at most)."""
+_METHODS = {
+    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT")
+}
+
+
 class RequestRejected(Exception):
     """A request this server will not take: answered with ``status`` and ``message``, then a
     close (the byte stream cannot be trusted after it)."""
@@ -98,7 +107,8 @@ class RequestRejected(Exception):
 class RequestParsing:
     """The httptools callbacks of a server connection (mixed into it).
 
-    Relies on the connection's ``parser``, ``limits``, ``transport``, its queue (``_enqueue``,
+    Relies on the connection's ``parser``, ``limits``, ``transport``, ``_fields`` (a dict for
+    :meth:`on_header`), ``_host_ok`` (the last valid Host value), its queue (``_enqueue``,
     ``_busy``, ``_queue``) and reading controls (``_pause_reading``, ``_resume_reading``).
     """
 
@@ -122,12 +132,23 @@ class RequestParsing:
         req._size += len(name) + len(value) + 4
         if req._size > self.limits.max_header_size:
             raise RequestRejected(431, "The request headers are larger than this proxy accepts.")
-        req.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # A client repeats most of its fields on every request of a connection: decode each
+        # once and share the (immutable) pair between the requests' header lists.
+        seen = self._fields
+        field = seen.get((name, value))
+        if field is None:
+            field = (name.decode("latin-1"), value.decode("latin-1"))
+            if len(value) <= MAX_SHARED_VALUE:
+                if len(seen) >= MAX_SHARED_FIELDS:
+                    seen.clear()
+                seen[(name, value)] = field
+        req.headers.append(field)
 
     def on_headers_complete(self) -> None:
         req = self._req
         parser = self.parser
-        req.method = parser.get_method().decode("ascii", "replace")
+        method = parser.get_method()
+        req.method = _METHODS.get(method) or method.decode("ascii", "replace")
         req.target = self._url.decode("latin-1")
         version = req.version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
@@ -170,8 +191,10 @@ class RequestParsing:
         if hosts != 1 and (hosts or version == "1.1"):
             # RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
             raise RequestRejected(400, "A request needs exactly one Host header.")
-        if hosts and not _HOST_RE(host):
-            raise RequestRejected(400, "The Host header is not a valid host[:port].")
+        if hosts and host is not self._host_ok:  # the same (shared) value as last time: valid
+            if not _HOST_RE(host):
+                raise RequestRejected(400, "The Host header is not a valid host[:port].")
+            self._host_ok = host
         if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         req._size = 0  # from here on: body bytes received

@@ -62,14 +62,20 @@ class ResponseWriting:
         first: the ``Connection`` line is added here.
         """
         self.response_started = True
-        lines = [f"HTTP/1.1 {status} {reason or reason_phrase(status)}\r\n"]
-        for name, value in headers:
-            lines.append(f"{name}: {value}\r\n")
+        lines = [f"{name}: {value}\r\n" for name, value in headers]
         lines.append(self._connection_line(status))
         lines.append("\r\n")
-        data = "".join(lines).encode("latin-1")
+        start = _STATUS_LINES.get(status) if not reason or reason == REASONS.get(status) else None
+        if start is None:
+            start = f"HTTP/1.1 {status} {reason or reason_phrase(status)}\r\n".encode("latin-1")
+        data = start + "".join(lines).encode("latin-1")
         if not self._closed:
-            self.transport.write(data + body if body else data)
+            if body and len(body) <= SEPARATE_BODY:
+                self.transport.write(data + body)
+            else:
+                self.transport.write(data)
+                if body:
+                    self.transport.write(body)
 
     def write_interim(
         self, req: HttpRequest | None, status: int, reason: str, headers: list[tuple[str, str]]

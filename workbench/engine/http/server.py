@@ -75,6 +75,8 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         self.local_port = 0
         self.parser = httptools.HttpRequestParser(self)
         self._url = b""
+        self._fields: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+        self._host_ok: str | None = None
         self._req: HttpRequest | None = None
         self._current: HttpRequest | None = None
         self._queue: deque[HttpRequest] = deque()

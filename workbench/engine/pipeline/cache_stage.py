@@ -63,7 +63,7 @@ class ClientHead:
     again; it is used only while the exchange's headers still begin with ``fields``.
     """
 
-    __slots__ = ("source", "fields", "wire", "content_type")
+    __slots__ = ("source", "fields", "wire", "content_type", "_age", "_age_field")
 
     def __init__(self, source: Headers, fields: Headers) -> None:
         self.source = source
@@ -75,6 +75,15 @@ class ClientHead:
             if n.lower() == "content-type":
                 self.content_type = v
                 break
+        self._age = -1
+        self._age_field = ("Age", "-1")
+
+    def age_field(self, age: int) -> tuple[str, str]:
+        """The ``Age`` field for ``age`` seconds (one tuple per second, shared by its hits)."""
+        if age != self._age:
+            self._age = age
+            self._age_field = ("Age", str(age))
+        return self._age_field
 
 
 class CacheState:
@@ -440,7 +449,7 @@ class CacheLayer:
                     entry.headers, decorate(entry.headers)
                 )
             headers = ready.fields.copy()
-            headers.append(("Age", str(int(entry.age(time.time())))))
+            headers.append(ready.age_field(int(entry.age(time.time()))))
             status = entry.status
             body = entry.body
             if res.range is not None:

@@ -23,6 +23,7 @@ from workbench.engine.pipeline.exchange import DONE, Exchange
 from workbench.engine.pipeline.hold_stage import hold_request, hold_response
 from workbench.engine.pipeline.respond import respond
 from workbench.engine.pipeline.upstream import upstream
+from workbench.engine.rules.ruleset import NO_VERDICT
 
 Stage = Callable[[Exchange], Any]
 """``(x) -> None | DONE | Awaitable[None | DONE]``."""
@@ -80,6 +81,8 @@ def request_rules(x: Exchange) -> Any:
     if not ruleset.has_phase("request"):
         return None
     v = ruleset.evaluate("request", x.rec)
+    if v is NO_VERDICT:  # nothing matched (most requests): nothing to act out
+        return None
     if act(v, x, x.headers):
         return DONE
     if v.delay:
@@ -110,6 +113,9 @@ def response_rules(x: Exchange) -> Any:
                 rec.content_type = v
                 break
         v = ruleset.evaluate("response", rec)
+        if v is NO_VERDICT:
+            rec.response_headers = headers
+            return None
         if act(v, x, headers):
             x.release()  # a rule answered instead; the unread body is dropped
             return DONE

@@ -18,6 +18,7 @@ import dataclasses
 import html
 import operator
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -94,13 +95,28 @@ def _seconds(s: float) -> str:
 class _Phase:
     """The enabled rules of one phase, prepared for :meth:`RuleSet.evaluate`."""
 
-    __slots__ = ("full", "rest", "domains", "methods", "memo", "count", "first_full", "first_rest")
+    __slots__ = (
+        "full",
+        "rest",
+        "domains",
+        "methods",
+        "memo",
+        "count",
+        "passed",
+        "first_full",
+        "first_rest",
+    )
 
-    def __init__(self, rules: list[Rule]) -> None:
+    def __init__(self, rules: list[Rule], phase: str = "request") -> None:
         steps = [(r.filter.predicate, _Step(r, i)) for i, r in enumerate(rules, 1)]
         self.full = tuple(steps)
         """Every enabled rule of the phase, in order."""
         self.count = len(steps)
+        what = "rule" if self.count == 1 else "rules"
+        if phase != "request":
+            what = f"{phase} {what}"
+        self.passed = ("rules", "pass", sys.intern(f"tested {self.count} {what}, none matched"))
+        """The trace step of a request that matched none of them (one tuple, shared)."""
         # Rules whose whole filter is one ~d or one ~m (block lists are mostly that) go in a dict:
         # one lookup per request replaces testing each of them. Only when the lookup finds a
         # candidate does evaluation walk the full list, so order and hit counts stay exact.
@@ -243,7 +259,7 @@ class RuleSet:
         for rule in rules:
             if rule.config.enabled:
                 by_phase[rule.config.phase].append(rule)
-        self._phases = {p: _Phase(v) for p, v in by_phase.items() if v}
+        self._phases = {p: _Phase(v, p) for p, v in by_phase.items() if v}
 
     @classmethod
     def compile(cls, configs: Sequence[RuleConfig], previous: RuleSet | None = None) -> RuleSet:
@@ -302,10 +318,7 @@ class RuleSet:
             finally:
                 end_evaluation()
         if i < 0:
-            what = "rule" if ph.count == 1 else "rules"
-            if phase != "request":
-                what = f"{phase} {what}"
-            rec.step("rules", "pass", f"tested {ph.count} {what}, none matched")
+            rec.trace.append(ph.passed)  # ("rules", "pass", "tested N rules, none matched")
             return NO_VERDICT
         if not ph.memo:
             return self._evaluate(plan, i, ph.count, rec)

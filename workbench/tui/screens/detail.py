@@ -18,13 +18,14 @@ from textual import on, work
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
+from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 
 from workbench.config.units import format_size
 from workbench.tui.actions import action
 from workbench.tui.copyas import COPY_FORMATS, copy_text, save_copy
 from workbench.tui.views.traffic import duration_ms, human_size, status_style
 from workbench.tui.widgets.body_format import FormattedBody, format_body, header_value
+from workbench.tui.widgets.keybar import KeyBar
 from workbench.tui.widgets.searchable import TextBlock, find_spans, line_of
 
 if TYPE_CHECKING:
@@ -488,7 +489,8 @@ class DetailScreen(Screen[None]):
         search.display = False
         yield search
         yield Static("", id="detail-status")
-        yield Footer()
+        # The app's key bar: it wraps to a second line at 80 columns instead of cutting keys.
+        yield KeyBar()
 
     def extra_sections(self):
         """Panes shown before the four sections (a held exchange adds its own)."""

@@ -21,10 +21,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabPane
+from textual.widgets import Static, TabPane
 
 from workbench.tui.actions import bindings
 from workbench.tui.screens.detail import _SECTIONS, DetailScreen
+from workbench.tui.widgets.keybar import KeyBar
 from workbench.tui.widgets.nav_table import NavTable
 from workbench.tui.widgets.searchable import TextBlock
 
@@ -187,7 +188,8 @@ class HeldListScreen(Screen[None]):
         yield Static("Held by the intercept filter", id="held-title")
         yield NavTable(id="held-table")
         yield Static("", id="held-status")
-        yield Footer()
+        # The app's key bar: it wraps to a second line at 80 columns instead of cutting keys.
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(NavTable)

@@ -37,6 +37,8 @@ class SaveScreen(ModalScreen[Path | None]):
     def compose(self):
         with Vertical(id="save-box") as box:
             box.border_title = "Save live configuration"
+            # There are no buttons: say which keys save and cancel.
+            box.border_subtitle = "enter: save · escape: cancel"
             # A Static, not a Label: a Label is one line wide and cuts the sentence at 80×24.
             yield Static(
                 "Writes current weights, algorithms and rules to a NEW file "

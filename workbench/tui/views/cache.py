@@ -53,6 +53,18 @@ def cache_counts(stats: Any) -> tuple[int, int]:
     return served, served + int(stats.get("misses") or 0)
 
 
+def url_text(url: str, width: int) -> str:
+    """``url`` without its scheme; when cut, the end stays (``…/static/app.css``, not
+    ``http://127.0.0.1:8080/static/app.…``: the path tells entries apart, the host repeats)."""
+    text = url.split("://", 1)[-1]
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def variant_cut(text: str, width: int) -> str:
+    """A variant cut to ``width`` cells (its start names the header it varies on)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def variant_text(entry: CacheEntryView) -> str:
     """What this copy was stored for (``accept-language=fr``, or ``—``), plus its risks.
 
@@ -226,25 +238,32 @@ class CacheView(View):
         table = self._table
         if not table.columns:  # not composed yet
             return
-        rows: list[tuple[str, tuple[str, ...]]] = []
-        # The URL takes what the other columns leave, so TTL and hits stay visible at 80 columns.
-        url_width = max(16, (self.size.width or 80) - 46)
-        for e in entries:
-            # The key tells variants of one URL apart (Vary); the URL is what people read.
-            ttl_text = "stale" if e.ttl <= 0 else human_age(e.ttl)
-            rows.append(
-                (
-                    e.key,
-                    (
-                        e.url if len(e.url) <= url_width else e.url[: url_width - 1] + "…",
-                        variant_text(e),
-                        human_bytes(e.size),
-                        human_age(e.age),
-                        ttl_text,
-                        str(e.hits),
-                    ),
-                )
+        entries = list(entries)
+        variants = [variant_text(e) for e in entries]
+        fixed_cells = [
+            (
+                human_bytes(e.size),
+                human_age(e.age),
+                "stale" if e.ttl <= 0 else human_age(e.ttl),
+                str(e.hits),
             )
+            for e in entries
+        ]
+        # URL and variant share what size, age, TTL and hits leave (each column has one cell of
+        # padding either side, and the scrollbar takes two), so those stay on screen at 80
+        # columns; the variant takes what it needs, up to 40 % of it.
+        fixed = sum(
+            max([len(label)] + [len(cells[i]) for cells in fixed_cells]) + 2
+            for i, (_key, label) in enumerate(_COLUMNS[2:])
+        )
+        shared = max(24, (self.size.width or 80) - 2 - fixed - 4)
+        variant_width = max(1, min(max((len(v) for v in variants), default=1), shared * 2 // 5))
+        url_width = shared - variant_width
+        rows: list[tuple[str, tuple[str, ...]]] = [
+            # The key tells variants of one URL apart (Vary); the URL is what people read.
+            (e.key, (url_text(e.url, url_width), variant_cut(variant, variant_width), *cells))
+            for e, variant, cells in zip(entries, variants, fixed_cells, strict=True)
+        ]
         keys = [k for k, _ in rows]
         if keys == self._entry_keys:
             for key, cells in rows:

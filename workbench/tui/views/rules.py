@@ -58,6 +58,10 @@ def action_text(rule: RuleView) -> str:
     return str(action)
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
 def _structure(rules: tuple[RuleView, ...]) -> tuple[Any, ...]:
     """Everything about the rules except their hit counters (which change on every request)."""
     return tuple(tuple(r.as_config().items()) for r in rules)
@@ -100,6 +104,10 @@ class RulesView(View):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def on_resize(self) -> None:
+        # The action and when columns are cut to the width: lay the rows out again.
+        self._structure = None
 
     def _theme_changed(self, _theme: Any) -> None:
         self._styles = None
@@ -157,7 +165,9 @@ class RulesView(View):
         table.clear()
         self._hits = {}
         st = self.styles_
-        for i, r in enumerate(rules, 1):
+        actions = [action_text(r) for r in rules]
+        action_width, when_width = self._text_widths(rules, actions)
+        for i, (r, action) in enumerate(zip(rules, actions, strict=True), 1):
             name = r.name
             self._hits[name] = r.hits
             style = st["text"] if r.enabled else st["muted"]
@@ -166,14 +176,33 @@ class RulesView(View):
                 Text("on", style=st["ok"]) if r.enabled else Text("off", style=st["bad"]),
                 Text(name, style=style),
                 Text(r.phase, style=style),
-                Text(action_text(r), style=style),
-                Text(r.when, style=style),
+                Text(_cut(action, action_width), style=style),
+                Text(_cut(r.when, when_width), style=style),
                 str(r.hits),
                 key=name,
             )
         names = [r.name for r in rules]
         if keep in names:
             table.move_cursor(row=names.index(keep), animate=False)
+
+    def _text_widths(self, rules: tuple[RuleView, ...], actions: list[str]) -> tuple[int, int]:
+        """Widths for the action and when columns, so that the hit counter stays on screen.
+
+        Position, state, name, phase and hits keep their full width (each column has one cell
+        of padding either side, the scrollbar takes two); action and when share the rest,
+        action taking what it needs up to half. ``e`` shows a cut rule whole.
+        """
+        fixed = (
+            max([1] + [len(str(i)) for i in range(1, len(rules) + 1)])
+            + len("state")
+            + max([len("name")] + [len(r.name) for r in rules])
+            + len("response")
+            + max([6] + [len(str(r.hits)) + 2 for r in rules])
+            + 2 * 5
+        )
+        shared = max(24, (self.size.width or 80) - 2 - fixed - 4)
+        action_width = min(max([len("action")] + [len(a) for a in actions]), shared // 2)
+        return action_width, shared - action_width
 
     def selected_name(self) -> str | None:
         """The name of the rule under the cursor, if any."""

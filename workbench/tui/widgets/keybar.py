@@ -98,6 +98,10 @@ class KeyBar(Widget):
             lines[-1].append_text(item)
         if right is not None:
             gap = width - lines[-1].cell_len - right.cell_len
+            if gap <= 0 and len(lines) < self.MAX_LINES:
+                # No room beside the last keys: the palette key gets the next line.
+                lines.append(Text(end=""))
+                gap = width - right.cell_len
             if gap > 0:
                 lines[-1].append(" " * gap)
                 lines[-1].append_text(right)
