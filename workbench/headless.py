@@ -11,7 +11,11 @@ from workbench.config.model import Config
 from workbench.engine.observe.accesslog import FORMATS, AccessLogWriter
 from workbench.runtime import Runtime
 
-DRAIN_INTERVAL = 0.1
+DRAIN_INTERVAL = 0.02
+"""Seconds between access-log drains. Each drain formats, on the proxies' loop, every record
+finished since the last one: short turns keep that pause near a millisecond at 10k requests/s
+(0.1 s turns formatted ~1,000 records, about 5 ms, in one go: a stall the slowest requests
+waited through)."""
 
 
 async def run_headless(

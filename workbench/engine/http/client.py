@@ -404,7 +404,10 @@ class UpstreamConnection(asyncio.Protocol):
     def _arm(self, phase: int) -> None:
         self._phase = phase
         self.deadline = time.monotonic() + self._timeout
-        self.pool._watch(self)
+        pool = self.pool
+        pool._waiting.add(self)
+        if pool._watchdog is None:
+            pool._watch()
 
     def _cancel_timer(self) -> None:
         if self.deadline:

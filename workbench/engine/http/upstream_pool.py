@@ -52,8 +52,8 @@ class UpstreamPool:
         self._waiting: set[UpstreamConnection] = set()
         self._watchdog: asyncio.TimerHandle | None = None
 
-    def _watch(self, conn: UpstreamConnection) -> None:
-        self._waiting.add(conn)
+    def _watch(self) -> None:
+        """Start the deadline checker (a connection was just added to ``_waiting``)."""
         if self._watchdog is None:
             self._watchdog = self.loop.call_later(TIMEOUT_TICK, self._check_deadlines)
 
@@ -147,7 +147,8 @@ class UpstreamPool:
             self._idle.append(conn)
         else:
             conn.close()
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def _wake(self) -> None:
         while self._waiters:
