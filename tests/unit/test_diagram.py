@@ -9,6 +9,7 @@ import pytest
 from workbench.engine.observe.records import RequestRecord
 from workbench.engine.snapshot import EngineSnapshot
 from workbench.tui.widgets.diagram import COMPACT, FULL, LIT, build_diagram, path_of
+from workbench.tui.widgets.palette import role
 
 ROUTES = (("api", "/api", "api"), ("site", "/", "web"))
 
@@ -74,7 +75,7 @@ def test_both_proxies_pools_backends_rates_and_cache(layout):
     assert max(len(line) for line in text.split("\n")) <= width
     # Health by theme colour: web-2 is down.
     spans = {content.plain[s.start : s.end].strip(): str(s.style) for s in content.spans}
-    assert "$error" in spans["✗ web-2"] and "$success" in spans["● web-1"]
+    assert role("bad") in spans["✗ web-2"] and role("ok") in spans["● web-1"]
 
 
 def test_only_the_running_proxies_are_drawn():

@@ -83,7 +83,12 @@ PROJECTOR = Theme(
     warning="#ffff00",
     error="#ff4040",
     dark=True,
-    variables={"footer-key-foreground": "#ffff00", "block-cursor-background": "#ffff00"},
+    variables={
+        "footer-key-foreground": "#ffff00",
+        "block-cursor-background": "#ffff00",
+        # Black reads on every saturated button colour (white on the red one does not).
+        "button-color-foreground": "#000000",
+    },
 )
 """High contrast for beamers: pure black, white text, saturated accents."""
 

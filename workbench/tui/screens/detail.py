@@ -26,6 +26,7 @@ from workbench.tui.copyas import COPY_FORMATS, copy_text, save_copy
 from workbench.tui.views.traffic import duration_ms, human_size, status_style
 from workbench.tui.widgets.body_format import FormattedBody, format_body, header_value
 from workbench.tui.widgets.keybar import KeyBar
+from workbench.tui.widgets.palette import ThemedTree, role, themed
 from workbench.tui.widgets.searchable import TextBlock, find_spans, line_of
 
 if TYPE_CHECKING:
@@ -33,23 +34,26 @@ if TYPE_CHECKING:
 
 STRIPPED = "details no longer kept for old records"
 
+NOTE = role("muted", "italic")
+"""Style of the notes that stand in for missing data."""
+
 _VERDICT_STYLES = {
-    "allow": "green",
-    "hit": "green",
-    "store": "green",
-    "ok": "green",
-    "block": "bold red",
-    "deny": "bold red",
-    "error": "bold red",
-    "miss": "yellow",
-    "stale": "yellow",
+    "allow": role("ok"),
+    "hit": role("ok"),
+    "store": role("ok"),
+    "ok": role("ok"),
+    "block": role("bad", "bold"),
+    "deny": role("bad", "bold"),
+    "error": role("bad", "bold"),
+    "miss": role("warn"),
+    "stale": role("warn"),
 }
 
 
 def header_diff(before: Headers | None, after: Headers | None) -> tuple[Text, Text]:
     """Two header columns; lines only on the left are removed (-), only on the right added (+)."""
     if before is None and after is None:
-        return Text(STRIPPED, style="dim italic"), Text(STRIPPED, style="dim italic")
+        return Text(STRIPPED, style=NOTE), Text(STRIPPED, style=NOTE)
     left_keys = {(n.lower(), v) for n, v in before or ()}
     right_keys = {(n.lower(), v) for n, v in after or ()}
 
@@ -58,10 +62,10 @@ def header_diff(before: Headers | None, after: Headers | None) -> tuple[Text, Te
     ) -> Text:
         text = Text()
         if headers is None:
-            text.append("(not sent)" if mark == "+" else STRIPPED, style="dim italic")
+            text.append("(not sent)" if mark == "+" else STRIPPED, style=NOTE)
             return text
         if not headers:
-            text.append("(none)", style="dim italic")
+            text.append("(none)", style=NOTE)
             return text
         for i, (name, value) in enumerate(headers):
             if i:
@@ -73,8 +77,8 @@ def header_diff(before: Headers | None, after: Headers | None) -> tuple[Text, Te
         return text
 
     return (
-        column(before, right_keys, "-", "red"),
-        column(after, left_keys, "+", "green"),
+        column(before, right_keys, "-", role("bad")),
+        column(after, left_keys, "+", role("ok")),
     )
 
 
@@ -84,14 +88,14 @@ def timing_bar(rec: RequestRecord, width: int = 50) -> Text:
     wait = max(rec.t_first_byte - rec.t_queue - rec.t_connect, 0.0)
     transfer = max(total - rec.t_first_byte, 0.0) if rec.t_first_byte else 0.0
     phases = [
-        ("queue", rec.t_queue, "blue"),
-        ("connect", rec.t_connect, "magenta"),
-        ("first byte", wait, "yellow"),
-        ("transfer", transfer, "green"),
+        ("queue", rec.t_queue, role("muted")),
+        ("connect", rec.t_connect, role("info")),
+        ("first byte", wait, role("warn")),
+        ("transfer", transfer, role("ok")),
     ]
     text = Text()
     if total <= 0:
-        text.append("no timing recorded", style="dim italic")
+        text.append("no timing recorded", style=NOTE)
         return text
     used = 0
     for _name, seconds, colour in phases:
@@ -99,7 +103,7 @@ def timing_bar(rec: RequestRecord, width: int = 50) -> Text:
         cells = min(cells, width - used)
         used += cells
         text.append("█" * cells, style=colour)
-    text.append("░" * (width - used), style="dim")
+    text.append("░" * (width - used), style=role("muted"))
     text.append(f"  {duration_ms(total)} ms\n")
     for i, (name, seconds, colour) in enumerate(phases):
         if i:
@@ -113,7 +117,7 @@ def trace_table(rec: RequestRecord) -> Text:
     """The pipeline's decisions for this request, one line per stage (searchable text)."""
     text = Text()
     if not rec.trace:
-        text.append("no trace recorded", style="dim italic")
+        text.append("no trace recorded", style=NOTE)
         return text
     stage_w = min(max(len(s) for s, _v, _d in rec.trace), 12)
     verdict_w = min(max(len(v) for _s, v, _d in rec.trace), 18)
@@ -131,7 +135,7 @@ def trace_table(rec: RequestRecord) -> Text:
 def summary_line(rec: RequestRecord) -> Text:
     text = Text()
     stamp = time.strftime("%H:%M:%S", time.localtime(rec.start))
-    text.append(f"{stamp}  ", style="dim")
+    text.append(f"{stamp}  ", style=role("muted"))
     text.append(f"{rec.method} ", style="bold")
     text.append(rec.url)
     text.append("\n")
@@ -149,9 +153,11 @@ def summary_line(rec: RequestRecord) -> Text:
         bits.append("tags " + ",".join(rec.tags))
     bits.append(f"{human_size(rec.bytes_out)}B out")
     bits.append(f"{duration_ms(rec.t_total)} ms")
-    text.append("  " + " · ".join(bits))
+    # The gap is a run of its own, so an exported SVG keeps it (see the header).
+    text.append("  ", style="not bold")
+    text.append(" · ".join(bits))
     if rec.error:
-        text.append(f"\nerror: {rec.error}", style="bold red")
+        text.append(f"\nerror: {rec.error}", style=role("bad", "bold"))
     return text
 
 
@@ -237,10 +243,10 @@ def headers_text(headers: Headers | None, missing: str = STRIPPED) -> Text:
     """Header lines, names in bold."""
     text = Text()
     if headers is None:
-        text.append(missing, style="dim italic")
+        text.append(missing, style=NOTE)
         return text
     if not headers:
-        text.append("(none)", style="dim italic")
+        text.append("(none)", style=NOTE)
     for i, (name, value) in enumerate(headers):
         if i:
             text.append("\n")
@@ -277,17 +283,17 @@ def raw_text(rec: RequestRecord) -> Text:
         text.append(words + "\n", style="bold underline")
 
     def head(first_line: str, headers: Headers | None, missing: str = STRIPPED) -> None:
-        text.append(first_line + "\n", style="bold cyan")
+        text.append(first_line + "\n", style=role("info", "bold"))
         text.append_text(headers_text(headers, missing))
 
     title("Request as the client sent it")
     target = rec.target if rec.target is not None else (rec.path or rec.url)
     head(f"{rec.method} {target} HTTP/{rec.version}", None if stripped else rec.request_headers)
     if rec.bytes_in:
-        text.append(f"\n\n[{rec.bytes_in:,}-byte body: see Request]", style="dim")
+        text.append(f"\n\n[{rec.bytes_in:,}-byte body: see Request]", style=role("muted"))
     title("Request as sent upstream")
     if rec.upstream_target is None and rec.upstream_headers is None:
-        text.append(f"(not sent upstream: {_why_not_upstream(rec)})", style="dim italic")
+        text.append(f"(not sent upstream: {_why_not_upstream(rec)})", style=NOTE)
     else:
         upstream_target = rec.upstream_target or "(target not recorded)"
         head(f"{rec.method} {upstream_target} HTTP/1.1", rec.upstream_headers)
@@ -296,7 +302,7 @@ def raw_text(rec: RequestRecord) -> Text:
         head(f"HTTP/1.1 {rec.status}", rec.backend_response_headers)
     title("Response head as the client received it")
     if rec.status is None:
-        text.append("(no response was sent)", style="dim italic")
+        text.append("(no response was sent)", style=NOTE)
     else:
         head(f"HTTP/1.1 {rec.status} {_reason(rec.status)}".rstrip(), rec.response_headers)
     return text
@@ -348,15 +354,15 @@ def json_tree(tree: Tree[Any], data: Any, limit: int = 2000) -> None:
 
     add(tree.root, "body", data)
     if budget[0] < 0:
-        tree.root.add_leaf(Text(f"… cut at {limit:,} nodes", style="dim"))
+        tree.root.add_leaf(Text(f"… cut at {limit:,} nodes", style=role("muted")))
 
 
 def json_scalar(value: Any) -> Text:
     if isinstance(value, str):
-        return Text(repr(value)[1:-1] if len(value) < 200 else value[:200] + "…", style="green")
+        return Text(repr(value)[1:-1] if len(value) < 200 else value[:200] + "…", style=role("ok"))
     if value is None or isinstance(value, bool):
-        return Text(str(value).lower() if value is not None else "null", style="magenta")
-    return Text(str(value), style="cyan")
+        return Text(str(value).lower() if value is not None else "null", style=role("accent"))
+    return Text(str(value), style=role("info"))
 
 
 _SECTIONS = ("overview", "request", "response", "raw")
@@ -467,7 +473,7 @@ class DetailScreen(Screen[None]):
     # -- layout ------------------------------------------------------------------------------
     def compose(self):
         rec = self.record
-        yield Static(summary_line(rec), id="detail-summary")
+        yield Static(themed(summary_line(rec)), id="detail-summary")
         with TabbedContent(id="detail-tabs", initial=f"tab-{self.INITIAL_SECTION}"):
             yield from self.extra_sections()
             with TabPane("1 Overview", id="tab-overview"):
@@ -510,7 +516,7 @@ class DetailScreen(Screen[None]):
                 classes="detail-title",
             )
             if stripped:
-                yield Static(Text(STRIPPED, style="dim italic"), classes="detail-note")
+                yield Static(themed(Text(STRIPPED, style=NOTE)), classes="detail-note")
             else:
                 left, right = header_diff(rec.request_headers, rec.upstream_headers)
                 with Horizontal(classes="detail-pair"):
@@ -521,14 +527,14 @@ class DetailScreen(Screen[None]):
                 classes="detail-title",
             )
             if stripped:
-                yield Static(Text(STRIPPED, style="dim italic"), classes="detail-note")
+                yield Static(themed(Text(STRIPPED, style=NOTE)), classes="detail-note")
             else:
                 left, right = header_diff(rec.backend_response_headers, rec.response_headers)
                 with Horizontal(classes="detail-pair"):
                     yield TextBlock(left, classes="detail-side")
                     yield TextBlock(right, classes="detail-side")
         yield Static("Timing", classes="detail-title")
-        yield Static(timing_bar(rec), id="detail-timing")
+        yield Static(themed(timing_bar(rec)), id="detail-timing")
         yield Static("Trace — what each stage decided and why", classes="detail-title")
         yield TextBlock(trace_table(rec), id="detail-trace")
 
@@ -553,10 +559,10 @@ class DetailScreen(Screen[None]):
         )
         yield Static(body_title, classes="detail-title")
         yield Static(
-            Text("formatting…", style="dim italic"), id=f"{body_id}-notes", classes="detail-note"
+            themed(Text("formatting…", style=NOTE)), id=f"{body_id}-notes", classes="detail-note"
         )
         yield TextBlock(Text(""), id=body_id)
-        tree: Tree[Any] = Tree("body", id=f"{body_id}-tree")
+        tree: Tree[Any] = ThemedTree("body", id=f"{body_id}-tree")
         tree.display = False
         yield tree
 
@@ -570,7 +576,7 @@ class DetailScreen(Screen[None]):
             try:
                 notes, formatted = render_body(self.record, which)
             except Exception as exc:  # a formatter bug must not take the screen down
-                notes, formatted = Text(f"cannot show the body: {exc!r}", style="red"), None
+                notes, formatted = Text(f"cannot show the body: {exc!r}", style=role("bad")), None
             self.app.call_from_thread(self._show_body, which, notes, formatted)
 
     def _show_body(self, which: str, notes: Text, formatted: FormattedBody | None) -> None:
@@ -578,7 +584,7 @@ class DetailScreen(Screen[None]):
             return
         self._formatted[which] = formatted
         body_id = "detail-request-body" if which == "request" else "detail-body"
-        self.query_one(f"#{body_id}-notes", Static).update(notes)
+        self.query_one(f"#{body_id}-notes", Static).update(themed(notes))
         self.query_one(f"#{body_id}", TextBlock).set_text(
             formatted.text if formatted is not None else Text("")
         )

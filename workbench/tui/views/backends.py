@@ -27,29 +27,11 @@ from workbench.tui.screens.weight import WeightScreen
 from workbench.tui.views.base import View
 from workbench.tui.widgets.bars import human_age, millis, share_bar
 from workbench.tui.widgets.nav_table import NavTable
-from workbench.tui.widgets.palette import theme_styles
+from workbench.tui.widgets.palette import STATE_ROLES, ThemeAware
 
 if TYPE_CHECKING:
     from workbench.engine.control import Result
     from workbench.engine.engine import Engine
-
-STATE_ROLES: dict[str, str] = {
-    "up": "ok",
-    "down": "bad",
-    "ejected": "bad",
-    "draining": "warn",
-    "disabled": "muted",
-}
-"""The theme role that colours each backend state."""
-
-STATE_STYLES: dict[str, str] = {
-    "up": "bold green",
-    "down": "bold red",
-    "ejected": "bold magenta",
-    "draining": "bold yellow",
-    "disabled": "dim",
-}
-"""Rich styles per state, for readers not yet on :data:`STATE_ROLES` (theme colours)."""
 
 ALGORITHM_NOTES: dict[str, str] = {
     "round_robin": "each backend in turn, weights ignored",
@@ -173,7 +155,7 @@ def backend_cells(
     return cells
 
 
-class BackendsView(View):
+class BackendsView(ThemeAware, View):
     """Pools and their backends, with live weights, states, shares, latency and health.
 
     | Key | Action |
@@ -214,7 +196,6 @@ class BackendsView(View):
         self._active_pool: str | None = None
         self._now = 0.0
         self._narrow: bool | None = None
-        self._styles: dict[str, Style] | None = None
         self._last: EngineSnapshot | None = None
         self._pending_cursor: dict[str, int] = {}
         """Rows to select again after the columns changed (the table was rebuilt)."""
@@ -232,21 +213,13 @@ class BackendsView(View):
         yield self._events_box
 
     def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.watch_theme()
 
-    def _theme_changed(self, _theme: Any) -> None:
-        self._styles = None
+    def theme_changed(self) -> None:
         self._cells.clear()
         self._title_keys.clear()
         if self._last is not None:
             self.update_view(self._last)
-
-    @property
-    def styles_(self) -> dict[str, Style]:
-        """The theme's colours by role (resolved once per theme)."""
-        if self._styles is None:
-            self._styles = theme_styles(self.app)
-        return self._styles
 
     def on_resize(self) -> None:
         # Hidden views get a zero size: keep the layout for the return.

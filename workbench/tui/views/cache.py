@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -26,7 +25,7 @@ from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.views.base import View
 from workbench.tui.widgets.bars import Ring, fill_bar, human_age, human_bytes, sparkline
 from workbench.tui.widgets.nav_table import NavTable
-from workbench.tui.widgets.palette import theme_styles
+from workbench.tui.widgets.palette import ThemeAware
 
 if TYPE_CHECKING:
     from workbench.engine.control import Result
@@ -86,7 +85,7 @@ def ratio_text(ratio: float | None) -> str:
     return "  —" if ratio is None else f"{ratio * 100:3.0f}%"
 
 
-class CacheView(View):
+class CacheView(ThemeAware, View):
     """Hit ratio, counters, store fill and the entries of the HTTP cache.
 
     | Key | Action |
@@ -114,23 +113,17 @@ class CacheView(View):
         self._entries_at = float("-inf")
         self._entry_keys: list[str] = []
         self._proxies: dict[str, Any] = {}
-        self._styles: dict[str, Style] | None = None
         # Created up front: a refresh racing mount or teardown must not fail a query.
         self._summary_box = Static(NOT_CONFIGURED, id="cache-summary")
         self._table: NavTable = NavTable(id="cache-entries")
 
     def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.watch_theme()
 
-    def _theme_changed(self, _theme: Any) -> None:
-        self._styles = None
-
-    @property
-    def styles_(self) -> dict[str, Style]:
-        """The theme's colours by role (resolved once per theme)."""
-        if self._styles is None:
-            self._styles = theme_styles(self.app)
-        return self._styles
+    def theme_changed(self) -> None:
+        # The next refresh draws the summary and the entries again, in the new colours.
+        self._entries_at = float("-inf")
+        self._entry_keys = []
 
     def compose(self) -> ComposeResult:
         # Columns need a running app (to measure labels), so they are added here.
@@ -219,7 +212,7 @@ class CacheView(View):
         text.append("\n")
         used, limit = stats.bytes, stats.max_size
         text.append("store ", style=st["bold"])
-        text.append_text(fill_bar(used, float(limit or 0), 16, st["info"]))
+        text.append_text(fill_bar(used, float(limit or 0), 16, st["info"], st["muted"]))
         text.append(f"  {stats.entries} entries · {human_bytes(used)} of {human_bytes(limit)}")
         if stats.max_object_size:
             text.append(f" · objects up to {human_bytes(stats.max_object_size)}", style=st["muted"])

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.color import Color
 from textual.containers import Grid, VerticalScroll
 from textual.events import Resize
 from textual_plotext import PlotextPlot
 
 from workbench.tui.views.base import View
+from workbench.tui.widgets.palette import ThemeAware
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 REDRAW_EVERY = 1.0
 """Seconds between redraws: the history gains one sample a second."""
 COMPACT_BELOW = (120, 36)
-PALETTE = ("primary", "success", "accent", "error", "secondary", "warning")
-"""Theme variables the series take their colours from, in order: the first four differ in hue in
-the built-in themes (primary and secondary are both blue, accent and warning both orange)."""
+PALETTE = ("info", "ok", "accent", "bad", "warn", "text")
+"""Roles of the series colours, in order (text roles, readable on the theme's background): the
+first four differ in hue in the built-in themes (accent and warn are both orange there)."""
 
 CHARTS: tuple[tuple[str, str], ...] = (
     ("rate-proxy", "Requests/s per proxy"),
@@ -51,7 +51,7 @@ def _points(
     return px, py
 
 
-class ChartsView(View):
+class ChartsView(ThemeAware, View):
     """Five minutes of the system as charts (requests/s, errors, p95 latency, hit ratio)."""
 
     view_id: ClassVar[str] = "charts"
@@ -81,6 +81,10 @@ class ChartsView(View):
 
     def on_mount(self) -> None:
         self._apply_size()
+        self.watch_theme()
+
+    def theme_changed(self) -> None:
+        self.redraw()
 
     def on_resize(self, event: Resize) -> None:
         self._apply_size()
@@ -107,13 +111,12 @@ class ChartsView(View):
         return history.to_dict()
 
     def _colours(self) -> list[tuple[int, int, int]]:
-        variables = self.app.theme_variables
+        styles = self.styles_
         out = []
         for name in PALETTE:
-            try:
-                out.append(Color.parse(variables[name]).rgb)
-            except Exception:  # a theme without that variable: skip the colour
-                continue
+            colour = styles[name].color
+            if colour is not None and colour.triplet is not None:
+                out.append(tuple(colour.triplet))
         return out or [(255, 255, 255)]
 
     def redraw(self) -> None:

@@ -22,6 +22,7 @@ from rich.text import Text
 from textual import on
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -36,6 +37,7 @@ from workbench.demo.lessons import (
 )
 from workbench.demo.progress import Progress
 from workbench.tui.views.base import View
+from workbench.tui.widgets.palette import role, themed
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -256,18 +258,18 @@ class LessonsView(View):
         """Why ``lesson`` cannot run with this configuration, or None."""
         return unmet_needs(lesson, self._snapshot)
 
-    def _prompt(self, index: int, lesson: Lesson) -> Text:
+    def _prompt(self, index: int, lesson: Lesson) -> Content:
         if lesson.id in self.tracker.completed:
-            mark, style = "✓", "green"
+            mark, style = "✓", role("ok", "bold")
         elif self.tracker.lesson is lesson:
             mark, style = "▸", "bold"
         elif self.skipped(lesson):
-            mark, style = "–", "dim"
+            mark, style = "–", role("muted")
         else:
             mark, style = " ", ""
         text = Text(f"{mark} ", style=style)
-        text.append(f"{index + 1}. {lesson.title}", style="dim" if mark == "–" else "")
-        return text
+        text.append(f"{index + 1}. {lesson.title}", style=role("muted") if mark == "–" else "")
+        return themed(text)
 
     def _refresh_prompts(self) -> None:
         ol = self._list

@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 from workbench.tui.views.base import View
 from workbench.tui.widgets.bars import human_age
 from workbench.tui.widgets.diagram import SystemDiagram, path_of
+from workbench.tui.widgets.palette import role, themed
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -35,8 +36,12 @@ PURPOSE: dict[str, str] = {
 }
 """One line per proxy on what it is for (the teaching core of the overview)."""
 
-EVENT_STYLES: dict[str, str] = {"health": "$warning", "edit": "$secondary", "error": "bold $error"}
-"""Theme variables, so every theme (the projector's too) restyles the event kinds."""
+EVENT_STYLES: dict[str, str] = {
+    "health": role("warn"),
+    "edit": role("info"),
+    "error": role("bad", "bold"),
+}
+"""Theme roles, so every theme (the projector's too) restyles the event kinds."""
 MAX_EVENTS = 30
 RECENT = 40
 """Requests offered to follow."""
@@ -68,7 +73,7 @@ def _blocked(rec: Any) -> bool:
 def record_label(rec: Any) -> Text:
     """One line for the follow list: id, proxy, request, outcome."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"#{rec.id:<6}", style="dim")
+    text.append(f"#{rec.id:<6}", style=role("muted"))
     text.append(f"{rec.proxy[:3]} ", style="bold")
     target = rec.url if rec.proxy == "forward" else rec.path
     text.append(f"{rec.method} {target}  ")
@@ -76,9 +81,9 @@ def record_label(rec: Any) -> Text:
     text.append(str(status) if status is not None else "ERR")
     where = rec.rule if _blocked(rec) else rec.cache if rec.cache in ("hit", "stale") else None
     if where:
-        text.append(f"  {where}", style="dim")
+        text.append(f"  {where}", style=role("muted"))
     elif rec.backend:
-        text.append(f"  → {rec.backend}", style="dim")
+        text.append(f"  → {rec.backend}", style=role("muted"))
     return text
 
 
@@ -240,8 +245,8 @@ class OverviewView(View, can_focus=True):
             return
         self._shown = newest
         self._list.set_options(
-            [Option(record_label(rec), id=str(rec.id)) for rec in newest]
-            or [Option(Text("no requests yet", style="dim"), disabled=True)]
+            [Option(themed(record_label(rec)), id=str(rec.id)) for rec in newest]
+            or [Option(themed(Text("no requests yet", style=role("muted"))), disabled=True)]
         )
 
     # -- following -------------------------------------------------------------------------
@@ -302,9 +307,9 @@ class OverviewView(View, can_focus=True):
             kind = str(e.get("kind", ""))
             lines.append(
                 Content.assemble(
-                    (f"{age:>5} ago ", "$text-muted"),
-                    (f"{kind:<7}", EVENT_STYLES.get(kind, "$text-muted")),
-                    (f"{e.get('who', ''):<6} ", "$text-muted"),
+                    (f"{age:>5} ago ", role("muted")),
+                    (f"{kind:<7}", EVENT_STYLES.get(kind, role("muted"))),
+                    (f"{e.get('who', ''):<6} ", role("muted")),
                     str(e.get("message", "")),
                 )
             )

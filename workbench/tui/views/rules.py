@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -21,7 +20,7 @@ from workbench.tui.screens.rule_form import RuleFormScreen, delay_text
 from workbench.tui.screens.rule_test import RuleTestScreen
 from workbench.tui.views.base import View
 from workbench.tui.widgets.nav_table import NavTable
-from workbench.tui.widgets.palette import theme_styles
+from workbench.tui.widgets.palette import ThemeAware
 
 if TYPE_CHECKING:
     from workbench.engine.control import Result
@@ -67,7 +66,7 @@ def _structure(rules: tuple[RuleView, ...]) -> tuple[Any, ...]:
     return tuple(tuple(r.as_config().items()) for r in rules)
 
 
-class RulesView(View):
+class RulesView(ThemeAware, View):
     """The rule list in evaluation order, with hit counters.
 
     | Key | Action |
@@ -100,25 +99,16 @@ class RulesView(View):
         """A rule the cursor should land on at the next rebuild (after add, edit or move)."""
         # Created up front: a refresh racing mount or teardown must not fail a query.
         self._table: NavTable = NavTable(id="rules-table")
-        self._styles: dict[str, Style] | None = None
 
     def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.watch_theme()
 
     def on_resize(self) -> None:
         # The action and when columns are cut to the width: lay the rows out again.
         self._structure = None
 
-    def _theme_changed(self, _theme: Any) -> None:
-        self._styles = None
+    def theme_changed(self) -> None:
         self._structure = None  # every row again, in the new colours
-
-    @property
-    def styles_(self) -> dict[str, Style]:
-        """The theme's colours by role (resolved once per theme)."""
-        if self._styles is None:
-            self._styles = theme_styles(self.app)
-        return self._styles
 
     def compose(self) -> ComposeResult:
         # Columns need a running app (to measure labels), so they are added here.

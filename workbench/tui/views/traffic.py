@@ -29,25 +29,16 @@ from workbench.engine.rules.filters import Filter
 from workbench.tui.actions import bindings
 from workbench.tui.views.base import View
 from workbench.tui.widgets.filter_bar import FilterBar
-from workbench.tui.widgets.palette import theme_styles
+from workbench.tui.widgets.palette import role, theme_styles
 
 if TYPE_CHECKING:
     from workbench.engine.observe.records import RequestRecord
 
 
 def status_style(status: int | None, error: str | None = None) -> str:
-    """Rich style for a status code, by class (5xx and errors red, 4xx yellow, ...)."""
-    if status is None:
-        return "bold red" if error else "dim"
-    if status >= 500:
-        return "bold red"
-    if status >= 400:
-        return "yellow"
-    if status >= 300:
-        return "cyan"
-    if status >= 200:
-        return "green"
-    return "dim"
+    """Textual style for a status code, by class (5xx and errors bold ``bad``, 4xx ``warn``…)."""
+    name = status_role(status, error)
+    return role(name, "bold") if name == "bad" else role(name)
 
 
 def human_size(n: int) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from rich.style import Style
 from rich.text import Text
 
+from workbench.tui.widgets.palette import role
+
 _SPARKS = "▁▂▃▄▅▆▇█"
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -42,7 +44,7 @@ def share_bar(
     width: int = 8,
     style: str | Style = "",
     label: bool = True,
-    track: str | Style = "dim",
+    track: str | Style = role("muted"),
 ) -> Text:
     """A left-filled bar of ``width`` cells for a 0..1 ``fraction``, with eighth-cell precision.
 
@@ -61,9 +63,11 @@ def share_bar(
     return text
 
 
-def fill_bar(used: float, limit: float, width: int = 20, style: str = "") -> Text:
+def fill_bar(
+    used: float, limit: float, width: int = 20, style: str | Style = "", track: str | Style = ""
+) -> Text:
     """``used`` of ``limit`` as a bar followed by the percentage (0 limit shows an empty bar)."""
-    return share_bar(used / limit if limit > 0 else 0.0, width, style)
+    return share_bar(used / limit if limit > 0 else 0.0, width, style, track=track or role("muted"))
 
 
 def sparkline(

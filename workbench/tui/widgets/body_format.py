@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from rich.style import Style
 from rich.syntax import Syntax
-from rich.text import Text
+from rich.text import Span, Text
 
 from workbench.engine.observe.codings import available_encodings, decode_content
+from workbench.tui.widgets.palette import role
 
 __all__ = ["available_encodings", "decode_content", "format_body", "header_value", "image_info"]
 
@@ -26,6 +28,18 @@ DISPLAY_CAP = 256 * 1024
 HEX_CAP = 16 * 1024
 """Bytes shown in a hex dump."""
 _THEME = "ansi_dark"
+"""Pygments styles in the 16 ANSI colours, which :func:`highlight` then maps to theme roles."""
+_ANSI_ROLES = {
+    "red": "bad",
+    "green": "ok",
+    "yellow": "warn",
+    "blue": "info",
+    "magenta": "accent",
+    "cyan": "info",
+    "white": "text",
+    "black": "muted",
+    "grey": "muted",
+}
 
 
 def header_value(headers: list[tuple[str, str]] | None, name: str) -> str | None:
@@ -113,9 +127,9 @@ def hex_dump(data: bytes, limit: int = HEX_CAP) -> Text:
         chunk = data[offset : offset + 16]
         hexes = " ".join(f"{b:02x}" for b in chunk)
         ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        text.append(f"{offset:08x}  ", style="dim")
+        text.append(f"{offset:08x}  ", style=role("muted"))
         text.append(f"{hexes:<47}  ")
-        text.append(ascii_ + "\n", style="cyan")
+        text.append(ascii_ + "\n", style=role("info"))
     if len(data) > limit:
         text.append(f"… {len(data) - limit:,} more bytes (copy the body to get them all)\n")
     return text
@@ -127,10 +141,10 @@ def _table(rows: list[tuple[str, str]], headings: tuple[str, str]) -> Text:
     text = Text()
     text.append(f"{headings[0]:<{width}}  {headings[1]}\n", style="bold underline")
     for key, value in rows:
-        text.append(f"{key:<{width}}", style="bold cyan")
+        text.append(f"{key:<{width}}", style=role("info", "bold"))
         text.append(f"  {value}\n")
     if not rows:
-        text.append("(no fields)\n", style="dim italic")
+        text.append("(no fields)\n", style=role("muted", "italic"))
     return text
 
 
@@ -205,7 +219,28 @@ def highlight(code: str, lexer: str) -> Text:
         return Text(code)
     text = Syntax(code, lexer, theme=_THEME, background_color="default").highlight(code)
     text.rstrip()
+    text.style = ""  # the syntax's own background: the body sits on the widget's
+    spans = ((s, _role_style(s.style)) for s in text.spans)
+    text.spans = [Span(s.start, s.end, style) for s, style in spans if style]
     return text
+
+
+def _role_style(style: str | Style) -> str | Style | None:
+    """An ANSI-coloured syntax style as a theme role style (so every theme restyles it).
+
+    The syntax's own background is dropped: the body sits on the widget's background.
+    """
+    if isinstance(style, str):
+        style = Style.parse(style)
+    attributes = [a for a in ("bold", "italic", "underline") if getattr(style, a)]
+    colour = style.color
+    if colour is not None and colour.number is not None and colour.number <= 15:
+        return role(_ANSI_ROLES.get(colour.name.replace("bright_", ""), "text"), *attributes)
+    if style.dim:
+        return role("muted", *attributes)
+    if colour is None:
+        return " ".join(attributes) or None
+    return Style(color=colour, bold=style.bold, italic=style.italic)
 
 
 @dataclass
@@ -231,7 +266,7 @@ def format_body(
     if note:
         notes.append(note)
     if not decoded:
-        return FormattedBody(Text("(empty body)", style="dim italic"), "empty", notes)
+        return FormattedBody(Text("(empty body)", style=role("muted", "italic")), "empty", notes)
     ctype_full = (content_type or "").strip()
     ctype = ctype_full.split(";")[0].strip().lower()
     charset = _param(ctype_full, "charset")

@@ -19,15 +19,13 @@ from textual.content import Content
 from textual.widgets import Static
 
 from workbench.engine.snapshot import BackendView, EngineSnapshot, PoolView
+from workbench.tui.widgets.palette import STATE_ROLES, role
 
 __all__ = ["Layout", "SystemDiagram", "build_diagram", "path_of", "COMPACT", "FULL"]
 
 HEALTH_STYLE = {
-    "up": "$success",
-    "down": "bold $error",
-    "ejected": "bold $error",
-    "draining": "$warning",
-    "disabled": "$text-muted",
+    state: role(name, "bold") if name == "bad" else role(name)
+    for state, name in STATE_ROLES.items()
 }
 HEALTH_DOT = {"up": "●", "down": "✗", "ejected": "✗", "draining": "◐", "disabled": "○"}
 ALGO_SHORT = {
@@ -38,9 +36,10 @@ ALGO_SHORT = {
     "ip_hash": "ip hash",
     "consistent_hash": "hash",
 }
-LIT = "bold reverse $accent"
+LIT = role("accent", "bold reverse")
 """Style of the nodes and edges on the followed request's path."""
 MAX_ORIGINS = 4
+MUTED = role("muted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +162,7 @@ def build_diagram(
     if listeners.get("reverse"):
         _reverse(canvas, snapshot, stats, routes, blocked.get("reverse", 0.0), layout)
     if not canvas.lines:
-        canvas.cell(canvas.row(), "no proxy is running", 40, "$text-muted")
+        canvas.cell(canvas.row(), "no proxy is running", 40, MUTED)
     return canvas.content()
 
 
@@ -180,9 +179,9 @@ def _proxy_rows(
     port = address.rsplit(":", 1)[-1]
     w10 = _window(stats, proxy, 10)
     fails = _fails(_window(stats, proxy, 60))
-    fail_style = "bold $error" if fails else "$text-muted"
+    fail_style = role("bad", "bold") if fails else MUTED
     stop = f"⊘ {_rate(blocked)} stopped here" if blocked else "⊘ none stopped"
-    stop_style = "$error" if blocked else "$text-muted"
+    stop_style = role("bad") if blocked else MUTED
     if layout.compact:
         head = canvas.row()
         canvas.cell(head, f"{proxy.upper()} :{port}", 15, "bold", f"proxy:{proxy}")
@@ -243,7 +242,7 @@ def _forward(
             branch = " └► " if last else " ├► "
             canvas.cell(line, "", indent)
         canvas.cell(line, branch, len(branch), "", node)
-        style = "$text" if node else "$text-muted"
+        style = role("text") if node else MUTED
         canvas.cell(line, label, layout.backend, style, node)
     canvas.row()
 
@@ -262,8 +261,8 @@ def _cache(canvas: _Canvas, snapshot: Mapping[str, Any], layout: Layout) -> None
     if layout.compact:
         row = canvas.row()
         canvas.cell(row, "CACHE", 7, "bold", "cache")
-        canvas.cell(row, hits, 18, "$success" if ratio else "$text-muted", "cache")
-        canvas.cell(row, f"{entries} · {used}", 50, "$text-muted")
+        canvas.cell(row, hits, 18, role("ok") if ratio else MUTED, "cache")
+        canvas.cell(row, f"{entries} · {used}", 50, MUTED)
         canvas.row()
         return
     width = 26
@@ -271,12 +270,12 @@ def _cache(canvas: _Canvas, snapshot: Mapping[str, Any], layout: Layout) -> None
     for line in (top, mid, bottom):
         canvas.cell(line, "", layout.lead)
     canvas.cell(top, "╭─ CACHE " + "─" * (width - 10) + "╮", width, "bold", "cache")
-    canvas.cell(mid, f"│ {_fit(hits, width - 4)} │", width, "$success" if ratio else "", "cache")
+    canvas.cell(mid, f"│ {_fit(hits, width - 4)} │", width, role("ok") if ratio else "", "cache")
     tail = f"╰─ {entries} "
     canvas.cell(bottom, tail + "─" * (width - len(tail) - 1) + "╯", width, "", "cache")
 
     canvas.cell(top, "", 2)
-    canvas.cell(top, used, 40, "$text-muted")
+    canvas.cell(top, used, 40, MUTED)
     canvas.row()
 
 
@@ -343,7 +342,7 @@ def _reverse(
                 canvas.cell(line, "", layout.route + layout.edge + layout.pool)
             if b is None:
                 if not backends:
-                    canvas.cell(line, " ─► no backends", layout.backend, "$warning", pool_node)
+                    canvas.cell(line, " ─► no backends", layout.backend, role("warn"), pool_node)
                 continue
             n = len(members)
             fork = (

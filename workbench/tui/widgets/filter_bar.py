@@ -112,7 +112,8 @@ class FilterBar(Vertical):
             err.update(msg)
             self.set_class(True, "-invalid")
             return exc
-        err.update(Text(f"  {flt.describe()}", style="dim", no_wrap=True, overflow="ellipsis"))
+        # The line's own colour is the theme's muted text (see app.tcss).
+        err.update(Text(f"  {flt.describe()}", no_wrap=True, overflow="ellipsis"))
         self.set_class(False, "-invalid")
         return flt
 

@@ -42,6 +42,7 @@ class WorkbenchHeader(Widget):
         "header--value",
         "header--label",
         "header--bad",
+        "header--address",
         "header--tab",
         "header--current",
     }
@@ -53,6 +54,7 @@ class WorkbenchHeader(Widget):
     WorkbenchHeader > .header--value { text-style: bold; }
     WorkbenchHeader > .header--label { color: $text-muted; }
     WorkbenchHeader > .header--bad { color: $text-error; text-style: bold; }
+    WorkbenchHeader > .header--address { color: $foreground; }
     WorkbenchHeader > .header--tab { color: $text-muted; }
     WorkbenchHeader > .header--current {
         background: $primary; color: $text; text-style: bold;
@@ -109,23 +111,20 @@ class WorkbenchHeader(Widget):
         self._status_key = key
         rate, ratio, backends, listeners, note = key
         value, label, bad = self._style("value"), self._style("label"), self._style("bad")
+        address = self._style("address")
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {self._title} ", style=self._style("title"))
+        _boxed(text, self._title, self._style("title"))
         if rate is not None:
-            text.append(f"  {rate:,.1f}", style=value)
-            text.append(" req/s", style=label)
+            _item(text, (f"{rate:,.1f}", value), ("req/s", label))
         if ratio is not None:
-            text.append("  cache ", style=label)
-            text.append("—" if ratio < 0 else f"{ratio:.0f} %", style=value)
+            _item(text, ("cache", label), ("—" if ratio < 0 else f"{ratio:.0f} %", value))
         if backends is not None:
             up, total = backends
-            text.append("  backends ", style=label)
-            text.append(f"{up}/{total} up", style=value if up == total else bad)
+            _item(text, ("backends", label), (f"{up}/{total} up", value if up == total else bad))
         for kind, url in listeners:
-            text.append(f"  {_SHORT.get(kind, kind)} ", style=label)
-            text.append(url.removeprefix("http://"))
+            _item(text, (_SHORT.get(kind, kind), label), (url.removeprefix("http://"), address))
         if note:
-            text.append(f"  {note}", style=label)
+            _item(text, (note, label))
         # One fixed-size line: no layout pass needed (a layout costs a whole-screen reflow).
         self.query_one("#header-status", Static).update(text, layout=False)
 
@@ -152,11 +151,32 @@ class WorkbenchHeader(Widget):
         self._tabs_key = key
         text = Text(no_wrap=True, overflow="ellipsis")
         for keyname, view_id, title in tabs:
-            label = f" {keyname} {title} "
             style = self._style("current" if view_id == current else "tab")
-            text.append(label, style=style + _click(view_id))
+            _boxed(text, f"{keyname} {title}", style, _click(view_id))
             text.append(" ")
         self.query_one("#header-tabs", Static).update(text, layout=False)
+
+
+# Text never starts with a space within one style: an exported SVG draws each run of one style
+# as a stretched <text>, and viewers drop its leading spaces, so "  cache" would be drawn
+# against the previous item. Gaps are runs of their own (a blank run is drawn as background).
+
+
+def _item(text: Text, *words: tuple[str, Style]) -> None:
+    """Two cells of gap, then ``words`` separated by one cell."""
+    text.append("  ")
+    for i, (word, style) in enumerate(words):
+        if i:
+            text.append(" ")
+        text.append(word, style=style)
+
+
+def _boxed(text: Text, label: str, style: Style, meta: Style | None = None) -> None:
+    """`` label `` on ``style``'s background, the padding a run of its own."""
+    pad = Style(bgcolor=style.bgcolor)
+    text.append(" ", style=pad)
+    text.append(label, style=style + meta if meta is not None else style)
+    text.append(" ", style=pad)
 
 
 def _click(view_id: str):

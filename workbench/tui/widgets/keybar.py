@@ -8,6 +8,7 @@ repaints one row.
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.screen import Screen
 from textual.widget import Widget
@@ -77,17 +78,16 @@ class KeyBar(Widget):
                 continue
             seen.add(binding.action)
             items.append(
-                Text.assemble(
-                    (f" {app.get_key_display(binding)} ", off_style if not enabled else key_style),
-                    (f"{binding.description} ", off_style if not enabled else desc_style),
+                _item(
+                    app.get_key_display(binding),
+                    binding.description,
+                    off_style if not enabled else key_style,
+                    off_style if not enabled else desc_style,
                 )
             )
         right = None
         if palette is not None:
-            right = Text.assemble(
-                (f" {app.get_key_display(palette)} ", key_style),
-                (f"{palette.description} ", desc_style),
-            )
+            right = _item(app.get_key_display(palette), palette.description, key_style, desc_style)
         width = self.size.width or 80
         lines: list[Text] = [Text(end="")]
         for item in items:
@@ -110,3 +110,10 @@ class KeyBar(Widget):
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return max(1, len(self.render().plain.split("\n")))
+
+
+def _item(key: str, description: str, key_style: Style, desc_style: Style) -> Text:
+    """`` key description `` with no run of one style starting with a space: an exported SVG
+    draws each run as one <text>, and viewers drop leading spaces (the key would then sit
+    next to the previous description)."""
+    return Text.assemble((" ", desc_style), (f"{key} ", key_style), (f"{description} ", desc_style))

@@ -6,6 +6,13 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
+from workbench.tui.widgets.palette import role, themed
+
+MATCH = "reverse"
+"""A search match: the text's own colour behind it (readable in every theme)."""
+CURRENT = role("accent", "bold reverse")
+"""The match the view is on."""
+
 MAX_MATCHES = 5000
 """Matches highlighted at most per search (a one-letter search in a big body stays quick)."""
 
@@ -36,6 +43,7 @@ class TextBlock(Static):
     """A :class:`Static` showing a :class:`Text` that search can highlight.
 
     The unhighlighted text is kept in :attr:`source`; :meth:`mark` draws matches on a copy.
+    Its styles may be :func:`~workbench.tui.widgets.palette.role` styles (theme colours).
     """
 
     DEFAULT_CSS = """
@@ -44,23 +52,23 @@ class TextBlock(Static):
 
     def __init__(self, text: Text | str = "", **kwargs) -> None:
         source = text if isinstance(text, Text) else Text(text)
-        super().__init__(source, **kwargs)
+        super().__init__(themed(source), **kwargs)
         self.source = source
         """The text as shown without search highlights."""
 
     def set_text(self, text: Text) -> None:
         """Show new text (search highlights are dropped)."""
         self.source = text
-        self.update(text)
+        self.update(themed(text))
 
     def mark(self, spans: list[tuple[int, int]], current: tuple[int, int] | None) -> None:
         """Highlight ``spans``, the ``current`` one more strongly; no spans restores the text."""
         if not spans:
-            self.update(self.source)
+            self.update(themed(self.source))
             return
         text = self.source.copy()
         for start, end in spans:
-            text.stylize("black on yellow", start, end)
+            text.stylize(MATCH, start, end)
         if current is not None:
-            text.stylize("bold black on bright_green", *current)
-        self.update(text)
+            text.stylize(CURRENT, *current)
+        self.update(themed(text))
