@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from adminapi import admin_config
 
-from workbench.config.model import (
-    Address,
-    AdminConfig,
-    BackendConfig,
-    Config,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
-    RuleConfig,
-)
+from workbench.config.model import RuleConfig
 
-
-def config(origins, token=None) -> Config:
-    return Config(
-        admin=AdminConfig(listen=Address("127.0.0.1", 0), token=token),
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            cache=False,
-            routes=(RouteConfig(name="site", pool="web"),),
-            pools={
-                "web": PoolConfig(
-                    name="web",
-                    algorithm="round_robin",
-                    backends=tuple(BackendConfig(name=o.name, url=o.url) for o in origins),
-                )
-            },
-        ),
-        rules=(RuleConfig(name="no-admin", when="~u /admin", action="block"),),
-    )
+RULES = (RuleConfig(name="no-admin", when="~u /admin", action="block"),)
 
 
 async def test_state_requests_and_metrics(origins, engine_factory):
     web = await origins("web-1", "web-2")
-    eng = await engine_factory(config(web))
+    eng = await engine_factory(admin_config(web, rules=RULES))
     api = eng.listeners["admin"]
     async with aiohttp.ClientSession() as s:
         for _ in range(4):
@@ -62,7 +37,7 @@ async def test_state_requests_and_metrics(origins, engine_factory):
 
 async def test_patch_weight_and_bad_bodies_change_nothing(origins, engine_factory):
     web = await origins("web-1", "web-2")
-    eng = await engine_factory(config(web))
+    eng = await engine_factory(admin_config(web, rules=RULES))
     api = eng.listeners["admin"]
     url = api + "/api/pools/web/backends/web-2"
     async with aiohttp.ClientSession() as s:
@@ -101,7 +76,7 @@ async def test_patch_weight_and_bad_bodies_change_nothing(origins, engine_factor
 
 async def test_rules_crud_applies_to_live_traffic(origins, engine_factory):
     (web,) = await origins("web-1")
-    eng = await engine_factory(config([web]))
+    eng = await engine_factory(admin_config([web], rules=RULES))
     api = eng.listeners["admin"]
     proxy = eng.listeners["reverse"]
     async with aiohttp.ClientSession() as s:
@@ -137,7 +112,7 @@ async def test_rules_crud_applies_to_live_traffic(origins, engine_factory):
 )
 async def test_token_is_required_when_set(origins, engine_factory, header, status):
     (web,) = await origins("web-1")
-    eng = await engine_factory(config([web], token="t0ken"))
+    eng = await engine_factory(admin_config([web], rules=RULES, token="t0ken"))
     headers = {"Authorization": header} if header else {}
     async with (
         aiohttp.ClientSession() as s,

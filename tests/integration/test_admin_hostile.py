@@ -10,36 +10,11 @@ import time
 
 import aiohttp
 import pytest
+from adminapi import admin_config, assert_json_error
 
-from workbench.config.model import (
-    Address,
-    AdminConfig,
-    BackendConfig,
-    Config,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
-    RuleConfig,
-)
+from workbench.config.model import RuleConfig
 
-
-def config(origins, token=None, host="127.0.0.1") -> Config:
-    return Config(
-        admin=AdminConfig(listen=Address(host, 0), token=token),
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            cache=False,
-            routes=(RouteConfig(name="site", pool="web"),),
-            pools={
-                "web": PoolConfig(
-                    name="web",
-                    algorithm="round_robin",
-                    backends=tuple(BackendConfig(name=o.name, url=o.url) for o in origins),
-                )
-            },
-        ),
-        rules=(RuleConfig(name="r1", when="~u /blocked", action="block"),),
-    )
+RULES = (RuleConfig(name="r1", when="~u /blocked", action="block"),)
 
 
 async def raw(url: str, request: bytes) -> tuple[int, bytes]:
@@ -54,17 +29,9 @@ async def raw(url: str, request: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
-def assert_json_error(status: int, body: bytes, lo: int = 400, hi: int = 499) -> dict:
-    assert lo <= status <= hi, (status, body[:200])
-    data = json.loads(body)
-    assert isinstance(data.get("error"), str) and data["error"]
-    assert "Traceback" not in data["error"] and "Error(" not in data["error"]
-    return data
-
-
 async def test_a_patch_with_one_bad_field_changes_nothing(origins, engine_factory):
     web = await origins("web-1", "web-2")
-    eng = await engine_factory(config(web))
+    eng = await engine_factory(admin_config(web, rules=RULES))
     url = eng.listeners["admin"] + "/api/pools/web/backends/web-2"
     backend = eng.pools["web"].backends["web-2"]
     before = (backend.weight, backend.enabled, backend.draining)
@@ -87,7 +54,7 @@ async def test_a_patch_with_one_bad_field_changes_nothing(origins, engine_factor
 
 async def test_bad_bodies_are_json_4xx(origins, engine_factory):
     (web,) = await origins("web-1")
-    eng = await engine_factory(config([web]))
+    eng = await engine_factory(admin_config([web], rules=RULES))
     api = eng.listeners["admin"]
     deep = "[" * 100_000 + "]" * 100_000
     huge = b'{"name": "' + b"x" * (3 * 1024 * 1024) + b'"}'
@@ -122,7 +89,7 @@ async def test_bad_bodies_are_json_4xx(origins, engine_factory):
 
 async def test_hostile_authorization_headers(origins, engine_factory):
     (web,) = await origins("web-1")
-    eng = await engine_factory(config([web], token="t0ken"))
+    eng = await engine_factory(admin_config([web], rules=RULES, token="t0ken"))
     api = eng.listeners["admin"]
     for auth in (b"Bearer \xff\xfe\xfd", "Bearer tökén".encode(), b"Bearer " + b"t" * 7000):
         status, body = await raw(
@@ -137,7 +104,7 @@ async def test_hostile_authorization_headers(origins, engine_factory):
 
 async def test_internal_errors_do_not_leak_exception_text(origins, engine_factory):
     (web,) = await origins("web-1")
-    eng = await engine_factory(config([web]))
+    eng = await engine_factory(admin_config([web], rules=RULES))
 
     def broken_snapshot():
         raise RuntimeError("secret internal detail /etc/shadow")
@@ -152,7 +119,7 @@ async def test_internal_errors_do_not_leak_exception_text(origins, engine_factor
 @pytest.mark.parametrize("path", ["/api/requests?since=0&limit=10000", "/api/har?filter=~m+GET"])
 async def test_a_big_answer_does_not_hold_the_loop(origins, engine_factory, path):
     (web,) = await origins("web-1")
-    eng = await engine_factory(config([web]))
+    eng = await engine_factory(admin_config([web], rules=RULES))
     async with aiohttp.ClientSession() as s:
         await asyncio.gather(*(s.get(eng.listeners["reverse"] + "/") for _ in range(200)))
     # Fill the record buffer with big records quickly (same shape as proxied ones).
@@ -175,10 +142,13 @@ async def test_a_big_answer_does_not_hold_the_loop(origins, engine_factory, path
     stop = asyncio.Event()
 
     async def ticker() -> None:
-        last = time.perf_counter()
+        # CPU time of the loop's thread between two turns of the loop: what the loop was held
+        # by its own work. Wall time would also count the moments a loaded machine gave the
+        # cores to other processes, which no slicing can prevent (that made this test flaky).
+        last = time.thread_time()
         while not stop.is_set():
             await asyncio.sleep(0)
-            now = time.perf_counter()
+            now = time.thread_time()
             gaps.append(now - last)
             last = now
 
@@ -193,8 +163,10 @@ async def test_a_big_answer_does_not_hold_the_loop(origins, engine_factory, path
     page = json.loads(body)  # tens of megabytes: parsed after the measurement
     assert r.status == 200
     assert len(page["requests"] if "requests" in page else page["log"]["entries"]) == 10_000
-    # A page is served in slices: the loop is never held for long (before: one 1–3 s block).
-    assert max(gaps) < 0.25, max(gaps)
+    # A page is served in slices: the loop is never held for long (before: one block for the
+    # whole page, 0.3–3 s of CPU), nor for more than a small part of the page's work.
+    assert max(gaps) < 0.1, max(gaps)
+    assert max(gaps) < sum(gaps) / 5, (max(gaps), sum(gaps))
 
 
 def _non_loopback_address() -> str | None:
@@ -214,7 +186,7 @@ async def test_loopback_only_without_a_token(origins, engine_factory):
     (web,) = await origins("web-1")
     # Built in code (the config loader refuses this without a token): the listener must still
     # refuse clients that are not on loopback.
-    eng = await engine_factory(config([web], host="0.0.0.0"))
+    eng = await engine_factory(admin_config([web], rules=RULES, host="0.0.0.0"))
     port = eng.listeners["admin"].rsplit(":", 1)[1]
     async with aiohttp.ClientSession() as s:
         async with s.get(f"http://{addr}:{port}/api/state") as r:

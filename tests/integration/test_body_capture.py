@@ -6,30 +6,21 @@ import json
 
 import aiohttp
 from aiohttp import web
+from configs import reverse_proxy
 from origin import Origin, wait_for
 
 from workbench.config.model import (
     Address,
-    BackendConfig,
     Config,
     ForwardConfig,
-    PoolConfig,
     RecordsConfig,
-    ReverseConfig,
-    RouteConfig,
     RuleConfig,
 )
 
 
 def reverse_config(origin, *, cache: bool = False, records=None, rules=()) -> Config:
-    pool = PoolConfig(name="web", backends=(BackendConfig(name="web-1", url=origin.url),))
     return Config(
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            routes=(RouteConfig(name="all", pool="web"),),
-            pools={"web": pool},
-            cache=cache,
-        ),
+        reverse=reverse_proxy([origin.url], route="all", cache=cache),
         records=records or RecordsConfig(),
         rules=tuple(rules),
     )

@@ -7,17 +7,12 @@ import collections
 
 import aiohttp
 from aiohttp import web
+from configs import forward_proxy, reverse_proxy
 from origin import Origin, wait_for
 
 from workbench.config.model import (
-    Address,
-    BackendConfig,
     CacheConfig,
     Config,
-    ForwardConfig,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
 )
 
 HITS = web.AppKey("hits", collections.Counter)
@@ -69,15 +64,9 @@ def cache_origin_app() -> web.Application:
 
 async def start(engine_factory, origin_url: str, **cache_kw):
     cfg = Config(
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            routes=(RouteConfig(name="all", pool="o"),),
-            pools={
-                "o": PoolConfig(name="o", backends=(BackendConfig(name="o-1", url=origin_url),))
-            },
-        ),
-        forward=ForwardConfig(listen=Address("127.0.0.1", 0)),
-        cache=CacheConfig(**cache_kw) if cache_kw else CacheConfig(),
+        reverse=reverse_proxy(origin_url, pool="o", route="all", cache=True),
+        forward=forward_proxy(cache=True),
+        cache=CacheConfig(**cache_kw),
     )
     return await engine_factory(cfg)
 

@@ -13,17 +13,12 @@ import time
 import aiohttp
 import pytest
 from aiohttp import web
+from configs import forward_proxy, reverse_proxy
 from origin import Origin, wait_for
 
 from workbench.config.model import (
-    Address,
-    BackendConfig,
     CacheConfig,
     Config,
-    ForwardConfig,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
 )
 
 HITS = web.AppKey("hits", collections.Counter)
@@ -112,18 +107,8 @@ def rfc_origin_app() -> web.Application:
 
 def config(origin_url: str, *, retries: int = 1, **cache_kw) -> Config:
     return Config(
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            routes=(RouteConfig(name="all", pool="o"),),
-            pools={
-                "o": PoolConfig(
-                    name="o",
-                    backends=(BackendConfig(name="o-1", url=origin_url),),
-                    retries=retries,
-                )
-            },
-        ),
-        forward=ForwardConfig(listen=Address("127.0.0.1", 0)),
+        reverse=reverse_proxy(origin_url, pool="o", route="all", cache=True, retries=retries),
+        forward=forward_proxy(cache=True),
         cache=CacheConfig(**cache_kw),
     )
 

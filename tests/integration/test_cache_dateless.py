@@ -7,7 +7,7 @@ import time
 
 import aiohttp
 from origin import wait_for
-from raw_origin import RawOrigin, response
+from rawhttp import RawOrigin, response
 
 from workbench.config.model import (
     Address,
@@ -35,7 +35,7 @@ async def _origin() -> RawOrigin:
         await writer.drain()
         return True
 
-    return await RawOrigin(handler).start()
+    return await RawOrigin.answering(handler).start()
 
 
 async def _stored_then_stale(engine_factory):

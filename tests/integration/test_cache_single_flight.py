@@ -13,17 +13,13 @@ import time
 
 import aiohttp
 from aiohttp import web
+from configs import reverse_proxy
 from origin import Origin, wait_for
-from raw_origin import RawOrigin, response
+from rawhttp import RawOrigin, response
 
 from workbench.config.model import (
-    Address,
-    BackendConfig,
     CacheConfig,
     Config,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
     Timeouts,
 )
 
@@ -31,18 +27,10 @@ CONDITIONAL = '"r1"'
 
 
 def config(origin_url: str, *, response_timeout: float = 30.0, **cache_kw) -> Config:
+    timeouts = Timeouts(response=response_timeout)
     return Config(
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            routes=(RouteConfig(name="all", pool="o"),),
-            pools={
-                "o": PoolConfig(
-                    name="o",
-                    backends=(BackendConfig(name="o-1", url=origin_url),),
-                    retries=0,
-                    timeouts=Timeouts(response=response_timeout),
-                )
-            },
+        reverse=reverse_proxy(
+            origin_url, pool="o", route="all", cache=True, retries=0, timeouts=timeouts
         ),
         cache=CacheConfig(**cache_kw),
     )
@@ -139,7 +127,7 @@ def _hanging_origin() -> RawOrigin:
         await asyncio.Event().wait()  # cancelled when the origin stops
         return False
 
-    origin = RawOrigin(handler)
+    origin = RawOrigin.answering(handler)
     return origin
 
 
@@ -169,7 +157,7 @@ async def test_concurrent_misses_share_the_fetch_failure(engine_factory):
         await asyncio.Event().wait()
         return False
 
-    origin = await RawOrigin(handler).start()
+    origin = await RawOrigin.answering(handler).start()
     eng = await engine_factory(config(origin.url, response_timeout=1.0))
     url = eng.listeners["reverse"] + "/miss"
     try:

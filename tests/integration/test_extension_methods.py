@@ -7,7 +7,7 @@ import asyncio
 
 import aiohttp
 import pytest
-from raw_origin import RawOrigin, raw_exchange, response
+from rawhttp import RawOrigin, raw_exchange, response
 
 from workbench.config.model import (
     Address,
@@ -28,7 +28,7 @@ async def _origin() -> RawOrigin:
         await writer.drain()
         return True
 
-    return await RawOrigin(handler).start()
+    return await RawOrigin.answering(handler).start()
 
 
 def _config(url: str) -> Config:

@@ -8,17 +8,12 @@ import json
 import aiohttp
 import pytest
 from aiohttp import web
+from configs import admin_listener, reverse_proxy
 from harcheck import check_har
 from origin import Origin, wait_for
 
 from workbench.config.model import (
-    Address,
-    AdminConfig,
-    BackendConfig,
     Config,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
     RuleConfig,
 )
 from workbench.engine.observe.har import HarError, from_har, load_har, to_har
@@ -26,17 +21,8 @@ from workbench.engine.observe.har import HarError, from_har, load_har, to_har
 
 def config(origin) -> Config:
     return Config(
-        admin=AdminConfig(listen=Address("127.0.0.1", 0)),
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            cache=False,
-            routes=(RouteConfig(name="site", pool="web"),),
-            pools={
-                "web": PoolConfig(
-                    name="web", backends=(BackendConfig(name="web-1", url=origin.url),)
-                )
-            },
-        ),
+        admin=admin_listener(),
+        reverse=reverse_proxy([origin.url]),
         rules=(RuleConfig(name="no-admin", when="~u /admin", action="block"),),
     )
 

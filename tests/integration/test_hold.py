@@ -9,31 +9,21 @@ from dataclasses import replace
 
 import aiohttp
 import pytest
+from configs import admin_listener, reverse_proxy
 from origin import wait_for
 from tls_origin import client_ssl, intercept_config, records_matching
 
 from workbench.config.model import (
     Address,
     AdminConfig,
-    BackendConfig,
     Config,
     HoldConfig,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
 )
 
 
 def config(origin, hold: HoldConfig | None = None) -> Config:
     return Config(
-        admin=AdminConfig(listen=Address("127.0.0.1", 0)),
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            cache=False,
-            routes=(RouteConfig(name="site", pool="web"),),
-            pools={"web": PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))},
-        ),
-        hold=hold or HoldConfig(),
+        admin=admin_listener(), reverse=reverse_proxy([origin.url]), hold=hold or HoldConfig()
     )
 
 

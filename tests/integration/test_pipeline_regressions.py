@@ -10,8 +10,9 @@ import asyncio
 
 import aiohttp
 import pytest
+from configs import forward_proxy, reverse_proxy
 from origin import wait_for
-from raw_origin import RawOrigin, echo_headers, raw_exchange, response
+from rawhttp import RawOrigin, echo_headers, raw_exchange, read_request, response
 
 from workbench.config.model import (
     Address,
@@ -32,7 +33,7 @@ async def raw_origins():
     started: list[RawOrigin] = []
 
     async def make(handler=echo_headers) -> RawOrigin:
-        o = await RawOrigin(handler).start()
+        o = await RawOrigin.answering(handler).start()
         started.append(o)
         return o
 
@@ -42,22 +43,12 @@ async def raw_origins():
 
 
 def reverse_config(url: str, *, retries: int = 1, rules=(), cache: bool = False) -> Config:
-    pool = PoolConfig(name="web", backends=(BackendConfig("web-1", url),), retries=retries)
-    return Config(
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            cache=cache,
-            routes=(RouteConfig(name="site", pool="web"),),
-            pools={"web": pool},
-        ),
-        rules=tuple(rules),
-    )
+    return Config(reverse=reverse_proxy(url, retries=retries, cache=cache), rules=tuple(rules))
 
 
 def forward_config(**kw) -> Config:
     rules = kw.pop("rules", ())
-    kw.setdefault("cache", False)
-    return Config(forward=ForwardConfig(listen=Address("127.0.0.1", 0), **kw), rules=tuple(rules))
+    return Config(forward=forward_proxy(**kw), rules=tuple(rules))
 
 
 def header_lines(text: str) -> list[tuple[str, str]]:
@@ -180,32 +171,16 @@ async def test_error_answers_are_short_and_never_a_repr(engine_factory):
     assert rec.error and "127.0.0.1:9" in rec.error
 
 
-async def test_early_answer_during_upload_never_leaks_an_exception(raw_origins, engine_factory):
-    async def early_413(req, reader, writer) -> bool:
-        writer.write(response(413, b"too big", [("Connection", "close")]))
-        await writer.drain()
-        return False
+async def test_early_answer_during_upload_never_leaks_an_exception(engine_factory):
+    async def early_413(reader, writer) -> None:
+        # Answer right after the head: do not read the body first.
+        if await read_request(reader) is not None:
+            writer.write(response(413, b"too big", [("Connection", "close")]))
+            await writer.drain()
 
-    async def handler(req, reader, writer) -> bool:
-        return await early_413(req, reader, writer)
-
-    origin = RawOrigin(handler)
-    # Answer right after the head: do not read the body first.
-    origin.requests = []
-
-    async def serve(reader, writer):
-        from raw_origin import read_request
-
-        req = await read_request(reader)
-        if req is not None:
-            origin.requests.append(req)
-            await early_413(req, reader, writer)
-        writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    origin = await RawOrigin(early_413).start()
     try:
-        eng = await engine_factory(reverse_config(f"http://127.0.0.1:{port}", retries=0))
+        eng = await engine_factory(reverse_config(origin.url, retries=0))
         body = b"u" * (10 * 1024 * 1024)
         async with aiohttp.ClientSession() as s:
             try:
@@ -218,8 +193,7 @@ async def test_early_answer_during_upload_never_leaks_an_exception(raw_origins, 
         rec = eng.records_since(0, 10)[0][-1]
         assert rec.status is not None
     finally:
-        server.close()
-        await server.wait_closed()
+        await origin.stop()
 
 
 # -- forward proxy: Host of absolute-form requests -----------------------------------------------
@@ -283,8 +257,6 @@ async def test_response_delay_holds_back_without_buffering_the_body(engine_facto
 
     async def serve(reader, writer):
         nonlocal sent
-        from raw_origin import read_request
-
         await read_request(reader)
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/x-big\r\n"

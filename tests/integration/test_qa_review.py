@@ -9,17 +9,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from raw_origin import RawOrigin, echo_headers, raw_exchange, read_request, response
+from configs import forward_proxy, reverse_proxy
+from rawhttp import RawOrigin, echo_headers, raw_exchange, read_request, response
 
 from workbench.config.model import (
     Address,
-    BackendConfig,
     Config,
     ForwardConfig,
     Limits,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
 )
 
 LIMIT = 1024 * 1024
@@ -30,44 +27,33 @@ PIECE = 64 * 1024
 async def origin():
     """Reads every request (Content-Length or chunked) whole, then answers 200 with its size."""
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while (req := await read_request(reader)) is not None:
-                size = 0
-                if req.values("transfer-encoding"):
-                    while n := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-                        size += len(await reader.readexactly(n + 2)) - 2
-                    await reader.readuntil(b"\r\n")
-                elif req.content_length:
-                    size = len(await reader.readexactly(req.content_length))
-                o.sizes.append(size)
-                writer.write(response(200, str(size).encode()))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+    sizes: list[int] = []
 
-    o = RawOrigin(None)  # type: ignore[arg-type]
-    o.sizes = []  # type: ignore[attr-defined]
-    o.server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    o.port = o.server.sockets[0].getsockname()[1]
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (req := await read_request(reader)) is not None:
+            size = 0
+            if req.values("transfer-encoding"):
+                while n := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                    size += len(await reader.readexactly(n + 2)) - 2
+                await reader.readuntil(b"\r\n")
+            elif req.content_length:
+                size = len(await reader.readexactly(req.content_length))
+            sizes.append(size)
+            writer.write(response(200, str(size).encode()))
+            await writer.drain()
+
+    o = await RawOrigin(serve).start()
+    o.sizes = sizes  # type: ignore[attr-defined]
     yield o
-    o.server.close()
+    await o.stop()
 
 
 def configs(url: str) -> dict[str, Config]:
     limits = Limits(max_body_size=LIMIT)
-    pool = PoolConfig(name="web", backends=(BackendConfig("web-1", url),))
-    reverse = ReverseConfig(
-        listen=Address("127.0.0.1", 0),
-        cache=False,
-        routes=(RouteConfig(name="site", pool="web"),),
-        pools={"web": pool},
-        limits=limits,
-    )
-    forward = ForwardConfig(listen=Address("127.0.0.1", 0), cache=False, limits=limits)
-    return {"reverse": Config(reverse=reverse), "forward": Config(forward=forward)}
+    return {
+        "reverse": Config(reverse=reverse_proxy(url, limits=limits)),
+        "forward": Config(forward=forward_proxy(limits=limits)),
+    }
 
 
 async def chunked_upload(
@@ -134,7 +120,7 @@ async def test_connect_target_must_be_host_and_port(engine_factory, target):
 
 async def test_client_x_forwarded_port_does_not_reach_the_backend(engine_factory):
     """Proto, host and port are how the client reached the proxy: only the proxy may say so."""
-    origin = await RawOrigin(echo_headers).start()
+    origin = await RawOrigin.answering(echo_headers).start()
     try:
         eng = await engine_factory(configs(origin.url)["reverse"])
         port = int(eng.listeners["reverse"].rsplit(":", 1)[1])

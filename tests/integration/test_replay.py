@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import aiohttp
+from configs import admin_listener, forward_proxy, reverse_proxy
 from origin import wait_for
 from tls_origin import client_ssl, intercept_config, records_matching
 
 from workbench.config.model import (
-    Address,
-    AdminConfig,
-    BackendConfig,
     Config,
-    ForwardConfig,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
 )
 
 
 def config(origin) -> Config:
     return Config(
-        admin=AdminConfig(listen=Address("127.0.0.1", 0)),
-        forward=ForwardConfig(listen=Address("127.0.0.1", 0), cache=False),
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            cache=False,
-            routes=(RouteConfig(name="site", pool="web"),),
-            pools={"web": PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))},
-        ),
+        admin=admin_listener(), forward=forward_proxy(), reverse=reverse_proxy([origin.url])
     )
 
 

@@ -13,17 +13,12 @@ import subprocess
 import aiohttp
 import pytest
 from aiohttp import web
+from configs import forward_proxy, reverse_proxy
 from origin import wait_for
 from rawhttp import RawOrigin, connect, read_response
 
 from workbench.config.model import (
-    Address,
-    BackendConfig,
     Config,
-    ForwardConfig,
-    PoolConfig,
-    ReverseConfig,
-    RouteConfig,
     RuleConfig,
     Timeouts,
 )
@@ -61,28 +56,13 @@ async def ws_origin():
 
 
 def reverse_config(url: str, idle: float = 60.0, rules=()) -> Config:
-    pool = PoolConfig(
-        name="ws",
-        backends=(BackendConfig(name="ws-1", url=url),),
-        timeouts=Timeouts(connect=2.0, response=5.0, idle=idle),
-    )
-    return Config(
-        reverse=ReverseConfig(
-            listen=Address("127.0.0.1", 0),
-            routes=(RouteConfig(name="all", pool="ws"),),
-            pools={"ws": pool},
-            cache=True,
-        ),
-        rules=tuple(rules),
-    )
+    timeouts = Timeouts(connect=2.0, response=5.0, idle=idle)
+    reverse = reverse_proxy(url, pool="ws", route="all", cache=True, timeouts=timeouts)
+    return Config(reverse=reverse, rules=tuple(rules))
 
 
 def forward_config(connect_port: int = 443) -> Config:
-    return Config(
-        forward=ForwardConfig(
-            listen=Address("127.0.0.1", 0), cache=True, connect_ports=(443, connect_port)
-        )
-    )
+    return Config(forward=forward_proxy(cache=True, connect_ports=(443, connect_port)))
 
 
 async def echo_session(url: str, proxy: str | None = None) -> list:

@@ -202,39 +202,37 @@ def choice_field(options: Sequence[str]) -> Conv:
 
 
 def duration_field(positive: bool = False, optional: bool = False) -> Conv:
+    return _quantity_field("a duration", "2s or 500ms", parse_duration, positive, optional)
+
+
+def size_field(positive: bool = False) -> Conv:
+    return _quantity_field("a size", "512KiB or 64MiB", parse_size, positive)
+
+
+def _quantity_field(
+    what: str,
+    examples: str,
+    parse: Callable[[Any], float],
+    positive: bool,
+    optional: bool = False,
+) -> Conv:
+    """A number with a unit (``500ms``, ``64MiB``) or a bare number, parsed by ``parse``."""
+
     def conv(chk: Checker, node: Node, path: str) -> Any:
         if optional and chk.is_null(node):
             return None
         v = chk.value(node) if isinstance(node, ScalarNode) else None
         if v is None or isinstance(v, bool) or not isinstance(v, int | float | str):
             return chk.report(
-                node, path, f"expected a duration such as 2s or 500ms, got {chk.describe(node)}"
+                node, path, f"expected {what} such as {examples}, got {chk.describe(node)}"
             )
         try:
-            seconds = parse_duration(v)
+            amount = parse(v)
         except ValueError as exc:
             return chk.report(node, path, str(exc))
-        if positive and seconds == 0:
-            return chk.report(node, path, f"expected a duration > 0, got {chk.describe(node)}")
-        return seconds
-
-    return conv
-
-
-def size_field(positive: bool = False) -> Conv:
-    def conv(chk: Checker, node: Node, path: str) -> Any:
-        v = chk.value(node) if isinstance(node, ScalarNode) else None
-        if v is None or isinstance(v, bool) or not isinstance(v, int | float | str):
-            return chk.report(
-                node, path, f"expected a size such as 512KiB or 64MiB, got {chk.describe(node)}"
-            )
-        try:
-            size = parse_size(v)
-        except ValueError as exc:
-            return chk.report(node, path, str(exc))
-        if positive and size == 0:
-            return chk.report(node, path, f"expected a size > 0, got {chk.describe(node)}")
-        return size
+        if positive and amount == 0:
+            return chk.report(node, path, f"expected {what} > 0, got {chk.describe(node)}")
+        return amount
 
     return conv
 

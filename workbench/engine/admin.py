@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from workbench.engine.control import Result
+from workbench.engine.control import RULE_FIELDS, Result, fields_error
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -229,8 +229,9 @@ class AdminApi:
     async def patch_pool(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         pool = request.match_info["pool"]
-        if not isinstance(body, dict) or set(body) != {"algorithm"}:
-            return _error('expected {"algorithm": NAME}', 400, "algorithm")
+        bad = fields_error(body, ("algorithm",), required=("algorithm",))
+        if bad is not None:
+            return _result(bad)
         res = self.engine.control.set_algorithm(pool, body["algorithm"], who="api")
         return _result(res, self.engine.snapshot_data()["pools"].get(pool) if res.ok else None)
 
@@ -246,8 +247,11 @@ class AdminApi:
 
     async def add_rule(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        bad = fields_error(body, (*RULE_FIELDS, "index"), required=("name", "when", "action"))
+        if bad is not None:
+            return _result(bad)
         index = None
-        if isinstance(body, dict) and "index" in body:
+        if "index" in body:
             index = body.pop("index")
             if not isinstance(index, int) or isinstance(index, bool):
                 return _error("index: expected an integer", 400, "index")
@@ -259,8 +263,11 @@ class AdminApi:
     async def patch_rule(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         name = request.match_info["name"]
-        if not isinstance(body, dict) or not body:
-            return _error("expected a JSON object", 400, "body")
+        bad = fields_error(body, (*RULE_FIELDS, "move"))
+        if bad is not None:
+            return _result(bad)
+        if "move" in body and len(body) > 1:
+            return _error("move: send it alone (a move changes no other field)", 400, "move")
         control = self.engine.control
         if set(body) == {"enabled"}:
             res = control.set_rule_enabled(name, body["enabled"], who="api")
@@ -283,20 +290,18 @@ class AdminApi:
 
     async def purge(self, request: web.Request) -> web.Response:
         body = await self._body(request) if request.can_read_body else {}
-        if not isinstance(body, dict):
-            return _error("expected a JSON object", 400, "body")
-        unknown = set(body) - {"prefix"}
-        if unknown:
-            return _error(f"unknown field {sorted(unknown)[0]!r}", 400, sorted(unknown)[0])
+        if body != {}:  # {} (or no body) purges everything
+            bad = fields_error(body, ("prefix",))
+            if bad is not None:
+                return _result(bad)
         res = self.engine.control.purge_cache(body.get("prefix"), who="api")
         return _result(res, {"purged": res.value} if res.ok else None)
 
     async def patch_forward(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        if not isinstance(body, dict) or set(body) != {"privacy"}:
-            return _error(
-                'expected {"privacy": "transparent" | "anonymous" | "elite"}', 400, "privacy"
-            )
+        bad = fields_error(body, ("privacy",), required=("privacy",))
+        if bad is not None:
+            return _result(bad)
         res = self.engine.control.set_privacy(body["privacy"], who="api")
         return _result(res, {"privacy": res.value} if res.ok else None)
 
@@ -304,11 +309,9 @@ class AdminApi:
         """``{"backend": "web-2", "kind": "kill" | "revive" | "latency" | "error_rate" |
         "health_fail" | "flap", "value": ...}`` — classroom fault injection."""
         body = await self._body(request)
-        if not isinstance(body, dict) or not {"backend", "kind"} <= set(body):
-            return _error('expected {"backend": NAME, "kind": KIND, "value": ...}', 400, "kind")
-        unknown = set(body) - {"backend", "kind", "value"}
-        if unknown:
-            return _error(f"unknown field {sorted(unknown)[0]!r}", 400, sorted(unknown)[0])
+        bad = fields_error(body, ("backend", "kind", "value"), required=("backend", "kind"))
+        if bad is not None:
+            return _result(bad)
         res = self.engine.control.fault(
             body["backend"], body["kind"], body.get("value", True), who="api"
         )
@@ -317,8 +320,9 @@ class AdminApi:
     async def demo_traffic(self, request: web.Request) -> web.Response:
         """``{"running": true}`` and/or ``{"rate": 50}`` for the built-in traffic generator."""
         body = await self._body(request)
-        if not isinstance(body, dict) or not body or set(body) - {"running", "rate"}:
-            return _error('expected {"running": bool} and/or {"rate": N}', 400, "body")
+        bad = fields_error(body, ("running", "rate"))
+        if bad is not None:
+            return _result(bad)
         control = self.engine.control
         if "rate" in body:
             res = control.set_traffic_rate(body["rate"], who="api")
@@ -372,12 +376,9 @@ class AdminApi:
         """``{"filter": EXPR | null, "phase": "request" | "response", "timeout": S,
         "on_timeout": "resume" | "fail"}`` (all optional but one)."""
         body = await self._body(request)
-        allowed = {"filter", "phase", "timeout", "on_timeout"}
-        if not isinstance(body, dict) or not body:
-            return _error("expected a JSON object with filter, phase, timeout or on_timeout")
-        unknown = sorted(set(body) - allowed)
-        if unknown:
-            return _error(f"unknown field {unknown[0]!r}", 400, unknown[0])
+        bad = fields_error(body, ("filter", "phase", "timeout", "on_timeout"))
+        if bad is not None:
+            return _result(bad)
         hold = self.engine.hold
         res = self.engine.control.set_hold(
             body.get("filter", hold.expression),

@@ -7,6 +7,7 @@ keep the balancer or rule set they started with.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,26 @@ def _fail(message: str, field: str | None = None, *, status: int = 400) -> Resul
     return Result(False, message, field, status)
 
 
+def fields_error(body: Any, editable: Sequence[str], required: Sequence[str] = ()) -> Result | None:
+    """Why ``body`` is not a JSON object of some ``editable`` fields (and every ``required``).
+
+    The messages list the fields, so a client that sent ``{}``, a list or a typo learns what it
+    may send. None when the shape is right (each field's value is the caller's to check).
+    """
+    names = ", ".join(editable)
+    if not isinstance(body, dict):
+        return _fail(f"body: expected a JSON object with {names}", "body")
+    unknown = sorted(k for k in body if k not in editable)
+    if unknown:
+        return _fail(f"{unknown[0]}: unknown field (editable: {names})", unknown[0])
+    if not body:
+        return _fail(f"body: no field given (editable: {names})", "body")
+    missing = [k for k in required if k not in body]
+    if missing:
+        return _fail(f"{missing[0]}: required (fields: {names})", missing[0])
+    return None
+
+
 _RULE_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,),
     "when": (str,),
@@ -48,6 +69,8 @@ _RULE_FIELDS: dict[str, tuple[type, ...]] = {
     "delay": (int, float, str),
 }
 """JSON types a live rule edit may use per field (None clears an optional field)."""
+RULE_FIELDS = tuple(_RULE_FIELDS)
+"""The fields of a rule, in the order messages list them."""
 _RULE_REQUIRED = ("name", "when", "action")
 
 
@@ -163,11 +186,9 @@ class Control:
 
     def patch_backend(self, pool: str, backend: str, body: Any, who: str = "api") -> Result:
         """Apply ``{"weight": N, "enabled": bool, "drain": bool}`` all-or-nothing."""
-        if not isinstance(body, dict) or not body:
-            return _fail("expected a JSON object with weight, enabled or drain", "body")
-        unknown = set(body) - {"weight", "enabled", "drain"}
-        if unknown:
-            return _fail(f"unknown field {sorted(unknown)[0]!r}", sorted(unknown)[0])
+        bad = fields_error(body, ("weight", "enabled", "drain"))
+        if bad is not None:
+            return bad
         found = self._backend(pool, backend)
         if isinstance(found, Result):
             return found
