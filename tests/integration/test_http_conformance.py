@@ -8,6 +8,7 @@ rules and limits are exactly what client libraries hide.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import time
 
@@ -571,4 +572,31 @@ async def test_connect_to_the_reverse_proxy_is_405_and_closes(raw_origin, engine
     assert data == b""
     rec = await wait_record(eng)
     assert rec.method == "CONNECT" and rec.status == 405
+    writer.close()
+
+
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+async def test_a_relayed_response_without_date_gets_one(raw_origin, engine_factory, kind):
+    """RFC 9110 §6.6.1: a proxy with a clock adds the Date an origin without one left out;
+    an origin's own Date is passed on unchanged."""
+    dates = [None, "Sun, 06 Nov 1994 08:49:37 GMT"]
+
+    async def script(reader, writer):
+        for date in dates:
+            await origin.read_head(reader)
+            extra = f"Date: {date}\r\n" if date else ""
+            writer.write(f"HTTP/1.1 200 OK\r\n{extra}Content-Length: 2\r\n\r\nok".encode())
+            await writer.drain()
+
+    origin = await raw_origin(script)
+    eng, url, target = await proxy_for(kind, origin, engine_factory)
+    reader, writer = await connect(url)
+    writer.write(get(target))
+    resp = await read_response(reader)
+    added = resp.header("date")
+    assert resp.status == 200 and added and added.endswith(" GMT")
+    assert abs(email.utils.parsedate_to_datetime(added).timestamp() - time.time()) < 5
+    writer.write(get(target))
+    resp = await read_response(reader)
+    assert headers_named(resp.head, "date") == [dates[1]]
     writer.close()

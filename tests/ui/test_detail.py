@@ -70,6 +70,11 @@ async def test_a_blocked_request_shows_the_block_page_the_client_got(live):
         assert "no longer kept" not in notes
         raw = text_of(screen.query_one("#detail-raw"))
         assert "not sent upstream: answered by rule block-tracker" in raw
+        await pilot.press("1")
+        await pilot.pause()
+        overview = " ".join(text_of(w) for w in screen.query(".detail-side"))
+        assert "no longer kept" not in overview, "a fresh record that never went upstream"
+        assert "the proxy answered by itself" in overview
 
 
 async def test_br_and_zstd_bodies_are_decoded_in_the_detail_view(live):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from email.utils import formatdate
 
 from workbench.engine.observe.records import Headers
 
@@ -94,7 +96,22 @@ def relay_headers(headers: Headers, drop: frozenset[str], via: str | None) -> He
             append_via(out, via)
         else:
             out.append(("Via", via))
+    if "date" not in names:
+        out.append(("Date", http_date_now()))
     return out
+
+
+_date_now: list = [0, ""]
+
+
+def http_date_now() -> str:
+    """The current time as an IMF-fixdate, formatted once per second: the Date a proxy with a
+    clock adds to a relayed response that has none (RFC 9110 §6.6.1)."""
+    now = int(time.time())
+    if now != _date_now[0]:
+        _date_now[1] = formatdate(now, usegmt=True)
+        _date_now[0] = now
+    return _date_now[1]
 
 
 def connection_options(headers: Headers, names: list[str]) -> set[str]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from workbench.engine.observe.records import Headers, RequestRecord
 
 STRIPPED = "details no longer kept for old records"
+NO_UPSTREAM = "(no upstream side: the proxy answered by itself — cache, rule or error)"
 
 NOTE = role("muted", "italic")
 """Style of the notes that stand in for missing data."""
@@ -62,7 +63,7 @@ def header_diff(before: Headers | None, after: Headers | None) -> tuple[Text, Te
     ) -> Text:
         text = Text()
         if headers is None:
-            text.append("(not sent)" if mark == "+" else STRIPPED, style=NOTE)
+            text.append("(not sent)" if mark == "+" else NO_UPSTREAM, style=NOTE)
             return text
         if not headers:
             text.append("(none)", style=NOTE)
