@@ -298,3 +298,31 @@ def text_of(widget: Any) -> str:
     console = Console(width=200, file=io.StringIO(), color_system=None, record=True)
     console.print(content)
     return console.export_text()
+
+
+def classroom_on_free_ports() -> Config:
+    """The built-in classroom with both proxies on free ports and no admin listener."""
+    from dataclasses import replace
+
+    from workbench.demo.classroom import classroom_config
+
+    cfg = classroom_config()
+    return replace(
+        cfg,
+        admin=None,
+        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
+        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
+    )
+
+
+@pytest.fixture
+async def busy_classroom():
+    """The classroom with its demo traffic running, as a class sees it: yields its engine."""
+    from workbench.runtime import Runtime
+
+    rt = Runtime(classroom_on_free_ports())
+    await rt.start()
+    try:
+        yield rt.engine
+    finally:
+        await rt.stop(grace=1.0)

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from origin import wait_for
 
-from workbench.config.model import Address
 from workbench.demo.classroom import classroom_config
-from workbench.runtime import Runtime
 from workbench.tui.app import make_app
 from workbench.tui.views.charts import CHARTS, ChartsView
 
 
-@pytest.fixture
-async def classroom():
-    cfg = classroom_config()
-    cfg = replace(
-        cfg,
-        admin=None,
-        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
-        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
-    )
-    rt = Runtime(cfg)
-    await rt.start()
-    try:
-        yield rt.engine
-    finally:
-        await rt.stop(grace=1.0)
-
-
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)])
-async def test_charts_show_the_last_minutes_with_axes(classroom, size):
-    engine = classroom
+async def test_charts_show_the_last_minutes_with_axes(busy_classroom, size):
+    engine = busy_classroom
     app = make_app(classroom_config(), engine=engine)
     async with app.run_test(size=size) as pilot:
         await pilot.press("7")

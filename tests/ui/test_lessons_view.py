@@ -16,12 +16,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import live_config
+from conftest import classroom_on_free_ports, live_config
 from origin import wait_for
 from rich.console import Console
 from textual.widgets import OptionList, Static
 
-from workbench.config.model import Address, RuleConfig
+from workbench.config.model import RuleConfig
 from workbench.demo.classroom import classroom_config
 from workbench.demo.progress import state_dir
 from workbench.runtime import Runtime
@@ -31,35 +31,15 @@ from workbench.tui.views.lessons import LessonsView
 MARK = "student=me"
 
 
-def _free_ports(cfg):
-    return replace(
-        cfg,
-        admin=None,
-        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
-        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
-    )
-
-
 @pytest.fixture
 async def classroom():
     """The classroom runtime on free ports, with the demo traffic stopped (we send our own)."""
-    rt = Runtime(_free_ports(classroom_config()))
+    rt = Runtime(classroom_on_free_ports())
     await rt.start()
     try:
         assert rt.engine.control.set_traffic(False).ok
         traffic = rt.demo.traffic
         await wait_for(lambda: not traffic.running and traffic.in_flight == 0, timeout=5)
-        yield rt.engine
-    finally:
-        await rt.stop(grace=1.0)
-
-
-@pytest.fixture
-async def busy_classroom():
-    """The classroom with its demo traffic running, as a class sees it."""
-    rt = Runtime(_free_ports(classroom_config()))
-    await rt.start()
-    try:
         yield rt.engine
     finally:
         await rt.stop(grace=1.0)

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from origin import wait_for
 
-from workbench.config.model import Address
 from workbench.demo.classroom import classroom_config
-from workbench.runtime import Runtime
 from workbench.tui.app import make_app
 from workbench.tui.views.overview import OverviewView
 from workbench.tui.widgets.diagram import LIT, SystemDiagram
-
-
-@pytest.fixture
-async def classroom():
-    cfg = classroom_config()
-    cfg = replace(
-        cfg,
-        admin=None,
-        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
-        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
-    )
-    rt = Runtime(cfg)
-    await rt.start()
-    try:
-        yield rt.engine
-    finally:
-        await rt.stop(grace=1.0)
 
 
 def screen_text(app) -> str:
@@ -48,8 +27,10 @@ def lit_text(app) -> str:
 
 
 @pytest.mark.parametrize(("size", "compact"), [((80, 24), True), ((160, 45), False)])
-async def test_the_diagram_shows_the_whole_system_and_follows_a_request(classroom, size, compact):
-    engine = classroom
+async def test_the_diagram_shows_the_whole_system_and_follows_a_request(
+    busy_classroom, size, compact
+):
+    engine = busy_classroom
     app = make_app(classroom_config(), engine=engine)
     async with app.run_test(size=size) as pilot:
         await pilot.press("5")
@@ -90,8 +71,8 @@ async def test_the_diagram_shows_the_whole_system_and_follows_a_request(classroo
         await wait_for(lambda: view.followed is None and lit_text(app) == "", timeout=5)
 
 
-async def test_a_blocked_request_stops_at_the_proxy(classroom):
-    engine = classroom
+async def test_a_blocked_request_stops_at_the_proxy(busy_classroom):
+    engine = busy_classroom
     app = make_app(classroom_config(), engine=engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("5")

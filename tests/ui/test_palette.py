@@ -7,33 +7,12 @@ typed into it.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from origin import wait_for
 from textual.command import CommandList, CommandPalette
 
-from workbench.config.model import Address
 from workbench.demo.classroom import classroom_config
-from workbench.runtime import Runtime
 from workbench.tui.app import make_app
-
-
-@pytest.fixture
-async def classroom():
-    cfg = classroom_config()
-    cfg = replace(
-        cfg,
-        admin=None,
-        reverse=replace(cfg.reverse, listen=Address("127.0.0.1", 0)),
-        forward=replace(cfg.forward, listen=Address("127.0.0.1", 0)),
-    )
-    rt = Runtime(cfg)
-    await rt.start()
-    try:
-        yield rt.engine
-    finally:
-        await rt.stop(grace=1.0)
 
 
 def hits(app) -> list[str]:
@@ -54,8 +33,8 @@ WANTED = {
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)])
-async def test_searching_the_palette_finds_the_actions(classroom, size):
-    app = make_app(classroom_config(), engine=classroom)
+async def test_searching_the_palette_finds_the_actions(busy_classroom, size):
+    app = make_app(classroom_config(), engine=busy_classroom)
     async with app.run_test(size=size) as pilot:
         for word, wanted in WANTED.items():
             await pilot.press("ctrl+p")
