@@ -6,7 +6,8 @@ import asyncio
 import json
 
 import aiohttp
-from conftest import text_of
+import pytest
+from conftest import live_config, text_of
 from origin import wait_for
 
 from workbench.tui.actions import ACTIONS, action
@@ -16,6 +17,14 @@ from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.edit_request import EditRequestScreen, parse_header_lines
 from workbench.tui.screens.intercept import InterceptScreen
 from workbench.tui.views.traffic import cell_texts
+
+
+@pytest.fixture
+async def one_web(origins, engine_factory):
+    """A real engine in front of one real origin, web-1: (its origins, the config, the engine)."""
+    web = await origins("web-1")
+    config = live_config(web)
+    return web, config, await engine_factory(config)
 
 
 async def _get(engine, path: str, **kw) -> tuple[int, str]:
@@ -57,12 +66,8 @@ async def test_r_replays_the_selected_row_and_links_it(live):
         assert view.table.rows[-1].replay_of == orig.id
 
 
-async def test_the_origin_sees_the_replay(origins, engine_factory):
-    from conftest import live_config
-
-    web = await origins("web-1")
-    config = live_config(web)
-    engine = await engine_factory(config)
+async def test_the_origin_sees_the_replay(one_web):
+    web, config, engine = one_web
     app = make_app(config, engine=engine)
     async with app.run_test(size=(160, 45)) as pilot:
         assert (await _get(engine, "/echo"))[0] == 200
@@ -74,12 +79,8 @@ async def test_the_origin_sees_the_replay(origins, engine_factory):
         await wait_for(lambda: web[0].hits == 2)
 
 
-async def test_e_edits_and_replays_errors_stay_in_the_form(origins, engine_factory):
-    from conftest import live_config
-
-    web = await origins("web-1")
-    config = live_config(web)
-    engine = await engine_factory(config)
+async def test_e_edits_and_replays_errors_stay_in_the_form(one_web):
+    web, config, engine = one_web
     app = make_app(config, engine=engine)
     async with app.run_test(size=(160, 45)) as pilot:
         assert (await _get(engine, "/echo"))[0] == 200
@@ -115,12 +116,8 @@ async def test_e_edits_and_replays_errors_stay_in_the_form(origins, engine_facto
         assert web[0].hits == 2
 
 
-async def test_i_holds_requests_e_edits_a_resumes_x_kills(origins, engine_factory):
-    from conftest import live_config
-
-    web = await origins("web-1")
-    config = live_config(web)
-    engine = await engine_factory(config)
+async def test_i_holds_requests_e_edits_a_resumes_x_kills(one_web):
+    web, config, engine = one_web
     app = make_app(config, engine=engine)
     async with app.run_test(size=(160, 45)) as pilot:
         view = app.view("traffic")
@@ -252,17 +249,12 @@ def test_header_lines_parse_or_name_the_bad_line():
     assert headers is None and "line 2" in error
 
 
-async def test_held_list_opens_one_edits_its_request_line_and_resumes_that_one(
-    origins, engine_factory
-):
-    from conftest import live_config
+async def test_held_list_opens_one_edits_its_request_line_and_resumes_that_one(one_web):
     from textual.widgets import Input, TextArea
 
     from workbench.tui.screens.held import HeldDetailScreen, HeldListScreen
 
-    web = await origins("web-1")
-    config = live_config(web)
-    engine = await engine_factory(config)
+    web, config, engine = one_web
     assert engine.control.set_hold("~u /echo", "request", 30, "fail").ok
     app = make_app(config, engine=engine)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -337,15 +329,12 @@ async def test_held_list_opens_one_edits_its_request_line_and_resumes_that_one(
         assert app.screen is not listing
 
 
-async def test_a_held_response_is_edited_in_its_detail_and_killed(origins, engine_factory):
-    from conftest import live_config
+async def test_a_held_response_is_edited_in_its_detail_and_killed(one_web):
     from textual.widgets import Input
 
     from workbench.tui.screens.held import HeldDetailScreen, HeldListScreen
 
-    web = await origins("web-1")
-    config = live_config(web)
-    engine = await engine_factory(config)
+    web, config, engine = one_web
     assert engine.control.set_hold("~u /echo", "response").ok
     app = make_app(config, engine=engine)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -419,12 +408,8 @@ async def test_intercept_form_sets_timeout_and_on_timeout_with_messages(live):
         assert app.screen.query_one("#intercept-on-timeout", Select).value == "fail"
 
 
-async def test_at_80x24_held_exchanges_lead_the_status_and_the_editor_fits(origins, engine_factory):
-    from conftest import live_config
-
-    web = await origins("web-1")
-    config = live_config(web)
-    engine = await engine_factory(config)
+async def test_at_80x24_held_exchanges_lead_the_status_and_the_editor_fits(one_web):
+    web, config, engine = one_web
     assert engine.control.set_hold("~u /echo", "request").ok
     app = make_app(config, engine=engine)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -84,20 +84,26 @@ def test_detail_of_a_tunnel_explains_what_the_proxy_cannot_see(snap_compare):
     assert snap_compare(fake_app(), terminal_size=(100, 30), run_before=run_before)
 
 
-def test_help_screen_small(snap_compare):
-    async def run_before(pilot) -> None:
-        await _loaded(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause()
-
-    # The other views' keys belong to their own tests; here they are placeholders so this
-    # picture changes only when the help screen or the global/Traffic keys change.
+def _help_app():
+    """The fixed app for the help screen's pictures. The other views' keys belong to their own
+    tests; here they are placeholders, so these pictures change only when the help screen or the
+    global/Traffic keys change."""
     app = fake_app()
     app.view_classes = [
         (key, TrafficView if view_id == "traffic" else load_view_class(view_id, title, "", ""))
         for key, view_id, title, _m, _c in VIEW_SPECS
     ]
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    return app
+
+
+async def _open_help(pilot) -> None:
+    await _loaded(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause()
+
+
+def test_help_screen_small(snap_compare):
+    assert snap_compare(_help_app(), terminal_size=(80, 24), run_before=_open_help)
 
 
 def test_detail_small(snap_compare):
@@ -108,14 +114,4 @@ def test_detail_small(snap_compare):
 
 
 def test_help_screen_large(snap_compare):
-    async def run_before(pilot) -> None:
-        await _loaded(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause()
-
-    app = fake_app()
-    app.view_classes = [
-        (key, TrafficView if view_id == "traffic" else load_view_class(view_id, title, "", ""))
-        for key, view_id, title, _m, _c in VIEW_SPECS
-    ]
-    assert snap_compare(app, terminal_size=(160, 45), run_before=run_before)
+    assert snap_compare(_help_app(), terminal_size=(160, 45), run_before=_open_help)
