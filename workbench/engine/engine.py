@@ -26,9 +26,8 @@ from workbench.engine.snapshot import (
     CacheEntryView,
     EngineSnapshot,
     cache_entries,
-    metrics_data,
-    state_data,
 )
+from workbench.engine.snapshot_data import metrics_data, state_data
 
 
 class Engine:
