@@ -25,6 +25,7 @@ from workbench.config.model import InterceptConfig
 from workbench.engine.http.ca import CertificateAuthority
 from workbench.engine.http.headers import strip_hop_by_hop
 from workbench.engine.modes.tunnel import tunnel
+from workbench.engine.observe.tls_outcome import TRUST_HINT
 from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import DONE, Exchange, new_record
 from workbench.engine.pipeline.stages import (
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 
 HANDSHAKE_TIMEOUT = 10.0
-TRUST_HINT = "trust the CA: `workbench ca`"
 # OpenSSL reasons for alerts a client sends when it does not accept our certificate.
 _REJECT_REASONS = {
     "TLSV1_ALERT_UNKNOWN_CA": "unknown CA",
@@ -97,6 +97,11 @@ def handshake_failure(exc: BaseException, name: str) -> tuple[str, str]:
         return "rejected", (
             f"the client rejected the workbench's certificate for {name} "
             f"(TLS alert: {_REJECT_REASONS[reason]}); {TRUST_HINT}"
+        )
+    if reason == "HTTP_REQUEST":
+        return "failed", (
+            "TLS handshake with the client failed: it sent plain HTTP into the tunnel instead "
+            "of TLS (an http:// URL through CONNECT?)"
         )
     if isinstance(exc, ssl.SSLError):
         why = reason or str(exc)
@@ -167,18 +172,21 @@ class InterceptMode:
             rec.step("intercept", "skip", "the client spoke before the 200; relayed unread")
             return None
         ctx = await self.ca.context_for_async(host)
-        rec.status = 200
-        rec.backend = f"{host}:{port}"
         conn.write_head(200, [], "Connection established")
         try:
             tls = await conn.start_tls(ctx, HANDSHAKE_TIMEOUT)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
+            # The 200 went out, but the exchange failed: no status, the error and the trace
+            # say why (the Traffic list shows TLS✗), and nothing went upstream.
             self.refused += 1
             verdict, sentence = handshake_failure(exc, host)
+            rec.step("connect", "200", "answered 200 Connection established; TLS handshake next")
             rec.step("tls", verdict, sentence)
             rec.error = sentence
             req.keep_alive = False
             return DONE
+        rec.status = 200
+        rec.backend = f"{host}:{port}"
         sslobj = tls.get_extra_info("ssl_object")
         cipher = tls.get_extra_info("cipher") or ("?", "", 0)
         session = TlsSession(

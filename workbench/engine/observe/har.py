@@ -144,7 +144,7 @@ def _response(rec: RequestRecord) -> dict[str, Any]:
         if encoding:
             content["encoding"] = encoding
     status = rec.status or 0
-    return {
+    out = {
         "status": status,
         "statusText": _reason(status) if status else "",
         "httpVersion": "HTTP/1.1",
@@ -155,6 +155,9 @@ def _response(rec: RequestRecord) -> dict[str, Any]:
         "headersSize": -1,
         "bodySize": rec.bytes_out if rec.status is not None else -1,
     }
+    if rec.status is None and rec.error:
+        out["_error"] = rec.error  # as browsers write a request that got no response
+    return out
 
 
 def _workbench(rec: RequestRecord) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from textual.screen import Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 
 from workbench.config.units import format_size
+from workbench.engine.observe.tls_outcome import STATUS_LABEL as TLS_LABEL
+from workbench.engine.observe.tls_outcome import client_tls_failure, short_failure
 from workbench.tui.actions import action
 from workbench.tui.copyas import COPY_FORMATS, copy_text, save_copy
 from workbench.tui.views.traffic import duration_ms, human_size, status_style
@@ -140,7 +142,13 @@ def summary_line(rec: RequestRecord) -> Text:
     text.append(f"{rec.method} ", style="bold")
     text.append(rec.url)
     text.append("\n")
-    status = str(rec.status) if rec.status is not None else "no response"
+    failed = client_tls_failure(rec)
+    if rec.status is not None:
+        status = str(rec.status)
+    elif failed is not None:
+        status = f"{TLS_LABEL} {short_failure(failed[0])}"
+    else:
+        status = "no response"
     text.append(status, style=status_style(rec.status, rec.error))
     proxy = "forward proxy" if rec.proxy == "forward" else "reverse proxy"
     bits = [proxy, f"client {rec.client}"]
@@ -163,13 +171,39 @@ def summary_line(rec: RequestRecord) -> Text:
 
 
 def tunnel_text(rec: RequestRecord) -> Text:
+    """A CONNECT: a sealed tunnel, a TLS connection the workbench decrypted, or one whose
+    client refused the workbench's certificate."""
+    failed = client_tls_failure(rec)
+    intercepted = any(s == "tls" and v == "intercepted" for s, v, _d in rec.trace)
     text = Text()
     text.append("target  ", style="bold")
     text.append(rec.url + "\n")
     text.append("SNI     ", style="bold")
-    text.append((rec.sni or "not seen") + "\n")
+    sni = rec.sni or ("not seen" if failed is None else "not known (the handshake failed)")
+    text.append(sni + "\n")
+    if failed is not None:
+        text.append("TLS     ", style="bold")
+        text.append(failed[1] + "\n\n", style=role("bad", "bold"))
+        text.append(
+            "Interception: the workbench answered the CONNECT with 200, then offered the client "
+            "a certificate for this host signed by its own CA. The client did not complete the "
+            "handshake, so it sent no request and nothing went upstream. A client refuses a "
+            "certificate from a CA it does not trust: to let it be decrypted, trust the CA "
+            "(`workbench ca` says how, e.g. curl --cacert); a client that pins its certificates "
+            "can only be tunnelled (remove its host from forward.intercept.hosts).",
+            style="italic",
+        )
+        return text
     text.append("bytes   ", style="bold")
     text.append(f"client → server {rec.bytes_in:,}   server → client {rec.bytes_out:,}\n\n")
+    if intercepted:
+        text.append(
+            "Interception: the workbench ended the client's TLS itself with a certificate for "
+            "this host signed by its CA, and opened its own verified TLS connection to the "
+            "origin. Each decrypted request is a record of its own (filter ~intercepted).",
+            style="italic",
+        )
+        return text
     text.append(
         "This is a CONNECT tunnel: the proxy only relays encrypted bytes. It cannot see inside "
         "TLS — no paths, headers, bodies or status codes past this point; only the target, the "

@@ -25,6 +25,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from workbench.engine.observe.tls_outcome import STATUS_LABEL as TLS_LABEL
+from workbench.engine.observe.tls_outcome import client_tls_failure, short_failure
 from workbench.engine.rules.filters import Filter
 from workbench.tui.actions import bindings
 from workbench.tui.views.base import View
@@ -138,12 +140,21 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
             replay_of = getattr(rec, "replay_of", None)
             # A tunnel has no path: its target (host:port) is what it asked for.
             path = rec.path or (rec.url if rec.method == "CONNECT" else "")
+            if rec.method == "CONNECT" and rec.status is None:
+                failed = client_tls_failure(rec)
+                if failed is not None:
+                    path = f"✗ {short_failure(failed[0])} · {path}"  # the reason first
             path = f"↻{replay_of} {path}" if replay_of else path
             if any(step[0] == "hold" for step in rec.trace or ()):
                 path = "⏸" + path  # was held by the intercept filter
             text = _cell(path, width)
         elif key == "status":
-            label = str(rec.status) if rec.status is not None else ("ERR" if rec.error else "…")
+            if rec.status is not None:
+                label = str(rec.status)
+            elif rec.method == "CONNECT" and client_tls_failure(rec) is not None:
+                label = TLS_LABEL
+            else:
+                label = "ERR" if rec.error else "…"
             text = _cell(label, width)
         elif key == "size":
             text = _cell(human_size(rec.bytes_out), width, right=True)
