@@ -225,6 +225,11 @@ def empty_hint(listeners: Iterable[Any]) -> str:
     return "\n".join(lines)
 
 
+class EmptyHint(Static, can_focus=True):
+    """What an empty list shows instead of rows; it holds the focus meanwhile, so the Traffic
+    view's keys keep working (a hidden list cannot have it)."""
+
+
 class RequestTable(ScrollView, can_focus=True):
     """The list of requests, drawn one line per request with the Line API.
 
@@ -553,7 +558,8 @@ class TrafficView(View):
         # before its children are mounted, and a refresh racing teardown must not fail a query.
         self._table = RequestTable(max_rows=self.MAX_ROWS, id="traffic-table")
         self._header = Static("", id="traffic-header")
-        self._empty = Static("", id="traffic-empty")
+        self._empty = EmptyHint("", id="traffic-empty")
+        self._empty.display = False  # the first status render shows it while the list is empty
         self._filter_bar = FilterBar(id="traffic-filter")
         self._filter_bar.display = False
         self._status = Static("", id="traffic-status")
@@ -583,7 +589,7 @@ class TrafficView(View):
         return self._table
 
     def focus_default(self) -> None:
-        self.table.focus()
+        (self._empty if self._empty.display else self.table).focus()
 
     def on_mount(self) -> None:
         self._render_status()
@@ -733,8 +739,18 @@ class TrafficView(View):
                 if self.display_filter is not None
                 else self._hint
             )
+        if hint.display != empty:
+            self._swap_list_and_hint(empty)
+
+    def _swap_list_and_hint(self, empty: bool) -> None:
+        """Show the hint or the list; the shown one takes the focus the other had, so the
+        view's keys (f, z, w, i…) keep working while no row is shown."""
+        table, hint = self.table, self._empty
+        focused = self.screen.focused if self.is_attached and self.display else False
         hint.display = empty
         table.display = not empty
+        if focused is None or focused is table or focused is hint:
+            (hint if empty else table).focus()
 
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -796,13 +812,13 @@ class TrafficView(View):
         self.display_filter = None if flt is None or flt.matches_everything else flt
         self.filter_text = event.text if self.display_filter is not None else ""
         self._refilter()
-        self.table.focus()
         self._render_status()
+        self.focus_default()
 
     @on(FilterBar.Cancelled)
     def _filter_cancelled(self, event: FilterBar.Cancelled) -> None:
         event.stop()
-        self.table.focus()
+        self.focus_default()
 
     @on(RequestTable.Selected, "#traffic-table")
     def _row_selected(self, event: RequestTable.Selected) -> None:
