@@ -435,3 +435,41 @@ async def test_backend_certificate_failure_is_a_502_without_retry(tls_origin, en
     streaks = sorted(b.consecutive_failures for b in eng.pools["web"].backends.values())
     assert streaks == [0, 1]
     assert tls_origin.hits == 0
+
+
+async def test_a_retried_request_is_found_by_trace_retry_not_by_its_first_backend(
+    origins, engine_factory
+):
+    from workbench.engine.rules.filters import parse_filter
+
+    (web,) = await origins("web-1")
+    closed = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    dead_port = closed.sockets[0].getsockname()[1]
+    closed.close()
+    await closed.wait_closed()  # nothing listens there now: connections are refused
+    backends = (
+        BackendConfig(name="dead", url=f"http://127.0.0.1:{dead_port}"),
+        BackendConfig(name=web.name, url=web.url),
+    )
+    eng = await engine_factory(
+        reverse_config(
+            {"web": PoolConfig(name="web", backends=backends, retries=1, algorithm="round_robin")}
+        )
+    )
+    async with aiohttp.ClientSession() as s:
+        for _ in range(4):
+            async with s.get(eng.listeners["reverse"] + "/") as r:
+                assert r.status == 200
+    await wait_for(lambda: eng.records.total >= 4)
+    recs = eng.records_since(0, 10)[0]
+    tried_dead = [r for r in recs if any(t[2].startswith("dead:") for t in r.trace)]
+    assert tried_dead, "round robin sent none of the requests to the dead backend first"
+    for rec in tried_dead:
+        assert rec.backend == "web-1" and rec.status == 200
+        steps = [(s, v) for s, v, _ in rec.trace]
+        assert steps.index(("upstream", "retry")) < steps.index(("balancer", "→ web-1"))
+        assert parse_filter("~trace retry")(rec)
+        assert not parse_filter("~b dead")(rec)  # its final backend is web-1
+    for rec in recs:
+        if rec not in tried_dead:
+            assert not parse_filter("~trace retry")(rec)

@@ -133,6 +133,14 @@ async def fetch(x: Exchange) -> object:
                     rec.step("upstream", "retry", f"{peer.name}: pooled connection was closed")
                 else:
                     tried = tried | {peer.name}
+                    # The failure path only: `~trace retry` finds the request whatever backend
+                    # answered in the end.
+                    rec.step(
+                        "upstream",
+                        "retry",
+                        f"attempt {attempt + 1} of {retries + 1}, on another backend than "
+                        f"{peer.name}",
+                    )
                 continue
             x.error = exc
             return _failed(x)
