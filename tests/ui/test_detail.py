@@ -61,15 +61,20 @@ async def test_a_blocked_request_shows_the_block_page_the_client_got(live):
             async with s.get(url, headers={"Host": "tracker.test"}) as r:
                 assert r.status == 403
                 page = await r.text()
+                length = r.headers["Content-Length"]
         screen = await open_detail(app, pilot, 1)
         await pilot.press("3")
         await pilot.pause()
+        # The head as the client got it: with the Content-Length the writer added.
+        head = text_of(screen.query_one("#detail-response-headers"))
+        assert f"Content-Length: {length}" in head
         body = text_of(screen.query_one("#detail-body"))
         assert page.strip() and page.strip().splitlines()[0] in body
         notes = text_of(screen.query_one("#detail-body-notes"))
         assert "no longer kept" not in notes
         raw = text_of(screen.query_one("#detail-raw"))
         assert "not sent upstream: answered by rule block-tracker" in raw
+        assert "HTTP/1.1 403 Forbidden\nContent-Type" in raw and f"Content-Length: {length}" in raw
         await pilot.press("1")
         await pilot.pause()
         overview = " ".join(text_of(w) for w in screen.query(".detail-side"))

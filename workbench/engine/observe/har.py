@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from workbench import __version__
 from workbench.engine.observe.codings import decode_content
+from workbench.engine.observe.framing import client_response_headers
 from workbench.engine.observe.records import Headers, RequestRecord
 
 _REASONS: dict[int, str] = {}
@@ -130,7 +131,7 @@ def _request(rec: RequestRecord) -> dict[str, Any]:
 
 
 def _response(rec: RequestRecord) -> dict[str, Any]:
-    headers = rec.response_headers or []
+    headers = client_response_headers(rec) or []
     mime = _header(headers, "content-type") or rec.content_type or ""
     content: dict[str, Any] = {"size": rec.bytes_out, "mimeType": mime}
     body = rec.response_bytes()

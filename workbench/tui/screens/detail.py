@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 
 from workbench.config.units import format_size
+from workbench.engine.observe.framing import client_response_headers
 from workbench.engine.observe.tls_outcome import STATUS_LABEL as TLS_LABEL
 from workbench.engine.observe.tls_outcome import client_tls_failure, short_failure
 from workbench.tui.actions import action
@@ -339,7 +340,7 @@ def raw_text(rec: RequestRecord) -> Text:
     if rec.status is None:
         text.append("(no response was sent)", style=NOTE)
     else:
-        head(f"HTTP/1.1 {rec.status} {_reason(rec.status)}".rstrip(), rec.response_headers)
+        head(f"HTTP/1.1 {rec.status} {_reason(rec.status)}".rstrip(), client_response_headers(rec))
     return text
 
 
@@ -564,7 +565,9 @@ class DetailScreen(Screen[None]):
             if stripped:
                 yield Static(themed(Text(STRIPPED, style=NOTE)), classes="detail-note")
             else:
-                left, right = header_diff(rec.backend_response_headers, rec.response_headers)
+                left, right = header_diff(
+                    rec.backend_response_headers, client_response_headers(rec)
+                )
                 with Horizontal(classes="detail-pair"):
                     yield TextBlock(left, classes="detail-side")
                     yield TextBlock(right, classes="detail-side")
@@ -582,7 +585,7 @@ class DetailScreen(Screen[None]):
             body_id = "detail-request-body"
         else:
             title = "Response headers as the client received them"
-            headers = rec.response_headers
+            headers = client_response_headers(rec)
             body_id = "detail-body"
         yield Static(title, classes="detail-title")
         missing = STRIPPED if which == "request" or rec.status is not None else "(no response)"
