@@ -96,3 +96,33 @@ async def test_replay_resends_the_recorded_body(origins, engine_factory):
     rec = await replayed(engine, res.value)
     assert (rec.method, rec.status, rec.bytes_in) == ("POST", 200, len(b'{"a": 1}'))
     assert web.hits == 2
+
+
+async def test_a_replay_that_never_reaches_the_pipeline_still_gets_its_record(
+    tmp_path, tls_origin, engine_factory
+):
+    """The id the caller was given always becomes a record: here the edited URL names a host
+    that is not intercepted (a tunnel to the real origin, whose certificate is not our CA's)
+    and then a port the forward proxy refuses to CONNECT to."""
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    url = f"https://localhost:{tls_origin.port}/echo"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, proxy=engine.listeners["forward"], ssl=client_ssl(tmp_path)) as r:
+            assert r.status == 200
+    (orig,) = await records_matching(engine, lambda r: r.url == url)
+    tunnelled = f"https://127.0.0.1:{tls_origin.port}/echo"
+    refused = "https://localhost:1/echo"
+    ids = []
+    for target in (tunnelled, refused):
+        res = engine.control.replay(orig.id, {"url": target})
+        assert res.ok, res.error
+        ids.append(res.value)
+    first = await replayed(engine, ids[0])
+    second = await replayed(engine, ids[1])
+    for rec, target in ((first, tunnelled), (second, refused)):
+        assert rec.replay_of == orig.id and rec.url == target and rec.status is None
+        assert rec.trace[0] == ("replay", f"#{orig.id}", f"replay of #{orig.id}")
+        assert rec.trace[-1][:2] == ("replay", "failed")
+    assert "not in forward.intercept.hosts" in first.error
+    assert "refused the CONNECT" in second.error and "403" in second.error
+    assert tls_origin.hits == 1 and not engine.replays

@@ -15,6 +15,7 @@ import base64
 import re
 import secrets
 import ssl
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -150,6 +151,18 @@ def build(rec: RequestRecord, overrides: Any) -> ReplayRequest:
     return ReplayRequest(rec.proxy, method, url, headers, body)
 
 
+def _why(exc: BaseException) -> str:
+    """One sentence for a replay that failed before the proxy read it."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {REPLAY_TIMEOUT:g}s"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS to the host failed ({exc.verify_message}): it is not in "
+            "forward.intercept.hosts, so the proxy tunnelled it to the real server"
+        )
+    return str(exc) or type(exc).__name__
+
+
 def _headers(value: Any) -> Headers:
     from workbench.engine.hold import parse_headers
 
@@ -202,12 +215,43 @@ class Replayer:
         return new_id
 
     async def _send(self, plan: ReplayRequest, listener: str, token: str, original: int) -> None:
+        started = time.monotonic()
+        why = "the proxy closed the connection before reading the request"
         try:
             await asyncio.wait_for(self._exchange(plan, listener, token), REPLAY_TIMEOUT)
-        except (OSError, TimeoutError, ssl.SSLError, ReplayError) as exc:
-            self.engine.events.add("error", f"replay of #{original} failed: {exc or 'timeout'}")
+        except (OSError, EOFError, TimeoutError, ssl.SSLError, ReplayError) as exc:
+            why = _why(exc)
+            self.engine.events.add("error", f"replay of #{original} failed: {why}")
         finally:
-            self.engine.replays.pop(token, None)
+            unclaimed = self.engine.replays.pop(token, None)
+        if unclaimed is not None:
+            # The request never reached the proxy (a refused CONNECT, a failed TLS handshake):
+            # the id promised to the caller still gets its record, saying why.
+            self._record_failure(plan, unclaimed, why, started)
+
+    def _record_failure(
+        self, plan: ReplayRequest, linked: tuple[int, int], why: str, started: float
+    ) -> None:
+        from workbench.engine.observe.records import RequestRecord
+
+        original, new_id = linked
+        parts = urlsplit(plan.url)
+        host_header = next((v for n, v in plan.headers if n.lower() == "host"), "")
+        host = (parts.hostname or host_header.rsplit(":", 1)[0]).lower()
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not parts.scheme:
+            path = plan.url
+        url = plan.url if parts.scheme else f"http://{host_header}{plan.url}"
+        rec = RequestRecord(
+            new_id, time.time(), "127.0.0.1", plan.listener, plan.method, url, host, path
+        )
+        rec.request_headers = list(plan.headers)
+        rec.replay_of = original
+        rec.target = path if plan.url.startswith("https://") or not parts.scheme else plan.url
+        rec.step("replay", f"#{original}", f"replay of #{original}")
+        rec.step("replay", "failed", f"the replay never reached the proxy's pipeline: {why}")
+        rec.error = f"replay failed: {why}"
+        self.engine.recorder.finish(rec, started)
 
     async def _exchange(self, plan: ReplayRequest, listener: str, token: str) -> None:
         lp = urlsplit(listener)
