@@ -126,3 +126,17 @@ async def test_a_replay_that_never_reaches_the_pipeline_still_gets_its_record(
     assert "not in forward.intercept.hosts" in first.error
     assert "refused the CONNECT" in second.error and "403" in second.error
     assert tls_origin.hits == 1 and not engine.replays
+
+
+async def test_a_forward_replay_takes_a_path_for_the_same_origin(origins, engine_factory):
+    (web,) = await origins("web-1")
+    engine = await engine_factory(config(web))
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{web.url}/echo", proxy=engine.listeners["forward"]) as r:
+            assert r.status == 200
+    (orig,) = await records_matching(engine, lambda r: r.path == "/echo")
+    res = engine.control.replay(orig.id, {"url": "/echo?edited=1"})
+    assert res.ok, res.error
+    rec = await replayed(engine, res.value)
+    assert rec.url == f"{web.url}/echo?edited=1" and rec.status == 200
+    assert engine.control.replay(orig.id, {"url": "echo"}).field == "url"

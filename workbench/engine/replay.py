@@ -135,6 +135,10 @@ def build(rec: RequestRecord, overrides: Any) -> ReplayRequest:
     if not isinstance(url, str) or not url:
         raise ReplayError(f"url: expected a URL, got {url!r}", "url")
     if rec.proxy == "forward":
+        if url.startswith("/") and "url" in overrides:
+            # A path: the same scheme and host as the original (as a held request's edit).
+            base = urlsplit(rec.url)
+            url = f"{base.scheme}://{base.netloc}{url}"
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ReplayError(f"url: expected an absolute http(s):// URL, got {url!r}", "url")
