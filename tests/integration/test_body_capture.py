@@ -166,3 +166,32 @@ async def test_the_api_gives_one_records_bodies(origins, engine_factory):
     assert compressed["response_body_encoding"] == "base64"
     raw = base64.b64decode(compressed["response_body"])
     assert json.loads(brotli.decompress(raw))["encoded"] == "br"
+
+
+async def test_the_api_says_when_a_body_was_cut_or_dropped(origins, engine_factory):
+    from dataclasses import replace
+
+    from workbench.config.model import AdminConfig
+
+    (web,) = await origins("web-1")
+    records = RecordsConfig(body_cap=1000, body_budget=3000)
+    config = replace(
+        reverse_config(web, records=records), admin=AdminConfig(listen=Address("127.0.0.1", 0))
+    )
+    eng = await engine_factory(config)
+    api = eng.listeners["admin"] + "/api/requests/"
+    async with aiohttp.ClientSession() as s:
+        for i in range(4):
+            async with s.get(eng.listeners["reverse"] + f"/big?size=5000&n={i}") as r:
+                await r.read()
+        await wait_for(lambda: len(eng.records) == 4)
+        first, *_, last = list(eng.records._ring)
+        async with s.get(api + str(first.id)) as r:
+            dropped = await r.json()
+        async with s.get(api + str(last.id)) as r:
+            cut = await r.json()
+    assert dropped["response_body"] is None and dropped["response_body_complete"] is False
+    assert "body budget" in dropped["bodies_dropped"] and dropped["body_cap"] == 1000
+    assert cut["response_body"] == "x" * 1000 and cut["response_body_size"] == 5000
+    assert cut["response_body_complete"] is False and cut["bodies_dropped"] is None
+    assert cut["request_body_complete"] is True  # a GET: the empty body is whole

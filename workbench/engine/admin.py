@@ -421,9 +421,17 @@ class AdminApi:
 
 
 def _bodies(rec: Any) -> dict[str, Any]:
-    """The kept bodies of one record: text when UTF-8, else base64 (``*_encoding``)."""
-    out: dict[str, Any] = {}
-    for side, data in (("request", rec.request_bytes()), ("response", rec.response_bytes())):
+    """The kept bodies of one record: text when UTF-8, else base64 (``*_encoding``); whether
+    each is whole (``*_body_complete``), the cap, and why they were let go when they were."""
+    out: dict[str, Any] = {"body_cap": rec.body_cap, "bodies_dropped": rec.bodies_dropped}
+    if not rec.body_cap:
+        out["bodies_dropped"] = "body capture is off (records.body_cap: 0)"
+    sides = (
+        ("request", rec.request_bytes(), rec.request_body_size),
+        ("response", rec.response_bytes(), rec.response_body_size),
+    )
+    for side, data, size in sides:
+        out[f"{side}_body_complete"] = size == 0 or (data is not None and len(data) >= size)
         if data is None:
             out[f"{side}_body"] = None
             continue
