@@ -323,8 +323,9 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         steps=(
             'Without trusting the CA: curl -x {forward} "{secure_origin}/echo?{mark}" — curl '
-            "stops with a certificate error and sends nothing. Press 1: the CONNECT row's trace "
-            "says the client rejected the certificate.",
+            "stops with a certificate error and sends nothing. Press 1: its CONNECT row says "
+            "TLS✗, client rejected the certificate (not 200: no request got through), and its "
+            "detail says how to trust the CA.",
             "Trust the CA for this one command (--cacert; nothing is installed) and send a "
             'little JSON: curl --cacert "$(workbench ca --path)" -x {forward} '
             "-H 'Content-Type: application/json' -d '{\"card\": \"4111 1111 1111 1111\"}' "
