@@ -23,10 +23,10 @@ from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 from workbench.config.units import format_size
 from workbench.tui.actions import action
 from workbench.tui.copyas import COPY_FORMATS, copy_text, save_copy
-from workbench.tui.views.traffic import duration_ms, human_size, status_style
 from workbench.tui.widgets.body_format import FormattedBody, format_body, header_value
 from workbench.tui.widgets.keybar import KeyBar
 from workbench.tui.widgets.palette import ThemedTree, role, themed
+from workbench.tui.widgets.request_columns import duration_ms, human_size, status_style
 from workbench.tui.widgets.searchable import TextBlock, find_spans, line_of
 
 if TYPE_CHECKING:
