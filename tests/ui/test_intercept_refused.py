@@ -13,7 +13,7 @@ from tls_origin import client_ssl, intercept_config
 
 from workbench.tui.app import make_app
 from workbench.tui.screens.detail import DetailScreen
-from workbench.tui.views.traffic import cell_texts
+from workbench.tui.widgets.request_columns import cell_texts
 
 
 async def _open_row(app, pilot, predicate) -> DetailScreen:

@@ -16,7 +16,7 @@ from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.edit_request import EditRequestScreen, parse_header_lines
 from workbench.tui.screens.intercept import InterceptScreen
-from workbench.tui.views.traffic import cell_texts
+from workbench.tui.widgets.request_columns import cell_texts
 
 
 @pytest.fixture
@@ -428,3 +428,23 @@ async def test_at_80x24_held_exchanges_lead_the_status_and_the_editor_fits(one_w
             assert region.height and region.bottom <= 24, (button, region)
         await pilot.press("ctrl+s")
         assert (await asyncio.wait_for(pending, 5))[0] == 200
+
+
+async def test_a_replays_detail_names_the_original(one_web):
+    web, config, engine = one_web
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        assert (await _get(engine, "/echo?r=1"))[0] == 200
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 1)
+        await pilot.pause()
+        orig = view.selected_record()
+        await pilot.press("r")
+        await wait_for(lambda: view.table.row_count == 2)
+        await pilot.pause()
+        view.table.move_cursor(1)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        summary = text_of(app.screen.query_one("#detail-summary"))
+        assert f"replay of #{orig.id}" in summary.split("\n")[1]
