@@ -65,3 +65,31 @@ async def test_a_capture_exported_from_a_live_engine_opens_read_only(live, tmp_p
         assert app._last_error is None
         # Changes are refused: there is nothing to change.
         assert not app.engine.control.set_weight("web", "web-1", 3).ok
+
+
+async def test_a_capture_offers_no_replay_intercept_or_save(live, tmp_path):
+    from workbench.tui.widgets.keybar import KeyBar
+
+    config, engine = live
+    async with aiohttp.ClientSession() as s:
+        async with s.get(engine.listeners["reverse"] + "/hello") as r:
+            await r.read()
+    await wait_for(lambda: engine.records.total == 1)
+    path = write_har(engine.records.all_records(), tmp_path / "one.har")
+    app = view_app(str(path))
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 1)
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar).render().plain
+        assert "Filter" in bar
+        for word in ("Replay", "Edit+replay", "Intercept", "Save"):
+            assert word not in bar, f"{word} offered on a read-only capture: {bar!r}"
+        await pilot.press("r", "i", "s", "H")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0] and not app._notifications
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        bar = app.screen.query_one(KeyBar).render().plain
+        assert "Copy" in bar and "Replay" not in bar

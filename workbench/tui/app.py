@@ -306,6 +306,8 @@ class WorkbenchApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a screen is over the views, view switching and the app keys stand aside so
         # tab moves focus in the save dialog and `s`/`?` do not stack screens.
+        if action == "save_config" and getattr(self.engine, "read_only", False):
+            return False  # a saved capture has no live configuration to save
         if action in {"show_view", "next_view", "save_config", "help"}:
             return len(self.screen_stack) <= 1
         return True

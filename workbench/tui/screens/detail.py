@@ -381,6 +381,12 @@ class DetailScreen(SectionSearch, Screen[None]):
             rows.append((keys, b.tooltip or b.description))
         self.app.push_screen(HelpScreen([(self.KEYS_TITLE, rows)]))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("replay", "edit_replay"):
+            # A saved capture (workbench view) has no proxy to send it through.
+            return not getattr(getattr(self.app, "engine", None), "read_only", False)
+        return True
+
     def action_replay(self) -> None:
         """Replay this request through the proxy that handled it."""
         from workbench.tui.replaying import replay

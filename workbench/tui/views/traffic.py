@@ -45,6 +45,21 @@ def empty_hint(listeners: Iterable[Any]) -> str:
     return "\n".join(lines)
 
 
+LIVE_ONLY_ACTIONS = frozenset(
+    {
+        "replay",
+        "edit_replay",
+        "intercept",
+        "held_list",
+        "resume_held",
+        "resume_all_held",
+        "kill_held",
+        "edit_held",
+    }
+)
+"""Traffic actions that need running proxies: hidden and off in ``workbench view``."""
+
+
 class EmptyHint(Static, can_focus=True):
     """What an empty list shows instead of rows; it holds the focus meanwhile, so the Traffic
     view's keys keep working (a hidden list cannot have it)."""
@@ -298,6 +313,8 @@ class TrafficView(ReplayInterceptActions, ListActions, View):
         if action == "open_filter":
             # While the filter is open, `/` and `f` are text for it.
             return not self._filter_bar.display
+        if action in LIVE_ONLY_ACTIONS and getattr(self.engine, "read_only", False):
+            return False  # a saved capture (workbench view): nothing to replay or hold
         return True
 
     def action_open_filter(self) -> None:
