@@ -56,6 +56,8 @@ async def test_refused_certificate_row_and_detail_say_so(tmp_path, tls_origin, e
         tunnel = text_of(screen.query_one("#detail-tunnel"))
         assert "rejected the workbench's certificate" in tunnel or "does not trust" in tunnel
         assert "trust the CA" in tunnel and "nothing went upstream" in tunnel
+        titles = [text_of(w) for w in screen.query(".detail-title")]
+        assert "Interception — the client refused the workbench's certificate" in titles
         assert "only relays encrypted bytes" not in tunnel
 
 
@@ -79,3 +81,5 @@ async def test_intercepted_connect_detail_does_not_call_it_a_sealed_tunnel(
         assert "SNI     localhost" in tunnel
         assert "only relays encrypted bytes" not in tunnel
         assert "ended the client's TLS itself" in tunnel
+        titles = [text_of(w) for w in screen.query(".detail-title")]
+        assert "Interception — TLS decrypted by the workbench" in titles

@@ -34,6 +34,7 @@ from workbench.tui.screens.detail_overview import (
     timing_bar,
     trace_table,
     tunnel_text,
+    tunnel_title,
     upgrade_text,
 )
 from workbench.tui.screens.detail_search import SectionSearch
@@ -184,7 +185,7 @@ class DetailScreen(SectionSearch, Screen[None]):
 
     def _overview(self, rec: RequestRecord):
         if rec.method == "CONNECT":
-            yield Static("Tunnel", classes="detail-title")
+            yield Static(tunnel_title(rec), classes="detail-title")
             yield TextBlock(tunnel_text(rec), id="detail-tunnel")
         else:
             if rec.upgrade:

@@ -118,6 +118,15 @@ def summary_line(rec: RequestRecord) -> Text:
     return text
 
 
+def tunnel_title(rec: RequestRecord) -> str:
+    """The CONNECT section's title: what became of the connection."""
+    if client_tls_failure(rec) is not None:
+        return "Interception — the client refused the workbench's certificate"
+    if any(s == "tls" and v == "intercepted" for s, v, _d in rec.trace):
+        return "Interception — TLS decrypted by the workbench"
+    return "Tunnel"
+
+
 def tunnel_text(rec: RequestRecord) -> Text:
     """A CONNECT: a sealed tunnel, a TLS connection the workbench decrypted, or one whose
     client refused the workbench's certificate."""
