@@ -553,6 +553,9 @@ def test_invalid(text: str, prefix: str) -> None:
             "reverse: {pools: {web: {backends: [{name: a, url: 'x'}, {name: a, url: 'http://h:1'}]}}}",
             1,
         ),
+        # A bad size is not compared with the other size as well.
+        ("records: {body_cap: lots, body_budget: 1KiB}", 1),
+        ("cache: {max_size: 1KiB, max_object_size: huge}", 1),
     ],
 )
 def test_one_mistake_one_problem(text: str, count: int) -> None:

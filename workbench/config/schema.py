@@ -118,12 +118,16 @@ def _check_route(chk: Checker, route: RouteConfig, node: Node, path: str) -> Non
 
 
 def _check_cache(chk: Checker, cache: CacheConfig, node: Node, path: str) -> None:
+    if chk.had_problem(path):
+        return  # a bad size was reported already: comparing with a default is noise
     if cache.max_object_size > cache.max_size:
         sub = join_path(path, "max_object_size")
         chk.report(chk.nodes.get(sub, node), sub, "must not be larger than max_size")
 
 
 def _check_records(chk: Checker, records: RecordsConfig, node: Node, path: str) -> None:
+    if chk.had_problem(path):
+        return  # a bad size was reported already: comparing with a default is noise
     if records.body_cap > records.body_budget:
         sub = join_path(path, "body_cap")
         chk.report(chk.nodes.get(sub, node), sub, "must not be larger than body_budget")
