@@ -91,6 +91,17 @@ def send_stored(x: Exchange) -> None:
             wire = ready.wire
             if rec.content_type is None:
                 rec.content_type = ready.content_type
+            if not is_head and x.length is None:
+                conn = x.conn
+                # No Connection line for a kept-alive HTTP/1.1 request (the common case).
+                if req.keep_alive and req.version == "1.1":
+                    line = ""
+                else:
+                    line = conn.connection_line(status)
+                whole = ready.whole(status, headers, body, line)
+                if whole is not None:  # the same bytes as conn.respond would write
+                    conn.respond_whole(whole)
+                    return
         else:
             skip = 0
     if rec.content_type is None:
