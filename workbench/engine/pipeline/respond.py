@@ -78,9 +78,13 @@ def send_stored(x: Exchange) -> None:
     rec.response_headers = headers
     rec.t_first_byte = rec.t_first_byte or time.monotonic() - req.start_mono
     is_head = req.method == "HEAD"
-    rec.bytes_out = 0 if is_head or status == 304 else len(body)
-    if rec.body_cap and rec.bytes_out:
-        rec.keep_response(body)
+    size = rec.bytes_out = 0 if is_head or status == 304 else len(body)
+    if size and rec.body_cap:
+        if rec.response_body_size == 0 and size <= rec.body_cap:
+            rec.response_body = body  # keep_response's first piece, kept whole: a reference
+            rec.response_body_size = size
+        else:
+            rec.keep_response(body)
     ready = x.ready
     wire = b""
     skip = 0

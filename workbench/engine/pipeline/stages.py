@@ -176,8 +176,13 @@ def make_handler(
     tunnel = tunnel_stages or STAGES
     # A mode without a client ACL or proxy authentication has none for its whole life (both
     # are set when the mode is made): those two stages would only return None for it.
+    # The destination stage only asks the mode: the mode's own method takes its place.
     static_noops = {access_control: mode.client_allowed is None, auth: mode.auth is None}
-    http_stages = tuple(s for s in STAGES if not static_noops.get(s, False))
+    http_stages = tuple(
+        mode.destination if s is destination else s
+        for s in STAGES
+        if not static_noops.get(s, False)
+    )
 
     def failed(x: Exchange, exc: Exception) -> None:
         if isinstance(exc, (ConnectionError, UpstreamError)):
@@ -203,15 +208,13 @@ def make_handler(
     def handle(req: HttpRequest, conn: ServerConnection) -> Awaitable[None] | None:
         x = begin(req, conn)
         stages = tunnel if req.method == "CONNECT" else http_stages
-        i = 0
         try:
             for stage in stages:
-                i += 1
                 r = stage(x)
                 if r is not None:
                     if r is DONE:
                         break
-                    return _wait(x, r, stages, i)
+                    return _wait(x, r, stages, stages.index(stage) + 1)
         except Exception as exc:
             failed(x, exc)
         end(x)
