@@ -31,6 +31,10 @@ Stage = Callable[[Exchange], Any]
 """``(x) -> None | DONE | Awaitable[None | DONE]``."""
 
 
+_ALLOWED: dict[str, tuple[str, str, str]] = {}
+"""Client address → its ``acl allow`` trace step (shared by its records; bounded)."""
+
+
 def access_control(x: Exchange) -> Any:
     """Who may use this proxy (forward: ``allow_clients``); reverse proxies serve everyone."""
     allowed = x.mode.client_allowed
@@ -38,7 +42,12 @@ def access_control(x: Exchange) -> Any:
         return None
     ip = x.rec.client
     if allowed(ip):
-        x.rec.step("acl", "allow", f"{ip} in allow_clients")
+        step = _ALLOWED.get(ip)
+        if step is None:
+            if len(_ALLOWED) >= 4096:
+                _ALLOWED.clear()
+            step = _ALLOWED[ip] = ("acl", "allow", f"{ip} in allow_clients")
+        x.rec.trace.append(step)
         return None
     x.rec.step("acl", "deny", f"{ip} is not in allow_clients")
     x.rec.error = "client not allowed"
