@@ -245,8 +245,10 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
 
         A handler answers at once (a cache hit, a block) by returning None: its request is
         finished here, with no task, and the next queued one starts. One that must wait returns
-        an awaitable, which becomes the task that finishes the request and dispatches the rest.
-        A loop, not recursion: a read holding hundreds of pipelined requests stays flat.
+        an awaitable, which becomes the task that finishes the request and dispatches the rest,
+        or a bare future: the handler then goes on from that future's callback and reports back
+        with :meth:`continue_request` (no task). A loop, not recursion: a read holding hundreds
+        of pipelined requests stays flat.
         """
         queue = self._queue
         while queue and not self._busy and not self._closed:
@@ -314,6 +316,7 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         finally:
             self._busy = False
             self._current = None
+        self.last_active = time.monotonic()
         if self._finished(req):
             self._dispatch()
 
@@ -329,9 +332,12 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         self.close()
 
     def _finished(self, req: HttpRequest) -> bool:
-        """Bookkeeping after a request was answered; True when the next one may start."""
+        """Bookkeeping after a request was answered; True when the next one may start.
+
+        ``last_active`` is the caller's to update: a request answered synchronously was
+        answered in the read that brought it (whose time it already holds).
+        """
         self.requests_served += 1
-        self.last_active = time.monotonic()
         if self._closed:
             return False
         stream = req.stream
