@@ -278,11 +278,13 @@ def make_handler(
     async def _wait(x: Exchange, pending: Awaitable[Any], stages: tuple[Stage, ...], i: int):
         """The rest of the stages, from the first one that had to wait."""
         try:
-            r = await _settle(x, pending)
+            r = await (_settle(x, pending) if type(pending) is Future else pending)
             if r is not DONE:
                 for stage in stages[i:]:
                     r = stage(x)
-                    if r is not None and (r is DONE or await _settle(x, r) is DONE):
+                    if r is not None and r is not DONE:
+                        r = await (_settle(x, r) if type(r) is Future else r)
+                    if r is DONE:
                         break
         except Exception as exc:
             failed(x, exc)
@@ -292,16 +294,16 @@ def make_handler(
     return handle
 
 
-async def _settle(x: Exchange, pending: Awaitable[Any]) -> Any:
-    """What a stage's awaitable comes to (for a bare future: what ``x.then`` makes of it)."""
-    while type(pending) is Future:
+async def _settle(x: Exchange, pending: Future) -> Any:
+    """What a bare future a stage returned comes to: what ``x.then`` makes of it, awaited."""
+    while True:
         try:
             await pending
         except Exception:
             pass  # ``then`` reads the outcome
         then = x.then
         x.then = None
-        pending = then(x, pending)
-        if pending is None or pending is DONE:
-            return pending
-    return await pending
+        result = then(x, pending)
+        if type(result) is not Future:
+            return result if result is None or result is DONE else await result
+        pending = result
