@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     err = _check_ca(cfg)
     if err:
-        print(err, file=sys.stderr)
+        print(f"{args.config}: {err}" if args.config else err, file=sys.stderr)
         return 2
     if args.headless:
         from workbench.headless import run_headless

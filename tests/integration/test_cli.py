@@ -138,7 +138,8 @@ async def test_run_with_a_broken_ca_is_one_line_exit_2(tmp_path):
     code, out, err = await run_cli("run", str(cfg), "--headless")
     assert code == 2 and "Traceback" not in err
     assert err.strip() == (
-        f"forward.intercept.ca_dir: {tmp_path / 'ca' / 'workbench-ca-key.pem'}: missing (the CA "
+        f"{cfg}: forward.intercept.ca_dir: {tmp_path / 'ca' / 'workbench-ca-key.pem'}: "
+        "missing (the CA "
         f"certificate {tmp_path / 'ca' / 'workbench-ca.pem'} has no key; remove "
         f"{tmp_path / 'ca' / 'workbench-ca.pem'} to create a new CA)"
     )

@@ -75,6 +75,13 @@ async def test_intercepted_connect_detail_does_not_call_it_a_sealed_tunnel(
                 ssl=client_ssl(tmp_path),
             ) as r:
                 assert r.status == 200
+        view = app.view("traffic")
+        await wait_for(lambda: any(r.method == "CONNECT" for r in view.table.rows))
+        await pilot.pause()
+        keys = [k for k, _w in view._columns]
+        connect = next(r for r in view.table.rows if r.method == "CONNECT")
+        cells = dict(zip(keys, cell_texts(connect, view._columns), strict=True))
+        assert cells["status"].strip() == "200" and "· decrypted" in cells["path"]
         screen = await _open_row(app, pilot, lambda r: r.method == "CONNECT")
         assert text_of(screen.query_one("#detail-summary")).split("\n")[1].startswith("200")
         tunnel = text_of(screen.query_one("#detail-tunnel"))

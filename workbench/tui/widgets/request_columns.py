@@ -124,10 +124,13 @@ def cell_texts(rec: RequestRecord, columns: tuple[tuple[str, int], ...]) -> list
             replay_of = getattr(rec, "replay_of", None)
             # A tunnel has no path: its target (host:port) is what it asked for.
             path = rec.path or (rec.url if rec.method == "CONNECT" else "")
-            if rec.method == "CONNECT" and rec.status is None:
-                failed = client_tls_failure(rec)
-                if failed is not None:
-                    path = f"✗ {short_failure(failed[0])} · {path}"  # the reason first
+            if rec.method == "CONNECT":
+                if rec.status is None:
+                    failed = client_tls_failure(rec)
+                    if failed is not None:
+                        path = f"✗ {short_failure(failed[0])} · {path}"  # the reason first
+                elif any(s == "tls" and v == "intercepted" for s, v, _d in rec.trace):
+                    path = f"{path} · decrypted"  # not a sealed tunnel: its requests follow
             path = f"↻{replay_of} {path}" if replay_of else path
             if any(step[0] == "hold" for step in rec.trace or ()):
                 path = "⏸" + path  # was held by the intercept filter
