@@ -374,6 +374,25 @@ async def test_bad_expression_keeps_the_form_and_the_rules(origins, engine_facto
         assert eng.rule_configs == before
 
 
+
+async def test_the_rule_form_names_fields_not_config_paths(origins, engine_factory):
+    """The form edits one rule: its errors say ``name: …``, not the config path ``rules[1].name``
+    of a list the student never saw."""
+    web = await origins("web-1")
+    keep = RuleConfig(name="keep", when="~d tracker.test", action="block")
+    eng = await engine_factory(config(web, weights=(1,), rules=[keep]))
+    app = Host(eng, RulesView)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await fill_rule_form(pilot, app, "no private", "~u /private")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, RuleFormScreen)
+        error = text_of(app.screen.query_one("#error", Static))
+        assert error.startswith("name: invalid name 'no private'"), error
+        assert "rules[" not in error
+        assert [r.name for r in eng.rule_configs] == ["keep"]
+
 async def test_edit_toggle_move_delete(origins, engine_factory):
     web = await origins("web-1")
     rules = [
