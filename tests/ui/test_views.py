@@ -374,7 +374,6 @@ async def test_bad_expression_keeps_the_form_and_the_rules(origins, engine_facto
         assert eng.rule_configs == before
 
 
-
 async def test_the_rule_form_names_fields_not_config_paths(origins, engine_factory):
     """The form edits one rule: its errors say ``name: …``, not the config path ``rules[1].name``
     of a list the student never saw."""
@@ -392,6 +391,7 @@ async def test_the_rule_form_names_fields_not_config_paths(origins, engine_facto
         assert error.startswith("name: invalid name 'no private'"), error
         assert "rules[" not in error
         assert [r.name for r in eng.rule_configs] == ["keep"]
+
 
 async def test_edit_toggle_move_delete(origins, engine_factory):
     web = await origins("web-1")
