@@ -302,7 +302,10 @@ class UpstreamConnection(asyncio.Protocol):
         self._resp.reason += status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._resp.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        text = _NAMES.get(name)
+        if text is None:
+            text = _name(name)
+        self._resp.headers.append((text, value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         resp = self._resp
@@ -553,6 +556,18 @@ class UpstreamConnection(asyncio.Protocol):
 
 class _HeadTooLarge(Exception):
     pass
+
+
+_NAMES: dict[bytes, str] = {}
+"""Response field names as read → as text: a backend sends the same dozen names every time, and
+one shared string per name also makes the relay's per-name-list plans compare by identity."""
+
+
+def _name(raw: bytes) -> str:
+    if len(_NAMES) >= 1024:
+        _NAMES.clear()  # a backend that invents names must not grow this
+    text = _NAMES[raw] = raw.decode("latin-1")
+    return text
 
 
 def _head_size(headers: list[tuple[str, str]]) -> int:
