@@ -102,6 +102,20 @@ async def test_chunked_with_extensions_and_trailers(origin):
     assert resp.status == 204
 
 
+async def test_trailers_never_join_the_headers(origin):
+    # Whole response in one read: the trailers are parsed before anyone looks at the headers.
+    _, pool = await origin(
+        serve(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: no-store\r\n\r\n"
+            b"3\r\nabc\r\n0\r\nSet-Cookie: evil=1\r\nCache-Control: max-age=600\r\n\r\n"
+        )
+    )
+    up, resp = await fetch(pool)
+    assert await read_all(resp) == b"abc"
+    assert [n.lower() for n, _ in resp.headers] == ["transfer-encoding", "cache-control"]
+    assert ("Cache-Control", "no-store") in resp.headers and up.reusable
+
+
 async def test_close_delimited_body_ends_with_the_connection(origin):
     body = b"c" * 200_000
     _, pool = await origin(serve(b"HTTP/1.1 200 OK\r\n\r\n" + body, close=True))

@@ -302,7 +302,12 @@ class UpstreamConnection(asyncio.Protocol):
         self._resp.reason += status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._resp.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        resp = self._resp
+        if resp.status:
+            # A trailer field (the status is set once the final head is complete): never
+            # merged into the headers relayed or stored (RFC 9110 §6.5.1), so dropped.
+            return
+        resp.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         resp = self._resp
