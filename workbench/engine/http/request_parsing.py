@@ -129,6 +129,11 @@ class RequestParsing:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         req = self._req
+        if req.method:
+            # A trailer field (after a chunked body; its method is set once the head is
+            # complete): never merged into the header section the rules, the Host check and
+            # the upstream saw (RFC 9110 §6.5.1), so dropped.
+            return
         req._size += len(name) + len(value) + 4
         if req._size > self.limits.max_header_size:
             raise RequestRejected(431, "The request headers are larger than this proxy accepts.")
@@ -198,6 +203,7 @@ class RequestParsing:
         if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         req._size = 0  # from here on: body bytes received
+        req._raw = 0  # from here on: bytes of reads that carried no body (trailers)
 
     def on_body(self, body: bytes) -> None:
         req = self._req

@@ -151,12 +151,15 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
             return
         if self._broken is not None:
             return  # the byte stream is unusable after a parse error
+        in_body = self._req
         if self.reading_head_since is None:
-            if self._req is None:
+            if in_body is None:
                 self.reading_head_since = self.last_active
             partial = None
         else:
-            partial = self._req  # a head that began in an earlier read
+            partial = in_body  # a head that began in an earlier read
+            in_body = None
+        body_before = in_body._size if in_body is not None else 0
         self._parsing = True
         try:
             self.parser.feed_data(data)
@@ -168,6 +171,17 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
                     self._bad_request(
                         431, "The request headers are larger than this proxy accepts."
                     )
+            elif in_body is not None and in_body is self._req:
+                # Inside a body: a read that carried no body byte is chunk framing or the
+                # trailer section, which httptools accumulates like a head: bound it the same.
+                if in_body._size != body_before:
+                    in_body._raw = 0
+                else:
+                    in_body._raw += len(data)
+                    if in_body._raw > self.limits.max_header_size:
+                        self._bad_request(
+                            431, "The request trailers are larger than this proxy accepts."
+                        )
         except httptools.HttpParserUpgrade as exc:
             req = self._upgrade
             self._upgrade = None

@@ -1,0 +1,100 @@
+"""Neighbours of the HTTP/1.1 findings of issues 9 and 10, through both proxies.
+
+Each test drives a real engine on 127.0.0.1 with raw sockets on both sides (the scripted
+origins of ``rawhttp``): trailer sections, Max-Forwards, absolute-form and Host-less requests
+to the reverse proxy, and other corners that client libraries smooth over.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rawhttp import RawOrigin, connect, read_response, response
+from test_http_conformance import get, proxy_for
+
+
+async def _ok(req, reader, writer) -> bool:
+    writer.write(response(200, b"ok"))
+    await writer.drain()
+    return True
+
+
+@pytest.fixture
+async def origins_started():
+    """Origins to stop at teardown."""
+    started: list[RawOrigin] = []
+    yield started
+    for o in started:
+        await o.stop()
+
+
+@pytest.fixture
+def answering(origins_started):
+    """Factory: a started :meth:`RawOrigin.answering` origin for ``handler``."""
+
+    async def make(handler=_ok) -> RawOrigin:
+        o = await RawOrigin.answering(handler).start()
+        origins_started.append(o)
+        return o
+
+    return make
+
+
+@pytest.fixture
+def scripted(origins_started):
+    """Factory: a started :class:`RawOrigin` running ``script`` per connection."""
+
+    async def make(script) -> RawOrigin:
+        o = await RawOrigin(script).start()
+        origins_started.append(o)
+        return o
+
+    return make
+
+
+# -- trailer sections --------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+async def test_request_trailers_never_reach_the_origin_as_headers(answering, engine_factory, kind):
+    origin = await answering()
+    eng, url, target = await proxy_for(kind, origin, engine_factory)
+    reader, writer = await connect(url)
+    writer.write(
+        get(
+            target,
+            host=f"127.0.0.1:{origin.port}",
+            method="POST",
+            extra="Transfer-Encoding: chunked\r\n",
+        )
+        + b"5\r\nhello\r\n0\r\nHost: evil.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Smuggled: 1\r\n\r\n"
+    )
+    resp = await read_response(reader)
+    assert resp.status == 200
+    seen = origin.requests[0]
+    assert seen.values("host") == [f"127.0.0.1:{origin.port}"]
+    assert seen.values("x-smuggled") == []
+    assert seen.values("x-forwarded-for") == ["127.0.0.1"]
+    writer.close()
+
+
+async def test_response_trailers_are_neither_relayed_as_headers_nor_stored(
+    scripted, engine_factory
+):
+    async def script(reader, writer):
+        while True:
+            await origin.read_head(reader)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: no-store\r\n\r\n"
+                b"3\r\nabc\r\n0\r\nSet-Cookie: evil=1\r\nCache-Control: max-age=600\r\n\r\n"
+            )
+            await writer.drain()
+
+    origin = await scripted(script)
+    eng, url, target = await proxy_for("reverse", origin, engine_factory, cache=True)
+    reader, writer = await connect(url)
+    for _ in range(2):
+        writer.write(get(target))
+        resp = await read_response(reader)
+        assert resp.status == 200 and resp.body == b"abc"
+        assert resp.header("set-cookie") is None
+        assert resp.header("cache-control") == "no-store"
+    assert len(origin.heads) == 2  # no-store held: nothing was served from the cache
+    writer.close()

@@ -1,0 +1,71 @@
+"""Trailer sections of chunked request bodies (RFC 9110 §6.5, RFC 9112 §7.1.2).
+
+A trailer arrives after the head was checked (Host, framing) and after rules saw the headers:
+it must never become a header, and httptools accumulates it like a head, so it is bounded
+like one. Driven by raw sockets against a real :class:`HttpServer` (the echo server of
+``test_http_server``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from origin import wait_for
+from rawhttp import read_response
+from test_http_server import echo, req  # noqa: F401  (echo is a fixture)
+
+from workbench.config.model import Limits
+
+
+async def test_trailer_fields_never_join_the_headers(echo):  # noqa: F811
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(
+        req("/ch", "POST", "Transfer-Encoding: chunked\r\n")
+        + b"5\r\nhello\r\n0\r\n"
+        + b"Host: evil.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Trailer: t\r\n\r\n"
+    )
+    info = json.loads((await read_response(reader)).body)
+    names = [n.lower() for n, _ in info["headers"]]
+    assert names.count("host") == 1 and ["Host", "t"] in info["headers"]
+    assert "x-forwarded-for" not in names and "x-trailer" not in names
+    assert info["length"] == 5
+    writer.write(req("/after"))  # the connection goes on after the dropped trailers
+    assert json.loads((await read_response(reader)).body)["target"] == "/after"
+    writer.close()
+
+
+async def test_never_ending_trailer_is_431_not_memory(echo):  # noqa: F811
+    srv = await echo(Limits(max_header_size=16384))
+    reader, writer = await srv.connect()
+    writer.write(req("/ch", "POST", "Transfer-Encoding: chunked\r\n") + b"1\r\na\r\n0\r\nX-T: ")
+    try:
+        for _ in range(200):  # 12 MiB if nobody stops it
+            writer.write(b"t" * 65536)
+            await writer.drain()
+    except ConnectionError:
+        pass  # refused while still sending: the answer may be lost to the reset
+    await wait_for(lambda: srv.bad)
+    assert srv.bad[0][0] == 431
+    assert "trailers" in srv.bad[0][1]
+
+
+async def test_many_small_chunks_are_not_mistaken_for_a_long_trailer(echo):  # noqa: F811
+    srv = await echo(Limits(max_header_size=1024))
+    reader, writer = await srv.connect()
+    writer.write(req("/ch", "POST", "Transfer-Encoding: chunked\r\n"))
+    body = bytearray()
+    for i in range(600):  # chunk heads and data in separate writes: framing-only reads
+        piece = bytes([65 + i % 26]) * 700
+        body += piece
+        writer.write(b"2bc\r\n")
+        await writer.drain()
+        writer.write(piece + b"\r\n")
+        await writer.drain()
+    writer.write(b"0\r\nX-Sum: 1\r\n\r\n")
+    info = json.loads((await read_response(reader)).body)
+    assert info["length"] == len(body)
+    assert info["sha"] == hashlib.sha256(bytes(body)).hexdigest()
+    assert not srv.bad
+    writer.close()
