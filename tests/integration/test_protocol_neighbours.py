@@ -98,3 +98,35 @@ async def test_response_trailers_are_neither_relayed_as_headers_nor_stored(
         assert resp.header("cache-control") == "no-store"
     assert len(origin.heads) == 2  # no-store held: nothing was served from the cache
     writer.close()
+
+
+# -- Max-Forwards (RFC 9110 §7.6.2) ------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+async def test_max_forwards_zero_is_answered_by_the_proxy(answering, engine_factory, kind):
+    origin = await answering()
+    eng, url, target = await proxy_for(kind, origin, engine_factory)
+    reader, writer = await connect(url)
+    host = f"127.0.0.1:{origin.port}"
+    writer.write(get(target, host, "TRACE", "Max-Forwards: 0\r\nCookie: s=secret\r\nX-A: 1\r\n"))
+    trace = await read_response(reader)
+    assert trace.status == 200 and trace.header("content-type") == "message/http"
+    assert trace.body.startswith(f"TRACE {target} HTTP/1.1\r\n".encode())
+    assert b"X-A: 1\r\n" in trace.body and b"secret" not in trace.body
+    writer.write(get(target, host, "OPTIONS", "Max-Forwards: 0\r\n"))
+    options = await read_response(reader)
+    assert options.status == 200 and "OPTIONS" in options.header("allow")
+    assert origin.requests == []
+    writer.close()
+
+
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+async def test_max_forwards_counts_down_on_trace_and_options_only(answering, engine_factory, kind):
+    origin = await answering()
+    eng, url, target = await proxy_for(kind, origin, engine_factory)
+    reader, writer = await connect(url)
+    host = f"127.0.0.1:{origin.port}"
+    for method in ("TRACE", "OPTIONS", "GET"):
+        writer.write(get(target, host, method, "Max-Forwards: 3\r\n"))
+        assert (await read_response(reader)).status == 200
+    assert [r.values("max-forwards") for r in origin.requests] == [["2"], ["2"], ["3"]]
+    writer.close()
