@@ -130,3 +130,31 @@ async def test_max_forwards_counts_down_on_trace_and_options_only(answering, eng
         assert (await read_response(reader)).status == 200
     assert [r.values("max-forwards") for r in origin.requests] == [["2"], ["2"], ["3"]]
     writer.close()
+
+
+# -- the Host a reverse proxy sends upstream ---------------------------------------------------
+async def test_absolute_form_to_the_reverse_proxy_uses_the_target_authority(
+    answering, engine_factory
+):
+    origin = await answering()
+    eng, url, _ = await proxy_for("reverse", origin, engine_factory)
+    reader, writer = await connect(url)
+    writer.write(b"GET http://site.test/x?q=1 HTTP/1.1\r\nHost: other.test\r\n\r\n")
+    assert (await read_response(reader)).status == 200
+    seen = origin.requests[0]
+    assert seen.target == "/x?q=1"
+    assert seen.values("host") == ["site.test"]  # RFC 9112 §3.2.2: Host is ignored
+    assert seen.values("x-forwarded-host") == ["site.test"]
+    writer.close()
+
+
+async def test_http10_request_without_host_gets_one_upstream(answering, engine_factory):
+    origin = await answering()
+    eng, url, _ = await proxy_for("reverse", origin, engine_factory)
+    reader, writer = await connect(url)
+    writer.write(b"GET /old HTTP/1.0\r\n\r\n")
+    assert (await read_response(reader)).status == 200
+    seen = origin.requests[0]
+    assert seen.line == "GET /old HTTP/1.1"
+    assert seen.values("host") == [url.split("//", 1)[1]]  # the authority the client reached
+    writer.close()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config.model import ReverseConfig, RouteConfig
 from workbench.engine.balancing.pools import Backend, Pool
-from workbench.engine.http.authority import host_of, split_absolute
+from workbench.engine.http.authority import format_authority, host_of, split_absolute
 from workbench.engine.http.client import UpstreamError
 from workbench.engine.http.headers import RESPONSE_DROP, VIA_TOKEN, relay_headers, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
@@ -117,8 +117,14 @@ class ReverseProxy:
             # Absolute-form to an origin server is legal (RFC 9112 §3.2.2): keep only the path.
             parts = split_absolute(target)
             if parts is not None:
-                host_header = host_header or parts[1]
+                host_header = parts[1]  # the target's authority, whatever Host says (§3.2.2)
                 target = parts[2]
+        if not host_header and req.version == "1.0":
+            # No Host (HTTP/1.0): the authority the client reached (RFC 9112 §3.3), so that
+            # the upstream request, which is HTTP/1.1, has one.
+            sock = conn.transport.get_extra_info("sockname") if conn.transport else None
+            if sock:
+                host_header = format_authority(sock[0], sock[1], 443 if conn.tls else 80)
         host = self._hosts.get(host_header)
         if host is None:
             host = host_of(host_header) if host_header else ""
@@ -164,7 +170,14 @@ class ReverseProxy:
         if route.strip and route.prefix != "/":
             target = path[len(route.prefix.rstrip("/")) :] or "/"
             x.target = target if target.startswith("/") else "/" + target
-        x.headers = strip_hop_by_hop(x.req.headers)
+        headers = strip_hop_by_hop(x.req.headers)
+        req = x.req
+        if req.target[:1] != "/" or req.version == "1.0":
+            # Absolute-form or HTTP/1.0: the Host sent upstream is the authority found above.
+            headers = [h for h in headers if h[0].lower() != "host"]
+            if x.authority:
+                headers.insert(0, ("Host", x.authority))
+        x.headers = headers
         return None
 
     def retries(self, x: Exchange) -> int:
