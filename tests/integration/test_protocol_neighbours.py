@@ -158,3 +158,28 @@ async def test_http10_request_without_host_gets_one_upstream(answering, engine_f
     assert seen.line == "GET /old HTTP/1.1"
     assert seen.values("host") == [url.split("//", 1)[1]]  # the authority the client reached
     writer.close()
+
+
+# -- asterisk-form (RFC 9112 §3.2.4) -----------------------------------------------------------
+async def test_options_absolute_form_without_path_is_sent_as_asterisk(answering, engine_factory):
+    origin = await answering()
+    eng, url, _ = await proxy_for("forward", origin, engine_factory)
+    reader, writer = await connect(url)
+    for target in (origin.url, origin.url + "/"):
+        writer.write(get(target, f"127.0.0.1:{origin.port}", "OPTIONS"))
+        assert (await read_response(reader)).status == 200
+    assert [r.line for r in origin.requests] == ["OPTIONS * HTTP/1.1", "OPTIONS / HTTP/1.1"]
+    writer.close()
+
+
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+async def test_options_asterisk_is_answered_by_the_proxy(answering, engine_factory, kind):
+    origin = await answering()
+    eng, url, _ = await proxy_for(kind, origin, engine_factory)
+    reader, writer = await connect(url)
+    writer.write(get("*", method="OPTIONS"))
+    resp = await read_response(reader)
+    assert resp.status == 200 and "GET" in resp.header("allow")
+    writer.write(get("*", method="OPTIONS"))  # the connection goes on
+    assert (await read_response(reader)).status == 200
+    writer.close()

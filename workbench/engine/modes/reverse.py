@@ -18,6 +18,7 @@ from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import Exchange, new_record
 from workbench.engine.pipeline.forwarding import reverse_forwarding
+from workbench.engine.pipeline.max_forwards import ALLOW as OPTIONS_ALLOW
 from workbench.engine.pipeline.stages import make_handler
 
 if TYPE_CHECKING:
@@ -159,6 +160,9 @@ class ReverseProxy:
         path = x.target
         route = match_route(self.routes, rec.host, path)
         if route is None:
+            if path == "*" and x.req.method == "OPTIONS":
+                rec.step("route", "*", "OPTIONS * asks about the server itself")
+                return answer(x, 200, "", [("Allow", OPTIONS_ALLOW)])
             rec.step("route", "none", f"no route matches host {rec.host or '-'} path {path}")
             return answer(x, 404, f"No route for {rec.host or '(no host)'}{path}.\n")
         rec.pool = route.pool
