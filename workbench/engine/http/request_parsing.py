@@ -186,6 +186,9 @@ class RequestParsing:
                 if name.lower() == "expect" and value.lower() == "100-continue":
                     req.expect_continue = True
         if codings is not None:
+            if version == "1.0":
+                # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
+                raise RequestRejected(400, "Transfer-Encoding is not allowed in HTTP/1.0.")
             # RFC 9112 §6.1: with any coding but a final chunked the body's end is unknowable;
             # this proxy decodes no other coding, so chunked must be the only one.
             if [c for c in (t.strip().lower() for t in codings.split(",")) if c] != ["chunked"]:

@@ -1,4 +1,5 @@
-"""Trailer sections of chunked request bodies (RFC 9110 §6.5, RFC 9112 §7.1.2).
+"""Framing corners next to the tested ones: trailer sections of chunked request bodies (RFC 9110
+§6.5, RFC 9112 §7.1.2) and Transfer-Encoding in HTTP/1.0.
 
 A trailer arrives after the head was checked (Host, framing) and after rules saw the headers:
 it must never become a header, and httptools accumulates it like a head, so it is bounded
@@ -12,7 +13,7 @@ import hashlib
 import json
 
 from origin import wait_for
-from rawhttp import read_response
+from rawhttp import read_response, read_to_eof
 from test_http_server import echo, req  # noqa: F401  (echo is a fixture)
 
 from workbench.config.model import Limits
@@ -68,4 +69,18 @@ async def test_many_small_chunks_are_not_mistaken_for_a_long_trailer(echo):  # n
     assert info["length"] == len(body)
     assert info["sha"] == hashlib.sha256(bytes(body)).hexdigest()
     assert not srv.bad
+    writer.close()
+
+
+async def test_transfer_encoding_in_http10_is_400_and_a_close(echo):  # noqa: F811
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(
+        req("/te10", "POST", "Transfer-Encoding: chunked\r\n", version="1.0")
+        + b"1\r\na\r\n0\r\n\r\n"
+    )
+    resp = await read_response(reader)
+    assert resp.status == 400 and b"HTTP/1.0" in resp.body
+    assert (await read_to_eof(reader))[0] == b""
+    assert not srv.seen
     writer.close()
