@@ -35,8 +35,12 @@ async def test_bench_ui_measures_under_traffic_and_reports_on_sigterm(origins, t
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
-        assert line.strip() == b"measuring"
+        line = await asyncio.wait_for(proc.stdout.readline(), 90)
+        if line.strip() != b"measuring":  # the child gave up: say why (it writes to stderr)
+            await asyncio.wait_for(proc.wait(), 10)
+            stderr = (await proc.stderr.read()).decode(errors="replace")
+            code = proc.returncode
+            raise AssertionError(f"bench_ui exited with {code} before measuring: {stderr}")
         sent = 0
         # Enough traffic to span several ticks and key presses (0.2 s and 0.1 s apart).
         ends = time.monotonic() + 1.5

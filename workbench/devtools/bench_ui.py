@@ -321,7 +321,7 @@ async def run(args: argparse.Namespace) -> int:
     meter.install()
     report: dict[str, Any] = {}
     async with app.run_test(headless=True, size=(args.width, args.height)):
-        if not await _wait_until(lambda: app.view("traffic") is not None, stop, 30):
+        if not await _wait_until(lambda: app.view("traffic") is not None, stop, 60):
             print("bench_ui: the Traffic view never appeared", file=sys.stderr)
             return 1
         traffic = app.view("traffic")
