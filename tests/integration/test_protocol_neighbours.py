@@ -148,6 +148,19 @@ async def test_absolute_form_to_the_reverse_proxy_uses_the_target_authority(
     writer.close()
 
 
+@pytest.mark.parametrize(
+    "target", ["http:///x", "http://@/x", "http://[::1/x", "http://site.test:99999/x"]
+)
+async def test_absolute_form_with_a_bad_authority_is_400(answering, engine_factory, target):
+    origin = await answering()
+    eng, url, _ = await proxy_for("reverse", origin, engine_factory)
+    reader, writer = await connect(url)
+    writer.write(get(target, host="site.test"))
+    assert (await read_response(reader)).status == 400
+    assert origin.requests == []
+    writer.close()
+
+
 async def test_http10_request_without_host_gets_one_upstream(answering, engine_factory):
     origin = await answering()
     eng, url, _ = await proxy_for("reverse", origin, engine_factory)

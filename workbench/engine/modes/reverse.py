@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config.model import ReverseConfig, RouteConfig
 from workbench.engine.balancing.pools import Backend, Pool
-from workbench.engine.http.authority import format_authority, host_of, split_absolute
+from workbench.engine.http.authority import (
+    format_authority,
+    host_of,
+    split_absolute,
+    split_authority,
+)
 from workbench.engine.http.client import UpstreamError
 from workbench.engine.http.headers import RESPONSE_DROP, VIA_TOKEN, relay_headers, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
@@ -178,6 +183,9 @@ class ReverseProxy:
         req = x.req
         if req.target[:1] != "/" or req.version == "1.0":
             # Absolute-form or HTTP/1.0: the Host sent upstream is the authority found above.
+            if req.target[:1] != "/" and split_authority(x.authority, 80) is None:
+                rec.step("route", "400", f"bad authority in {req.target[:100]!r}")
+                return answer(x, 400, "The request target's authority is not a valid host.\n")
             headers = [h for h in headers if h[0].lower() != "host"]
             if x.authority:
                 headers.insert(0, ("Host", x.authority))
