@@ -16,7 +16,7 @@ from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.edit_request import EditRequestScreen, parse_header_lines
 from workbench.tui.screens.intercept import InterceptScreen
-from workbench.tui.views.traffic import cell_texts
+from workbench.tui.widgets.request_columns import cell_texts
 
 
 @pytest.fixture

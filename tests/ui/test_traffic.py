@@ -8,8 +8,9 @@ from origin import wait_for
 
 from workbench.tui.app import make_app
 from workbench.tui.screens.detail import DetailScreen
-from workbench.tui.views.traffic import TrafficView, cell_texts
+from workbench.tui.views.traffic import TrafficView
 from workbench.tui.widgets.filter_bar import FilterBar
+from workbench.tui.widgets.request_columns import cell_texts
 
 
 async def get(url: str, n: int = 1) -> list[int]:
@@ -235,7 +236,7 @@ async def test_new_rows_are_rendered_once_and_old_rows_come_from_the_cache(
     monkeypatch, fake_engine
 ):
     """The frame after a batch renders the new rows (and the row the cursor left), nothing else."""
-    import workbench.tui.views.traffic as traffic
+    import workbench.tui.widgets.request_table as request_table
 
     app = make_app(fake_engine.config, engine=fake_engine)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -244,13 +245,13 @@ async def test_new_rows_are_rendered_once_and_old_rows_come_from_the_cache(
         await pilot.pause()
         left = view.selected_record().path  # the cursor moves off it: drawn again, unselected
         rendered: list[str] = []
-        original = traffic.render_row
+        original = request_table.render_row
 
         def counting(rec, *args):
             rendered.append(rec.path)
             return original(rec, *args)
 
-        monkeypatch.setattr(traffic, "render_row", counting)
+        monkeypatch.setattr(request_table, "render_row", counting)
         for i in range(3):
             fake_engine.records.append(_rec(200 + i, path=f"/batch/{i}"))
         await wait_for(lambda: view.table.row_count == 11)

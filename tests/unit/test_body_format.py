@@ -11,7 +11,7 @@ import pytest
 import zstandard
 
 from workbench.engine.observe.records import RecordLog, RequestRecord
-from workbench.tui.screens.detail import body_state
+from workbench.tui.screens.detail_body import body_state
 from workbench.tui.widgets.body_format import decode_content, format_body, image_info
 
 

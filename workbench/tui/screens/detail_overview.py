@@ -1,0 +1,143 @@
+"""The Overview of the request detail: the summary line, the timing bar, the trace of the
+pipeline's decisions, and what a tunnel or an upgraded connection carried."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from workbench.tui.screens.detail_headers import NOTE
+from workbench.tui.widgets.palette import role
+from workbench.tui.widgets.request_columns import duration_ms, human_size, status_style
+
+if TYPE_CHECKING:
+    from workbench.engine.observe.records import RequestRecord
+
+
+_VERDICT_STYLES = {
+    "allow": role("ok"),
+    "hit": role("ok"),
+    "store": role("ok"),
+    "ok": role("ok"),
+    "block": role("bad", "bold"),
+    "deny": role("bad", "bold"),
+    "error": role("bad", "bold"),
+    "miss": role("warn"),
+    "stale": role("warn"),
+}
+
+
+def timing_bar(rec: RequestRecord, width: int = 50) -> Text:
+    """A bar split into queue / connect / wait for first byte / transfer, with the ms of each."""
+    total = max(rec.t_total, 0.0)
+    wait = max(rec.t_first_byte - rec.t_queue - rec.t_connect, 0.0)
+    transfer = max(total - rec.t_first_byte, 0.0) if rec.t_first_byte else 0.0
+    phases = [
+        ("queue", rec.t_queue, role("muted")),
+        ("connect", rec.t_connect, role("info")),
+        ("first byte", wait, role("warn")),
+        ("transfer", transfer, role("ok")),
+    ]
+    text = Text()
+    if total <= 0:
+        text.append("no timing recorded", style=NOTE)
+        return text
+    used = 0
+    for _name, seconds, colour in phases:
+        cells = round(seconds / total * width) if total else 0
+        cells = min(cells, width - used)
+        used += cells
+        text.append("█" * cells, style=colour)
+    text.append("░" * (width - used), style=role("muted"))
+    text.append(f"  {duration_ms(total)} ms\n")
+    for i, (name, seconds, colour) in enumerate(phases):
+        if i:
+            text.append("   ")
+        text.append("■ ", style=colour)
+        text.append(f"{name} {duration_ms(seconds)} ms")
+    return text
+
+
+def trace_table(rec: RequestRecord) -> Text:
+    """The pipeline's decisions for this request, one line per stage (searchable text)."""
+    text = Text()
+    if not rec.trace:
+        text.append("no trace recorded", style=NOTE)
+        return text
+    stage_w = min(max(len(s) for s, _v, _d in rec.trace), 12)
+    verdict_w = min(max(len(v) for _s, v, _d in rec.trace), 18)
+    text.append(f"{'stage':<{stage_w}}  {'verdict':<{verdict_w}}  detail\n", style="bold")
+    for i, (stage, verdict, detail) in enumerate(rec.trace):
+        style = _VERDICT_STYLES.get(verdict.split()[0].lower() if verdict else "", "")
+        if i:
+            text.append("\n")
+        text.append(f"{stage:<{stage_w}}  ", style="bold")
+        text.append(f"{verdict:<{verdict_w}}", style=style)
+        text.append(f"  {detail}")
+    return text
+
+
+def summary_line(rec: RequestRecord) -> Text:
+    text = Text()
+    stamp = time.strftime("%H:%M:%S", time.localtime(rec.start))
+    text.append(f"{stamp}  ", style=role("muted"))
+    text.append(f"{rec.method} ", style="bold")
+    text.append(rec.url)
+    text.append("\n")
+    status = str(rec.status) if rec.status is not None else "no response"
+    text.append(status, style=status_style(rec.status, rec.error))
+    proxy = "forward proxy" if rec.proxy == "forward" else "reverse proxy"
+    bits = [proxy, f"client {rec.client}"]
+    if rec.backend:
+        bits.append(f"backend {rec.pool + '/' if rec.pool else ''}{rec.backend}")
+    if rec.cache:
+        bits.append(f"cache {rec.cache}")
+    if rec.rule:
+        bits.append(f"rule {rec.rule}")
+    if rec.tags:
+        bits.append("tags " + ",".join(rec.tags))
+    bits.append(f"{human_size(rec.bytes_out)}B out")
+    bits.append(f"{duration_ms(rec.t_total)} ms")
+    # The gap is a run of its own, so an exported SVG keeps it (see the header).
+    text.append("  ", style="not bold")
+    text.append(" · ".join(bits))
+    if rec.error:
+        text.append(f"\nerror: {rec.error}", style=role("bad", "bold"))
+    return text
+
+
+def tunnel_text(rec: RequestRecord) -> Text:
+    text = Text()
+    text.append("target  ", style="bold")
+    text.append(rec.url + "\n")
+    text.append("SNI     ", style="bold")
+    text.append((rec.sni or "not seen") + "\n")
+    text.append("bytes   ", style="bold")
+    text.append(f"client → server {rec.bytes_in:,}   server → client {rec.bytes_out:,}\n\n")
+    text.append(
+        "This is a CONNECT tunnel: the proxy only relays encrypted bytes. It cannot see inside "
+        "TLS — no paths, headers, bodies or status codes past this point; only the target, the "
+        "server name the client announced (SNI) and how many bytes went each way.",
+        style="italic",
+    )
+    return text
+
+
+def upgrade_text(rec: RequestRecord) -> Text:
+    """An upgraded connection (WebSocket, …): bytes and messages each way, first messages."""
+    text = Text()
+    text.append("protocol  ", style="bold")
+    text.append(f"upgrade → {rec.upgrade} (101 Switching Protocols)\n")
+    text.append("bytes     ", style="bold")
+    text.append(f"client → server {rec.bytes_in:,}   server → client {rec.bytes_out:,}\n")
+    if rec.upgrade == "websocket":
+        text.append("messages  ", style="bold")
+        text.append(f"client → server {rec.messages_in:,}   server → client {rec.messages_out:,}\n")
+    text.append("duration  ", style="bold")
+    text.append(f"{duration_ms(rec.t_total)} ms\n")
+    for arrow, preview in rec.message_previews or ():
+        text.append(f"  {arrow} ", style="bold")
+        text.append(preview + "\n")
+    return text
