@@ -84,3 +84,14 @@ async def test_transfer_encoding_in_http10_is_400_and_a_close(echo):  # noqa: F8
     assert (await read_to_eof(reader))[0] == b""
     assert not srv.seen
     writer.close()
+
+
+async def test_a_fragment_in_the_request_target_is_400(echo):  # noqa: F811
+    srv = await echo()
+    for target in ("/x#frag", "/x?q=1#frag", "http://a/x#frag"):
+        reader, writer = await srv.connect()
+        writer.write(req(target))
+        resp = await read_response(reader)
+        assert resp.status == 400 and b"fragment" in resp.body
+        writer.close()
+    assert not srv.seen

@@ -154,10 +154,15 @@ class RequestParsing:
         parser = self.parser
         method = parser.get_method()
         req.method = _METHODS.get(method) or method.decode("ascii", "replace")
-        req.target = self._url.decode("latin-1")
+        url = self._url
+        req.target = url.decode("latin-1")
         version = req.version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise RequestRejected(505, f"HTTP/{version} is not supported here; use HTTP/1.1.")
+        if b"#" in url:
+            # No request-target form has a fragment (RFC 9112 §3.2): an invalid request line,
+            # never to be "corrected" and passed on (§3: it may be crafted to slip past filters).
+            raise RequestRejected(400, "The request target has a fragment ('#'): not allowed.")
         req.keep_alive = parser.should_keep_alive()
         self.reading_head_since = None
         hosts = 0
