@@ -58,12 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure the proxy against a bare aiohttp baseline")
     bench.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     bench.add_argument("--connections", type=int, default=50)
-    bench.add_argument("--rounds", type=int, default=3)
+    bench.add_argument(
+        "--rounds", type=int, default=3, help="rounds; each measures every scenario once in turn"
+    )
     bench.add_argument("--body-size", type=int, default=1024)
     bench.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
-    bench.add_argument("--only", default="", help="comma list of scenarios to run")
     bench.add_argument(
-        "--before", help="also run the workbench scenario from this source tree (same run)"
+        "--only",
+        default="",
+        help="comma list of scenarios: origin, bare, nginx, workbench, forward, ui, memory, "
+        "cache-hit (default: all)",
+    )
+    bench.add_argument(
+        "--before",
+        help="also run the workbench and cache-hit scenarios from this source tree (same rounds)",
+    )
+    bench.add_argument(
+        "--json", action="store_true", help="end with the whole report as one line of JSON"
     )
 
     ca = sub.add_parser("ca", help="show the HTTPS interception CA and how to trust it")

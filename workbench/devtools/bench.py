@@ -1,30 +1,42 @@
-"""``workbench bench``: throughput, latency, CPU per request and RSS against a same-run baseline.
+"""``workbench bench``: throughput, latency, CPU per request and RSS against same-run baselines.
 
-Every scenario runs the proxy under test in its own process pinned to core 0, with the origin and
-the load generator on core 1 (when there are two cores and ``taskset`` exists). Scenarios:
+Every proxy under test runs in its own process pinned to core 0, with the origin and the load
+generator on core 1 (when there are two cores and ``taskset`` exists). Scenarios (``--only`` names):
 
 - ``origin``: the origin alone (what the load generator can reach without a proxy)
 - ``bare``: the fairest aiohttp pass-through (the baseline): low-level ``web.Server``, one shared
   ``ClientSession`` with ``DummyCookieJar`` and ``skip_auto_headers``, uvloop
 - ``nginx``: nginx as a reverse proxy (1 worker, keep-alive upstream, no cache), when installed
 - ``workbench``: ``workbench run --headless`` with records, stats, 10 rules, health checks and the
-  JSON access log (to /dev/null) on
+  JSON access log (to /dev/null) on; with ``--before TREE`` the same again from that source tree
+- ``forward``: the workbench forward proxy, same rules and log, absolute-form requests
 - ``memory``: an aiohttp server answering the same body from memory (the cache-hit yardstick)
-- ``cache-hit``: the workbench serving the body from its cache
-- ``ui``: the ``workbench`` scenario with the TUI attached
-  (``workbench.devtools.bench_ui``: the real app
-  under ``App.run_test``, headless, 160×45, Traffic view following); also reports redraw and
-  key-press latency from inside the app. Runs ``workbench`` too, for the throughput ratio.
+- ``cache-hit``: the workbench serving the body from its cache (and from ``--before TREE``)
+- ``ui``: the ``workbench`` scenario with the TUI attached (``workbench.devtools.bench_ui``: the
+  real app under ``App.run_test``, headless, 160×45, Traffic view following); also reports redraw
+  and key-press latency from inside the app
 
-Figures drift between runs on a shared machine; ratios within one run are what to compare.
+The machine's speed drifts (±20 % over minutes on a shared VM), so scenarios are not measured one
+after another. Every process is started up front and left running; once all listen, each gets a
+1 s warm-up, then the rounds go round the scenarios: each round measures every scenario once, in
+the order :func:`~workbench.devtools.bench_run.round_order` gives (the start moves on, every other
+round runs backwards). Between its turns a process sits idle; the workbench's health checks (one
+a second) and timers cost next to nothing, and the report says how much CPU the idle processes
+used while another was measured. A ratio between two scenarios is computed within each round and
+its median over the rounds is reported, with every round's value. The ``ui`` process would keep
+redrawing while idle, so it is started only after those rounds and measured in rounds of its own,
+alternating with the headless workbench (still running), for its ratio.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.devtools.bench_programs import (
@@ -36,248 +48,286 @@ from workbench.devtools.bench_programs import (
     forward_config,
     workbench_config,
 )
-from workbench.devtools.bench_run import Proc, Result, free_port, measure, pin_to
+from workbench.devtools.bench_report import print_report
+from workbench.devtools.bench_run import (
+    Proc,
+    Result,
+    Round,
+    free_port,
+    measure_round,
+    pin_to,
+    round_order,
+    run_load,
+)
+
+SCENARIOS = ("origin", "bare", "nginx", "workbench", "forward", "ui", "memory", "cache-hit")
+"""The names ``--only`` takes (``before`` and ``before-hit`` come with ``--before``)."""
 
 WORKBENCH_NAME = "workbench (rules, stats, health, log)"
-NGINX_NAME = "nginx reverse proxy"
-BEFORE_NAME = "workbench on the --before tree"
-BEFORE_HIT_NAME = "cache hits on the --before tree"
-FORWARD_NAME = "workbench forward proxy"
 
 
-def _ui_summary(ui: Result, wb: Result | None, report: dict | None) -> str:
-    """The ``ui`` scenario's line: throughput kept with the TUI attached, redraw and key latency."""
-    ratio = f"{ui.rps / wb.rps:.2f}×" if wb and wb.rps else "n/a"
-    head = f"ui: proxy with the TUI attached keeps {ratio} of headless throughput (target ≥ 0.8×)"
-    if report is None:
-        return head + "; no report from the app (did it exit cleanly?)"
+@dataclass
+class Scenario:
+    """One thing measured: a URL (and request target) served by ``proc`` (None: the origin)."""
 
-    def ms(section: str, q: str) -> str:
-        value = report[section]["under_load"][q]
-        return "n/a" if value is None else f"{value:.0f} ms"
+    key: str
+    name: str
+    url: str
+    proc: Proc | None
+    target: str | None = None
+    rounds: list[Round] = field(default_factory=list)
 
-    keys = report["key_ms"]["under_load"]
-    return (
-        f"{head}; redraw p95 {ms('redraw_ms', 'p95')}, max {ms('redraw_ms', 'max')} "
-        f"(target < 50 ms); key press p95 {ms('key_ms', 'p95')}, max {ms('key_ms', 'max')} "
-        f"(target < 100 ms)\n"
-        f"    under load: tick p95 {ms('tick_ms', 'p95')} (drain p95 {ms('drain_ms', 'p95')}), "
-        f"frame p95 {ms('frame_ms', 'p95')}; {report['redraw_ms']['under_load']['n']} ticks, "
-        f"{keys['n']} key presses ({report['key_timeouts']} timed out), "
-        f"{report.get('traffic_dropped') or 0:,} records not shown"
-    )
+    def result(self) -> Result:
+        """Medians over the rounds so far; RSS now."""
+        rss = self.proc.rss_mib() if self.proc else float("nan")
+        return Result.of(self.key, self.name, self.rounds, rss)
+
+
+class Bench:
+    """The processes of one ``workbench bench`` run, and how to start and measure them."""
+
+    def __init__(self, args, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.pin = not args.no_pin
+        self.procs: list[Proc] = []
+        """The scenarios' processes (all on core 0 when pinned)."""
+        self.origin: Proc | None = None
+        self.py = sys.executable
+        self.before = str(Path(args.before).resolve()) if args.before else ""
+
+    def start(
+        self,
+        key: str,
+        name: str,
+        argv: list[str],
+        port: int,
+        path: str = "/",
+        env: dict | None = None,
+        target: str | None = None,
+    ) -> Scenario:
+        """Start a proxy (on core 0) without waiting for it to listen."""
+        # ``python -m`` puts the working directory first on sys.path: run a --before tree from
+        # inside it, or a bench started in this checkout would measure this one twice.
+        cwd = env.get("PYTHONPATH") if env else None
+        proc = Proc(pin_to(0, self.pin) + argv, port, env, cwd, name=name)
+        self.procs.append(proc)
+        url = f"http://127.0.0.1:{port}{'/' if target else path}"
+        return Scenario(key, name, url, proc, target)
+
+    def workbench(
+        self,
+        key: str,
+        name: str,
+        config: Callable[[int], str],
+        *,
+        log: str = "json",
+        path: str = "/",
+        before: bool = False,
+        target: str | None = None,
+    ) -> Scenario:
+        """``workbench run CONFIG --headless``; ``config(port)`` gives the YAML."""
+        port = free_port()
+        cfg = self.tmp / f"{key}.yaml"
+        cfg.write_text(config(port))
+        argv = [self.py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", log]
+        env = {"PYTHONPATH": self.before} if before else None
+        return self.start(key, name, argv, port, path, env, target)
+
+    def interleave(self, scenarios: list[Scenario], phase: str) -> None:
+        """``args.rounds`` rounds, each measuring every scenario once (see ``round_order``);
+        progress on stderr, each line starting with ``phase``."""
+        for r in range(self.args.rounds):
+            order = [scenarios[i] for i in round_order(len(scenarios), r)]
+            print(
+                f"{phase}round {r + 1}/{self.args.rounds}: " + ", ".join(s.key for s in order),
+                file=sys.stderr,
+                flush=True,
+            )
+            for sc in order:
+                self.measure(sc)
+
+    def measure(self, sc: Scenario) -> None:
+        """One turn of ``sc``, the others idle; RuntimeError if any process has died."""
+        for p in [*self.procs, *([self.origin] if self.origin else [])]:
+            p.check_alive()
+        idle = [p for p in self.procs if p is not sc.proc]
+        sc.rounds.append(measure_round(sc.url, sc.proc, idle, self.args, sc.target))
+
+    def warm_up(self, scenarios: list[Scenario]) -> None:
+        """Wait until every process listens, then 1 s of load on each (connections, caches)."""
+        for sc in scenarios:
+            if sc.proc:
+                sc.proc.wait_ready()
+        for sc in scenarios:
+            run_load(sc.url, 1.0, self.args, sc.target)
+
+    def stop(self) -> None:
+        """Stop every process this run started."""
+        for p in [*self.procs, *([self.origin] if self.origin else [])]:
+            p.stop()
+
+
+def _start_scenarios(bench: Bench, want, origin_port: int) -> list[Scenario]:
+    """Start every wanted scenario but ``ui`` (not waiting); partners in a ratio sit close."""
+    args, tmp, py = bench.args, bench.tmp, bench.py
+    origin_url = f"http://127.0.0.1:{origin_port}"
+    out: list[Scenario] = []
+    if want("origin"):
+        out.append(Scenario("origin", "origin alone", origin_url + "/", None))
+    if want("bare"):
+        (tmp / "bare.py").write_text(BARE_PROXY)
+        port = free_port()
+        argv = [py, str(tmp / "bare.py"), origin_url, str(port)]
+        out.append(bench.start("bare", "bare aiohttp proxy", argv, port))
+
+    def reverse(port: int) -> str:
+        return workbench_config(origin_port, port, cache=False, rules=10)
+
+    def cached(port: int) -> str:
+        return workbench_config(origin_port, port, cache=True, rules=10)
+
+    if want("workbench"):
+        out.append(bench.workbench("workbench", WORKBENCH_NAME, reverse))
+        if args.before:
+            # The same scenario on another source tree (e.g. a checkout before a change), so a
+            # change's cost is measured in the same run as the change.
+            name = "workbench on the --before tree"
+            out.append(bench.workbench("before", name, reverse, before=True))
+    if want("forward"):
+        out.append(
+            bench.workbench(
+                "forward",
+                "workbench forward proxy",
+                lambda port: forward_config(port, rules=10),
+                target=origin_url + "/",
+            )
+        )
+    if want("nginx") and shutil.which("nginx"):
+        port = free_port()
+        conf = tmp / "nginx-proxy.conf"
+        conf.write_text(NGINX_PROXY_CONF.format(dir=tmp, port=port, origin_port=origin_port))
+        out.append(bench.start("nginx", "nginx reverse proxy", ["nginx", "-c", str(conf)], port))
+    if want("cache-hit"):
+        hits = "workbench cache hits"
+        out.append(bench.workbench("cache-hit", hits, cached, log="none", path="/cache/item"))
+        if args.before:
+            name = "cache hits on the --before tree"
+            out.append(
+                bench.workbench(
+                    "before-hit", name, cached, log="none", path="/cache/item", before=True
+                )
+            )
+    if want("memory"):
+        (tmp / "mem.py").write_text(MEMORY_SERVER)
+        port = free_port()
+        argv = [py, str(tmp / "mem.py"), str(port), str(args.body_size)]
+        out.append(bench.start("memory", "aiohttp answering from memory", argv, port))
+    return out
+
+
+def _start_origin(bench: Bench, port: int) -> str:
+    """Start the origin on core 1 (nginx when installed); what it is."""
+    args, tmp = bench.args, bench.tmp
+    (tmp / "body").write_bytes(b"x" * args.body_size)
+    if shutil.which("nginx"):
+        (tmp / "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, port=port))
+        argv = ["nginx", "-c", str(tmp / "nginx.conf")]
+        kind = "nginx"
+    else:
+        (tmp / "origin.py").write_text(FAST_ORIGIN)
+        argv = [bench.py, str(tmp / "origin.py"), str(port), str(args.body_size)]
+        kind = "built-in httptools origin"
+    bench.origin = Proc(pin_to(1, bench.pin) + argv, port, name="origin")
+    return kind
+
+
+def _ui_rounds(bench: Bench, main: list[Scenario], origin_port: int):
+    """The ui phase: the TUI-attached proxy alternating with the headless workbench (still
+    running); its results and the app's report (written on SIGTERM)."""
+    wb = next(sc for sc in main if sc.key == "workbench")
+    port = free_port()
+    cfg = bench.tmp / "ui.yaml"
+    cfg.write_text(workbench_config(origin_port, port, cache=False, rules=10))
+    report = bench.tmp / "ui-report.json"
+    argv = [bench.py, "-m", "workbench.devtools.bench_ui", str(cfg), "--report", str(report)]
+    argv.append("--keys-under-load-only")
+    ui = bench.start("ui", "workbench + TUI (headless app)", argv, port)
+    pair = [Scenario("workbench@ui", "workbench, in the ui rounds", wb.url, wb.proc), ui]
+    bench.warm_up([ui])
+    bench.interleave(pair, "ui ")
+    results = [sc.result() for sc in pair]
+    assert ui.proc is not None
+    ui.proc.stop()  # SIGTERM: the app writes its report
+    return results, (json.loads(report.read_text()) if report.exists() else None)
+
+
+def _refusal(args) -> str | None:
+    """Why these arguments cannot run, or None."""
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = sorted(only - set(SCENARIOS))
+    if unknown:
+        return f"--only: unknown scenario {', '.join(unknown)} (known: {', '.join(SCENARIOS)})"
+    if args.before and not (Path(args.before) / "workbench" / "__init__.py").is_file():
+        return f"--before {args.before}: not a source tree (no workbench/__init__.py in it)"
+    if args.rounds < 1 or args.duration <= 0 or args.connections < 1:
+        return "--rounds and --connections must be at least 1, --duration more than 0"
+    return None
 
 
 def run_bench(args) -> int:
-    """Run the scenarios ``args.only`` names (all by default) and print the report."""
+    """Run the scenarios ``args.only`` names (all by default), interleaved; print the report."""
+    refusal = _refusal(args)
+    if refusal:
+        print(f"workbench bench: {refusal}", file=sys.stderr)
+        return 2
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if "ui" in only:
         only.add("workbench")  # the ui figures are relative to the headless workbench
     want = lambda s: not only or s in only  # noqa: E731
-    pin = not args.no_pin
     tmp = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
-    procs: list[Proc] = []
+    bench = Bench(args, tmp)
     results: list[Result] = []
+    ui_results: list[Result] = []
     ui_report: dict | None = None
-    py = sys.executable
+    origin_port = free_port()
+    load_kind = "wrk" if shutil.which("wrk") else "built-in aiohttp load generator"
+    pinning = "proxy on core 0, origin and load on core 1" if pin_to(0, bench.pin) else "off"
     try:
-        origin_port = free_port()
-        body = b"x" * args.body_size
-        (tmp / "body").write_bytes(body)
-        if shutil.which("nginx"):
-            (tmp / "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, port=origin_port))
-            origin = Proc(pin_to(1, pin) + ["nginx", "-c", str(tmp / "nginx.conf")], origin_port)
-            origin_kind = "nginx"
-        else:
-            (tmp / "origin.py").write_text(FAST_ORIGIN)
-            origin = Proc(
-                pin_to(1, pin)
-                + [py, str(tmp / "origin.py"), str(origin_port), str(args.body_size)],
-                origin_port,
-            )
-            origin_kind = "built-in httptools origin"
-        procs.append(origin)
-        load_kind = "wrk" if shutil.which("wrk") else "built-in aiohttp load generator"
+        origin_kind = _start_origin(bench, origin_port)
         print(
             f"origin: {origin_kind}; load: {load_kind}, {args.connections} connections; "
-            f"{args.rounds}×{args.duration:g}s per scenario, median shown; body {args.body_size} B"
+            f"{args.rounds} rounds of {args.duration:g}s, interleaved across scenarios; "
+            f"body {args.body_size} B"
         )
-        print(
-            "pinning: "
-            + ("proxy on core 0, origin and load on core 1" if pin and pin_to(0, pin) else "off")
-        )
-        if want("origin"):
-            results.append(measure("origin alone", None, f"http://127.0.0.1:{origin_port}/", args))
-
-        def scenario(
-            name: str,
-            argv: list[str],
-            port: int,
-            path: str = "/",
-            env: dict | None = None,
-            target: str | None = None,
-        ) -> Result:
-            # ``python -m`` puts the working directory first on sys.path: run a --before tree
-            # from inside it, or a bench started in this checkout would measure this one twice.
-            cwd = env.get("PYTHONPATH") if env else None
-            proc = Proc(pin_to(0, pin) + argv, port, env, cwd)
-            procs.append(proc)
-            try:
-                url = f"http://127.0.0.1:{port}{'/' if target else path}"
-                return measure(name, proc, url, args, target)
-            finally:
-                proc.stop()
-
-        if want("bare"):
-            (tmp / "bare.py").write_text(BARE_PROXY)
-            port = free_port()
-            results.append(
-                scenario(
-                    "bare aiohttp proxy",
-                    [py, str(tmp / "bare.py"), f"http://127.0.0.1:{origin_port}", str(port)],
-                    port,
-                )
-            )
-        if want("nginx") and shutil.which("nginx"):
-            port = free_port()
-            conf = tmp / "nginx-proxy.conf"
-            conf.write_text(NGINX_PROXY_CONF.format(dir=tmp, port=port, origin_port=origin_port))
-            results.append(scenario(NGINX_NAME, ["nginx", "-c", str(conf)], port))
-        if want("workbench"):
-            port = free_port()
-            cfg = tmp / "wb.yaml"
-            cfg.write_text(workbench_config(origin_port, port, cache=False, rules=10))
-            results.append(
-                scenario(
-                    WORKBENCH_NAME,
-                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "json"],
-                    port,
-                )
-            )
-        if args.before and want("workbench"):
-            # The same scenario on another source tree (e.g. a checkout before a change), so a
-            # change's cost is measured in the same run as the change.
-            before = str(Path(args.before).resolve())
-            port = free_port()
-            cfg = tmp / "wb-before.yaml"
-            cfg.write_text(workbench_config(origin_port, port, cache=False, rules=10))
-            results.append(
-                scenario(
-                    BEFORE_NAME,
-                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "json"],
-                    port,
-                    env={"PYTHONPATH": before},
-                )
-            )
-        if want("forward"):
-            port = free_port()
-            cfg = tmp / "wb-forward.yaml"
-            cfg.write_text(forward_config(port, rules=10))
-            results.append(
-                scenario(
-                    FORWARD_NAME,
-                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "json"],
-                    port,
-                    target=f"http://127.0.0.1:{origin_port}/",
-                )
-            )
+        print(f"pinning: {pinning}")
+        main = _start_scenarios(bench, want, origin_port)
+        assert bench.origin is not None
+        bench.origin.wait_ready()
+        bench.warm_up(main)
+        bench.interleave(main, "")
+        results = [sc.result() for sc in main]
         if want("ui"):
-            port = free_port()
-            cfg = tmp / "wb-ui.yaml"
-            cfg.write_text(workbench_config(origin_port, port, cache=False, rules=10))
-            report = tmp / "ui-report.json"
-            results.append(
-                scenario(
-                    "workbench + TUI (headless app)",
-                    [py, "-m", "workbench.devtools.bench_ui", str(cfg), "--report", str(report)],
-                    port,
-                )
-            )
-            # scenario() has stopped the process: SIGTERM makes it write the report.
-            ui_report = json.loads(report.read_text()) if report.exists() else None
-        if want("memory"):
-            (tmp / "mem.py").write_text(MEMORY_SERVER)
-            port = free_port()
-            results.append(
-                scenario(
-                    "aiohttp answering from memory",
-                    [py, str(tmp / "mem.py"), str(port), str(args.body_size)],
-                    port,
-                )
-            )
-        if want("cache-hit"):
-            port = free_port()
-            cfg = tmp / "wb-cache.yaml"
-            cfg.write_text(workbench_config(origin_port, port, cache=True, rules=10))
-            results.append(
-                scenario(
-                    "workbench cache hits",
-                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "none"],
-                    port,
-                    "/cache/item",
-                )
-            )
-        if args.before and want("cache-hit"):
-            port = free_port()
-            cfg = tmp / "wb-cache-before.yaml"
-            cfg.write_text(workbench_config(origin_port, port, cache=True, rules=10))
-            results.append(
-                scenario(
-                    BEFORE_HIT_NAME,
-                    [py, "-m", "workbench", "run", str(cfg), "--headless", "--log-format", "none"],
-                    port,
-                    "/cache/item",
-                    env={"PYTHONPATH": str(Path(args.before).resolve())},
-                )
-            )
+            try:
+                ui_results, ui_report = _ui_rounds(bench, main, origin_port)
+            except (RuntimeError, subprocess.CalledProcessError) as e:
+                print(f"workbench bench: the ui scenario failed: {e}", file=sys.stderr)
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        print(f"workbench bench: {e}", file=sys.stderr)
+        return 1
     finally:
-        for p in procs:
-            p.stop()
+        bench.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print_report(results, ui_report, as_json=bool(args.__dict__.get("json")))
+    setup = {
+        "origin": origin_kind,
+        "load": load_kind,
+        "connections": args.connections,
+        "rounds": args.rounds,
+        "duration_s": args.duration,
+        "body_size": args.body_size,
+        "pinning": pinning,
+        "before": bench.before or None,
+    }
+    as_json = bool(getattr(args, "json", False))
+    print_report(results, ui_results, ui_report, setup=setup, as_json=as_json)
     return 0
-
-
-def print_report(results: list[Result], ui_report: dict | None, *, as_json: bool) -> None:
-    """The table of results, then the ratios that have targets (same-run figures only)."""
-    print()
-    print(
-        f"{'scenario':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'CPU µs/req':>11} {'RSS MiB':>8} {'errors':>7}"
-    )
-    for r in results:
-        print(
-            f"{r.name:36} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
-            f"{r.cpu_us:11.1f} {r.rss_mib:8.1f} {r.errors:7d}"
-        )
-    by = {r.name: r for r in results}
-    bare = by.get("bare aiohttp proxy")
-    wb = by.get(WORKBENCH_NAME)
-    hit = by.get("workbench cache hits")
-    mem = by.get("aiohttp answering from memory")
-    nginx = by.get(NGINX_NAME)
-    print()
-    if bare and wb:
-        print(f"workbench / bare proxy throughput: {wb.rps / bare.rps:.2f}×  (target ≥ 2×)")
-    before = by.get(BEFORE_NAME)
-    if before and wb:
-        print(f"workbench / same on --before tree:  {wb.rps / before.rps:.2f}×  (target ≥ 0.95×)")
-    before_hit = by.get(BEFORE_HIT_NAME)
-    if before_hit and hit:
-        print(f"cache hits / same on --before tree: {hit.rps / before_hit.rps:.2f}×")
-    fwd = by.get(FORWARD_NAME)
-    if fwd and wb:
-        print(f"forward / reverse proxy:            {fwd.rps / wb.rps:.2f}×  (target ≥ 0.9×)")
-    if hit and wb:
-        print(f"cache hits / workbench misses:      {hit.rps / wb.rps:.2f}×  (target ≥ 2×)")
-    if hit and mem:
-        print(f"cache hits / aiohttp from memory:   {hit.rps / mem.rps:.2f}×  (target ≥ 0.8×)")
-    if nginx and wb:
-        print(f"workbench / nginx reverse proxy:    {wb.rps / nginx.rps:.2f}×")
-    if nginx and hit:
-        print(f"cache hits / nginx reverse proxy:   {hit.rps / nginx.rps:.2f}×")
-    ui = by.get("workbench + TUI (headless app)")
-    if ui:
-        print(_ui_summary(ui, wb, ui_report))
-    if as_json:
-        print(json.dumps([r.__dict__ for r in results]))

@@ -1,8 +1,9 @@
-"""Running a ``workbench bench`` scenario: child processes, load generators, measurements."""
+"""Running ``workbench bench``: child processes, load generators, one measurement, round order."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import shutil
@@ -12,14 +13,29 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
 @dataclass
-class Result:
-    """One scenario's medians over its rounds."""
+class Round:
+    """One measurement of one scenario: ``args.duration`` seconds of load."""
 
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float
+    """CPU time of the measured process per request (NaN when there is no process to read)."""
+    errors: int
+    idle_cpu: float
+    """Share of a core the other (idle) scenario processes used meanwhile, together."""
+
+
+@dataclass
+class Result:
+    """One scenario's medians over its rounds, and the rounds themselves."""
+
+    key: str
     name: str
     rps: float
     p50_ms: float
@@ -27,6 +43,43 @@ class Result:
     cpu_us: float
     rss_mib: float
     errors: int
+    rounds: list[Round] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, key: str, name: str, rounds: list[Round], rss_mib: float) -> Result:
+        """The medians of ``rounds`` (errors summed)."""
+
+        def med(attr: str) -> float:
+            values = [v for r in rounds if not math.isnan(v := getattr(r, attr))]
+            return statistics.median(values) if values else math.nan
+
+        errors = sum(r.errors for r in rounds)
+        return cls(
+            key,
+            name,
+            med("rps"),
+            med("p50_ms"),
+            med("p99_ms"),
+            med("cpu_us"),
+            rss_mib,
+            errors,
+            list(rounds),
+        )
+
+
+def round_order(n: int, r: int) -> list[int]:
+    """The order in which round ``r`` (from 0) measures ``n`` scenarios.
+
+    Even rounds run forwards, each starting one scenario further on than the even round before;
+    every odd round is the round before it backwards. Over such a pair of rounds each scenario's two
+    measurements average to the same moment, so a steady drift of the machine's speed favours
+    neither side of a ratio, and the scenario measured just before a given one keeps changing.
+    """
+    if n <= 0:
+        return []
+    start = (r // 2) % n
+    order = [(start + k) % n for k in range(n)]
+    return order[::-1] if r % 2 else order
 
 
 def free_port() -> int:
@@ -58,50 +111,98 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port} after {timeout}s")
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 class Proc:
-    """A child process started for the benchmark, killed on exit."""
+    """A child process started for the benchmark, in its own session; stopped on exit.
+
+    Starting does not wait: start every process first, then :meth:`wait_ready` each, so they come
+    up side by side. Its stderr goes to an unnamed temporary file (a pipe nobody reads would fill
+    up and block a process that lives for minutes); its tail is quoted when the process fails.
+    """
 
     def __init__(
-        self, argv: list[str], port: int, env: dict | None = None, cwd: str | None = None
+        self,
+        argv: list[str],
+        port: int,
+        env: dict | None = None,
+        cwd: str | None = None,
+        *,
+        name: str = "",
     ) -> None:
+        self.argv = argv
+        self.port = port
+        self.name = name or " ".join(argv[-3:])
+        self._err = tempfile.TemporaryFile()
         self.p = subprocess.Popen(
             argv,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._err,
             env={**os.environ, **(env or {})},
             cwd=cwd,
             start_new_session=True,
         )
-        try:
-            _wait_port(port)
-        except RuntimeError:
-            self.stop()
-            err = self.p.stderr.read().decode(errors="replace") if self.p.stderr else ""
-            raise RuntimeError(f"{argv[-3:]} did not start: {err[-2000:]}") from None
 
     @property
     def pid(self) -> int:
         # taskset execs the real program, so the pid is the program's own.
         return self.p.pid
 
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the process accepts connections on its port; RuntimeError if it never does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if _port_open(self.port):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(
+            f"{self.name}: nothing listening on port {self.port} after {timeout:g}s{self._tail()}"
+        )
+
+    def check_alive(self) -> None:
+        """RuntimeError (with the end of its stderr) if the process has exited."""
+        code = self.p.poll()
+        if code is not None:
+            raise RuntimeError(f"{self.name} exited with status {code}{self._tail()}")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time so far (NaN once the process is gone)."""
+        try:
+            return _cpu_seconds(self.pid)
+        except (OSError, IndexError, ValueError):
+            return math.nan
+
+    def rss_mib(self) -> float:
+        """Resident memory now (NaN once the process is gone)."""
+        try:
+            return _rss_mib(self.pid)
+        except OSError:
+            return math.nan
+
+    def _tail(self) -> str:
+        self._err.seek(0)
+        err = self._err.read().decode(errors="replace").strip()
+        return f":\n{err[-2000:]}" if err else ""
+
     def stop(self) -> None:
+        """SIGTERM to its process group, SIGKILL after 5 s."""
         if self.p.poll() is None:
             try:
                 os.killpg(self.p.pid, signal.SIGTERM)
                 self.p.wait(5)
             except (subprocess.TimeoutExpired, ProcessLookupError):
-                os.killpg(self.p.pid, signal.SIGKILL)
+                try:
+                    os.killpg(self.p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 self.p.wait()
 
 
@@ -114,12 +215,13 @@ def run_wrk(
     listening at ``url``).
     """
     argv = pin_to(1, pin) + ["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(duration))}s"]
-    if target is not None:
-        script = Path(tempfile.mkdtemp(prefix="wrk-")) / "target.lua"
-        script.write_text(f'wrk.path = "{target}"\n')
-        argv += ["-s", str(script)]
-    argv += ["--latency", url]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
+        if target is not None:
+            script = Path(tmp) / "target.lua"
+            script.write_text(f'wrk.path = "{target}"\n')
+            argv += ["-s", str(script)]
+        argv += ["--latency", url]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
 
@@ -174,23 +276,31 @@ async def _aio_load(
     return n / elapsed, p(0.5), p(0.99), n, errors
 
 
-def measure(name: str, proc: Proc | None, url: str, args, target: str | None = None) -> Result:
-    """Warm up, then ``args.rounds`` rounds of load on ``url``; CPU and RSS of ``proc``."""
-    pin = not args.no_pin
-    use_wrk = shutil.which("wrk") is not None
-    load = (
-        (lambda d: run_wrk(url, d, args.connections, pin, target))
-        if use_wrk
-        else (lambda d: asyncio.run(_aio_load(url, d, args.connections, target)))
-    )
-    load(1.0)  # warm-up: connections, caches, pools
-    rounds = []
-    for _ in range(args.rounds):
-        cpu0 = _cpu_seconds(proc.pid) if proc else 0.0
-        rps, p50, p99, total, errs = load(args.duration)
-        cpu1 = _cpu_seconds(proc.pid) if proc else 0.0
-        cpu_us = (cpu1 - cpu0) / total * 1e6 if (proc and total) else float("nan")
-        rounds.append((rps, p50, p99, cpu_us, errs))
-    rss = _rss_mib(proc.pid) if proc else float("nan")
-    med = lambda i: statistics.median(r[i] for r in rounds)  # noqa: E731
-    return Result(name, med(0), med(1), med(2), med(3), rss, sum(r[4] for r in rounds))
+def run_load(
+    url: str, duration: float, args, target: str | None = None
+) -> tuple[float, float, float, int, int]:
+    """``duration`` seconds of load on ``url`` with wrk (on core 1) or, without wrk, the built-in
+    aiohttp load generator: (req/s, p50 ms, p99 ms, requests, errors)."""
+    if shutil.which("wrk"):
+        return run_wrk(url, duration, args.connections, not args.no_pin, target)
+    return asyncio.run(_aio_load(url, duration, args.connections, target))
+
+
+def measure_round(
+    url: str,
+    proc: Proc | None,
+    idle: list[Proc],
+    args,
+    target: str | None = None,
+) -> Round:
+    """One round of load on ``url``: figures, CPU per request of ``proc`` over the window, and the
+    CPU the ``idle`` processes used meanwhile."""
+    cpu0 = proc.cpu_seconds() if proc else math.nan
+    idle0 = [p.cpu_seconds() for p in idle]
+    t0 = time.monotonic()
+    rps, p50, p99, total, errs = run_load(url, args.duration, args, target)
+    wall = time.monotonic() - t0
+    cpu1 = proc.cpu_seconds() if proc else math.nan
+    idle_cpu = sum(b - a for a, b in zip(idle0, (p.cpu_seconds() for p in idle), strict=True))
+    cpu_us = (cpu1 - cpu0) / total * 1e6 if total else math.nan
+    return Round(rps, p50, p99, cpu_us, errs, idle_cpu / wall if wall > 0 else math.nan)

@@ -16,7 +16,9 @@ Runs the proxies from CONFIG inside the real Textual app (``make_app``) under ``
   waits for idleness, which under load take up to a second each) until the end of the first frame
   that shows the new state. Every ``--key-interval`` seconds ``F`` is pressed twice (follow off,
   then straight back on) so the Traffic view stays in follow mode; every 4th time the view is
-  switched with ``2`` and back with ``1`` instead.
+  switched with ``2`` and back with ``1`` instead. With ``--keys-under-load-only`` no key is
+  pressed while records arrive slower than ``--load-threshold`` (``workbench bench`` keeps the app
+  running while it measures the headless proxy, and idle key presses would take CPU from it).
 
 Samples taken while records arrive at ≥ ``--load-threshold`` per second count as "under load"; the
 report has percentiles for those and for the whole run. The report (JSON) is written on exit.
@@ -345,6 +347,8 @@ async def run(args: argparse.Namespace) -> int:
             await _wait(stop, args.key_interval)
             if stop.is_set() or not app.is_running:
                 break
+            if args.keys_under_load_only and not meter.loaded:
+                continue
             cycle += 1
             if cycle % 4 == 0:
                 await meter.press("2", view_shown("backends"))
@@ -375,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=160)
     p.add_argument("--height", type=int, default=45)
     p.add_argument("--key-interval", type=float, default=0.5, help="seconds between key presses")
+    p.add_argument(
+        "--keys-under-load-only",
+        action="store_true",
+        help="press keys only under load (so the app idles quietly between ui rounds)",
+    )
     p.add_argument(
         "--load-threshold",
         type=float,
