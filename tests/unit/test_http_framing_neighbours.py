@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 from origin import wait_for
 from rawhttp import read_response, read_to_eof
 from test_http_server import echo, req  # noqa: F401  (echo is a fixture)
@@ -95,3 +96,20 @@ async def test_a_fragment_in_the_request_target_is_400(echo):  # noqa: F811
         assert resp.status == 400 and b"fragment" in resp.body
         writer.close()
     assert not srv.seen
+
+
+@pytest.mark.parametrize("first", ["/slow", "/sync-first"])
+async def test_pipelined_expect_100_continue_gets_its_100_after_the_answer_before(
+    echo,  # noqa: F811
+    first,
+):
+    srv = await echo()
+    srv.delays["/slow"] = 0.2
+    reader, writer = await srv.connect()
+    writer.write(req(first) + req("/up", "POST", "Expect: 100-continue\r\nContent-Length: 5\r\n"))
+    assert (await read_response(reader)).status == 200  # the first answer comes first
+    assert (await read_response(reader)).status == 100  # then the go-ahead for the body
+    writer.write(b"hello")
+    info = json.loads((await read_response(reader)).body)
+    assert info["target"] == "/up" and info["length"] == 5
+    writer.close()

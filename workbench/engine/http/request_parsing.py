@@ -208,8 +208,11 @@ class RequestParsing:
             if not _HOST_RE(host):
                 raise RequestRejected(400, "The Host header is not a valid host[:port].")
             self._host_ok = host
-        if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if req.expect_continue and version == "1.1":
+            if not self._busy and not self._queue:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            else:
+                self._continue_owed = req  # said once the answers before it are complete
         req._size = 0  # from here on: body bytes received
         req._raw = 0  # from here on: bytes of reads that carried no body (trailers)
 

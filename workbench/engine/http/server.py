@@ -88,6 +88,9 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         """Reading is paused because more than ``MAX_PIPELINED`` requests wait."""
         self._streaming: HttpRequest | None = None
         self._upgrade: HttpRequest | None = None
+        self._continue_owed: HttpRequest | None = None
+        """A pipelined request waiting for its ``100 Continue`` until those before it are
+        answered (its client may hold the body back until then)."""
         self._closed = False
         self._broken: tuple[int, str] | None = None
         """A parse error met behind requests still being answered: sent once they are done."""
@@ -282,6 +285,11 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
             self._current = None
             if not self._finished(req):
                 return
+        owed = self._continue_owed
+        if owed is not None and not queue and not self._busy:
+            self._continue_owed = None
+            if owed is self._req and not self._closed:  # its body has not arrived yet
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if not queue and not self._busy and self._broken is not None and not self._closed:
             status, message = self._broken
             self.respond_text(status, message + "\n", close=True)
