@@ -113,3 +113,14 @@ async def test_pipelined_expect_100_continue_gets_its_100_after_the_answer_befor
     info = json.loads((await read_response(reader)).body)
     assert info["target"] == "/up" and info["length"] == 5
     writer.close()
+
+
+async def test_upgrade_in_an_http10_request_is_ignored(echo):  # noqa: F811
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(req("/ws10", extra="Connection: Upgrade\r\nUpgrade: websocket\r\n", version="1.0"))
+    info = json.loads((await read_response(reader)).body)  # answered as plain HTTP
+    assert info["target"] == "/ws10" and info["version"] == "1.0"
+    assert srv.seen[0].upgrade is None
+    assert not [n for n, _ in info["headers"] if n.lower() in ("upgrade", "connection")]
+    writer.close()

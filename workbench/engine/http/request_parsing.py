@@ -290,7 +290,8 @@ class RequestParsing:
         """A request with ``Upgrade``: hand it over paused, or re-parse it as plain HTTP/1.1.
 
         ``h2c`` is declined the way nginx declines it: the request is answered over HTTP/1.1.
-        So are upgrade requests with a body (llhttp would hand the body over as tunnel bytes).
+        So are upgrade requests with a body (llhttp would hand the body over as tunnel bytes)
+        and HTTP/1.0 ones.
         """
         tokens = ""
         for name, value in req.headers:
@@ -299,7 +300,8 @@ class RequestParsing:
                 break
         protocols = {t.strip().lower() for t in tokens.split(",") if t.strip()}
         has_body = req.chunked or bool(req.content_length)
-        if protocols and not protocols <= {"h2c"} and not has_body:
+        # RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored (replayed without it).
+        if protocols and not protocols <= {"h2c"} and not has_body and req.version == "1.1":
             req.upgrade = tokens
             req.tunnel_data = rest
             scheme = req.target[:6].lower()
