@@ -24,6 +24,18 @@ from workbench.engine.observe.records import Headers
 
 __all__ = ["CacheLookup"]
 
+_CACHE_CONTROL, _AUTHORIZATION, _PRAGMA, _RANGE, _IF_RANGE, _CONDITIONAL = range(6)
+_FIELDS = {
+    "cache-control": _CACHE_CONTROL,
+    "authorization": _AUTHORIZATION,
+    "pragma": _PRAGMA,
+    "range": _RANGE,
+    "if-range": _IF_RANGE,
+    "if-none-match": _CONDITIONAL,
+    "if-modified-since": _CONDITIONAL,
+}
+"""The request fields a lookup reads (lower-case name → what it is)."""
+
 
 class CacheLookup:
     """Lookup decisions over :attr:`memory`; counts hits, misses, bypasses and stale uses."""
@@ -52,23 +64,31 @@ class CacheLookup:
         pragma_no_cache = False
         rng: str | None = None
         if_range: str | None = None
+        conditional = False
         for name, value in req_headers:
-            ln = name.lower()
-            if ln == "cache-control":
+            kind = _FIELDS.get(name.lower())
+            if kind is None:
+                continue  # most fields: one dict lookup
+            if kind == _CACHE_CONTROL:
                 cc_raw = value if cc_raw is None else f"{cc_raw}, {value}"
-            elif ln == "authorization":
+            elif kind == _AUTHORIZATION:
                 self.bypass += 1
                 return LookupResult("bypass", "bypass: Authorization", fwd="bypass")
-            elif ln == "pragma" and "no-cache" in value.lower():
-                pragma_no_cache = True
-            elif ln == "range":
+            elif kind == _PRAGMA:
+                if "no-cache" in value.lower():
+                    pragma_no_cache = True
+            elif kind == _RANGE:
                 rng = value if rng is None else f"{rng}, {value}"
-            elif ln == "if-range":
+            elif kind == _IF_RANGE:
                 if_range = value
+            else:
+                conditional = True
         res = self._decide(method, url, req_headers, now, cc_raw, pragma_no_cache)
         if rng is not None and method == "GET":
             res.range = rng
             res.if_range = if_range
+        if conditional:
+            res.conditional = True
         return res
 
     def _decide(
@@ -118,7 +138,7 @@ class CacheLookup:
                 fwd = "request"
         elif remaining > 0.0:
             if rcc.min_fresh is None or remaining >= rcc.min_fresh:
-                return self._hit(entry, key, method, remaining, now)
+                return self._hit(entry, key, method, remaining, now, age)
             why, fwd = f"ttl {remaining:.0f}s is under client min-fresh={rcc.min_fresh}", "request"
         else:
             stale_for = -remaining
@@ -182,7 +202,13 @@ class CacheLookup:
         )
 
     def _hit(
-        self, entry: CachedResponse, key: CacheKey, method: str, remaining: float, now: float
+        self,
+        entry: CachedResponse,
+        key: CacheKey,
+        method: str,
+        remaining: float,
+        now: float,
+        age: float,
     ) -> LookupResult:
         entry.hits += 1
         self.memory._lru.move_to_end(entry)
@@ -190,11 +216,18 @@ class CacheLookup:
         if method == "GET":
             self.bytes_served += len(entry.body)
         self._ring.add(now, True)
-        if entry.heuristic:
-            reason = f"hit: heuristic freshness (10% of Last-Modified age), ttl {int(remaining)}s"
-        else:
-            reason = f"hit: fresh, ttl {int(remaining)}s"
-        return LookupResult("hit", reason, entry, key, None, remaining, True)
+        # The reason changes once a second: hits within that second share one string.
+        ttl = int(remaining)
+        memo = entry.hit_reason
+        if memo[0] != ttl:
+            if entry.heuristic:
+                why = f"hit: heuristic freshness (10% of Last-Modified age), ttl {ttl}s"
+            else:
+                why = f"hit: fresh, ttl {ttl}s"
+            memo = entry.hit_reason = (ttl, why)
+        res = LookupResult("hit", memo[1], entry, key, None, remaining, True)
+        res.age = age
+        return res
 
     def _serve_stale_now(
         self,

@@ -47,6 +47,8 @@ class LookupResult:
         "only_if_cached_fail",
         "range",
         "if_range",
+        "conditional",
+        "age",
     )
 
     def __init__(
@@ -81,6 +83,10 @@ class LookupResult:
         self.range: str | None = None
         """The request's Range (GET only), for :meth:`HttpCache.apply_range`."""
         self.if_range: str | None = None
+        self.conditional = False
+        """The request carries If-None-Match or If-Modified-Since (it may be answered 304)."""
+        self.age = 0.0
+        """A fresh hit's current age (RFC 9111 §4.2.3) at the lookup (0.0 for the others)."""
 
     def __repr__(self) -> str:
         return f"LookupResult({self.status!r}, {self.reason!r})"

@@ -68,9 +68,12 @@ def get_header(headers: Headers, name: str) -> str | None:
 
 def strip_hop_by_hop(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Headers:
     """A copy without hop-by-hop fields (or ``drop``), including the ones ``Connection`` names."""
+    for name, _ in headers:
+        if name.lower() in drop:
+            break
+    else:
+        return list(headers)  # the common case: nothing to drop
     names = [h[0].lower() for h in headers]
-    if drop.isdisjoint(names):
-        return list(headers)
     if "connection" in drop and "connection" in names:
         extra = connection_options(headers, names)
         if extra:

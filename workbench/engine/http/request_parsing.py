@@ -39,6 +39,7 @@ class HttpRequest:
         "target",
         "version",
         "headers",
+        "host",
         "keep_alive",
         "body",
         "stream",
@@ -59,6 +60,8 @@ class HttpRequest:
         self.target = ""
         self.version = "1.1"
         self.headers: list[tuple[str, str]] = []
+        self.host = ""
+        """The ``Host`` field's value as received ("" without one; the parser allows one)."""
         self.keep_alive = True
         """False once the connection must close after this response (set it to force a close)."""
         self.body = b""
@@ -107,16 +110,17 @@ class RequestRejected(Exception):
 class RequestParsing:
     """The httptools callbacks of a server connection (mixed into it).
 
-    Relies on the connection's ``parser``, ``limits``, ``transport``, ``_fields`` (a dict for
-    :meth:`on_header`), ``_host_ok`` (the last valid Host value), its queue (``_enqueue``,
-    ``_busy``, ``_queue``) and reading controls (``_pause_reading``, ``_resume_reading``).
+    Relies on the connection's ``parser``, ``limits``, ``transport``, ``last_active`` (the
+    time of the current read), ``_fields`` (a dict for :meth:`on_header`), ``_host_ok`` (the
+    last valid Host value), its queue (``_enqueue``, ``_busy``, ``_queue``) and reading
+    controls (``_pause_reading``, ``_resume_reading``).
     """
 
     # -- httptools callbacks ----------------------------------------------------------------
     def on_message_begin(self) -> None:
         req = HttpRequest()
         req.start = time.time()
-        req.start_mono = time.monotonic()
+        req.start_mono = self.last_active  # the time of the read that brought its first byte
         self._req = req
         self._url = b""
 
@@ -204,10 +208,12 @@ class RequestParsing:
         if hosts != 1 and (hosts or version == "1.1"):
             # RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0).
             raise RequestRejected(400, "A request needs exactly one Host header.")
-        if hosts and host is not self._host_ok:  # the same (shared) value as last time: valid
-            if not _HOST_RE(host):
-                raise RequestRejected(400, "The Host header is not a valid host[:port].")
-            self._host_ok = host
+        if hosts:
+            if host is not self._host_ok:  # the same (shared) value as last time: valid
+                if not _HOST_RE(host):
+                    raise RequestRejected(400, "The Host header is not a valid host[:port].")
+                self._host_ok = host
+            req.host = host
         if req.expect_continue and version == "1.1":
             if not self._busy and not self._queue:
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")

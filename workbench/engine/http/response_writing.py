@@ -25,6 +25,29 @@ def reason_phrase(status: int) -> str:
     return REASONS.get(status, "Unknown")
 
 
+def response_head(
+    status: int,
+    headers: list[tuple[str, str]],
+    length: int | None,
+    *,
+    wire: bytes = b"",
+    skip: int = 0,
+    line: str = "",
+) -> bytes:
+    """Status line and header block of a response: ``Content-Length: length`` unless None,
+    then the ``Connection`` ``line``. ``wire`` holds the first ``skip`` fields serialized."""
+    fields = headers[skip:] if skip else headers
+    lines = [f"{name}: {value}\r\n" for name, value in fields]
+    if length is not None:
+        lines.append(f"Content-Length: {length}\r\n")
+    lines.append(line)
+    lines.append("\r\n")
+    start = _STATUS_LINES.get(status) or (
+        f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1")
+    )
+    return start + wire + "".join(lines).encode("latin-1")
+
+
 class ResponseWriting:
     """Writing responses on a server connection (mixed into it).
 
@@ -34,7 +57,7 @@ class ResponseWriting:
 
     response_started = False
 
-    def _connection_line(self, status: int) -> str:
+    def connection_line(self, status: int) -> str:
         """The ``Connection`` line this response needs: close when closing, keep-alive for a
         kept-alive HTTP/1.0 client (RFC 9112 §9.3), nothing otherwise."""
         req = self._current
@@ -63,7 +86,7 @@ class ResponseWriting:
         """
         self.response_started = True
         lines = [f"{name}: {value}\r\n" for name, value in headers]
-        lines.append(self._connection_line(status))
+        lines.append(self.connection_line(status))
         lines.append("\r\n")
         start = _STATUS_LINES.get(status) if not reason or reason == REASONS.get(status) else None
         if start is None:
@@ -134,16 +157,13 @@ class ResponseWriting:
         req = self._current
         if close and req is not None:
             req.keep_alive = False
-        fields = headers[skip:] if skip else headers
-        lines = [f"{name}: {value}\r\n" for name, value in fields]
         if status >= 200 and status != 204 and (status != 304 or length is not None):
-            lines.append(f"Content-Length: {len(body) if length is None else length}\r\n")
-        lines.append(self._connection_line(status))
-        lines.append("\r\n")
-        start = _STATUS_LINES.get(status) or (
-            f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1")
+            announced: int | None = len(body) if length is None else length
+        else:
+            announced = None
+        data = response_head(
+            status, headers, announced, wire=wire, skip=skip, line=self.connection_line(status)
         )
-        data = start + wire + "".join(lines).encode("latin-1")
         if not self._closed:
             if body and not head and status != 204 and status != 304:
                 if len(body) > SEPARATE_BODY:
@@ -155,6 +175,13 @@ class ResponseWriting:
                 self.transport.write(data)
         if close and not self._busy:
             self.close()
+
+    def respond_whole(self, data: bytes) -> None:
+        """Write a complete response already serialized (head and body, see
+        :func:`response_head`); the connection stays open."""
+        self.response_started = True
+        if not self._closed:
+            self.transport.write(data)
 
     def respond_text(
         self, status: int, text: str, *, close: bool = False, extra: list[tuple[str, str]] = ()

@@ -304,6 +304,7 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         finally:
             self._busy = False
             self._current = None
+        self.last_active = time.monotonic()
         if self._finished(req):
             self._dispatch()
 
@@ -318,9 +319,12 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         self.close()
 
     def _finished(self, req: HttpRequest) -> bool:
-        """Bookkeeping after a request was answered; True when the next one may start."""
+        """Bookkeeping after a request was answered; True when the next one may start.
+
+        ``last_active`` is the caller's to update: a request answered synchronously was
+        answered in the read that brought it (whose time it already holds).
+        """
         self.requests_served += 1
-        self.last_active = time.monotonic()
         if self._closed:
             return False
         stream = req.stream

@@ -42,6 +42,8 @@ class CompiledRoute:
     """None when the host glob is ``*`` (matches any host)."""
     trace: str
     """The route's line in a request's trace, made once instead of per request."""
+    step: tuple[str, str, str]
+    """The whole trace step (shared by the records of the requests this route takes)."""
 
 
 def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]:
@@ -53,7 +55,8 @@ def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]
             host_re = re.compile(fnmatch.translate(r.host.lower()))
         prefix = r.path_prefix or "/"
         trace = f"prefix {prefix} → pool {r.pool}"
-        out.append(CompiledRoute(r.name, r.pool, prefix, r.strip_prefix, host_re, trace))
+        step = ("route", r.name, trace)
+        out.append(CompiledRoute(r.name, r.pool, prefix, r.strip_prefix, host_re, trace, step))
     out.sort(key=lambda r: (-len(r.prefix), r.host_re is None))
     return tuple(out)
 
@@ -113,11 +116,7 @@ class ReverseProxy:
 
     def exchange(self, req: HttpRequest, conn: ServerConnection) -> Exchange:
         """The record and exchange of one request (the one record setup)."""
-        host_header = ""
-        for n, v in req.headers:
-            if len(n) == 4 and n.lower() == "host":
-                host_header = v
-                break
+        host_header = req.host
         target = req.target
         if not target.startswith("/") and req.method != "CONNECT":
             # Absolute-form to an origin server is legal (RFC 9112 §3.2.2): keep only the path.
@@ -171,7 +170,7 @@ class ReverseProxy:
             rec.step("route", "none", f"no route matches host {rec.host or '-'} path {path}")
             return answer(x, 404, f"No route for {rec.host or '(no host)'}{path}.\n")
         rec.pool = route.pool
-        rec.step("route", route.name, route.trace)
+        rec.trace.append(route.step)
         pool = self.engine.pools.get(route.pool)
         if pool is None:
             return answer(x, 503, f"Pool {route.pool} does not exist.\n")

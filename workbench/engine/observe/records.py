@@ -175,7 +175,11 @@ class RequestRecord:
         self.upstream_headers = None
         self.response_headers = None
         self.backend_response_headers = None
-        self.drop_bodies("old record: only the newest records keep their details")
+        # drop_bodies, inlined (this runs once per request, on the record leaving the details)
+        if self.body_cap and self.bodies_dropped is None:
+            self.bodies_dropped = "old record: only the newest records keep their details"
+        self.request_body = None
+        self.response_body = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for the admin API and JSON logs."""
@@ -309,6 +313,7 @@ class RecordLog:
             old_seq = old.seq
             if not old.marked:
                 old.strip_details()
+        bodied = self._bodied
         cap = record.body_cap
         if cap and record.bodies_dropped is None:
             # body_weight, inlined (this runs once per request)
@@ -317,12 +322,17 @@ class RecordLog:
             kept = (req_size if req_size < cap else cap) + (resp_size if resp_size < cap else cap)
             if kept:
                 self.body_bytes += kept
-                self._bodied.append(record)
-        bodied = self._bodied
+                bodied.append(record)
         # Amortised O(1): each record enters and leaves ``_bodied`` once.
         while bodied and (bodied[0].seq <= old_seq or self.body_bytes > self.body_budget):
             first = bodied.popleft()
-            self.body_bytes -= first.body_weight
+            # body_weight, inlined (a record is in ``_bodied`` only with a body_cap)
+            cap = first.body_cap
+            req_size = first.request_body_size
+            resp_size = first.response_body_size
+            self.body_bytes -= (req_size if req_size < cap else cap) + (
+                resp_size if resp_size < cap else cap
+            )
             if first.marked:
                 continue  # marked: keeps its bodies, outside the budget's queue
             if first.seq > old_seq:

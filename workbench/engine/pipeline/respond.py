@@ -78,9 +78,13 @@ def send_stored(x: Exchange) -> None:
     rec.response_headers = headers
     rec.t_first_byte = rec.t_first_byte or time.monotonic() - req.start_mono
     is_head = req.method == "HEAD"
-    rec.bytes_out = 0 if is_head or status == 304 else len(body)
-    if rec.body_cap and rec.bytes_out:
-        rec.keep_response(body)
+    size = rec.bytes_out = 0 if is_head or status == 304 else len(body)
+    if size and rec.body_cap:
+        if rec.response_body_size == 0 and size <= rec.body_cap:
+            rec.response_body = body  # keep_response's first piece, kept whole: a reference
+            rec.response_body_size = size
+        else:
+            rec.keep_response(body)
     ready = x.ready
     wire = b""
     skip = 0
@@ -91,6 +95,17 @@ def send_stored(x: Exchange) -> None:
             wire = ready.wire
             if rec.content_type is None:
                 rec.content_type = ready.content_type
+            if not is_head and x.length is None:
+                conn = x.conn
+                # No Connection line for a kept-alive HTTP/1.1 request (the common case).
+                if req.keep_alive and req.version == "1.1":
+                    line = ""
+                else:
+                    line = conn.connection_line(status)
+                whole = ready.whole(status, headers, body, line)
+                if whole is not None:  # the same bytes as conn.respond would write
+                    conn.respond_whole(whole)
+                    return
         else:
             skip = 0
     if rec.content_type is None:

@@ -84,11 +84,8 @@ def destination(x: Exchange) -> Any:
 
 def request_rules(x: Exchange) -> Any:
     """Request-phase rules on the upstream headers: block, redirect, edit, delay."""
-    ruleset = x.mode.engine.ruleset
-    if not ruleset.has_phase("request"):
-        return None
-    v = ruleset.evaluate("request", x.rec)
-    if v is NO_VERDICT:  # nothing matched (most requests): nothing to act out
+    v = x.mode.engine.ruleset.evaluate("request", x.rec)
+    if v is NO_VERDICT:  # no rule, or nothing matched (most requests): nothing to act out
         return None
     if act(v, x, x.headers):
         return DONE
@@ -184,6 +181,15 @@ def make_handler(
     internal_error = engine.recorder.internal_error
     begin = mode.exchange
     tunnel = tunnel_stages or STAGES
+    # A mode without a client ACL or proxy authentication has none for its whole life (both
+    # are set when the mode is made): those two stages would only return None for it.
+    # The destination stage only asks the mode: the mode's own method takes its place.
+    static_noops = {access_control: mode.client_allowed is None, auth: mode.auth is None}
+    http_stages = tuple(
+        mode.destination if s is destination else s
+        for s in STAGES
+        if not static_noops.get(s, False)
+    )
 
     def failed(x: Exchange, exc: Exception) -> None:
         if isinstance(exc, (ConnectionError, UpstreamError)):
@@ -208,16 +214,14 @@ def make_handler(
 
     def handle(req: HttpRequest, conn: ServerConnection) -> Awaitable[None] | None:
         x = begin(req, conn)
-        stages = tunnel if req.method == "CONNECT" else STAGES
-        i = 0
+        stages = tunnel if req.method == "CONNECT" else http_stages
         try:
             for stage in stages:
-                i += 1
                 r = stage(x)
                 if r is not None:
                     if r is DONE:
                         break
-                    return _wait(x, r, stages, i)
+                    return _wait(x, r, stages, stages.index(stage) + 1)
         except Exception as exc:
             failed(x, exc)
         end(x)

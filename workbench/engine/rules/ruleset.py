@@ -308,7 +308,10 @@ class RuleSet:
         ph = self._phases.get(phase)
         if ph is None:
             return NO_VERDICT
-        plan, first = ph.candidates(rec)
+        if ph.rest is ph.full:  # nothing indexed: every rule is a candidate
+            plan, first = ph.full, ph.first_full
+        else:
+            plan, first = ph.candidates(rec)
         if not ph.memo:
             i = first(rec)
         else:
