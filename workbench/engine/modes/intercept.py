@@ -27,6 +27,8 @@ from workbench.engine.http.headers import strip_hop_by_hop
 from workbench.engine.modes.tunnel import tunnel
 from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import DONE, Exchange, new_record
+from workbench.engine.pipeline.max_forwards import METHODS as MAX_FORWARDS_METHODS
+from workbench.engine.pipeline.max_forwards import max_forwards
 from workbench.engine.pipeline.stages import (
     access_control,
     auth,
@@ -294,6 +296,8 @@ class SessionMode:
             headers.insert(0, ("Host", x.authority))
         x.headers = headers
         x.rec.step("tls", "origin", self.ic.verify_text)
+        if req.method in MAX_FORWARDS_METHODS:
+            return max_forwards(x)
         return None
 
     def retries(self, x: Exchange) -> int:

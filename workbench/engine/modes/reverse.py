@@ -24,6 +24,8 @@ from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import Exchange, new_record
 from workbench.engine.pipeline.forwarding import reverse_forwarding
 from workbench.engine.pipeline.max_forwards import ALLOW as OPTIONS_ALLOW
+from workbench.engine.pipeline.max_forwards import METHODS as MAX_FORWARDS_METHODS
+from workbench.engine.pipeline.max_forwards import max_forwards
 from workbench.engine.pipeline.stages import make_handler
 
 if TYPE_CHECKING:
@@ -189,6 +191,8 @@ class ReverseProxy:
             if x.authority:
                 headers.insert(0, ("Host", x.authority))
         x.headers = headers
+        if req.method in MAX_FORWARDS_METHODS:
+            return max_forwards(x)
         return None
 
     def retries(self, x: Exchange) -> int:

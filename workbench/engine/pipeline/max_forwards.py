@@ -1,8 +1,8 @@
 """``Max-Forwards`` on TRACE and OPTIONS (RFC 9110 §7.6.2): answer at zero, else count down.
 
 Each intermediary checks and updates the field before forwarding either method; at zero it must
-not forward and answers as the final recipient instead. Only TRACE and OPTIONS carry it, so
-no other request pays for this.
+not forward and answers as the final recipient instead. Each mode's destination stage calls
+:func:`max_forwards` last, for these two methods only, once the upstream headers are made.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import Exchange
 
+METHODS = frozenset({"TRACE", "OPTIONS"})
+"""The methods Max-Forwards applies to."""
 ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"
 """What this proxy relays (an answer to ``OPTIONS`` addressed to it)."""
 SENSITIVE = frozenset({"authorization", "proxy-authorization", "cookie"})

@@ -21,7 +21,6 @@ from workbench.engine.pipeline.actions import act, answer, answer_internal
 from workbench.engine.pipeline.auth import AuthDecision
 from workbench.engine.pipeline.exchange import DONE, Exchange
 from workbench.engine.pipeline.hold_stage import hold_request, hold_response
-from workbench.engine.pipeline.max_forwards import max_forwards
 from workbench.engine.pipeline.respond import respond
 from workbench.engine.pipeline.upstream import upstream
 from workbench.engine.rules.ruleset import NO_VERDICT
@@ -72,14 +71,8 @@ def _auth_verdict(x: Exchange, verdict: AuthDecision) -> Any:
 
 
 def destination(x: Exchange) -> Any:
-    """The mode decides where the request goes (route → pool, absolute-form → origin, tunnel);
-    a TRACE or OPTIONS whose ``Max-Forwards`` ran out is answered here."""
-    r = x.mode.destination(x)
-    if r is None:
-        method = x.req.method
-        if method == "OPTIONS" or method == "TRACE":
-            return max_forwards(x)
-    return r
+    """The mode decides where the request goes (route → pool, absolute-form → origin, tunnel)."""
+    return x.mode.destination(x)
 
 
 def request_rules(x: Exchange) -> Any:
