@@ -196,3 +196,25 @@ async def test_options_asterisk_is_answered_by_the_proxy(answering, engine_facto
     writer.write(get("*", method="OPTIONS"))  # the connection goes on
     assert (await read_response(reader)).status == 200
     writer.close()
+
+
+# -- 101 Switching Protocols (RFC 9110 §7.8, §15.2.2) ------------------------------------------
+@pytest.mark.parametrize(
+    "switch", [b"Upgrade: foo\r\n", b""], ids=["another-protocol", "no-upgrade-field"]
+)
+async def test_a_101_to_a_protocol_the_client_did_not_offer_is_a_502(
+    scripted, engine_factory, switch
+):
+    async def script(reader, writer):
+        await origin.read_head(reader)
+        writer.write(b"HTTP/1.1 101 Switching\r\nConnection: upgrade\r\n" + switch + b"\r\nFOO")
+        await writer.drain()
+        await reader.read()
+
+    origin = await scripted(script)
+    eng, url, _ = await proxy_for("reverse", origin, engine_factory)
+    reader, writer = await connect(url)
+    writer.write(get("/ws", extra="Connection: Upgrade\r\nUpgrade: websocket\r\n"))
+    resp = await read_response(reader)
+    assert resp.status == 502 and b"offered" in resp.body
+    writer.close()
