@@ -49,6 +49,7 @@ def test_rounds_interleave_and_each_ratio_is_shown_round_by_round():
         out,
     ), out
     assert re.search(RATIO.format(label="    by CPU per request", target=""), out), out
+    assert "CPU the idle processes took during a measurement, at most: " in out
     report = json.loads(out.splitlines()[-1])
     assert [s["key"] for s in report["scenarios"]] == ["bare", "workbench", "before"]
     assert all(len(s["rounds"]) == 2 for s in report["scenarios"])

@@ -105,12 +105,13 @@ class Bench:
         path: str = "/",
         env: dict | None = None,
         target: str | None = None,
+        ready_text: bytes = b"",
     ) -> Scenario:
         """Start a proxy (on core 0) without waiting for it to listen."""
         # ``python -m`` puts the working directory first on sys.path: run a --before tree from
         # inside it, or a bench started in this checkout would measure this one twice.
         cwd = env.get("PYTHONPATH") if env else None
-        proc = Proc(pin_to(0, self.pin) + argv, port, env, cwd, name=name)
+        proc = Proc(pin_to(0, self.pin) + argv, port, env, cwd, name=name, ready_text=ready_text)
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}{'/' if target else path}"
         return Scenario(key, name, url, proc, target)
@@ -252,7 +253,8 @@ def _ui_rounds(bench: Bench, main: list[Scenario], origin_port: int):
     report = bench.tmp / "ui-report.json"
     argv = [bench.py, "-m", "workbench.devtools.bench_ui", str(cfg), "--report", str(report)]
     argv.append("--keys-under-load-only")
-    ui = bench.start("ui", "workbench + TUI (headless app)", argv, port)
+    # The app prints "measuring" once its Traffic view is up; the port opens before that.
+    ui = bench.start("ui", "workbench + TUI (headless app)", argv, port, ready_text=b"measuring")
     pair = [Scenario("workbench@ui", "workbench, in the ui rounds", wb.url, wb.proc), ui]
     bench.warm_up([ui])
     bench.interleave(pair, "ui ")
@@ -291,13 +293,15 @@ def run_bench(args) -> int:
     ui_results: list[Result] = []
     ui_report: dict | None = None
     origin_port = free_port()
-    load_kind = "wrk" if shutil.which("wrk") else "built-in aiohttp load generator"
+    wrk = shutil.which("wrk") is not None
+    load_kind = "wrk" if wrk else "built-in aiohttp load generator"
+    turn = max(1, int(args.duration)) if wrk else args.duration  # wrk takes whole seconds
     pinning = "proxy on core 0, origin and load on core 1" if pin_to(0, bench.pin) else "off"
     try:
         origin_kind = _start_origin(bench, origin_port)
         print(
             f"origin: {origin_kind}; load: {load_kind}, {args.connections} connections; "
-            f"{args.rounds} rounds of {args.duration:g}s, interleaved across scenarios; "
+            f"{args.rounds} rounds of {turn:g} s per scenario, interleaved; "
             f"body {args.body_size} B"
         )
         print(f"pinning: {pinning}")
@@ -323,7 +327,7 @@ def run_bench(args) -> int:
         "load": load_kind,
         "connections": args.connections,
         "rounds": args.rounds,
-        "duration_s": args.duration,
+        "duration_s": turn,
         "body_size": args.body_size,
         "pinning": pinning,
         "before": bench.before or None,

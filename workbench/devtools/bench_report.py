@@ -173,15 +173,11 @@ def print_report(
     idle = [_idle_most(results), _idle_most(ui_results)]
     if any(math.isfinite(v) for v in idle):
         shares = [
-            f"{v * 100:.1f}% in the {phase} rounds"
+            f"{v * 100:.1f}% of a core ({phase} rounds)"
             for v, phase in zip(idle, ("main", "ui"), strict=True)
             if math.isfinite(v)
         ]
-        print(
-            "idle scenario processes took at most "
-            + ", ".join(shares)
-            + " of a core together while another was measured"
-        )
+        print("CPU the idle processes took during a measurement, at most: " + ", ".join(shares))
     found = ratios(results)
     ui_ratio = next(iter(ratios(ui_results, (UI_RATIO,))), None)
     print()

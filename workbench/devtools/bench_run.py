@@ -135,14 +135,18 @@ class Proc:
         cwd: str | None = None,
         *,
         name: str = "",
+        ready_text: bytes = b"",
     ) -> None:
         self.argv = argv
         self.port = port
         self.name = name or " ".join(argv[-3:])
+        self.ready_text = ready_text
+        """When set, ready also means this on stdout (stdout is kept only then)."""
         self._err = tempfile.TemporaryFile()
+        self._out = tempfile.TemporaryFile() if ready_text else None
         self.p = subprocess.Popen(
             argv,
-            stdout=subprocess.DEVNULL,
+            stdout=self._out or subprocess.DEVNULL,
             stderr=self._err,
             env={**os.environ, **(env or {})},
             cwd=cwd,
@@ -155,17 +159,24 @@ class Proc:
         return self.p.pid
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until the process accepts connections on its port; RuntimeError if it never does."""
+        """Wait until the process accepts connections on its port (and has printed ``ready_text``);
+        RuntimeError if it never does."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            if _port_open(self.port):
+            if _port_open(self.port) and self._said_ready():
                 return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(
             f"{self.name}: nothing listening on port {self.port} after {timeout:g}s{self._tail()}"
         )
+
+    def _said_ready(self) -> bool:
+        if self._out is None:
+            return True
+        self._out.seek(0)
+        return self.ready_text in self._out.read()
 
     def check_alive(self) -> None:
         """RuntimeError (with the end of its stderr) if the process has exited."""
