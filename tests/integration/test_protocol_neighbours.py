@@ -8,8 +8,11 @@ to the reverse proxy, and other corners that client libraries smooth over.
 from __future__ import annotations
 
 import pytest
+from configs import forward_proxy
 from rawhttp import RawOrigin, connect, read_response, response
 from test_http_conformance import get, proxy_for
+
+from workbench.config.model import Config, RuleConfig
 
 
 async def _ok(req, reader, writer) -> bool:
@@ -217,4 +220,28 @@ async def test_a_101_to_a_protocol_the_client_did_not_offer_is_a_502(
     writer.write(get("/ws", extra="Connection: Upgrade\r\nUpgrade: websocket\r\n"))
     resp = await read_response(reader)
     assert resp.status == 502 and b"offered" in resp.body
+    writer.close()
+
+
+# -- rules see one spelling of a host and of a path ----------------------------------------------
+async def test_rules_are_not_slipped_past_by_trailing_dots_encodings_or_dot_segments(
+    answering, engine_factory
+):
+    origin = await answering()
+    rules = (
+        RuleConfig(name="no-blocked", when="~d blocked.test", action="block", status=403),
+        RuleConfig(name="no-admin", when='~u "^/admin"', action="block", status=403),
+    )
+    eng = await engine_factory(Config(forward=forward_proxy(), rules=rules))
+    reader, writer = await connect(eng.listeners["forward"])
+    for target in (
+        "http://blocked.test./x",  # the same host as blocked.test (FQDN form)
+        f"{origin.url}/%61dmin",  # %61 is "a"
+        f"{origin.url}/static/../admin",
+        f"{origin.url}/static/%2e%2e/admin",
+    ):
+        writer.write(get(target, target.split("/")[2]))
+        resp = await read_response(reader)
+        assert resp.status == 403, target
+    assert origin.requests == []
     writer.close()
