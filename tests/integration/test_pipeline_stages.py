@@ -1,4 +1,5 @@
-"""The stages as a unit: their fixed order, and what a cache hit costs (no coroutine at all)."""
+"""The stages as a unit: their fixed order, and what a cache hit and a miss on a pooled connection
+cost (no coroutine at all)."""
 
 from __future__ import annotations
 
@@ -52,8 +53,11 @@ def cacheable_app() -> web.Application:
     return app
 
 
-async def coroutines_run_by(session: aiohttp.ClientSession, url: str) -> set[str]:
-    """Names of the pipeline/mode coroutines that ran while ``url`` was fetched."""
+async def coroutines_run_by(
+    session: aiohttp.ClientSession, url: str, where: tuple[str, ...] = STAGE_CODE
+) -> set[str]:
+    """Names of the pipeline/mode coroutines (or those under ``where``) that ran while ``url``
+    was fetched."""
     seen: set[str] = set()
 
     def profile(frame, event, arg) -> None:
@@ -61,7 +65,7 @@ async def coroutines_run_by(session: aiohttp.ClientSession, url: str) -> set[str
         if (
             event == "call"
             and code.co_flags & inspect.CO_COROUTINE
-            and any(part in code.co_filename for part in STAGE_CODE)
+            and any(part in code.co_filename for part in where)
         ):
             seen.add(code.co_name)
 
@@ -106,6 +110,67 @@ async def test_a_cache_hit_runs_no_coroutine(engine_factory):
         records, _, _ = eng.records_since(0, 10)
         assert [r.cache for r in records] == ["miss", "hit"]
         assert ("X-Seen", "yes") in records[1].response_headers
+    finally:
+        await origin.stop()
+
+
+async def test_a_miss_on_a_pooled_connection_runs_no_coroutine(engine_factory):
+    """The upstream stage sends at once and the pipeline goes on from the response's future:
+    no coroutine in the engine (not even the server's handler task) for the usual miss."""
+    origin = await Origin("plain", cacheable_app()).start()
+    try:
+        pool = PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))
+        cfg = Config(
+            reverse=ReverseConfig(
+                listen=Address("127.0.0.1", 0),
+                cache=False,
+                routes=(RouteConfig(name="site", pool="web"),),
+                pools={"web": pool},
+            ),
+        )
+        eng = await engine_factory(cfg)
+        url = eng.listeners["reverse"] + "/page"
+        engine_code = (str(Path("workbench", "engine")),)
+        async with aiohttp.ClientSession() as s:
+            first = await coroutines_run_by(s, url, engine_code)
+            pooled = await coroutines_run_by(s, url, engine_code)
+        assert "fetch" in first  # a new connection is awaited
+        assert pooled == set(), pooled
+        records, _, _ = eng.records_since(0, 10)
+        assert [(r.status, r.trace[-1][2]) for r in records] == [
+            (200, "web-1 answered on a new connection"),
+            (200, "web-1 answered on a pooled connection"),
+        ]
+    finally:
+        await origin.stop()
+
+
+async def test_a_pooled_miss_after_a_delay_rule(engine_factory):
+    """The upstream stage's future met inside the coroutine that a delay started: awaited there
+    (and its retry too, when the pooled connection turns out closed)."""
+    origin = await Origin("plain", cacheable_app()).start()
+    try:
+        pool = PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))
+        rule = RuleConfig(name="slow", when="~u /page", action="delay", delay=0.01)
+        cfg = Config(
+            reverse=ReverseConfig(
+                listen=Address("127.0.0.1", 0),
+                cache=False,
+                routes=(RouteConfig(name="site", pool="web"),),
+                pools={"web": pool},
+            ),
+            rules=(rule,),
+        )
+        eng = await engine_factory(cfg)
+        url = eng.listeners["reverse"] + "/page"
+        async with aiohttp.ClientSession() as s:
+            for _ in range(3):
+                async with s.get(url) as r:
+                    assert r.status == 200 and await r.text() == "cached\n"
+        records, _, _ = eng.records_since(0, 10)
+        assert [r.trace[-1][2] for r in records] == ["web-1 answered on a new connection"] + [
+            "web-1 answered on a pooled connection"
+        ] * 2
     finally:
         await origin.stop()
 

@@ -435,3 +435,43 @@ async def test_backend_certificate_failure_is_a_502_without_retry(tls_origin, en
     streaks = sorted(b.consecutive_failures for b in eng.pools["web"].backends.values())
     assert streaks == [0, 1]
     assert tls_origin.hits == 0
+
+
+async def test_stop_lets_a_request_on_a_pooled_connection_finish(origins, engine_factory):
+    """A request waiting for its answer on a pooled connection (no task behind it) is still
+    in flight for a graceful stop: the client gets the whole answer, the record is complete."""
+    (web,) = await origins("web-1")
+    eng = await engine_factory(reverse_config({"web": pool("web", [web])}))
+    url = eng.listeners["reverse"]
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url + "/") as r:  # opens the connection that the next request reuses
+            assert r.status == 200
+        slow = asyncio.ensure_future(s.get(url + "/slow?delay=0.3"))
+        backend = eng.pools["web"].backends["web-1"]
+        await wait_for(lambda: backend.inflight == 1)
+        await eng.stop(grace=5.0)
+        r = await slow
+        assert r.status == 200 and (await r.read()).startswith(b"slow")
+    records, _, _ = eng.records_since(0, 10)
+    assert [(x.path, x.status, x.error) for x in records] == [
+        ("/", 200, None),
+        ("/slow?delay=0.3", 200, None),
+    ]
+    assert "answered on a pooled connection" in records[-1].trace[-1][2]
+
+
+async def test_stop_gives_up_on_a_request_past_the_grace(origins, engine_factory):
+    (web,) = await origins("web-1")
+    eng = await engine_factory(reverse_config({"web": pool("web", [web])}))
+    url = eng.listeners["reverse"]
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url + "/") as r:
+            assert r.status == 200
+        slow = asyncio.ensure_future(s.get(url + "/slow?delay=5"))
+        backend = eng.pools["web"].backends["web-1"]
+        await wait_for(lambda: backend.inflight == 1)
+        await eng.stop(grace=0.2)
+        with pytest.raises(aiohttp.ClientError):
+            await slow
+    assert backend.inflight == 0
+    await wait_for(lambda: eng.records.total == 2)

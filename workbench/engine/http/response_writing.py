@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 REASONS = {s.value: s.phrase for s in HTTPStatus}
 REASONS[508] = "Loop Detected"
 _STATUS_LINES = {code: f"HTTP/1.1 {code} {phrase}\r\n".encode() for code, phrase in REASONS.items()}
+_FIELDS = "\r\n".join
+_FIELD = ": ".join
 SEPARATE_BODY = 64 * 1024
 """Bodies larger than this are written after the head rather than copied onto it."""
 
@@ -85,13 +87,15 @@ class ResponseWriting:
         first: the ``Connection`` line is added here.
         """
         self.response_started = True
-        lines = [f"{name}: {value}\r\n" for name, value in headers]
-        lines.append(self.connection_line(status))
-        lines.append("\r\n")
+        line = self.connection_line(status)
+        if headers:  # one C-level join instead of a formatted string per field
+            text = f"{_FIELDS(map(_FIELD, headers))}\r\n{line}\r\n"
+        else:
+            text = line + "\r\n"
         start = _STATUS_LINES.get(status) if not reason or reason == REASONS.get(status) else None
         if start is None:
             start = f"HTTP/1.1 {status} {reason or reason_phrase(status)}\r\n".encode("latin-1")
-        data = start + "".join(lines).encode("latin-1")
+        data = start + text.encode("latin-1")
         if not self._closed:
             if body and len(body) <= SEPARATE_BODY:
                 self.transport.write(data + body)

@@ -58,7 +58,8 @@ MAX_PIPELINED = 16
 
 Handler = Callable[["HttpRequest", "ServerConnection"], Awaitable[None] | None]
 """Answers one request: returns None when it answered without waiting, else an awaitable that
-finishes the answer (the server runs it as a task)."""
+finishes the answer (the server runs it as a task), or a bare future: the handler then goes on
+by itself once it is done and reports with :meth:`ServerConnection.continue_request`."""
 
 
 class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
@@ -82,6 +83,8 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._queue: deque[HttpRequest] = deque()
         self._busy = False
         """A request's handler is running (its answer may not be complete yet)."""
+        self._pending: asyncio.Future | None = None
+        """The future the running handler waits on, when it goes on without a task."""
         self._parsing = False
         """Inside ``feed_data``: parsed requests wait in the queue until it returns."""
         self._pipeline_full = False
@@ -259,8 +262,10 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
 
         A handler answers at once (a cache hit, a block) by returning None: its request is
         finished here, with no task, and the next queued one starts. One that must wait returns
-        an awaitable, which becomes the task that finishes the request and dispatches the rest.
-        A loop, not recursion: a read holding hundreds of pipelined requests stays flat.
+        an awaitable, which becomes the task that finishes the request and dispatches the rest,
+        or a bare future: the handler then goes on from that future's callback and reports back
+        with :meth:`continue_request` (no task). A loop, not recursion: a read holding hundreds
+        of pipelined requests stays flat.
         """
         queue = self._queue
         while queue and not self._busy and not self._closed:
@@ -277,9 +282,10 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
                 self._handler_failed(req, exc)
                 return
             if pending is not None:
-                task = self.loop.create_task(self._run(req, pending))
-                self.server.tasks.add(task)
-                task.add_done_callback(self.server.tasks.discard)
+                if type(pending) is asyncio.Future:
+                    self._pending = pending  # the handler goes on from its callback
+                else:
+                    self._start(req, pending)
                 return
             self._busy = False
             self._current = None
@@ -293,6 +299,34 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         if not queue and not self._busy and self._broken is not None and not self._closed:
             status, message = self._broken
             self.respond_text(status, message + "\n", close=True)
+
+    def _start(self, req: HttpRequest, pending: Awaitable[None]) -> None:
+        task = self.loop.create_task(self._run(req, pending))
+        self.server.tasks.add(task)
+        task.add_done_callback(self.server.tasks.discard)
+
+    def continue_request(self, req: HttpRequest, pending: Awaitable[None] | None) -> None:
+        """From a handler that returned a bare future and went on when it was done: ``pending``
+        is None once ``req`` is answered, another future it now waits on, or an awaitable that
+        finishes the answer (run as a task)."""
+        if pending is None:
+            self._pending = None
+            self._busy = False
+            self._current = None
+            self.last_active = time.monotonic()
+            if self._finished(req):
+                self._dispatch()
+        elif type(pending) is asyncio.Future:
+            self._pending = pending
+        else:
+            self._pending = None
+            self._start(req, pending)
+
+    def abandon_request(self, req: HttpRequest) -> None:
+        """The handler gave up on ``req`` (the server is stopping): no next request."""
+        self._pending = None
+        self._busy = False
+        self._current = None
 
     async def _run(self, req: HttpRequest, pending: Awaitable[None]) -> None:
         """The rest of a request whose handler had to wait, then the requests queued behind it."""
@@ -310,6 +344,7 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
 
     def _handler_failed(self, req: HttpRequest, exc: Exception) -> None:
         """A handler raised (a bug): a 500 if nothing was sent yet, then close."""
+        self._pending = None
         self.server.on_error(exc)
         if not self._closed and not self.response_started:
             req.keep_alive = False
@@ -514,6 +549,12 @@ class HttpServer:
             elif now - conn.last_active > limits.keepalive_timeout:
                 conn.close()
 
+    def _in_flight(self) -> list[asyncio.Future]:
+        """Handlers still answering: their tasks, and the futures of those without one."""
+        busy: list[asyncio.Future] = list(self.tasks)
+        busy.extend(c._pending for c in self.connections if c._pending is not None)
+        return busy
+
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting, let in-flight requests finish (up to ``grace`` seconds), then close."""
         self.closing = True
@@ -525,9 +566,9 @@ class HttpServer:
             if not conn._busy or conn._tunnel_sink is not None:
                 conn.close()  # idle, or a tunnel / WebSocket: nothing to finish
         deadline = time.monotonic() + grace
-        while self.tasks and time.monotonic() < deadline:
-            await asyncio.wait(list(self.tasks), timeout=max(0.0, deadline - time.monotonic()))
-        for task in list(self.tasks):
+        while (busy := self._in_flight()) and time.monotonic() < deadline:
+            await asyncio.wait(busy, timeout=max(0.0, deadline - time.monotonic()))
+        for task in self._in_flight():
             task.cancel()
         for conn in list(self.connections):
             conn.close()

@@ -3,7 +3,8 @@ the writer that drains finished records in batches.
 
 Cost matters: the log runs for every request. Lines are built with f-strings and the C string
 escaper of :mod:`json` instead of ``json.dumps`` on a dict (which builds an encoder per call);
-trace steps, which repeat from request to request, are encoded once and remembered; the
+trace steps and the other parts that repeat from request to request are encoded once and
+remembered; times are fixed-point (six decimals) rather than shortest-repr floats; the
 timestamp of the Combined format is formatted once per second. Nothing is written per request:
 :class:`AccessLogWriter` takes the records the engine finished since its last turn, a few times a
 second, and hands the whole batch to one ``write`` on a thread, so a slow terminal or pipe never
@@ -88,26 +89,44 @@ def _step(step: TraceStep) -> str:
     return text
 
 
+_who: dict[tuple[str, str, str], str] = {}
+_where: dict[tuple[str | None, str | None, str | None, str | None], str] = {}
+"""The line's client/proxy/method and upstream/pool/cache/rule parts, which repeat from request
+to request, encoded once (bounded like the trace steps)."""
+
+
 def json_line(rec: RequestRecord) -> str:
-    """One JSON object per request (no headers or bodies, to keep lines short)."""
+    """One JSON object per request (no headers or bodies, to keep lines short).
+
+    ``time`` and ``duration`` have six decimals (microseconds): a fixed-point format costs
+    half of the shortest round-trip ``repr`` of a float.
+    """
     tags = rec.tags
-    steps = _steps
     status = rec.status
-    backend = rec.backend
-    pool = rec.pool
-    cache = rec.cache
-    rule = rec.rule
     error = rec.error
+    key = (rec.client, rec.proxy, rec.method)
+    who = _who.get(key)
+    if who is None:
+        if len(_who) >= _MAX_STEPS:
+            _who.clear()
+        who = _who[key] = (
+            f'"client":{_js(rec.client)},"proxy":{_js(rec.proxy)},"method":{_js(rec.method)}'
+        )
+    place = (rec.backend, rec.pool, rec.cache, rec.rule)
+    where = _where.get(place)
+    if where is None:
+        if len(_where) >= _MAX_STEPS:
+            _where.clear()
+        where = _where[place] = ",".join(
+            f'"{name}":{"null" if value is None else _js(value)}'
+            for name, value in zip(("upstream", "pool", "cache", "rule"), place, strict=True)
+        )
+    steps = _steps
     # Helpers inlined: a Python call per field would cost as much as the rest of the line.
     return (
-        f'{{"time":{rec.start!r},"id":{rec.id},"client":{_js(rec.client)},'
-        f'"proxy":{_js(rec.proxy)},"method":{_js(rec.method)},"url":{_js(rec.url)},'
+        f'{{"time":{rec.start:.6f},"id":{rec.id},{who},"url":{_js(rec.url)},'
         f'"status":{"null" if status is None else status},"bytes_in":{rec.bytes_in},'
-        f'"bytes_out":{rec.bytes_out},"duration":{round(rec.t_total, 6)!r},'
-        f'"upstream":{"null" if backend is None else _js(backend)},'
-        f'"pool":{"null" if pool is None else _js(pool)},'
-        f'"cache":{"null" if cache is None else _js(cache)},'
-        f'"rule":{"null" if rule is None else _js(rule)},'
+        f'"bytes_out":{rec.bytes_out},"duration":{rec.t_total:.6f},{where},'
         f'"tags":[{",".join(map(_js, tags)) if tags else ""}],'
         f'"error":{"null" if error is None else _js(error)},'
         f'"trace":[{",".join([steps.get(s) or _step(s) for s in rec.trace])}]}}'

@@ -46,6 +46,7 @@ class Exchange:
         "collect",
         "keep_open",
         "ready",
+        "then",
     )
 
     def __init__(self, req: HttpRequest, conn: ServerConnection | None, rec: RequestRecord, mode):
@@ -89,6 +90,9 @@ class Exchange:
         self.ready: Any = None
         """For a stored response: its client-ready fields, serialized once per cache entry
         (:class:`~workbench.engine.pipeline.cache_stage.ClientHead`)."""
+        self.then: Any = None
+        """When a stage returns a bare future: ``then(x, future)``, called once it is done,
+        returns what the stage would have (see :func:`~.stages.make_handler`)."""
 
     def release(self) -> None:
         """Give the upstream connection back to whoever it came from (once)."""

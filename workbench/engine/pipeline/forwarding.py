@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
+from sys import intern
 
 from workbench.engine.http.headers import (
     FORWARDING_HEADERS,
@@ -36,6 +38,12 @@ class Forwarding:
     watch: frozenset[str] = field(init=False)
     """Lower-cased names this policy removes or extends: when a request has none of them (the
     usual case) the new fields are simply appended."""
+    appended: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(
+        init=False, compare=False, repr=False
+    )
+    """(client, authority) → the fields appended in the usual case (made once each; bounded)."""
+    steps: dict[str, tuple[str, str, str]] = field(init=False, compare=False, repr=False)
+    """Client → its ``privacy`` trace step (made once per client; bounded)."""
 
     def __post_init__(self) -> None:
         watch = set(self.strip)
@@ -46,6 +54,8 @@ class Forwarding:
         if self.via is not None:
             watch.add("via")
         object.__setattr__(self, "watch", frozenset(watch))
+        object.__setattr__(self, "appended", {})
+        object.__setattr__(self, "steps", {})
 
 
 def reverse_forwarding(enabled: bool, proto: str) -> Forwarding:
@@ -75,25 +85,17 @@ def add_forwarding(x: Exchange, policy: Forwarding) -> None:
     x.forwarded = True
     headers = x.headers
     client = x.rec.client
-    if policy.watch.isdisjoint([h[0].lower() for h in headers]):
-        # Nothing to remove or extend: append the fields, in the order the general path gives.
-        if policy.full:
-            proto = policy.proto
-            host = x.authority
-            node = f'"[{client}]"' if ":" in client else client
-            headers.append(("X-Forwarded-For", client))
-            headers.append(("X-Forwarded-Proto", proto))
-            if host:
-                headers.append(("X-Forwarded-Host", host))
-                headers.append(
-                    ("Forwarded", f"for={node};proto={proto};host={forwarded_value(host)}")
-                )
-            else:
-                headers.append(("Forwarded", f"for={node};proto={proto}"))
-        elif policy.xff:
-            headers.append(("X-Forwarded-For", client))
-        if policy.via is not None:
-            headers.append(("Via", policy.via))
+    if policy.watch.isdisjoint(map(str.lower, map(_first, headers))):
+        # Nothing to remove or extend (the usual request): append the fields, in the order the
+        # general path gives; they are the same for every request of a client to one host.
+        key = (client, x.authority)
+        fields = policy.appended.get(key)
+        if fields is None:
+            fields = _appended(policy, client, x.authority)
+            if len(policy.appended) >= 1024:
+                policy.appended.clear()
+            policy.appended[key] = fields
+        headers.extend(fields)
     else:
         if policy.strip:
             headers[:] = remove_names(headers, policy.strip)
@@ -104,7 +106,36 @@ def add_forwarding(x: Exchange, policy: Forwarding) -> None:
         if policy.via is not None:
             append_via(headers, policy.via)
     if policy.trace is not None:
-        verdict, detail = policy.trace
-        if not detail:
-            detail = f"X-Forwarded-For: {client} and Via sent to the origin"
-        x.rec.step("privacy", verdict, detail)
+        step = policy.steps.get(client)
+        if step is None:
+            verdict, detail = policy.trace
+            if not detail:
+                detail = f"X-Forwarded-For: {client} and Via sent to the origin"
+            step = ("privacy", verdict, intern(detail))
+            if len(policy.steps) >= 1024:
+                policy.steps.clear()
+            policy.steps[client] = step
+        x.rec.trace.append(step)
+
+
+_first = itemgetter(0)
+
+
+def _appended(policy: Forwarding, client: str, host: str) -> tuple[tuple[str, str], ...]:
+    """The fields ``policy`` appends for ``client`` asking ``host`` (none of them yet present)."""
+    out: list[tuple[str, str]] = []
+    if policy.full:
+        proto = policy.proto
+        node = f'"[{client}]"' if ":" in client else client
+        out.append(("X-Forwarded-For", client))
+        out.append(("X-Forwarded-Proto", proto))
+        if host:
+            out.append(("X-Forwarded-Host", host))
+            out.append(("Forwarded", f"for={node};proto={proto};host={forwarded_value(host)}"))
+        else:
+            out.append(("Forwarded", f"for={node};proto={proto}"))
+    elif policy.xff:
+        out.append(("X-Forwarded-For", client))
+    if policy.via is not None:
+        out.append(("Via", policy.via))
+    return tuple(out)

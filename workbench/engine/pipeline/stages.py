@@ -11,7 +11,9 @@ Modes (reverse, forward, tunnel) only decide the destination, in the ``destinati
 from __future__ import annotations
 
 import asyncio
+from asyncio import Future
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from workbench.engine.http.client import UpstreamError
@@ -29,6 +31,10 @@ Stage = Callable[[Exchange], Any]
 """``(x) -> None | DONE | Awaitable[None | DONE]``."""
 
 
+_ALLOWED: dict[str, tuple[str, str, str]] = {}
+"""Client address → its ``acl allow`` trace step (shared by its records; bounded)."""
+
+
 def access_control(x: Exchange) -> Any:
     """Who may use this proxy (forward: ``allow_clients``); reverse proxies serve everyone."""
     allowed = x.mode.client_allowed
@@ -36,7 +42,12 @@ def access_control(x: Exchange) -> Any:
         return None
     ip = x.rec.client
     if allowed(ip):
-        x.rec.step("acl", "allow", f"{ip} in allow_clients")
+        step = _ALLOWED.get(ip)
+        if step is None:
+            if len(_ALLOWED) >= 4096:
+                _ALLOWED.clear()
+            step = _ALLOWED[ip] = ("acl", "allow", f"{ip} in allow_clients")
+        x.rec.trace.append(step)
         return None
     x.rec.step("acl", "deny", f"{ip} is not in allow_clients")
     x.rec.error = "client not allowed"
@@ -165,9 +176,13 @@ def make_handler(
 ) -> Callable[[HttpRequest, ServerConnection], Awaitable[None] | None]:
     """The listener's request handler for ``mode``.
 
-    The stages run as plain calls until one has to wait: the handler then returns a coroutine
-    that awaits it and runs the remaining stages (the server makes it a task). A request
-    answered without waiting (a cache hit, a block) returns None: no coroutine at all.
+    The stages run as plain calls until one has to wait. A stage that waits for a future (the
+    upstream stage sending on a pooled connection) returns the future itself and sets
+    ``x.then``: the handler returns that future to the server and, once it is done, goes on
+    from a callback (``then`` first, then the remaining stages), telling the server with
+    :meth:`~ServerConnection.continue_request`. No coroutine and no task. Any other awaitable
+    (a delay, a streamed body, a new connection) makes the rest a coroutine that the server
+    runs as a task. A request answered without waiting (a cache hit, a block) returns None.
     """
     engine = mode.engine
     finish = engine.recorder.finish
@@ -214,19 +229,62 @@ def make_handler(
                 if r is not None:
                     if r is DONE:
                         break
-                    return _wait(x, r, stages, stages.index(stage) + 1)
+                    i = stages.index(stage) + 1
+                    if type(r) is Future:
+                        r.add_done_callback(partial(resume, x, stages, i))
+                        return r
+                    return _wait(x, r, stages, i)
         except Exception as exc:
             failed(x, exc)
         end(x)
         return None
 
+    def resume(x: Exchange, stages: tuple[Stage, ...], i: int, fut: Future) -> None:
+        """The future a stage returned is done: its ``then``, then the stages after it."""
+        conn = x.conn
+        req = x.req
+        then = x.then
+        x.then = None
+        try:
+            try:
+                r = then(x, fut)
+                n = len(stages)
+                while True:
+                    if r is not None:
+                        if r is DONE:
+                            break
+                        if type(r) is Future:
+                            r.add_done_callback(partial(resume, x, stages, i))
+                        else:
+                            r = _wait(x, r, stages, i)
+                        conn.continue_request(req, r)
+                        return
+                    if i == n:
+                        break
+                    r = stages[i](x)
+                    i += 1
+            except Exception as exc:
+                failed(x, exc)
+            end(x)
+        except asyncio.CancelledError:  # the server stopped and gave up on this request
+            end(x)
+            conn.abandon_request(req)
+            return
+        except Exception as exc:  # a bug in failed() or end()
+            conn._handler_failed(req, exc)
+            return
+        conn.continue_request(req, None)
+
     async def _wait(x: Exchange, pending: Awaitable[Any], stages: tuple[Stage, ...], i: int):
         """The rest of the stages, from the first one that had to wait."""
         try:
-            if await pending is not DONE:
+            r = await (_settle(x, pending) if type(pending) is Future else pending)
+            if r is not DONE:
                 for stage in stages[i:]:
                     r = stage(x)
-                    if r is not None and (r is DONE or await r is DONE):
+                    if r is not None and r is not DONE:
+                        r = await (_settle(x, r) if type(r) is Future else r)
+                    if r is DONE:
                         break
         except Exception as exc:
             failed(x, exc)
@@ -234,3 +292,18 @@ def make_handler(
             end(x)
 
     return handle
+
+
+async def _settle(x: Exchange, pending: Future) -> Any:
+    """What a bare future a stage returned comes to: what ``x.then`` makes of it, awaited."""
+    while True:
+        try:
+            await pending
+        except Exception:
+            pass  # ``then`` reads the outcome
+        then = x.then
+        x.then = None
+        result = then(x, pending)
+        if type(result) is not Future:
+            return result if result is None or result is DONE else await result
+        pending = result
