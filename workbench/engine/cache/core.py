@@ -76,6 +76,7 @@ class HttpCache(CacheLookup):
         self.memory = MemoryStore(max_size, max_object_size)
         self._clock = clock
         self._ring = RatioRing()
+        self._get_keys: dict[str, CacheKey] = {}
         self.store_set_cookie = store_set_cookie
         """Store responses carrying Set-Cookie (RFC 9111 §7.3 allows it); config key."""
         self.serve_stale_on_error = serve_stale_on_error

@@ -35,6 +35,10 @@ _FIELDS = {
     "if-modified-since": _CONDITIONAL,
 }
 """The request fields a lookup reads (lower-case name → what it is)."""
+MEMO_KEYS = 4096
+"""URLs whose cache key is remembered (then all are forgotten at once)..."""
+MEMO_URL = 2048
+"""...when they are at most this long."""
 
 
 class CacheLookup:
@@ -44,6 +48,8 @@ class CacheLookup:
     serve_stale_on_error: float
     _clock: Callable[[], float]
     _ring: RatioRing
+    _get_keys: dict[str, CacheKey]
+    """Request URL → its GET key (the same few URLs make most lookups); bounded."""
     hits: int
     misses: int
     stale: int
@@ -101,11 +107,17 @@ class CacheLookup:
         pragma_no_cache: bool,
     ) -> LookupResult:
         rcc = parse_cache_control(cc_raw) if cc_raw else EMPTY_CC
-        nurl = normalize_url(url)
-        key = "GET|" + nurl
+        keys = self._get_keys
+        key = keys.get(url)
+        if key is None:
+            key = "GET|" + normalize_url(url)
+            if len(url) <= MEMO_URL:
+                if len(keys) >= MEMO_KEYS:
+                    keys.clear()
+                keys[url] = key
         variants = self.memory._index.get(key)
         if variants is None and method == "HEAD":
-            key = "HEAD|" + nurl
+            key = "HEAD|" + key[4:]
             variants = self.memory._index.get(key)
         if variants is None:
             return self._miss(key, rcc, now, "miss: no entry", "uri-miss")

@@ -92,6 +92,8 @@ MAX_SHARED_FIELDS = 32
 """Decoded header fields a connection keeps for reuse by its next requests..."""
 MAX_SHARED_VALUE = 256
 """...when their value is at most this long (a few KiB per connection at most)."""
+_VERSIONS = {"1.1": "1.1", "1.0": "1.0"}
+"""The HTTP versions served."""
 _METHODS = {
     m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT")
 }
@@ -160,9 +162,11 @@ class RequestParsing:
         req.method = _METHODS.get(method) or method.decode("ascii", "replace")
         url = self._url
         req.target = url.decode("latin-1")
-        version = req.version = parser.get_http_version()
-        if version != "1.1" and version != "1.0":
-            raise RequestRejected(505, f"HTTP/{version} is not supported here; use HTTP/1.1.")
+        given = parser.get_http_version()
+        version = _VERSIONS.get(given)  # one shared string per version (kept by every record)
+        if version is None:
+            raise RequestRejected(505, f"HTTP/{given} is not supported here; use HTTP/1.1.")
+        req.version = version
         if b"#" in url:
             # No request-target form has a fragment (RFC 9112 §3.2): an invalid request line,
             # never to be "corrected" and passed on (§3: it may be crafted to slip past filters).

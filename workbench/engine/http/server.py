@@ -289,7 +289,16 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
                 return
             self._busy = False
             self._current = None
-            if not self._finished(req):
+            if (
+                req.keep_alive
+                and req.stream is None
+                and req.upgrade is None
+                and not self._closed
+                and not self.server.closing
+                and self._tunnel_sink is None
+            ):
+                self.requests_served += 1  # _finished(req), for a kept-alive plain request
+            elif not self._finished(req):
                 return
         owed = self._continue_owed
         if owed is not None and not queue and not self._busy:

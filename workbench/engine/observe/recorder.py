@@ -37,18 +37,22 @@ class Recorder:
         """Bugs met while handling a request (see :meth:`internal_error`)."""
         self.bad_requests = 0
         """Requests the HTTP server rejected before any stage saw them (400, 431, 505, …)."""
+        self._stats_monotonic = stats.clock is time.monotonic
+        """The stats count by the monotonic clock: ``finish`` hands them its own reading."""
 
     def finish(self, rec: RequestRecord, start_mono: float) -> None:
         """Close a record: timings, stats, ring buffer. O(1)."""
-        rec.t_total = time.monotonic() - start_mono
+        now = time.monotonic()
+        total = rec.t_total = now - start_mono
         status = rec.status
         self.stats.observe(
             rec.proxy,
             rec.backend,
             status,
-            rec.t_total,
+            total,
             rec.error is not None or status is None or status >= 500,
             rec.bytes_out,
+            now if self._stats_monotonic else None,
         )
         self.records.append(rec)
 

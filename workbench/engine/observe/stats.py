@@ -581,9 +581,13 @@ class Stats:
         latency: float,
         error: bool,
         bytes_out: int,
+        now: float | None = None,
     ) -> None:
-        """Count one finished request (``backend`` is None when no backend was involved)."""
-        sec = int(self.clock())
+        """Count one finished request (``backend`` is None when no backend was involved).
+
+        ``now`` is the stats clock's current reading when the caller has just taken it.
+        """
+        sec = int(self.clock() if now is None else now)
         cls = _ERR if status is None or not 100 <= status < 600 else status // 100 - 1
         bucket = bisect_left(LATENCY_BUCKETS, latency)
         track = self._proxies.get(proxy)

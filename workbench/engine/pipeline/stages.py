@@ -115,7 +115,7 @@ def response_rules(x: Exchange) -> Any:
         x.out_headers = x.mode.decorate(resp.headers)
     headers = x.out_headers
     ruleset = x.mode.engine.ruleset
-    if ruleset.has_phase("response"):
+    if "response" in ruleset.phases:
         for n, v in headers:
             if n.lower() == "content-type":
                 rec.content_type = v
@@ -210,6 +210,7 @@ def make_handler(
             answer_internal(x, exc)
 
     def end(x: Exchange) -> None:
+        # handle() does the same inline for an exchange that holds nothing (a hit, a block).
         if x.up is not None:
             x.release()
         if x.cache is not None:
@@ -236,7 +237,10 @@ def make_handler(
                     return _wait(x, r, stages, i)
         except Exception as exc:
             failed(x, exc)
-        end(x)
+        if x.up is None and x.cache is None and req.stream is None and not x.keep_open:
+            finish(x.rec, req.start_mono)  # end(x), for an exchange that holds nothing
+        else:
+            end(x)
         return None
 
     def resume(x: Exchange, stages: tuple[Stage, ...], i: int, fut: Future) -> None:

@@ -250,7 +250,7 @@ def _remembered(
 class RuleSet:
     """An immutable, compiled, ordered list of rules; build with :meth:`compile`."""
 
-    __slots__ = ("rules", "_phases")
+    __slots__ = ("rules", "_phases", "phases")
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -260,6 +260,8 @@ class RuleSet:
             if rule.config.enabled:
                 by_phase[rule.config.phase].append(rule)
         self._phases = {p: _Phase(v, p) for p, v in by_phase.items() if v}
+        self.phases = frozenset(self._phases)
+        """The phases with at least one enabled rule (``has_phase`` without the call)."""
 
     @classmethod
     def compile(cls, configs: Sequence[RuleConfig], previous: RuleSet | None = None) -> RuleSet:
