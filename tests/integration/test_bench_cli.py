@@ -72,14 +72,24 @@ def test_rounds_interleave_and_each_ratio_is_shown_round_by_round():
 def test_without_wrk_nginx_or_taskset_the_built_in_tools_run_the_rounds(tmp_path):
     # An empty PATH hides wrk, nginx and taskset: built-in origin and load generator, no pinning.
     env = {**os.environ, "PATH": str(tmp_path)}
-    done = bench("--duration", "0.3", "--rounds", "2", "--only", "workbench,forward,ui", env=env)
+    only = "workbench,capture-off,forward,intercept-idle,ui"
+    done = bench("--duration", "0.3", "--rounds", "2", "--only", only, env=env)
     assert done.returncode == 0, done.stderr
+    assert "round 1/2: workbench, capture-off, forward, intercept-idle\n" in done.stderr
     out = done.stdout
     assert "origin: built-in httptools origin; load: built-in aiohttp load generator" in out
     assert "pinning: off" in out
     assert re.search(
         RATIO.format(label="forward / reverse proxy", target="; target ≥ 0.9×"), out
     ), out
+    # Issue 11's constraints: body capture (on by default) against off; interception and the
+    # intercept filter set up but matching nothing against the plain forward proxy.
+    capture = RATIO.format(label="body capture on / off", target="; target ≥ 0.9×")
+    assert re.search(capture, out), out
+    assert re.search(
+        RATIO.format(label="intercept set, no match / forward", target="; target ≥ 0.95×"), out
+    ), out
+    assert "workbench, body capture off" in out and "forward, intercept set, no match" in out
     # The TUI-attached proxy is measured in rounds of its own, alternating with the headless one.
     assert "ui round 1/2: workbench@ui, ui\n" in done.stderr
     assert "ui round 2/2: ui, workbench@ui\n" in done.stderr
@@ -94,7 +104,7 @@ def test_bad_arguments_are_refused_with_a_message():
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "workbench bench: --only: unknown scenario nope (known: origin, bare, nginx, workbench, "
-        "forward, ui, memory, cache-hit)"
+        "capture-off, forward, intercept-idle, ui, memory, cache-hit)"
     )
     done = bench("--before", str(TREE / "tests"))
     assert done.returncode == 2

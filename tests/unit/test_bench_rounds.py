@@ -63,6 +63,25 @@ def test_only_ratios_whose_two_scenarios_ran_are_reported():
     assert [r.spec.label for r in ratios(results)] == ["workbench / bare proxy throughput"]
 
 
+def test_issue_11_cost_ratios_pair_capture_on_with_off_and_idle_intercept_with_forward():
+    keys = ("workbench", "capture-off", "forward", "intercept-idle")
+    results = [Result.of(k, k, [rnd(100, 10), rnd(90, 12)], 40.0) for k in keys]
+    found = {r.spec.label: r for r in ratios(results)}
+    capture = found["body capture on / off"]
+    assert (capture.spec.num, capture.spec.den, capture.spec.target) == (
+        "workbench",
+        "capture-off",
+        0.9,
+    )
+    idle = found["intercept set, no match / forward"]
+    assert (idle.spec.num, idle.spec.den, idle.spec.target) == ("intercept-idle", "forward", 0.95)
+    assert idle.rounds == [1.0, 1.0]
+    assert ratio_lines(capture) == [
+        f"{'body capture on / off:':36}  1.00× (rounds 1.00 1.00; target ≥ 0.9×)",
+        f"{'    by CPU per request:':36}  1.00× (rounds 1.00 1.00)",
+    ]
+
+
 def test_the_json_report_is_strict_json_with_rounds():
     res = Result.of("bare", "bare", [rnd(100, 10), rnd(300, math.nan), rnd(200, 30)], math.nan)
     assert (res.rps, res.cpu_us) == (200, 20)

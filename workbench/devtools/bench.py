@@ -9,7 +9,11 @@ generator on core 1 (when there are two cores and ``taskset`` exists). Scenarios
 - ``nginx``: nginx as a reverse proxy (1 worker, keep-alive upstream, no cache), when installed
 - ``workbench``: ``workbench run --headless`` with records, stats, 10 rules, health checks and the
   JSON access log (to /dev/null) on; with ``--before TREE`` the same again from that source tree
+- ``capture-off``: the ``workbench`` scenario with body capture off (``records.body_cap: 0``);
+  ``workbench`` runs with the default capture (1 MiB per body), so their ratio is capture's cost
 - ``forward``: the workbench forward proxy, same rules and log, absolute-form requests
+- ``intercept-idle``: the ``forward`` scenario with HTTPS interception (``forward.intercept.hosts``,
+  a CA in the run's temporary folder) and an intercept (hold) filter both set, matching nothing
 - ``memory``: an aiohttp server answering the same body from memory (the cache-hit yardstick)
 - ``cache-hit``: the workbench serving the body from its cache (and from ``--before TREE``)
 - ``ui``: the ``workbench`` scenario with the TUI attached (``workbench.devtools.bench_ui``: the
@@ -60,7 +64,18 @@ from workbench.devtools.bench_run import (
     run_load,
 )
 
-SCENARIOS = ("origin", "bare", "nginx", "workbench", "forward", "ui", "memory", "cache-hit")
+SCENARIOS = (
+    "origin",
+    "bare",
+    "nginx",
+    "workbench",
+    "capture-off",
+    "forward",
+    "intercept-idle",
+    "ui",
+    "memory",
+    "cache-hit",
+)
 """The names ``--only`` takes (``before`` and ``before-hit`` come with ``--before``)."""
 
 WORKBENCH_NAME = "workbench (rules, stats, health, log)"
@@ -188,6 +203,9 @@ def _start_scenarios(bench: Bench, want, origin_port: int) -> list[Scenario]:
     def cached(port: int) -> str:
         return workbench_config(origin_port, port, cache=True, rules=10)
 
+    def no_capture(port: int) -> str:
+        return workbench_config(origin_port, port, cache=False, rules=10, body_cap=0)
+
     if want("workbench"):
         out.append(bench.workbench("workbench", WORKBENCH_NAME, reverse))
         if args.before:
@@ -195,12 +213,24 @@ def _start_scenarios(bench: Bench, want, origin_port: int) -> list[Scenario]:
             # change's cost is measured in the same run as the change.
             name = "workbench on the --before tree"
             out.append(bench.workbench("before", name, reverse, before=True))
+    if want("capture-off"):
+        out.append(bench.workbench("capture-off", "workbench, body capture off", no_capture))
     if want("forward"):
         out.append(
             bench.workbench(
                 "forward",
                 "workbench forward proxy",
                 lambda port: forward_config(port, rules=10),
+                target=origin_url + "/",
+            )
+        )
+    if want("intercept-idle"):
+        ca = str(tmp / "ca")  # the CA is created at start; never the user's own
+        out.append(
+            bench.workbench(
+                "intercept-idle",
+                "forward, intercept set, no match",
+                lambda port: forward_config(port, rules=10, idle_intercept_ca=ca),
                 target=origin_url + "/",
             )
         )

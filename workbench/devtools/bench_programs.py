@@ -181,21 +181,36 @@ http {{
 """
 
 
-def forward_config(port: int, rules: int) -> str:
-    """The forward proxy with the same 10 rules, stats and records, no cache, JSON access log."""
+def forward_config(port: int, rules: int, idle_intercept_ca: str | None = None) -> str:
+    """The forward proxy with the same 10 rules, stats and records, no cache, JSON access log.
+
+    With ``idle_intercept_ca`` (a CA folder), HTTPS interception and the intercept (hold) filter
+    are both set up but match nothing the bench sends: what they cost while idle.
+    """
     rule_lines = "\n".join(
         f'  - {{ name: r{i}, when: "~d blocked{i}.test | ~u ^/never{i}/", action: block }}'
         for i in range(rules)
     )
+    intercept = (
+        f'  intercept: {{ hosts: ["nothing.invalid"], ca_dir: "{idle_intercept_ca}" }}\n'
+        if idle_intercept_ca
+        else ""
+    )
+    hold = 'hold: { filter: "~d nothing.invalid", phase: request }\n' if idle_intercept_ca else ""
     return (
-        f"version: 1\nforward:\n  listen: 127.0.0.1:{port}\n  cache: false\nrules:\n"
+        f"version: 1\nforward:\n  listen: 127.0.0.1:{port}\n  cache: false\n{intercept}"
+        + hold
+        + "rules:\n"
         + (rule_lines or "  []")
         + "\n"
     )
 
 
-def workbench_config(origin_port: int, port: int, cache: bool, rules: int) -> str:
-    """The reverse proxy in front of one origin with ``rules`` block rules and health checks."""
+def workbench_config(
+    origin_port: int, port: int, cache: bool, rules: int, body_cap: int | None = None
+) -> str:
+    """The reverse proxy in front of one origin with ``rules`` block rules and health checks;
+    ``body_cap`` sets ``records.body_cap`` (None: the default, capture on; 0: capture off)."""
     rule_lines = "\n".join(
         f'  - {{ name: r{i}, when: "~d blocked{i}.test | ~u ^/never{i}/", action: block }}'
         for i in range(rules)
@@ -217,9 +232,10 @@ def workbench_config(origin_port: int, port: int, cache: bool, rules: int) -> st
               health: {{ path: /healthz, interval: 1s, timeout: 1s }}
         cache:
           max_size: 64MiB
-        rules:
         """
         )
+        + (f"records: {{ body_cap: {body_cap} }}\n" if body_cap is not None else "")
+        + "rules:\n"
         + (rule_lines or "  []")
         + "\n"
     )
