@@ -307,7 +307,10 @@ class UpstreamConnection(asyncio.Protocol):
             # A trailer field (the status is set once the final head is complete): never
             # merged into the headers relayed or stored (RFC 9110 §6.5.1), so dropped.
             return
-        resp.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        text = _NAMES.get(name)
+        if text is None:
+            text = _name(name)
+        resp.headers.append((text, value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         resp = self._resp
@@ -575,6 +578,18 @@ class UpstreamConnection(asyncio.Protocol):
 class _HeadRefused(Exception):
     """A response head this client refuses (too large, an unknown transfer coding); its
     argument is the :class:`UpstreamError` to report."""
+
+
+_NAMES: dict[bytes, str] = {}
+"""Response field names as read → as text: a backend sends the same dozen names every time, and
+one shared string per name also makes the relay's per-name-list plans compare by identity."""
+
+
+def _name(raw: bytes) -> str:
+    if len(_NAMES) >= 1024:
+        _NAMES.clear()  # a backend that invents names must not grow this
+    text = _NAMES[raw] = raw.decode("latin-1")
+    return text
 
 
 def _head_size(headers: list[tuple[str, str]]) -> int:

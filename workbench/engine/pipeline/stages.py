@@ -3,7 +3,9 @@
 A stage is a plain function ``stage(x: Exchange) -> None | DONE | Awaitable``: ``None`` passes
 on, :data:`DONE` means the client has been answered, and an awaitable (only when the stage must
 wait: a delay, an upstream exchange, a streamed body) is awaited for one of those two. A cache
-hit therefore runs every stage as a plain call, inside the one coroutine of the handler.
+hit therefore runs every stage as a plain call, with no coroutine at all. A stage may also
+return a bare future and set ``x.then``: the loop goes on from the future's callback with what
+``then(x, future)`` returns, so a miss on a pooled upstream connection runs no coroutine either.
 
 Modes (reverse, forward, tunnel) only decide the destination, in the ``destination`` stage.
 """
