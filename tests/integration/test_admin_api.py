@@ -97,6 +97,8 @@ async def test_rules_crud_applies_to_live_traffic(origins, engine_factory):
             assert r.status == 200
         async with s.get(proxy + "/x") as r:
             assert r.status == 200
+        async with s.patch(api + "/api/rules/no-x", json={"enabled": True}) as r:
+            assert r.status == 200
         async with s.patch(api + "/api/rules/no-x", json={"move": -1}) as r:
             assert [x["name"] for x in (await r.json())["rules"]] == ["no-x", "no-admin"]
         async with s.delete(api + "/api/rules/no-x") as r:
@@ -105,6 +107,15 @@ async def test_rules_crud_applies_to_live_traffic(origins, engine_factory):
             assert r.status == 404 or r.status == 400
         async with s.get(api + "/api/rules") as r:
             assert [x["name"] for x in (await r.json())["rules"]] == ["no-admin"]
+    # The change log says what each edit did, in words that tell them apart.
+    logged = [e.message for e in eng.events.recent() if e.message.startswith("rules:")]
+    assert logged == [
+        "rules: added 'no-x'",
+        "rules: disabled 'no-x'",
+        "rules: enabled 'no-x'",
+        "rules: moved 'no-x' up",
+        "rules: deleted 'no-x'",
+    ]
 
 
 @pytest.mark.parametrize(

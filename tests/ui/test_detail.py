@@ -8,6 +8,7 @@ import aiohttp
 from conftest import text_of
 from origin import wait_for
 
+from workbench.config.model import Address, Config, ForwardConfig
 from workbench.tui.app import make_app
 from workbench.tui.screens.detail import DetailScreen
 
@@ -183,3 +184,22 @@ async def test_search_reaches_the_trace(live):
         await pilot.press("slash", *"balancer", "enter")
         await pilot.pause()
         assert screen.message.startswith("match 1 of 1 for 'balancer'")
+
+
+async def test_a_refused_connect_does_not_claim_to_relay_bytes(engine_factory):
+    """A CONNECT the forward proxy refused opened no tunnel: its detail says so, instead of the
+    text for a tunnel that relays encrypted bytes."""
+    engine = await engine_factory(Config(forward=ForwardConfig(listen=Address("127.0.0.1", 0))))
+    app = make_app(engine.config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        async with aiohttp.ClientSession() as s:
+            # What `curl -p -x FORWARD http://127.0.0.1:9/` sends: a CONNECT to port 9.
+            try:
+                async with s.get("https://127.0.0.1:9/", proxy=engine.listeners["forward"]):
+                    raise AssertionError("port 9 is not in connect_ports")
+            except aiohttp.ClientHttpProxyError as exc:
+                assert exc.status == 403
+        screen = await open_detail(app, pilot, 1)
+        tunnel = text_of(screen.query_one("#detail-tunnel"))
+        assert "refused" in tunnel and "403" in tunnel
+        assert "relays encrypted bytes" not in tunnel

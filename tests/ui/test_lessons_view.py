@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from conftest import classroom_on_free_ports, live_config
 from origin import wait_for
+from rich.cells import cell_len
 from rich.console import Console
 from textual.widgets import OptionList, Static
 
@@ -372,3 +373,21 @@ async def test_the_failover_steps_name_the_kill_key_as_bound(classroom):
         await pilot.pause()
         assert f"select web-3 and press {bound} to kill it" in body_text(app)
         assert "{kill_key}" not in body_text(app)
+
+
+async def test_every_diagram_fits_the_lesson_pane_at_80_columns(classroom):
+    """At 80×24 the lesson list leaves the text about 50 columns: a wider diagram line was cut
+    off on the right (``web-1 | web-2 | web``), so the pictures must fit that pane."""
+    app = make_app(classroom_config(), engine=classroom)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        await pilot.pause()
+        view = lessons(app)
+        box = view.query_one("#lesson-text", Static)
+        for lesson in view.lessons:
+            view.query_one(OptionList).highlighted = index_of(app, lesson.id)
+            await pilot.pause()
+            width = box.content_size.width
+            assert width > 40
+            wide = [line for line in lesson.diagram.splitlines() if cell_len(line) > width]
+            assert not wide, f"{lesson.id}: wider than {width} columns: {wide}"

@@ -177,6 +177,22 @@ async def test_records_that_aged_out_of_the_history_are_explained_in_plain_words
         assert "dropped" not in status, "students read 'dropped' as 'the proxy dropped requests'"
 
 
+async def test_at_80_columns_the_aged_out_note_is_not_cut():
+    """Minutes into a class the history is full; at 80 columns the status line is cut on the
+    right, so the plain-words note must come before the rest."""
+    engine = FakeEngine([_rec(i, path=f"/{i}") for i in range(1, 151)])  # ring keeps 100
+    app = make_app(engine.config, engine=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 100)
+        await pilot.pause()
+        status = view.query_one("#traffic-status")
+        text = text_of(status)
+        note = "50 older records are no longer in the history"
+        assert text.index(note) + len(note) <= status.size.width, text
+        assert "in the order they finished" in text
+
+
 async def test_the_table_stays_bounded_and_keeps_the_newest(monkeypatch):
     monkeypatch.setattr(TrafficView, "MAX_ROWS", 20)
     monkeypatch.setattr(TrafficView, "DRAIN_LIMIT", 10)

@@ -135,6 +135,52 @@ async def test_weight_down_to_zero_takes_backend_out_of_rotation(origins, engine
         await wait_for(lambda: "weight 1 → 0" in text_of(events))
 
 
+async def test_the_keys_reach_every_pool(origins, engine_factory):
+    """Each pool has its own table: j at the last backend of one goes on to the next pool's
+    first, k at the top goes back, so a class can select an api backend without a mouse."""
+    web = await origins("web-1", "web-2", "api-1")
+    base = config(web[:2])
+    api = PoolConfig(name="api", backends=(BackendConfig(name="api-1", url=web[2].url),))
+    cfg = Config(
+        reverse=ReverseConfig(
+            listen=Address("127.0.0.1", 0),
+            routes=(
+                RouteConfig(name="api", path_prefix="/api", pool="api"),
+                RouteConfig(name="site", pool="web"),
+            ),
+            pools={"web": base.reverse.pools["web"], "api": api},
+            cache=False,
+        )
+    )
+    eng = await engine_factory(cfg)
+    app = Host(eng, BackendsView)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.shown
+        await wait_for(lambda: len(view.query(DataTable)) == 2)
+        await pilot.pause()
+
+        def selected() -> str | None:
+            sel = view.selected()
+            return sel[1] if sel is not None else None
+
+        assert selected() == "web-1"
+        await pilot.press("j")
+        assert selected() == "web-2"
+        await pilot.press("j")
+        assert selected() == "api-1"
+        await pilot.press("minus")
+        assert eng.pools["api"].backends["api-1"].weight == 0
+        assert eng.pools["web"].backends["web-2"].weight == 1
+        await pilot.press("j")  # the last row of the last pool: stays
+        assert selected() == "api-1"
+        await pilot.press("k")
+        assert selected() == "web-2"
+        await pilot.press("G")  # the last backend of every pool
+        assert selected() == "api-1"
+        await pilot.press("g")
+        assert selected() == "web-1"
+
+
 async def test_plus_and_typed_weight(origins, engine_factory):
     web = await origins("web-1", "web-2")
     eng = await engine_factory(config(web))
@@ -326,6 +372,25 @@ async def test_bad_expression_keeps_the_form_and_the_rules(origins, engine_facto
         await pilot.press("escape")
         await pilot.pause()
         assert eng.rule_configs == before
+
+
+async def test_the_rule_form_names_fields_not_config_paths(origins, engine_factory):
+    """The form edits one rule: its errors say ``name: …``, not the config path ``rules[1].name``
+    of a list the student never saw."""
+    web = await origins("web-1")
+    keep = RuleConfig(name="keep", when="~d tracker.test", action="block")
+    eng = await engine_factory(config(web, weights=(1,), rules=[keep]))
+    app = Host(eng, RulesView)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await fill_rule_form(pilot, app, "no private", "~u /private")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, RuleFormScreen)
+        error = text_of(app.screen.query_one("#error", Static))
+        assert error.startswith("name: invalid name 'no private'"), error
+        assert "rules[" not in error
+        assert [r.name for r in eng.rule_configs] == ["keep"]
 
 
 async def test_edit_toggle_move_delete(origins, engine_factory):
@@ -542,5 +607,64 @@ async def test_cache_view_marks_a_stored_set_cookie(engine_factory):
             plain_rows = [r for r in rows if "/plain" in r]
             assert cookie_rows and "Set-Cookie" in cookie_rows[0]
             assert plain_rows and "Set-Cookie" not in plain_rows[0]
+    finally:
+        await origin.stop()
+
+
+async def test_cache_view_lists_every_variant_and_keeps_its_columns_on_resize(engine_factory):
+    """One URL stored once per language is one row per language (the caching lesson points the
+    class at it), and after the terminal shrinks size, age, TTL and hits stay on screen."""
+    from aiohttp import web
+    from origin import Origin
+
+    app_ = web.Application()
+
+    async def lang(request: web.Request) -> web.Response:
+        return web.Response(
+            text=request.headers.get("Accept-Language", "?"),
+            headers={"Cache-Control": "max-age=60", "Vary": "Accept-Language"},
+        )
+
+    app_.router.add_get("/{tail:.*}", lang)
+    origin = await Origin("web-1", app_).start()
+    try:
+        base = config([origin], weights=(1,))
+        cfg = Config(
+            reverse=ReverseConfig(
+                listen=base.reverse.listen,
+                routes=base.reverse.routes,
+                pools=base.reverse.pools,
+                cache=True,
+            )
+        )
+        eng = await engine_factory(cfg)
+        url = eng.listeners["reverse"]
+        # A long URL widens the URL column at 160 columns, as the classroom's do.
+        long_path = "/static/" + "a-file-with-a-long-name-" * 3 + ".css"
+        async with aiohttp.ClientSession() as s:
+            for path, language in (("/lang", "fr"), ("/lang", "de"), (long_path, "en")):
+                async with s.get(url + path, headers={"Accept-Language": language}) as r:
+                    assert r.status == 200 and await r.text() == language
+        app = Host(eng, CacheView)
+        async with app.run_test(size=(160, 45)) as pilot:
+            table = app.shown.query_one(DataTable)
+            await wait_for(lambda: table.row_count >= 3)
+            await pilot.pause()
+            rows = sorted(
+                (str(table.get_row_at(i)[0]).rsplit("/", 1)[-1], str(table.get_row_at(i)[1]))
+                for i in range(table.row_count)
+            )
+            assert rows[1:] == [("lang", "accept-language=de"), ("lang", "accept-language=fr")]
+
+            def widths() -> list[int]:
+                return [c.get_render_width(table) for c in table.columns.values()]
+
+            # At 160 columns the long URL is shown whole (cell padding: one either side).
+            whole = len(url.split("://", 1)[1] + long_path) + 2
+            await wait_for(lambda: widths()[0] >= whole, timeout=5)
+            await pilot.resize_terminal(80, 24)
+            # At 80 the URL gives way: size, age, TTL and hits stay on screen.
+            await wait_for(lambda: sum(widths()) <= table.scrollable_content_region.width, 5)
+            assert table.row_count == 3
     finally:
         await origin.stop()

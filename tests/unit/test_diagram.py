@@ -8,6 +8,7 @@ import pytest
 
 from workbench.engine.observe.records import RequestRecord
 from workbench.engine.snapshot import EngineSnapshot
+from workbench.tui.views.overview import record_label
 from workbench.tui.widgets.diagram import COMPACT, FULL, LIT, build_diagram, path_of
 from workbench.tui.widgets.palette import role
 
@@ -187,6 +188,27 @@ def test_expected_share_follows_the_algorithm_as_in_the_backends_view(
         assert "exp 0%" in line_of["web-3"]
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "shares"),
+    [
+        ("round_robin", {"web-1": 0.5, "web-2": 0.0, "web-3": 0.5}),
+        ("weighted_round_robin", {"web-1": 0.75, "web-2": 0.0, "web-3": 0.25}),
+    ],
+)
+def test_a_weight_of_zero_is_promised_nothing(algorithm, shares):
+    """Weight 0 takes a backend out of rotation for every algorithm (round robin ignores the
+    weight's size, not a zero): the others share its part."""
+    snap = _pool_of(algorithm)
+    snap["pools"]["web"]["backends"] = [
+        backend("web-1", 3),
+        backend("web-2", 0),
+        backend("web-3", 1),
+    ]
+    pool = EngineSnapshot.from_dict(snap).pool("web")
+    assert pool is not None
+    assert {b.name: b.expected_share for b in pool.backends} == pytest.approx(shares)
+
+
 @pytest.mark.parametrize(("extra", "said"), [(1, "… 1 more origin"), (3, "… 3 more origins")])
 def test_origins_past_the_limit_are_counted(extra, said):
     snap = snapshot(reverse=False)
@@ -195,3 +217,8 @@ def test_origins_past_the_limit_are_counted(extra, said):
     }
     lines = build_diagram(snap, ()).plain.split("\n")
     assert any(line.rstrip().endswith(said) for line in lines)
+
+
+@pytest.mark.parametrize(("proxy", "short"), [("forward", "fwd "), ("reverse", "rev ")])
+def test_the_follow_list_names_proxies_as_traffic_does(proxy, short):
+    assert short in record_label(rec(proxy)).plain

@@ -54,16 +54,28 @@ def test_the_backends_name_themselves_and_the_reverse_proxy_lets_it_through():
     assert "x-backend" not in hidden
 
 
-def test_weights_and_shares_match_the_web_pool():
+def _pools_snapshot(pools: dict[str, dict[str, int]]) -> dict:
+    return {
+        "listeners": {"reverse": "http://127.0.0.1:8080"},
+        "pools": {
+            name: {"backends": [{"name": n, "weight": w} for n, w in weights.items()]}
+            for name, weights in pools.items()
+        },
+    }
+
+
+def test_weights_and_shares_are_read_from_the_live_pool():
     web = CFG.reverse.pools["web"]
     weights = {b.name: b.weight for b in web.backends}
-    assert weights == {"web-1": 3, "web-2": 1, "web-3": 1}
     assert web.algorithm == "weighted_round_robin"
-    total = sum(weights.values())
-    shares = "/".join(f"{round(100 * w / total)}" for w in weights.values())
-    assert f"about {shares}" in text("balancing")
+    assert "{weights}" in lesson_by_id("balancing").concept
+    classroom = fill(text("balancing"), addresses(_pools_snapshot({"web": weights})))
+    assert "(web-1 3, web-2 1, web-3 1: about 60/20/20)" in classroom
+    # A user's config (sample_configs/reverse.yaml weighs web-1 2 and web-2 1) gets its own.
+    theirs = fill(text("balancing"), addresses(_pools_snapshot({"web": {"web-1": 2, "web-2": 1}})))
+    assert "(web-1 2, web-2 1: about 67/33)" in theirs and "60/20/20" not in theirs
     assert CFG.reverse.pools["api"].algorithm == "least_connections"
-    assert "(the api pool uses it)" in text("balancing")
+    assert "(the classroom's api pool uses it)" in text("balancing")
 
 
 def test_health_timing_matches_the_pools():
@@ -89,6 +101,12 @@ def test_acl_connect_ports_and_rules_match():
     tracker = next(r for r in CFG.rules if r.name == "block-tracker")
     assert tracker.action == "block" and "tracker.test" in tracker.when
     assert "block-tracker answers 403 for tracker.test" in text("access")
+    # The tunnel to the classroom's HTTPS server is named by address: only localhost is
+    # decrypted, so 127.0.0.1 stays a sealed tunnel (and an IP address carries no SNI).
+    assert "https://127.0.0.1:{secure_port}/" in text("tls")
+    assert "127.0.0.1" not in fwd.intercept.hosts
+    # Nobody is told to quit the classroom in the middle of a lesson.
+    assert "quit (q)" not in ALL
 
 
 def test_lessons_tell_which_proxy_to_watch_for_5xx():

@@ -591,6 +591,27 @@ def test_tls(records, tunnels, done, fragment):
     assert fragment in res.progress
 
 
+def test_tls_shows_what_became_of_each_of_the_students_tunnels():
+    """Several CONNECTs arriving together each get a line saying how they ended, and a tunnel
+    to an IP address is not called "not TLS" for lacking an SNI."""
+    records = [
+        rec("forward", "CONNECT", "", 403, url="127.0.0.1:41234", error="CONNECT port not allowed"),
+        rec("forward", "CONNECT", "", 200, url="127.0.0.1:8443"),
+        rec("forward", "CONNECT", "", 502, url="example.com:443", error="cannot connect"),
+    ]
+    res = run(check_tls, snap(), snap(), records=records)
+    assert res.done
+    shown = "\n".join(res.evidence)
+    assert res.evidence == (
+        "forward proxy received: CONNECT 127.0.0.1:41234  → 403 refused: its port is not in "
+        "connect_ports",
+        "forward proxy received: CONNECT 127.0.0.1:8443  → 200 tunnel, no SNI (an IP address, "
+        "or not TLS); 0 bytes relayed unread",
+        "forward proxy received: CONNECT example.com:443  → 502: cannot connect",
+    )
+    assert "not TLS inside" not in shown
+
+
 # -- placeholders -------------------------------------------------------------------------------
 def test_fill_uses_live_addresses_and_leaves_other_braces():
     values = addresses(snap())

@@ -17,7 +17,7 @@ from pathlib import Path
 from workbench.config.model import Address, Config
 
 SIZE = (160, 45)
-VIEWS = ("traffic", "backends", "cache", "rules", "overview", "lessons")
+VIEWS = ("traffic", "backends", "cache", "rules", "overview", "lessons", "charts")
 
 
 def classroom_on_free_ports() -> Config:

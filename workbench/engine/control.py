@@ -230,7 +230,8 @@ class Control:
         self._edit(who, message)
         return Result(True)
 
-    def _rule_op(self, op: str, *args: Any, who: str = "user") -> Result:
+    def _rule_op(self, op: str, *args: Any, done: str, who: str = "user") -> Result:
+        """Apply ``edits.<op>(*args)``; the change log says ``rules: <done>``."""
         from workbench.config.load import ConfigError
         from workbench.engine.rules import edits
         from workbench.engine.rules.rule import RuleError
@@ -239,7 +240,7 @@ class Control:
             configs = getattr(edits, op)(self.engine.rule_configs, *args)
         except (RuleError, ConfigError, ValueError) as exc:
             return _fail(str(exc), getattr(exc, "field", None))
-        return self._swap_rules(configs, f"rules: {op.replace('_', ' ')} {args[0]!r}", who)
+        return self._swap_rules(configs, f"rules: {done}", who)
 
     def _rule_config(self, data: Any, index: int = 0):
         from workbench.config.load import ConfigError, parse_rule
@@ -302,13 +303,21 @@ class Control:
     def set_rule_enabled(self, name: str, enabled: bool, who: str = "user") -> Result:
         if not isinstance(enabled, bool):
             return _fail(f"enabled: expected true or false, got {enabled!r}", "enabled")
-        return self._rule_op("set_enabled", name, enabled, who=who)
+        done = f"{'enabled' if enabled else 'disabled'} {name!r}"
+        return self._rule_op("set_enabled", name, enabled, done=done, who=who)
 
     def move_rule(self, name: str, delta: int, who: str = "user") -> Result:
-        return self._rule_op("move_rule", name, delta, who=who)
+        where = ""
+        if isinstance(delta, int) and not isinstance(delta, bool):  # edits checks the rest
+            where = ("up" if delta < 0 else "down") + (
+                f" {abs(delta)} places" if abs(delta) > 1 else ""
+            )
+        return self._rule_op(
+            "move_rule", name, delta, done=f"moved {name!r} {where}".rstrip(), who=who
+        )
 
     def delete_rule(self, name: str, who: str = "user") -> Result:
-        return self._rule_op("delete_rule", name, who=who)
+        return self._rule_op("delete_rule", name, done=f"deleted {name!r}", who=who)
 
     # -- cache ------------------------------------------------------------------------------
     def purge_cache(self, prefix: str | None = None, who: str = "user") -> Result:

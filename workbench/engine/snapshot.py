@@ -420,11 +420,15 @@ def cache_entries(entries: Any) -> tuple[CacheEntryView, ...]:
 
 
 def expected_share(algorithm: str, weight: int, state: str, up_weights: list[int]) -> float | None:
-    """The share an algorithm promises a backend; None when only the traffic decides it."""
+    """The share an algorithm promises a backend; None when only the traffic decides it.
+
+    A weight of 0 takes a backend out of rotation for every algorithm, round robin included.
+    """
     if algorithm in EQUAL_SHARES:
-        if state != "up" or not up_weights:
+        in_rotation = sum(1 for w in up_weights if w > 0)
+        if state != "up" or weight <= 0 or not in_rotation:
             return 0.0
-        return 1.0 / len(up_weights)
+        return 1.0 / in_rotation
     if algorithm in WEIGHTED_SHARES:
         total = sum(up_weights)
         return weight / total if total and state == "up" else 0.0

@@ -16,8 +16,9 @@ Steps and concepts may contain placeholders that :func:`fill` replaces with live
 ``{reverse}``, ``{forward}``, ``{admin}``, ``{origin}`` (a demo backend's URL), ``{origin_host}``
 (its ``host:port``), ``{origin_port}``, ``{mark}`` (the query marker), ``{privacy}`` (the
 forward proxy's privacy mode now), ``{kill_key}`` (the Backends view's kill key, as bound),
-``{secure_origin}`` (the classroom's HTTPS origin, ``https://localhost:PORT``) and
-``{secure_port}`` (its port).
+``{secure_origin}`` (the classroom's HTTPS origin, ``https://localhost:PORT``),
+``{secure_port}`` (its port) and ``{weights}`` (the live weights of web-2's pool and the shares
+they give).
 
 The package: :mod:`.model` (the types), :mod:`.catalogue` (the lessons), :mod:`.checks_forward`
 and :mod:`.checks_reverse` (their checks), :mod:`.reading` (snapshot and record helpers),

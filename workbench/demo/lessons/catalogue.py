@@ -39,8 +39,8 @@ LESSONS: tuple[Lesson, ...] = (
             "   acts for the client; how much of the client\n"
             "   it passes on depends on its privacy mode\n"
             "\n"
-            " visitor ──► REVERSE proxy ──► web-1 | web-2 | web-3\n"
-            "   acts for the site: visitors reach only the proxy"
+            " visitor ──► REVERSE proxy ──► web-1|web-2|web-3\n"
+            "   acts for the site; visitors see only the proxy"
         ),
         steps=(
             "Send one request through each proxy, marked as yours: curl -s '{reverse}/?{mark}' "
@@ -81,11 +81,12 @@ LESSONS: tuple[Lesson, ...] = (
             " client ── GET http://origin/echo\n"
             "    │\n"
             "    ▼\n"
-            " forward proxy  transparent: + X-Forwarded-For + Via\n"
-            "    │           anonymous:   + Via only\n"
-            "    │           elite:       neither header\n"
+            " forward  transparent: + X-Forwarded-For + Via\n"
+            " proxy    anonymous:   + Via only\n"
+            "    │     elite:       neither header\n"
             "    ▼\n"
-            " origin /echo   sees the proxy's IP address in every mode"
+            " origin /echo\n"
+            "    sees the proxy's IP address in every mode"
         ),
         steps=(
             "Ask the origin what it received through the proxy: curl -s -x {forward} "
@@ -121,7 +122,7 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         diagram=(
             " request ─► cache ── fresh copy? ── yes ─► HIT\n"
-            "              │                  (backend untouched)\n"
+            "              │            (backend untouched)\n"
             "              │ no, or stale\n"
             "              ▼\n"
             "           backend ─► 200: store for max-age\n"
@@ -154,17 +155,17 @@ LESSONS: tuple[Lesson, ...] = (
         title="Load balancing",
         concept=(
             "A reverse proxy spreads requests over a pool. Round robin takes each backend in "
-            "turn. Weighted round robin gives each a share in proportion to its weight (web-1 has "
-            "3, web-2 and web-3 have 1: about 60/20/20). Least connections sends each request to "
-            "the backend with the fewest in flight, which helps when some requests are slow "
-            "(the api pool uses it). Hashing (ip_hash, consistent_hash) sends the same client or "
-            "URL to the same backend every time. A weight of 0 drains a backend gently: running "
+            "turn. Weighted round robin gives each a share in proportion to its weight "
+            "({weights}). Least connections sends each request to the backend with the fewest "
+            "in flight, which helps when some requests are slow (the classroom's api pool uses "
+            "it). Hashing (ip_hash, consistent_hash) sends the same client or URL to the same "
+            "backend every time. A weight of 0 drains a backend gently: running "
             "requests finish, new ones go elsewhere, and no client sees an error."
         ),
         diagram=(
-            "              ┌─► web-1  weight 3   ~60%\n"
-            " reverse ─────┼─► web-2  weight 1   ~20%  → 0 → 0%\n"
-            " proxy        └─► web-3  weight 1   ~20%"
+            "              ┌─► web-1  share ∝ weight\n"
+            " reverse ─────┼─► web-2  weight 0 → share 0\n"
+            " proxy        └─► web-3  share ∝ weight"
         ),
         steps=(
             "Press 2 (Backends) and compare each web backend's expected share (from the weights) "
@@ -228,10 +229,10 @@ LESSONS: tuple[Lesson, ...] = (
         concept=(
             "A proxy is a natural checkpoint. The forward proxy decides who may use it at all: "
             "allow_clients lists the networks it serves (loopback here), everyone else gets 403, "
-            "so it never turns into an open proxy. It can also decide what users may reach: "
-            "block-tracker answers 403 for tracker.test before any connection is made. A reverse "
-            "proxy turns bad requests away before they touch a server. Rules run in order and "
-            "the first block or redirect decides."
+            "so it never turns into an open proxy. It can also decide what users may reach: in "
+            "the classroom, block-tracker answers 403 for tracker.test before any connection is "
+            "made. A reverse proxy turns bad requests away before they touch a server. Rules run "
+            "in order and the first block or redirect decides."
         ),
         diagram=(
             " request ─► ACL: client allowed? ── no ─► 403\n"
@@ -243,13 +244,14 @@ LESSONS: tuple[Lesson, ...] = (
             "            passed to the origin or the pool"
         ),
         steps=(
-            "Press 4 (Rules): block-tracker's hit count grows with every tracker pixel the demo "
-            "asks for.",
+            "Press 4 (Rules): in the classroom, block-tracker's hit count grows with every "
+            "tracker pixel the demo traffic asks for.",
             "Press n to add a rule: name no-private, filter ~u /private, action block, status "
             "403; save it.",
             "Try it: curl -si '{reverse}/private?{mark}' answers 403, and the live panel names "
             "your rule; no backend saw the request.",
-            "Press 1, press / and type ~u /private: the demo's requests end in 403 too.",
+            "Press 1, press / and type ~u /private: in the classroom the demo's requests to "
+            "/private end in 403 too.",
             "Back in Rules, press space on your rule to switch it off, and again to switch it on.",
         ),
         look_for=(
@@ -285,12 +287,13 @@ LESSONS: tuple[Lesson, ...] = (
             "— the proxy answers 403 because port {origin_port} is not in connect_ports.",
             "Press 1, press / and type ~m CONNECT, then press enter on it: the trace says which "
             "ports are allowed.",
+            "Open a real tunnel to the classroom's HTTPS server, named by its address so that "
+            "the proxy only relays it (lesson 8 decrypts localhost): curl -sk -o /dev/null -p "
+            "-x {forward} https://127.0.0.1:{secure_port}/ gives a 200 tunnel with byte counts "
+            "and no path or headers. It has no SNI either: a client names no server in its TLS "
+            "hello when it connects to an IP address.",
             "If this machine reaches the internet: curl -s -o /dev/null -p -x {forward} "
-            "https://example.com/ gives a 200 tunnel; its record shows the SNI and byte counts, "
-            "and no path or headers.",
-            "Offline, or to see both ends: quit (q) and run workbench run "
-            "sample_configs/lesson-tls.yaml, which allows more ports and serves HTTPS on 8443; "
-            "the file lists the curl commands.",
+            "https://example.com/ gives a tunnel whose record shows the SNI, example.com.",
         ),
         look_for=(
             "The CONNECT record: its status (403 refused by connect_ports, 200 tunnel open), the "
@@ -352,8 +355,8 @@ LESSONS: tuple[Lesson, ...] = (
             "where they differ."
         ),
         diagram=(
-            " [client side]            [server side]\n"
-            " users ─► FORWARD ─► internet ─► REVERSE ─► servers"
+            "[client side]            [server side]\n"
+            "users ─► FORWARD ─► internet ─► REVERSE ─► servers"
         ),
         steps=(
             "Read the table row by row.",

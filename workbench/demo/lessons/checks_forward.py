@@ -79,30 +79,40 @@ def check_server_sees(st: LessonState) -> CheckResult:
     return CheckResult(False, waiting_for_own(st, "your own /echo through the forward proxy"))
 
 
+TUNNELS_SHOWN = 3
+"""The student's latest CONNECTs the live panel describes."""
+
+
+def _tunnel_outcome(rec: RecordLike) -> tuple[str, str]:
+    """How one CONNECT ended: ``(sentence, short)``, the sentence for the check line and the
+    short form for the live panel, after the request line as received."""
+    target = rec.url
+    if rec.status == 200:
+        # A client that connects to an IP address names no server in its TLS hello.
+        sni = f"SNI {rec.sni}" if rec.sni else "no SNI (an IP address, or not TLS)"
+        moved = f"{rec.bytes_in + rec.bytes_out} bytes relayed unread"
+        return f"tunnel to {target} opened (200), {sni}; {moved}", f"200 tunnel, {sni}; {moved}"
+    if rec.status == 403 and rec.error == "CONNECT port not allowed":
+        why = "its port is not in connect_ports"
+        return f"CONNECT {target} refused with 403: {why}", f"403 refused: {why}"
+    answer = f"{rec.status or 'nothing'}" + (f": {rec.error}" if rec.error else "")
+    return f"CONNECT {target} answered {answer}", answer
+
+
 def check_tls(st: LessonState) -> CheckResult:
-    """Done once the student's CONNECT reached the forward proxy since the start."""
+    """Done once the student's CONNECT reached the forward proxy since the start; the panel
+    says how each of their latest tunnels ended."""
+    lines: list[str] = st.memory.setdefault("tunnels", [])
     for rec in st.records:
         if rec.proxy != "forward" or rec.method != "CONNECT" or not is_students(rec):
             continue
-        target = rec.url
-        if rec.status == 200:
-            sni = f", SNI {rec.sni}" if rec.sni else ", no SNI (not TLS inside)"
-            moved = rec.bytes_in + rec.bytes_out
-            st.memory["connect"] = (
-                f"tunnel to {target} opened (200){sni}; {moved} bytes relayed unread"
-            )
-        elif rec.status == 403 and rec.error == "CONNECT port not allowed":
-            st.memory["connect"] = (
-                f"CONNECT {target} refused with 403: its port is not in connect_ports"
-            )
-        else:
-            why = f": {rec.error}" if rec.error else ""
-            st.memory["connect"] = f"CONNECT {target} answered {rec.status or 'nothing'}{why}"
-        st.memory["line"] = f"forward proxy received: {request_line(rec)}"
-        break
-    evidence = tuple(x for x in (st.memory.get("line"),) if x)
-    if "connect" in st.memory:
-        return CheckResult(True, st.memory["connect"], evidence)
+        sentence, short = _tunnel_outcome(rec)
+        lines.append(f"forward proxy received: {request_line(rec)}  → {short}")
+        del lines[:-TUNNELS_SHOWN]
+        st.memory.setdefault("first", sentence)
+    evidence = tuple(lines)
+    if "first" in st.memory:
+        return CheckResult(True, st.memory["first"], evidence)
     if dig(st.snapshot, "proxies", "forward", "tunnels", default=0):
         return CheckResult(False, "a tunnel is open; its record appears when it closes")
     return CheckResult(False, "no CONNECT through the forward proxy yet (step 1)")

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from workbench.demo.lessons.model import MARK
-from workbench.demo.lessons.reading import dig
+from workbench.demo.lessons.reading import dig, find_backend
 
 _PLACEHOLDER = re.compile(
     r"\{(reverse|forward|admin|origin|origin_host|origin_port|mark|privacy|kill_key"
-    r"|secure_origin|secure_port)\}"
+    r"|secure_origin|secure_port|weights)\}"
 )
 _DEFAULTS = {
     "reverse": "http://127.0.0.1:8080",
@@ -19,7 +19,26 @@ _DEFAULTS = {
     "admin": "http://127.0.0.1:8081",
     "origin": "http://127.0.0.1:9001",
     "secure_origin": "https://localhost:8443",
+    "weights": "web-1 3, web-2 1, web-3 1: about 60/20/20",
 }
+WEIGHTS_OF = "web-2"
+"""The balancing lesson's backend: the weights placeholder describes its pool."""
+
+
+def weights_text(snapshot: Mapping[str, Any]) -> str:
+    """``web-1 3, web-2 1, web-3 1: about 60/20/20``: the live weights of the pool holding the
+    balancing lesson's backend, and the shares they give (a user's config has its own)."""
+    pool, _backend = find_backend(snapshot, WEIGHTS_OF)
+    backends = [b for b in pool.get("backends", ()) if "name" in b]
+    if not backends:
+        return f"no pool here has a backend named {WEIGHTS_OF}"
+    weights = [int(b.get("weight") or 0) for b in backends]
+    named = ", ".join(f"{b['name']} {w}" for b, w in zip(backends, weights, strict=True))
+    total = sum(weights)
+    if not total:
+        return f"{named}: every weight is 0, so no backend takes requests"
+    shares = "/".join(f"{round(100 * w / total)}" for w in weights)
+    return f"{named}: about {shares}"
 
 
 def addresses(snapshot: Mapping[str, Any] | None) -> dict[str, str]:
@@ -41,6 +60,7 @@ def addresses(snapshot: Mapping[str, Any] | None) -> dict[str, str]:
         values["privacy"] = str(
             dig(snapshot, "proxies", "forward", "privacy", default=None) or "(none)"
         )
+        values["weights"] = weights_text(snapshot)
     origin = None
     demo = dig(snapshot, "demo", "backends", default={}) or {}
     # web-1 first: it is always there in the classroom and serves /echo like every demo backend.

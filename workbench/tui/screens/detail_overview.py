@@ -108,7 +108,35 @@ def summary_line(rec: RequestRecord) -> Text:
     return text
 
 
+def tunnel_note(rec: RequestRecord) -> str:
+    """What the proxy could see of this CONNECT: a refused one opened nothing, an intercepted
+    one was read in full, a plain tunnel only relayed encrypted bytes."""
+    tls = next((verdict for stage, verdict, _ in rec.trace if stage == "tls"), None)
+    if rec.status != 200:
+        answer = f"{rec.status or 'no answer'}" + (f": {rec.error}" if rec.error else "")
+        return (
+            f"The proxy refused this tunnel ({answer}): it opened no connection to the target "
+            "and relayed nothing past its own answer."
+        )
+    if tls == "intercepted":
+        return (
+            "The proxy decrypted this connection (HTTPS interception): each request sent inside "
+            "it is a row of its own, with its path, headers and body."
+        )
+    if tls in ("rejected", "failed", "timeout"):
+        return (
+            "The proxy tried to decrypt this connection, but the TLS handshake with the client "
+            "did not complete (see the trace): the client sent no request through it."
+        )
+    return (
+        "This is a CONNECT tunnel: the proxy only relays encrypted bytes. It cannot see inside "
+        "TLS — no paths, headers, bodies or status codes past this point; only the target, the "
+        "server name the client announced (SNI) and how many bytes went each way."
+    )
+
+
 def tunnel_text(rec: RequestRecord) -> Text:
+    """Target, SNI and bytes of a CONNECT, and what the proxy could see of it."""
     text = Text()
     text.append("target  ", style="bold")
     text.append(rec.url + "\n")
@@ -116,12 +144,7 @@ def tunnel_text(rec: RequestRecord) -> Text:
     text.append((rec.sni or "not seen") + "\n")
     text.append("bytes   ", style="bold")
     text.append(f"client → server {rec.bytes_in:,}   server → client {rec.bytes_out:,}\n\n")
-    text.append(
-        "This is a CONNECT tunnel: the proxy only relays encrypted bytes. It cannot see inside "
-        "TLS — no paths, headers, bodies or status codes past this point; only the target, the "
-        "server name the client announced (SNI) and how many bytes went each way.",
-        style="italic",
-    )
+    text.append(tunnel_note(rec), style="italic")
     return text
 
 

@@ -62,10 +62,14 @@ _INTERNAL = re.compile(
 )
 
 
+_RULE_PATH = re.compile(r"\brules\[\d+\]\.")
+"""The config path of the rule being edited (``rules[3].``): the form shows only that rule."""
+
+
 def public_message(message: str) -> str:
-    """``message`` without internal file or module paths (``rules[3].when`` stays: it is the
-    user's own config)."""
-    cleaned = _INTERNAL.sub("…", message)
+    """``message`` without internal file or module paths, and with fields named as the form
+    names them (``name: …`` rather than ``rules[3].name: …``)."""
+    cleaned = _INTERNAL.sub("…", _RULE_PATH.sub("", message))
     return re.sub(r"\s{2,}", " ", cleaned).strip() or "the engine refused the rule"
 
 

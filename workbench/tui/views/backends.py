@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from workbench.config.model import ALGORITHMS
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from workbench.engine.engine import Engine
 
 ALGORITHM_NOTES: dict[str, str] = {
-    "round_robin": "each backend in turn, weights ignored",
+    "round_robin": "each backend in turn, whatever its weight (0 still takes it out)",
     "weighted_round_robin": "in turn, in proportion to the weights",
     "least_connections": "the backend with the fewest requests in flight",
     "random_two": "two at random, the less busy one wins",
@@ -43,7 +44,7 @@ ALGORITHM_NOTES: dict[str, str] = {
 }
 
 EXPECTED_NOTES: dict[str, str] = {
-    "round_robin": "expected = an equal share for every backend that is up",
+    "round_robin": "expected = an equal share for every backend that is up (weight 0: none)",
     "weighted_round_robin": "expected = weight ÷ total weight of the backends that are up",
 }
 """What the expected column means per algorithm; the others depend on the traffic."""
@@ -155,6 +156,44 @@ def backend_cells(
     return cells
 
 
+class PoolTable(NavTable):
+    """One pool's backends. The pools read as one list: moving past a table's first or last row,
+    or to the very first or last row, asks the view to go on into the neighbouring pool."""
+
+    class Leave(Message):
+        """The cursor wants to leave this table: ``where`` is ``next``, ``previous``, ``first``
+        or ``last``."""
+
+        def __init__(self, table: PoolTable, where: str) -> None:
+            super().__init__()
+            self.table = table
+            self.where = where
+
+        @property
+        def control(self) -> PoolTable:
+            return self.table
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.Leave(self, "next"))
+        else:
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.cursor_row <= 0:
+            self.post_message(self.Leave(self, "previous"))
+        else:
+            super().action_cursor_up()
+
+    def action_scroll_top(self) -> None:
+        super().action_scroll_top()
+        self.post_message(self.Leave(self, "first"))
+
+    def action_scroll_bottom(self) -> None:
+        super().action_scroll_bottom()
+        self.post_message(self.Leave(self, "last"))
+
+
 class BackendsView(ThemeAware, View):
     """Pools and their backends, with live weights, states, shares, latency and health.
 
@@ -184,7 +223,7 @@ class BackendsView(ThemeAware, View):
 
     def __init__(self, engine: Engine, **kwargs: Any) -> None:
         super().__init__(engine, **kwargs)
-        self._tables: dict[str, NavTable] = {}
+        self._tables: dict[str, PoolTable] = {}
         self._titles: dict[str, Static] = {}
         self._order: dict[str, list[str]] = {}
         """Backend names per pool in row order (rows never move, so the index is the row)."""
@@ -271,7 +310,7 @@ class BackendsView(ThemeAware, View):
 
     def _add_pool(self, container: VerticalScroll, name: str) -> None:
         title = Static("", classes="pool-title")
-        table = NavTable(id=f"pool-{name}", classes="pool-table")
+        table = PoolTable(id=f"pool-{name}", classes="pool-table")
         table.pool_name = name  # type: ignore[attr-defined]
         for key, label in self._columns():
             table.add_column(label, key=key, width=_WIDTHS.get(key))
@@ -334,7 +373,8 @@ class BackendsView(ThemeAware, View):
         algorithms = {p.algorithm for p in self._pools.values()}
         notes = [EXPECTED_NOTES[a] for a in sorted(algorithms) if a in EXPECTED_NOTES]
         if algorithms - set(EXPECTED_NOTES):
-            notes.append("by traffic = the algorithm decides per request, no share is promised")
+            label = "by traffic" if self._narrow else "depends on traffic"
+            notes.append(f"{label} = the algorithm decides per request, no share is promised")
         notes.append(f"actual = share of the pool's requests over the last {SHARE_WINDOW} s")
         if not self._narrow:
             notes.append("busy = in flight · p50/p95 in ms over 60 s")
@@ -370,6 +410,27 @@ class BackendsView(ThemeAware, View):
         pool = getattr(event.widget, "pool_name", None)
         if pool is not None:
             self._active_pool = pool
+
+    def on_pool_table_leave(self, event: PoolTable.Leave) -> None:
+        """Carry the cursor into the neighbouring pool (or to the first or last of all)."""
+        event.stop()
+        tables = [t for t in self._tables.values() if t.row_count]
+        if event.table not in tables:
+            return
+        i = tables.index(event.table)
+        if event.where == "next" and i + 1 < len(tables):
+            target, row = tables[i + 1], 0
+        elif event.where == "previous" and i > 0:
+            target, row = tables[i - 1], tables[i - 1].row_count - 1
+        elif event.where == "first" and i > 0:
+            target, row = tables[0], 0
+        elif event.where == "last" and i + 1 < len(tables):
+            target, row = tables[-1], tables[-1].row_count - 1
+        else:
+            return
+        target.move_cursor(row=row, animate=False)
+        target.focus()
+        target.scroll_visible(animate=False)
 
     def selected(self) -> tuple[str, str, BackendView] | None:
         """``(pool, backend, latest view)`` under the cursor of the active pool's table."""

@@ -81,6 +81,13 @@ def variant_text(entry: CacheEntryView) -> str:
     return text
 
 
+def row_key(entry: CacheEntryView) -> str:
+    """The table row of one stored copy: its cache key plus the request values it is for."""
+    if not entry.vary:
+        return entry.key
+    return entry.key + "\n" + "\n".join(f"{name}={value}" for name, value in entry.vary)
+
+
 def ratio_text(ratio: float | None) -> str:
     return "  —" if ratio is None else f"{ratio * 100:3.0f}%"
 
@@ -112,6 +119,8 @@ class CacheView(ThemeAware, View):
         self._ratio_ring = Ring(120)
         self._entries_at = float("-inf")
         self._entry_keys: list[str] = []
+        self._widths: tuple[int, int] | None = None
+        """(URL, variant) widths the rows were cut to; the columns are rebuilt when they move."""
         self._proxies: dict[str, Any] = {}
         # Created up front: a refresh racing mount or teardown must not fail a query.
         self._summary_box = Static(NOT_CONFIGURED, id="cache-summary")
@@ -119,6 +128,11 @@ class CacheView(ThemeAware, View):
 
     def on_mount(self) -> None:
         self.watch_theme()
+
+    def on_resize(self) -> None:
+        # Shown again (a hidden view has no size) or the terminal changed: cut the URLs to the
+        # new width at the next refresh instead of a second later.
+        self._entries_at = float("-inf")
 
     def theme_changed(self) -> None:
         # The next refresh draws the summary and the entries again, in the new colours.
@@ -253,19 +267,32 @@ class CacheView(ThemeAware, View):
         variant_width = max(1, min(max((len(v) for v in variants), default=1), shared * 2 // 5))
         url_width = shared - variant_width
         rows: list[tuple[str, tuple[str, ...]]] = [
-            # The key tells variants of one URL apart (Vary); the URL is what people read.
-            (e.key, (url_text(e.url, url_width), variant_cut(variant, variant_width), *cells))
+            # Variants of one URL (Vary) share the cache key: the values they were stored for
+            # tell them apart. The URL is what people read.
+            (
+                row_key(e),
+                (url_text(e.url, url_width), variant_cut(variant, variant_width), *cells),
+            )
             for e, variant, cells in zip(entries, variants, fixed_cells, strict=True)
         ]
         keys = [k for k, _ in rows]
-        if keys == self._entry_keys:
+        widths = (url_width, variant_width)
+        if keys == self._entry_keys and widths == self._widths:
             for key, cells in rows:
                 for (col, _), value in zip(_COLUMNS, cells, strict=True):
                     if str(table.get_cell(key, col)) != value:
                         table.update_cell(key, col, value)
             return
         selected = self._entry_keys[table.cursor_row] if self._entry_keys else None
-        table.clear()
+        if widths != self._widths:
+            # Column widths only ever grow in a DataTable: after the terminal shrank, the old
+            # widths would push size, age, TTL and hits off screen. Start the columns afresh.
+            self._widths = widths
+            table.clear(columns=True)
+            for key, label in _COLUMNS:
+                table.add_column(label, key=key)
+        else:
+            table.clear()
         seen: set[str] = set()
         for key, cells in rows:
             if key in seen:  # row keys must be unique

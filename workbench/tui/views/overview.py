@@ -70,11 +70,15 @@ def _blocked(rec: Any) -> bool:
     return rec.error == "client not allowed"
 
 
+PROXY_SHORT = {"forward": "fwd", "reverse": "rev"}
+"""The proxies' short names, as the Traffic list spells them."""
+
+
 def record_label(rec: Any) -> Text:
     """One line for the follow list: id, proxy, request, outcome."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"#{rec.id:<6}", style=role("muted"))
-    text.append(f"{rec.proxy[:3]} ", style="bold")
+    text.append(f"{PROXY_SHORT.get(rec.proxy, rec.proxy[:3])} ", style="bold")
     target = rec.url if rec.proxy == "forward" else rec.path
     text.append(f"{rec.method} {target}  ")
     status = rec.status

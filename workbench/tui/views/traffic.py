@@ -233,18 +233,24 @@ class TrafficView(ReplayInterceptActions, ListActions, View):
         order = (
             "" if self.sort_key is not None or self.sort_reverse else ", in the order they finished"
         )
-        parts.append(f"· {table.row_count:,} shown{order} ")
+        # Once records age out (minutes into a class) that note comes first: at 80 columns the
+        # line is cut, and "older records are no longer in the history" must stay readable.
+        aged = (
+            f"· {self.aged_out:,} older records are no longer in the history "
+            f"(the newest {self._capacity:,} are kept) "
+            if self.aged_out
+            else ""
+        )
+        parts.append(f"· {table.row_count:,} shown{'' if aged else order} ")
+        parts.append(aged)
         if self.display_filter is not None:
             parts.append("· filter ")
             parts.append(self.filter_text)
             parts.append(" ")
         if self.selection_gone is not None:
             parts.append(f"· request #{self.selection_gone} left the history ")
-        if self.aged_out:
-            parts.append(
-                f"· {self.aged_out:,} older records are no longer in the history "
-                f"(the newest {self._capacity:,} are kept) "
-            )
+        if aged and order:
+            parts.append(f"· {order.removeprefix(', ')} ")
         if self._marked:
             parts.append(f"· {len(self._marked):,} marked ")
         if self.sort_key is not None or self.sort_reverse:
