@@ -102,6 +102,50 @@ async def test_chunked_with_extensions_and_trailers(origin):
     assert resp.status == 204
 
 
+async def test_trailers_never_join_the_headers(origin):
+    # Whole response in one read: the trailers are parsed before anyone looks at the headers.
+    _, pool = await origin(
+        serve(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: no-store\r\n\r\n"
+            b"3\r\nabc\r\n0\r\nSet-Cookie: evil=1\r\nCache-Control: max-age=600\r\n\r\n"
+        )
+    )
+    up, resp = await fetch(pool)
+    assert await read_all(resp) == b"abc"
+    assert [n.lower() for n, _ in resp.headers] == ["transfer-encoding", "cache-control"]
+    assert ("Cache-Control", "no-store") in resp.headers and up.reusable
+
+
+@pytest.mark.parametrize("codings", ["gzip, chunked", "chunked, gzip", "gzip", "x-custom"])
+async def test_transfer_coding_other_than_chunked_is_refused(origin, codings):
+    # Relayed under the proxy's own framing, a coded body would reach the client unmarked.
+    _, pool = await origin(
+        serve(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: %s\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+            % codings.encode(),
+            close=True,
+        )
+    )
+    with pytest.raises(UpstreamError, match="Transfer-Encoding") as info:
+        await fetch(pool)
+    assert info.value.kind == "protocol" and not info.value.retryable
+
+
+async def test_identity_coding_and_a_coded_head_answer_are_relayed(origin):
+    _, pool = await origin(
+        serve(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nuntil close",
+            close=True,
+        )
+    )
+    up, resp = await fetch(pool, "HEAD")
+    assert resp.status == 200 and resp.complete
+    pool.release(up)
+    up, resp = await fetch(pool)
+    assert await read_all(resp) == b"until close"
+
+
 async def test_close_delimited_body_ends_with_the_connection(origin):
     body = b"c" * 200_000
     _, pool = await origin(serve(b"HTTP/1.1 200 OK\r\n\r\n" + body, close=True))

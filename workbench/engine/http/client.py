@@ -257,7 +257,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         except httptools.HttpParserError as exc:
             cause = exc.__context__
-            message = str(cause) if isinstance(cause, _HeadTooLarge) else f"bad response: {exc}"
+            message = str(cause) if isinstance(cause, _HeadRefused) else f"bad response: {exc}"
             self._fail(UpstreamError("protocol", message, retryable=False))
             return
         if 0 < self._phase <= _HEAD and not self._failed:
@@ -302,10 +302,15 @@ class UpstreamConnection(asyncio.Protocol):
         self._resp.reason += status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        resp = self._resp
+        if resp.status:
+            # A trailer field (the status is set once the final head is complete): never
+            # merged into the headers relayed or stored (RFC 9110 §6.5.1), so dropped.
+            return
         text = _NAMES.get(name)
         if text is None:
             text = _name(name)
-        self._resp.headers.append((text, value.decode("latin-1")))
+        resp.headers.append((text, value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         resp = self._resp
@@ -313,7 +318,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self._head_raw + self._chunk > limit and _head_size(resp.headers) > limit:
             # Counted only when the bytes read could hold a head that large: a head that ends
             # within one read is checked here, one spread over reads in data_received.
-            raise _HeadTooLarge(self._too_large())
+            raise _HeadRefused(self._too_large())
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # Interim response: relay it to the client (if any), keep waiting for the final one.
@@ -326,6 +331,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         resp.status = status
         resp.keep_alive = self.parser.should_keep_alive()
+        coding = None
         for name, value in resp.headers:
             size = len(name)  # compared first: most fields are neither of these two
             if size == 14 and name.lower() == "content-length":
@@ -333,8 +339,23 @@ class UpstreamConnection(asyncio.Protocol):
                     resp.content_length = int(value)
                 except ValueError:
                     resp.content_length = None
-            elif size == 17 and name.lower() == "transfer-encoding" and "chunked" in value.lower():
-                resp.chunked = True
+            elif size == 17 and name.lower() == "transfer-encoding":
+                tokens = value.strip().lower()
+                if tokens == "chunked":
+                    resp.chunked = True
+                elif tokens != "identity":
+                    resp.chunked = resp.chunked or "chunked" in tokens
+                    coding = value.strip()
+        if coding is not None and not (self._head_request or status in (204, 304, 101)):
+            # A coding this proxy does not decode (gzip, ...): relayed under our own framing,
+            # the client would get coded bytes with nothing saying so.
+            raise _HeadRefused(
+                UpstreamError(
+                    "protocol",
+                    f"the backend used Transfer-Encoding {coding!r}; only chunked is relayed",
+                    retryable=False,
+                )
+            )
         if self._head_request or status in (204, 304, 101):
             resp.complete = True
             self._message_done = True
@@ -554,8 +575,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.pool._forget(self)
 
 
-class _HeadTooLarge(Exception):
-    pass
+class _HeadRefused(Exception):
+    """A response head this client refuses (too large, an unknown transfer coding); its
+    argument is the :class:`UpstreamError` to report."""
 
 
 _NAMES: dict[bytes, str] = {}

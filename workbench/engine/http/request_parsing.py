@@ -135,6 +135,11 @@ class RequestParsing:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         req = self._req
+        if req.method:
+            # A trailer field (after a chunked body; its method is set once the head is
+            # complete): never merged into the header section the rules, the Host check and
+            # the upstream saw (RFC 9110 §6.5.1), so dropped.
+            return
         req._size += len(name) + len(value) + 4
         if req._size > self.limits.max_header_size:
             raise RequestRejected(431, "The request headers are larger than this proxy accepts.")
@@ -155,12 +160,17 @@ class RequestParsing:
         parser = self.parser
         method = parser.get_method()
         req.method = _METHODS.get(method) or method.decode("ascii", "replace")
-        req.target = self._url.decode("latin-1")
+        url = self._url
+        req.target = url.decode("latin-1")
         given = parser.get_http_version()
         version = _VERSIONS.get(given)  # one shared string per version (kept by every record)
         if version is None:
             raise RequestRejected(505, f"HTTP/{given} is not supported here; use HTTP/1.1.")
         req.version = version
+        if b"#" in url:
+            # No request-target form has a fragment (RFC 9112 §3.2): an invalid request line,
+            # never to be "corrected" and passed on (§3: it may be crafted to slip past filters).
+            raise RequestRejected(400, "The request target has a fragment ('#'): not allowed.")
         req.keep_alive = parser.should_keep_alive()
         self.reading_head_since = None
         hosts = 0
@@ -189,6 +199,9 @@ class RequestParsing:
                 if name.lower() == "expect" and value.lower() == "100-continue":
                     req.expect_continue = True
         if codings is not None:
+            if version == "1.0":
+                # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
+                raise RequestRejected(400, "Transfer-Encoding is not allowed in HTTP/1.0.")
             # RFC 9112 §6.1: with any coding but a final chunked the body's end is unknowable;
             # this proxy decodes no other coding, so chunked must be the only one.
             if [c for c in (t.strip().lower() for t in codings.split(",")) if c] != ["chunked"]:
@@ -205,9 +218,13 @@ class RequestParsing:
                     raise RequestRejected(400, "The Host header is not a valid host[:port].")
                 self._host_ok = host
             req.host = host
-        if req.expect_continue and version == "1.1" and not self._busy and not self._queue:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if req.expect_continue and version == "1.1":
+            if not self._busy and not self._queue:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            else:
+                self._continue_owed = req  # said once the answers before it are complete
         req._size = 0  # from here on: body bytes received
+        req._raw = 0  # from here on: bytes of reads that carried no body (trailers)
 
     def on_body(self, body: bytes) -> None:
         req = self._req
@@ -283,7 +300,8 @@ class RequestParsing:
         """A request with ``Upgrade``: hand it over paused, or re-parse it as plain HTTP/1.1.
 
         ``h2c`` is declined the way nginx declines it: the request is answered over HTTP/1.1.
-        So are upgrade requests with a body (llhttp would hand the body over as tunnel bytes).
+        So are upgrade requests with a body (llhttp would hand the body over as tunnel bytes)
+        and HTTP/1.0 ones.
         """
         tokens = ""
         for name, value in req.headers:
@@ -292,7 +310,8 @@ class RequestParsing:
                 break
         protocols = {t.strip().lower() for t in tokens.split(",") if t.strip()}
         has_body = req.chunked or bool(req.content_length)
-        if protocols and not protocols <= {"h2c"} and not has_body:
+        # RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored (replayed without it).
+        if protocols and not protocols <= {"h2c"} and not has_body and req.version == "1.1":
             req.upgrade = tokens
             req.tunnel_data = rest
             scheme = req.target[:6].lower()

@@ -91,6 +91,9 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         """Reading is paused because more than ``MAX_PIPELINED`` requests wait."""
         self._streaming: HttpRequest | None = None
         self._upgrade: HttpRequest | None = None
+        self._continue_owed: HttpRequest | None = None
+        """A pipelined request waiting for its ``100 Continue`` until those before it are
+        answered (its client may hold the body back until then)."""
         self._closed = False
         self._broken: tuple[int, str] | None = None
         """A parse error met behind requests still being answered: sent once they are done."""
@@ -154,12 +157,15 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
             return
         if self._broken is not None:
             return  # the byte stream is unusable after a parse error
+        in_body = self._req
         if self.reading_head_since is None:
-            if self._req is None:
+            if in_body is None:
                 self.reading_head_since = self.last_active
             partial = None
         else:
-            partial = self._req  # a head that began in an earlier read
+            partial = in_body  # a head that began in an earlier read
+            in_body = None
+        body_before = in_body._size if in_body is not None else 0
         self._parsing = True
         try:
             self.parser.feed_data(data)
@@ -171,6 +177,17 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
                     self._bad_request(
                         431, "The request headers are larger than this proxy accepts."
                     )
+            elif in_body is not None and in_body is self._req:
+                # Inside a body: a read that carried no body byte is chunk framing or the
+                # trailer section, which httptools accumulates like a head: bound it the same.
+                if in_body._size != body_before:
+                    in_body._raw = 0
+                else:
+                    in_body._raw += len(data)
+                    if in_body._raw > self.limits.max_header_size:
+                        self._bad_request(
+                            431, "The request trailers are larger than this proxy accepts."
+                        )
         except httptools.HttpParserUpgrade as exc:
             req = self._upgrade
             self._upgrade = None
@@ -283,6 +300,11 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
                 self.requests_served += 1  # _finished(req), for a kept-alive plain request
             elif not self._finished(req):
                 return
+        owed = self._continue_owed
+        if owed is not None and not queue and not self._busy:
+            self._continue_owed = None
+            if owed is self._req and not self._closed:  # its body has not arrived yet
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if not queue and not self._busy and self._broken is not None and not self._closed:
             status, message = self._broken
             self.respond_text(status, message + "\n", close=True)

@@ -34,6 +34,8 @@ from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.auth import ProxyAuth
 from workbench.engine.pipeline.exchange import Exchange, new_record
 from workbench.engine.pipeline.forwarding import privacy_forwarding
+from workbench.engine.pipeline.max_forwards import ALLOW, max_forwards
+from workbench.engine.pipeline.max_forwards import METHODS as MAX_FORWARDS_METHODS
 from workbench.engine.pipeline.stages import make_handler
 
 if TYPE_CHECKING:
@@ -199,6 +201,9 @@ class ForwardProxy:
         if req.method == "CONNECT":
             return self._connect_target(x)
         if x.dest is None:
+            if req.target == "*" and req.method == "OPTIONS":
+                rec.step("parse", "200", "OPTIONS * asks about the proxy itself")
+                return answer(x, 200, "", [("Allow", ALLOW)])
             if req.target.lower().startswith("https://"):
                 msg = (
                     "This proxy does not originate TLS: send HTTPS through a CONNECT tunnel "
@@ -218,6 +223,10 @@ class ForwardProxy:
         headers = strip_hop_by_hop(req.headers, _HOP_AND_HOST)
         headers.insert(0, ("Host", x.authority))
         x.headers = headers
+        if req.method in MAX_FORWARDS_METHODS:
+            if req.method == "OPTIONS" and x.target == "/" and not req.target.endswith("/"):
+                x.target = "*"  # OPTIONS http://host (no path) is asterisk-form (§3.2.4)
+            return max_forwards(x)
         return None
 
     def _connect_target(self, x: Exchange) -> Any:

@@ -28,6 +28,8 @@ from workbench.engine.modes.tunnel import tunnel
 from workbench.engine.observe.tls_outcome import TRUST_HINT
 from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import DONE, Exchange, new_record
+from workbench.engine.pipeline.max_forwards import METHODS as MAX_FORWARDS_METHODS
+from workbench.engine.pipeline.max_forwards import max_forwards
 from workbench.engine.pipeline.stages import (
     access_control,
     auth,
@@ -302,6 +304,8 @@ class SessionMode:
             headers.insert(0, ("Host", x.authority))
         x.headers = headers
         x.rec.step("tls", "origin", self.ic.verify_text)
+        if req.method in MAX_FORWARDS_METHODS:
+            return max_forwards(x)
         return None
 
     def retries(self, x: Exchange) -> int:

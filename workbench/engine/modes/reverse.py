@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config.model import ReverseConfig, RouteConfig
 from workbench.engine.balancing.pools import Backend, Pool
-from workbench.engine.http.authority import host_of, split_absolute
+from workbench.engine.http.authority import (
+    format_authority,
+    host_of,
+    split_absolute,
+    split_authority,
+)
 from workbench.engine.http.client import UpstreamError
 from workbench.engine.http.headers import RESPONSE_DROP, VIA_TOKEN, relay_headers, strip_hop_by_hop
 from workbench.engine.http.server import HttpRequest, ServerConnection
@@ -18,6 +23,9 @@ from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.actions import answer
 from workbench.engine.pipeline.exchange import Exchange, new_record
 from workbench.engine.pipeline.forwarding import reverse_forwarding
+from workbench.engine.pipeline.max_forwards import ALLOW as OPTIONS_ALLOW
+from workbench.engine.pipeline.max_forwards import METHODS as MAX_FORWARDS_METHODS
+from workbench.engine.pipeline.max_forwards import max_forwards
 from workbench.engine.pipeline.stages import make_handler
 
 if TYPE_CHECKING:
@@ -116,8 +124,14 @@ class ReverseProxy:
             # Absolute-form to an origin server is legal (RFC 9112 §3.2.2): keep only the path.
             parts = split_absolute(target)
             if parts is not None:
-                host_header = host_header or parts[1]
+                host_header = parts[1]  # the target's authority, whatever Host says (§3.2.2)
                 target = parts[2]
+        if not host_header and req.version == "1.0":
+            # No Host (HTTP/1.0): the authority the client reached (RFC 9112 §3.3), so that
+            # the upstream request, which is HTTP/1.1, has one.
+            sock = conn.transport.get_extra_info("sockname") if conn.transport else None
+            if sock:
+                host_header = format_authority(sock[0], sock[1], 443 if conn.tls else 80)
         host = self._hosts.get(host_header)
         if host is None:
             host = host_of(host_header) if host_header else ""
@@ -152,6 +166,9 @@ class ReverseProxy:
         path = x.target
         route = match_route(self.routes, rec.host, path)
         if route is None:
+            if path == "*" and x.req.method == "OPTIONS":
+                rec.step("route", "*", "OPTIONS * asks about the server itself")
+                return answer(x, 200, "", [("Allow", OPTIONS_ALLOW)])
             rec.step("route", "none", f"no route matches host {rec.host or '-'} path {path}")
             return answer(x, 404, f"No route for {rec.host or '(no host)'}{path}.\n")
         rec.pool = route.pool
@@ -163,7 +180,19 @@ class ReverseProxy:
         if route.strip and route.prefix != "/":
             target = path[len(route.prefix.rstrip("/")) :] or "/"
             x.target = target if target.startswith("/") else "/" + target
-        x.headers = strip_hop_by_hop(x.req.headers)
+        headers = strip_hop_by_hop(x.req.headers)
+        req = x.req
+        if req.target[:1] != "/" or req.version == "1.0":
+            # Absolute-form or HTTP/1.0: the Host sent upstream is the authority found above.
+            if req.target[:1] != "/" and split_authority(x.authority, 80) is None:
+                rec.step("route", "400", f"bad authority in {req.target[:100]!r}")
+                return answer(x, 400, "The request target's authority is not a valid host.\n")
+            headers = [h for h in headers if h[0].lower() != "host"]
+            if x.authority:
+                headers.insert(0, ("Host", x.authority))
+        x.headers = headers
+        if req.method in MAX_FORWARDS_METHODS:
+            return max_forwards(x)
         return None
 
     def retries(self, x: Exchange) -> int:

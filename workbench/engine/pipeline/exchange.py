@@ -106,6 +106,8 @@ def new_record(
     engine, req: HttpRequest, conn: ServerConnection, proxy: str, url: str, host: str, path: str
 ) -> RequestRecord:
     """The one record setup for every mode."""
+    if host[-1:] == ".":
+        host = host.rstrip(".")  # "evil.test." is evil.test: rules and routes see one name
     rec = RequestRecord(
         engine.recorder.next_id(),
         req.start,

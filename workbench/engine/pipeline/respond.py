@@ -10,7 +10,7 @@ import time
 
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.server import HttpRequest, ServerConnection
-from workbench.engine.http.upgrade import relay_upgrade
+from workbench.engine.http.upgrade import relay_upgrade, upgrade_protocol
 from workbench.engine.observe.records import Headers, RequestRecord
 from workbench.engine.pipeline.actions import answer_error
 from workbench.engine.pipeline.exchange import Exchange
@@ -58,6 +58,17 @@ async def switch_protocols(x: Exchange) -> object:
         if req.upgrade is None:
             err = UpstreamError(
                 "protocol", "the backend switched protocols unasked", retryable=False
+            )
+            return answer_error(x, err)
+        protocol = upgrade_protocol(resp.headers).lower()
+        asked = {t.strip().lower() for t in req.upgrade.split(",")}
+        if protocol not in asked:
+            # RFC 9110 §7.8 / §15.2.2: a 101 names the protocol, one the client offered.
+            err = UpstreamError(
+                "protocol",
+                f"the backend switched to {protocol or 'no named protocol'!r}, "
+                f"not one the client offered ({req.upgrade})",
+                retryable=False,
             )
             return answer_error(x, err)
         await relay_upgrade(

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from workbench.engine.rules.regex import UnsafeRegexError, UserRegex, compile_regex
+from workbench.engine.rules.url_normal import normalize
 
 if TYPE_CHECKING:
     from workbench.engine.observe.records import RequestRecord
@@ -80,15 +81,17 @@ def anchored_on_path(pattern: str) -> bool:
 def url_filter(arg: str) -> Node:
     search = user_regex(arg).search
 
+    # Matched against the normalised URL (see url_normal), so that an encoded or dotted
+    # spelling of the same resource does not slip past the rule.
     if anchored_on_path(arg):
 
         def url(rec: RequestRecord) -> bool:
-            return search(rec.path) is not None
+            return search(normalize(rec.path)) is not None
 
     else:
 
         def url(rec: RequestRecord) -> bool:
-            return search(rec.url) is not None
+            return search(normalize(rec.url)) is not None
 
     return url, f'URL matches "{arg}"', ATOM
 

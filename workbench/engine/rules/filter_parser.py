@@ -46,6 +46,7 @@ from workbench.engine.rules.header_filters import (
     request_header_filter,
     response_header_filter,
 )
+from workbench.engine.rules.url_normal import normalize
 
 _names = itertools.count()
 
@@ -268,8 +269,11 @@ class Parser:
         # The most common filters are written inline; the rest call their closure.
         if name == "u":
             # ``~u ^/api`` anchors on the path; anything else searches the full URL.
+            # Matched against the normalised URL (see url_normal): an encoded or dotted
+            # spelling of the same resource does not slip past the rule.
             field = "rec.path" if anchored_on_path(arg) else "rec.url"
-            src = f"({self.bind(user_regex(arg).search)}({field}) is not None)"
+            norm = self.bind(normalize)
+            src = f"({self.bind(user_regex(arg).search)}({norm}({field})) is not None)"
         elif name == "m":
             src = f"(rec.method == {self.bind(arg.upper())})"
             self.last = ("m", arg.upper(), src)
