@@ -119,6 +119,8 @@ class CacheView(ThemeAware, View):
         self._ratio_ring = Ring(120)
         self._entries_at = float("-inf")
         self._entry_keys: list[str] = []
+        self._shown: tuple[list[CacheEntryView], float] | None = None
+        """The entries last drawn (at most ENTRY_LIMIT), to cut again when the width changes."""
         self._widths: tuple[int, int] | None = None
         """(URL, variant) widths the rows were cut to; the columns are rebuilt when they move."""
         self._proxies: dict[str, Any] = {}
@@ -131,8 +133,11 @@ class CacheView(ThemeAware, View):
 
     def on_resize(self) -> None:
         # Shown again (a hidden view has no size) or the terminal changed: cut the URLs to the
-        # new width at the next refresh instead of a second later.
+        # new width now (the rows first drawn before the view had a size were cut to a guess),
+        # and fetch fresh entries at the next refresh instead of a second later.
         self._entries_at = float("-inf")
+        if self.size.width and self._shown is not None:
+            self.show_entries(*self._shown)
 
     def theme_changed(self) -> None:
         # The next refresh draws the summary and the entries again, in the new colours.
@@ -246,6 +251,7 @@ class CacheView(ThemeAware, View):
         if not table.columns:  # not composed yet
             return
         entries = list(entries)
+        self._shown = (entries, now)
         variants = [variant_text(e) for e in entries]
         fixed_cells = [
             (
