@@ -53,6 +53,20 @@ def cacheable_app() -> web.Application:
     return app
 
 
+def one_pool(origin: Origin, *, cache: bool, rules: tuple[RuleConfig, ...] = ()) -> Config:
+    """The reverse proxy with one route to a one-backend pool ``web`` (``web-1`` = ``origin``)."""
+    pool = PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))
+    return Config(
+        reverse=ReverseConfig(
+            listen=Address("127.0.0.1", 0),
+            cache=cache,
+            routes=(RouteConfig(name="site", pool="web"),),
+            pools={"web": pool},
+        ),
+        rules=rules,
+    )
+
+
 async def coroutines_run_by(
     session: aiohttp.ClientSession, url: str, where: tuple[str, ...] = STAGE_CODE
 ) -> set[str]:
@@ -82,7 +96,6 @@ async def coroutines_run_by(
 async def test_a_cache_hit_runs_no_coroutine(engine_factory):
     origin = await Origin("cacheable", cacheable_app()).start()
     try:
-        pool = PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))
         rule = RuleConfig(
             name="tag-it",
             phase="response",
@@ -91,16 +104,7 @@ async def test_a_cache_hit_runs_no_coroutine(engine_factory):
             header="X-Seen",
             value="yes",
         )
-        cfg = Config(
-            reverse=ReverseConfig(
-                listen=Address("127.0.0.1", 0),
-                cache=True,
-                routes=(RouteConfig(name="site", pool="web"),),
-                pools={"web": pool},
-            ),
-            rules=(rule,),
-        )
-        eng = await engine_factory(cfg)
+        eng = await engine_factory(one_pool(origin, cache=True, rules=(rule,)))
         url = eng.listeners["reverse"] + "/page"
         async with aiohttp.ClientSession() as s:
             miss = await coroutines_run_by(s, url)
@@ -119,16 +123,7 @@ async def test_a_miss_on_a_pooled_connection_runs_no_coroutine(engine_factory):
     no coroutine in the engine (not even the server's handler task) for the usual miss."""
     origin = await Origin("plain", cacheable_app()).start()
     try:
-        pool = PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))
-        cfg = Config(
-            reverse=ReverseConfig(
-                listen=Address("127.0.0.1", 0),
-                cache=False,
-                routes=(RouteConfig(name="site", pool="web"),),
-                pools={"web": pool},
-            ),
-        )
-        eng = await engine_factory(cfg)
+        eng = await engine_factory(one_pool(origin, cache=False))
         url = eng.listeners["reverse"] + "/page"
         engine_code = (str(Path("workbench", "engine")),)
         async with aiohttp.ClientSession() as s:
@@ -150,18 +145,8 @@ async def test_a_pooled_miss_after_a_delay_rule(engine_factory):
     (and its retry too, when the pooled connection turns out closed)."""
     origin = await Origin("plain", cacheable_app()).start()
     try:
-        pool = PoolConfig(name="web", backends=(BackendConfig("web-1", origin.url),))
         rule = RuleConfig(name="slow", when="~u /page", action="delay", delay=0.01)
-        cfg = Config(
-            reverse=ReverseConfig(
-                listen=Address("127.0.0.1", 0),
-                cache=False,
-                routes=(RouteConfig(name="site", pool="web"),),
-                pools={"web": pool},
-            ),
-            rules=(rule,),
-        )
-        eng = await engine_factory(cfg)
+        eng = await engine_factory(one_pool(origin, cache=False, rules=(rule,)))
         url = eng.listeners["reverse"] + "/page"
         async with aiohttp.ClientSession() as s:
             for _ in range(3):
