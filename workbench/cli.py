@@ -301,6 +301,8 @@ def _serve(args) -> int:
 
         cfg, err = _load(args.config)
         err = err or (nothing_to_run(cfg) and f"{args.config}: {nothing_to_run(cfg)}")
+        ca_err = None if err else _check_ca(cfg)
+        err = err or (ca_err and f"{args.config}: {ca_err}")
         if err:
             print(err, file=sys.stderr)
             return 2

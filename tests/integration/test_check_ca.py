@@ -94,11 +94,15 @@ async def test_broken_ca_is_one_line_from_check_and_run(tmp_path, breaks, culpri
         assert words in line
 
 
-async def test_uncreatable_ca_dir_fails_check_and_run(tmp_path):
+async def test_uncreatable_ca_dir_fails_check_run_and_serve(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     cfg = _config(tmp_path, blocker / "ca")
-    for command in (("check", str(cfg)), ("run", str(cfg), "--headless")):
+    for command in (
+        ("check", str(cfg)),
+        ("run", str(cfg), "--headless"),
+        ("serve", str(cfg), "--port", "0"),
+    ):
         code, out, err = await run_cli(*command)
         assert code == 2 and "Traceback" not in err and out == ""
         (line,) = err.splitlines()

@@ -190,12 +190,14 @@ async def test_rejected_certificate_in_the_admin_api_and_har(tmp_path, tls_origi
         async with s.get(f"{admin}/api/har", params={"filter": "~trace rejected"}) as r:
             har = await r.json()
     assert api["status"] is None and "trust the CA: `workbench ca`" in api["error"]
+    assert api["sni"] == "localhost" and "SNI localhost, CONNECT localhost:" in api["error"]
     assert api["trace"][-1][:2] == ["tls", "rejected"]
     (entry,) = check_har(har)
     assert entry["response"]["status"] == 0
     assert "trust the CA" in entry["response"]["_error"]
     (back,) = from_har(har)
     assert back.status is None and client_tls_failure(back)[0] == "rejected"
+    assert back.sni == "localhost"
 
 
 async def test_origin_certificate_failure_is_a_502_saying_why(tmp_path, tls_origin, engine_factory):
