@@ -3,6 +3,8 @@
 A CONNECT to a host matching ``forward.intercept.hosts`` is answered 200 like a tunnel, then the
 workbench is the TLS server of the client's connection, with a leaf certificate for the name the
 client asked for (SNI, else the CONNECT host) signed by the local CA (:mod:`..http.ca`). The
+ClientHello is peeked at first (:mod:`..http.peek`), so a record of a handshake that fails still
+names the SNI, and a client that sends no TLS at all is told apart. The
 requests that come out of it are origin-form; this mode gives them their destination
 (``https://host:port``) and hands them to the same stages as plain forward requests. Upstream,
 the workbench originates its own TLS and verifies the origin (system store or
