@@ -107,7 +107,9 @@ class CacheLayer:
     # -- stage: cache lookup ----------------------------------------------------------------
     def lookup(self, x: Exchange) -> Any:
         """Stage: serve a usable entry (synchronously: returns :data:`SERVED`), or prepare the
-        miss."""
+        miss. Nothing when the mode's cache is off."""
+        if not x.mode.cache_enabled:
+            return None
         req = x.req
         rec = x.rec
         method = req.method

@@ -26,7 +26,7 @@ from workbench.engine.pipeline.actions import act, answer, answer_internal
 from workbench.engine.pipeline.auth import AuthDecision
 from workbench.engine.pipeline.exchange import DONE, SERVED, Exchange
 from workbench.engine.pipeline.hold_stage import hold_request, hold_response
-from workbench.engine.pipeline.respond import respond
+from workbench.engine.pipeline.respond import respond, send_stored
 from workbench.engine.pipeline.upstream import upstream
 from workbench.engine.rules.ruleset import NO_VERDICT
 
@@ -103,8 +103,6 @@ def request_rules(x: Exchange) -> Any:
 
 def cache_lookup(x: Exchange) -> Any:
     """A usable stored response answers now; a miss is prepared (and collapsed)."""
-    if not x.mode.cache_enabled:
-        return None
     return x.mode.engine.cache_layer.lookup(x)
 
 
@@ -202,12 +200,15 @@ def make_handler(
         if not static_noops.get(s, False)
     )
     # After the lookup put a stored response on the exchange (it returns SERVED): the stages
-    # that act on an upstream response only would pass (upstream, cache store), so they go.
+    # that act on an upstream response only would pass (upstream, cache store), so they go,
+    # and responding is sending the stored response.
     served = tuple(
-        s
+        send_stored if s is respond else s
         for s in http_stages[http_stages.index(cache_lookup) + 1 :]
         if s not in (upstream, cache_store)
     )
+    # The lookup stage only asks the engine's cache layer (made once with the engine).
+    http_stages = tuple(engine.cache_layer.lookup if s is cache_lookup else s for s in http_stages)
 
     def failed(x: Exchange, exc: Exception) -> None:
         if isinstance(exc, (ConnectionError, UpstreamError)):
