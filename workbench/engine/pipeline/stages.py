@@ -209,6 +209,13 @@ def make_handler(
     )
     # The lookup stage only asks the engine's cache layer (made once with the engine).
     http_stages = tuple(engine.cache_layer.lookup if s is cache_lookup else s for s in http_stages)
+    # With no intercept filter set, the hold stages pass. The filter can change only between
+    # callbacks, so a run of stages that starts without one skips them; once a stage has to
+    # wait, the rest runs from the full tuple (the filter may have been set meanwhile).
+    holds = (hold_request, hold_response)
+    unheld = tuple(s for s in http_stages if s not in holds)
+    unheld_served = tuple(s for s in served if s not in holds)
+    hold = engine.hold
 
     def failed(x: Exchange, exc: Exception) -> None:
         if isinstance(exc, (ConnectionError, UpstreamError)):
@@ -234,7 +241,12 @@ def make_handler(
 
     def handle(req: HttpRequest, conn: ServerConnection) -> Awaitable[None] | None:
         x = begin(req, conn)
-        stages = tunnel if req.method == "CONNECT" else http_stages
+        if req.method == "CONNECT":
+            stages = tunnel
+        elif hold.request is None and hold.response is None:
+            stages = unheld
+        else:
+            stages = http_stages
         try:
             while True:
                 for stage in stages:
@@ -246,8 +258,14 @@ def make_handler(
                 if r is DONE:
                     break
                 if r is SERVED:
-                    stages = served  # a stored response: on with the stages after the lookup
+                    # A stored response: on with the stages after the lookup.
+                    stages = unheld_served if stages is unheld else served
                     continue
+                # Waiting: the rest runs from the full tuple (it may be held).
+                if stages is unheld:
+                    stages = http_stages
+                elif stages is unheld_served:
+                    stages = served
                 i = stages.index(stage) + 1
                 if type(r) is Future:
                     r.add_done_callback(partial(resume, x, stages, i))
