@@ -231,10 +231,11 @@ class RequestRecord:
 
 def _flat_init(cls: type) -> None:
     """Give the dataclass ``cls`` a faster ``__init__``: only the fields up to
-    ``request_headers`` as parameters, every other field set to its default as a constant.
+    ``request_headers`` as parameters, every other field set to its default as a constant (or
+    to a value given by keyword).
 
     The dataclass ``__init__`` takes all 44 fields as parameters with defaults (about 1k
-    instructions more per record); every caller passes only the first ones. Defaults are still
+    instructions more per record); the engine passes only the first ones. Defaults are still
     declared once, on the fields.
     """
     params: list[str] = []
@@ -257,8 +258,18 @@ def _flat_init(cls: type) -> None:
         else:
             raise TypeError(f"{f.name}: a constant or list() default is needed here")
         body.append(f"    self.{f.name} = {value}")
-    src = f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(body)
-    namespace: dict[str, Any] = {}
+    # Any other field may still be given by keyword (tests and tools build whole records).
+    body.append("    if more:\n        _set_fields(self, more)")
+    src = f"def __init__(self, {', '.join(params)}, **more) -> None:\n" + "\n".join(body)
+    names = frozenset(f.name for f in fields(cls))
+
+    def _set_fields(rec: Any, more: dict[str, Any]) -> None:
+        for name, value in more.items():
+            if name not in names:
+                raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}")
+            setattr(rec, name, value)
+
+    namespace: dict[str, Any] = {"_set_fields": _set_fields}
     exec(compile(src, f"<{cls.__name__}.__init__>", "exec"), namespace)
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__name__}.__init__"
