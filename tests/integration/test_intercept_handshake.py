@@ -265,3 +265,29 @@ async def test_headless_run_records_each_failed_handshake_without_a_traceback(tm
         if p.returncode is None:
             p.kill()
             await p.wait()
+
+
+async def test_a_server_name_that_is_not_ascii_is_refused_before_the_handshake(
+    tmp_path, tls_origin, engine_factory, capfd
+):
+    """Python's TLS cannot decode such a name and prints a traceback mid-handshake: the
+    ClientHello is refused before that, with a record saying why."""
+    engine = await engine_factory(intercept_config(tmp_path, tls_origin))
+    reader, writer = await connect_through(engine.listeners["forward"], tls_origin.port)
+    hello = _client_hello("abcdefgh.test").replace(b"abcdefgh", b"\xff" * 8)
+    writer.write(hello)
+    await _closed_cleanly(engine, reader)
+    writer.close()
+    rec = await _connect_record(engine)
+    assert client_tls_failure(rec)[0] == "failed" and rec.sni == "\ufffd" * 8 + ".test"
+    assert "not an ASCII host name" in rec.error
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def _client_hello(server_hostname: str) -> bytes:
+    tls = ssl.create_default_context().wrap_bio(
+        ssl.MemoryBIO(), out := ssl.MemoryBIO(), server_hostname=server_hostname
+    )
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return out.read()

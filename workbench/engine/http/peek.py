@@ -119,6 +119,22 @@ async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket, timeou
         loop.remove_reader(fd)
 
 
+def discard_peeked(transport: asyncio.BaseTransport, size: int) -> None:
+    """Read and drop ``size`` peeked bytes (before closing a connection the TLS layer will not
+    read: a close with unread bytes would reset it)."""
+    raw = transport.get_extra_info("socket")
+    if raw is None:
+        return
+    try:
+        peer = socket.socket(fileno=os.dup(raw.fileno()))
+    except (OSError, ValueError):
+        return
+    try:
+        _discard(peer, size)
+    finally:
+        peer.close()
+
+
 def _discard(sock: socket.socket, size: int) -> None:
     try:
         sock.recv(size, getattr(socket, "MSG_DONTWAIT", 0))

@@ -26,7 +26,7 @@ from workbench.config.hostglob import compile_host_globs
 from workbench.config.model import InterceptConfig
 from workbench.engine.http.ca import CertificateAuthority
 from workbench.engine.http.headers import strip_hop_by_hop
-from workbench.engine.http.peek import peek_first_bytes
+from workbench.engine.http.peek import discard_peeked, peek_first_bytes
 from workbench.engine.modes.tunnel import tunnel
 from workbench.engine.observe.tls_outcome import TRUST_HINT
 from workbench.engine.pipeline.actions import answer
@@ -237,6 +237,16 @@ class InterceptMode:
                     )
                 return self._failed(x, "failed", why)
             rec.sni = first.sni
+            if rec.sni is not None and not rec.sni.isascii():
+                # Python's TLS would fail on it in the middle of the handshake (and print a
+                # traceback): host names in TLS are ASCII (IDNA), so this is no client's.
+                discard_peeked(conn.transport, len(first.data))
+                return self._failed(
+                    x,
+                    "failed",
+                    f"the ClientHello names a server that is not an ASCII host name "
+                    f"({rec.sni!r}); closed",
+                )
         name = (rec.sni or host).lower().rstrip(".")
         seen = what_was_asked(rec.sni, host, port, first is not None and first.complete)
         try:
