@@ -31,6 +31,7 @@ How the engine drives it::
 
 The engine (``pipeline/cache_stage.py``) keeps one fetch per URL and variant in flight: a miss,
 a revalidation or a background refresh; concurrent requests wait for it and share its result.
+``pipeline/cache_hit.py`` puts a stored response on the exchange (Age, Cache-Status, 304, Range).
 
 Policy choices worth knowing (each is allowed by RFC 9111, and each is the cautious one):
 

@@ -119,16 +119,17 @@ class RequestParsing:
     """
 
     # -- httptools callbacks ----------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        req = HttpRequest()
-        req.start = time.time()
-        req.start_mono = self.last_active  # the time of the read that brought its first byte
-        self._req = req
-        self._url = b""
-
+    # No on_message_begin: a request begins with its target, so the first piece of the target
+    # makes the request (one callback less per request).
     def on_url(self, url: bytes) -> None:
-        self._url += url
         req = self._req
+        if req is None:
+            req = self._req = HttpRequest()
+            req.start = time.time()
+            req.start_mono = self.last_active  # the time of the read that brought its target
+            self._url = url
+        else:
+            self._url += url
         req._size += len(url)
         if req._size > self.limits.max_header_size:
             raise RequestRejected(414, "The request target is longer than this proxy accepts.")
@@ -160,44 +161,57 @@ class RequestParsing:
         parser = self.parser
         method = parser.get_method()
         req.method = _METHODS.get(method) or method.decode("ascii", "replace")
-        url = self._url
-        req.target = url.decode("latin-1")
-        given = parser.get_http_version()
-        version = _VERSIONS.get(given)  # one shared string per version (kept by every record)
-        if version is None:
-            raise RequestRejected(505, f"HTTP/{given} is not supported here; use HTTP/1.1.")
-        req.version = version
-        if b"#" in url:
-            # No request-target form has a fragment (RFC 9112 §3.2): an invalid request line,
-            # never to be "corrected" and passed on (§3: it may be crafted to slip past filters).
-            raise RequestRejected(400, "The request target has a fragment ('#'): not allowed.")
-        req.keep_alive = parser.should_keep_alive()
+        target = req.target = self._url.decode("latin-1")
+        keep_alive = req.keep_alive = parser.should_keep_alive()
         self.reading_head_since = None
         hosts = 0
         host = ""
         codings: str | None = None
+        connection = False
+        bad_length: RequestRejected | None = None
         for name, value in req.headers:
-            size = len(name)  # only four names matter here: compare lengths before cases
+            size = len(name)  # only five names matter here: compare lengths before cases
             if size == 4:
                 if name.lower() == "host":
                     hosts += 1
                     host = value
             elif size == 14:
-                if name.lower() == "content-length":
+                if name.lower() == "content-length" and bad_length is None:
                     try:
                         req.content_length = int(value)
                     except ValueError:
-                        raise RequestRejected(400, "Content-Length is not a number.") from None
+                        bad_length = RequestRejected(400, "Content-Length is not a number.")
+                        continue
                     if req.content_length > self.limits.max_body_size:
-                        raise RequestRejected(
+                        bad_length = RequestRejected(
                             413, "The request body is larger than this proxy accepts."
                         )
             elif size == 17:
                 if name.lower() == "transfer-encoding":
                     codings = value if codings is None else f"{codings},{value}"
+            elif size == 10:
+                if name.lower() == "connection":
+                    connection = True
             elif size == 6:
                 if name.lower() == "expect" and value.lower() == "100-continue":
                     req.expect_continue = True
+        if keep_alive and not connection:
+            # llhttp keeps an HTTP/1.1 connection alive unless told otherwise, and every other
+            # version it accepts (0.9, 1.0, 2.0) only when told so: no Connection field and
+            # kept alive is HTTP/1.1, without asking the parser to format its version string.
+            version = "1.1"
+        else:
+            given = parser.get_http_version()
+            version = _VERSIONS.get(given)  # one shared string per version (kept by records)
+            if version is None:
+                raise RequestRejected(505, f"HTTP/{given} is not supported here; use HTTP/1.1.")
+        req.version = version
+        if "#" in target:
+            # No request-target form has a fragment (RFC 9112 §3.2): an invalid request line,
+            # never to be "corrected" and passed on (§3: it may be crafted to slip past filters).
+            raise RequestRejected(400, "The request target has a fragment ('#'): not allowed.")
+        if bad_length is not None:
+            raise bad_length
         if codings is not None:
             if version == "1.0":
                 # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
@@ -350,7 +364,6 @@ class _ExtensionMethod:
     __slots__ = (
         "conn",
         "method",
-        "on_message_begin",
         "on_url",
         "on_header",
         "on_body",
@@ -360,7 +373,6 @@ class _ExtensionMethod:
     def __init__(self, conn: RequestParsing, method: str) -> None:
         self.conn = conn
         self.method: str | None = method
-        self.on_message_begin = conn.on_message_begin
         self.on_url = conn.on_url
         self.on_header = conn.on_header
         self.on_body = conn.on_body

@@ -1,7 +1,8 @@
 """The cache stages: RFC 9111 decisions from :mod:`cache` acted out on an :class:`Exchange`.
 
 ``lookup`` (before upstream) answers hits synchronously by putting the stored response on the
-exchange, so the response rules and the respond stage run as plain calls (no coroutine on a hit).
+exchange (:mod:`.cache_hit` builds it), so the response rules and the respond stage run as plain
+calls (no coroutine on a hit).
 Single flight: at most one fetch per (proxy, collapse key) is in flight — a miss, a stale entry's
 revalidation, or a stale-while-revalidate background refresh. Concurrent requests for the same
 key wait for it (bounded) and all get its result: the response it stored or refreshed, or its
@@ -15,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from sys import intern
 from typing import TYPE_CHECKING, Any
 
 from workbench.engine.cache import HttpCache, LookupResult, cache_status, is_unsafe
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
-from workbench.engine.http.response_writing import SEPARATE_BODY, response_head
-from workbench.engine.observe.records import Headers, RequestRecord, TraceStep
+from workbench.engine.observe.records import RequestRecord
 from workbench.engine.pipeline.actions import answer, answer_error
+from workbench.engine.pipeline.cache_hit import serve, serve_hit, serve_stale
 from workbench.engine.pipeline.exchange import DONE, Exchange
 
 if TYPE_CHECKING:
@@ -48,117 +48,6 @@ async def read_all(resp: UpstreamResponse, limit: int) -> bytes | None:
         if size <= limit:
             parts.append(chunk)
     return b"".join(parts) if size <= limit else None
-
-
-def _stored_length(headers: Headers) -> int | None:
-    """The Content-Length a stored response announced, if any."""
-    for n, v in headers:
-        if n.lower() == "content-length" and v.strip().isdigit():
-            return int(v)
-    return None
-
-
-class ClientHead:
-    """A stored response's header fields as clients get them, made once per entry and proxy.
-
-    ``wire`` is their serialization, so that a hit writes the head without formatting it
-    again; it is used only while the exchange's headers still begin with ``fields``. What
-    changes from hit to hit changes once a second at most (``Age``, the ttl in the trace and
-    in ``Cache-Status``): those fields, and the whole response made with them, are shared by
-    the hits of one second.
-    """
-
-    __slots__ = (
-        "source",
-        "fields",
-        "wire",
-        "content_type",
-        "_age",
-        "_age_field",
-        "_reason",
-        "_step",
-        "_status_field",
-        "_whole_age",
-        "_whole_status_field",
-        "_whole_body",
-        "_whole_status",
-        "_whole_line",
-        "_whole",
-    )
-
-    def __init__(self, source: Headers, fields: Headers) -> None:
-        self.source = source
-        """The stored headers these were made from (the entry's, until a refresh replaces them)."""
-        self.fields = fields
-        self.wire = "".join([f"{n}: {v}\r\n" for n, v in fields]).encode("latin-1")
-        self.content_type: str | None = None
-        for n, v in fields:
-            if n.lower() == "content-type":
-                self.content_type = v
-                break
-        self._age = -1
-        self._age_field = ("Age", "-1")
-        self._reason = ""
-        self._step: TraceStep = ("cache", "HIT", "")
-        self._status_field = ("Cache-Status", "")
-        self._whole_age: tuple[str, str] | None = None
-        self._whole_status_field: tuple[str, str] | None = None
-        self._whole_body: bytes | None = None
-        self._whole_status = 0
-        self._whole_line = ""
-        self._whole = b""
-
-    def age_field(self, age: int) -> tuple[str, str]:
-        """The ``Age`` field for ``age`` seconds (one tuple per second, shared by its hits)."""
-        if age != self._age:
-            self._age = age
-            self._age_field = ("Age", str(age))
-        return self._age_field
-
-    def hit_marks(self, res: LookupResult) -> tuple[TraceStep, tuple[str, str]]:
-        """The trace step and ``Cache-Status`` field of a fresh hit (shared within a second).
-
-        Both depend only on the whole seconds of ttl left, as does ``res.reason`` (the lookup
-        makes one string per second: a new string means a new second).
-        """
-        reason = res.reason
-        if reason is not self._reason:
-            self._reason = reason
-            self._step = ("cache", "HIT", intern(reason))
-            self._status_field = ("Cache-Status", cache_status(res))
-        return self._step, self._status_field
-
-    def whole(self, status: int, headers: Headers, body: bytes, line: str) -> bytes | None:
-        """The complete response (head and body) for a hit answered with ``headers``.
-
-        The caller checked that ``headers`` still begins with ``fields``. Made once and reused
-        while the fields after those are the same ``Age`` and ``Cache-Status`` objects. None
-        when this is not a response that goes out in one write with its body.
-        """
-        skip = len(self.fields)
-        if len(headers) != skip + 2:
-            return None
-        age = headers[skip]
-        status_field = headers[skip + 1]
-        if (
-            age is self._whole_age
-            and status_field is self._whole_status_field
-            and body is self._whole_body
-            and status == self._whole_status
-            and line == self._whole_line
-        ):
-            return self._whole
-        if not body or len(body) > SEPARATE_BODY or status < 200 or status in (204, 304):
-            return None
-        self._whole_age = age
-        self._whole_status_field = status_field
-        self._whole_body = body
-        self._whole_status = status
-        self._whole_line = line
-        self._whole = (
-            response_head(status, headers, len(body), wire=self.wire, skip=skip, line=line) + body
-        )
-        return self._whole
 
 
 class CacheState:
@@ -239,11 +128,11 @@ class CacheLayer:
         if res.usable:
             if res.status == "hit":
                 rec.cache = "hit"
-                self._serve_hit(x, res)
+                serve_hit(x, res, cache)
                 return None
             rec.cache = "stale"
             rec.step("cache", "STALE", res.reason)
-            self._serve(x, res.entry, cache_status(res), res)
+            serve(x, res.entry, cache_status(res), res, cache)
             if res.serve_while_revalidate:
                 self._revalidate_in_background(x, res)
             return None
@@ -294,7 +183,7 @@ class CacheLayer:
                 self.collapsed += 1
                 rec.cache = "hit"
                 rec.step("cache", "HIT", "collapsed: answered from the response just stored")
-                self._serve(x, again.entry, cache_status(again, collapsed=True), again)
+                serve(x, again.entry, cache_status(again, collapsed=True), again, self.cache)
                 return None
             if owner is not None:
                 if owner.fresh is not None and again.entry is owner.fresh:
@@ -303,7 +192,7 @@ class CacheLayer:
                     rec.cache = "revalidated"
                     rec.step("cache", "REVALIDATED", "collapsed: the origin just answered 304")
                     status = cache_status(again, fwd_status=304, collapsed=True)
-                    self._serve(x, owner.fresh, status, again)
+                    serve(x, owner.fresh, status, again, self.cache)
                     return None
                 if owner.failure is not None:
                     return self._share_failure(x, again, owner.failure)
@@ -325,7 +214,7 @@ class CacheLayer:
             st = CacheState(self, res, rec.url)
             st.entry = res.entry
             x.cache = st
-            self._serve_stale(x, f"the fetch this request waited for failed ({why})")
+            serve_stale(x, self.cache, f"the fetch this request waited for failed ({why})")
             return None
         rec.cache = "miss"
         rec.step("cache", "FAILED", f"the fetch this request waited for failed: {why}")
@@ -396,7 +285,7 @@ class CacheLayer:
             self._settle(st)
             if not (client and st.stale_ok):
                 return DONE
-            self._serve_stale(x, str(x.error))
+            serve_stale(x, self.cache, str(x.error))
             x.error = None
             return None
         st.answered = True
@@ -410,7 +299,7 @@ class CacheLayer:
             rec.cache = "revalidated"
             rec.step("cache", "REVALIDATED", "origin answered 304: stored headers refreshed")
             if client:
-                self._serve(x, fresh, cache_status(st.res, fwd_status=304), st.res)
+                serve(x, fresh, cache_status(st.res, fwd_status=304), st.res, self.cache)
             return None
         if resp.status >= 500:
             st.failure = resp.status
@@ -418,7 +307,7 @@ class CacheLayer:
             if client and st.stale_ok:
                 x.release()
                 x.resp = None
-                self._serve_stale(x, f"origin answered {resp.status}")
+                serve_stale(x, self.cache, f"origin answered {resp.status}")
         return None
 
     # -- stage: cache store -----------------------------------------------------------------
@@ -505,104 +394,6 @@ class CacheLayer:
             targeted=st.targeted,
         )
         rec.step("cache", "STORE" if stored else "NO STORE", stored.reason)
-
-    # -- serving stored responses -----------------------------------------------------------
-    def _client_head(self, x: Exchange, entry) -> ClientHead:
-        """``entry``'s headers as this proxy's clients get them (made once per entry).
-
-        Hop-by-hop removal, hidden fields and Via depend only on the stored headers: they are
-        done (and serialized) once per entry, and each hit adds the fields that change.
-        """
-        decorate = x.mode.decorate
-        ready = entry.client_headers.get(decorate)
-        if ready is None or ready.source is not entry.headers:
-            ready = entry.client_headers[decorate] = ClientHead(
-                entry.headers, decorate(entry.headers)
-            )
-        return ready
-
-    def _serve_hit(self, x: Exchange, res: LookupResult) -> None:
-        """A fresh hit: trace it and put the entry on the exchange as its response.
-
-        The common case (no Range, no satisfied condition) uses the fields and trace step its
-        ClientHead shares between the hits of one second; the rest goes through :meth:`_serve`.
-        """
-        entry = res.entry
-        rec = x.rec
-        if res.range is None and not (
-            res.conditional and self.cache.not_modified(entry, x.req.headers)
-        ):
-            ready = entry.client_headers.get(x.mode.decorate)
-            if ready is None or ready.source is not entry.headers:
-                ready = self._client_head(x, entry)
-            if res.reason is ready._reason:  # the same second as the last hit: same marks
-                step = ready._step
-                status_field = ready._status_field
-            else:
-                step, status_field = ready.hit_marks(res)
-            rec.trace.append(step)
-            headers = ready.fields.copy()
-            age = int(res.age)
-            headers.append(ready._age_field if age == ready._age else ready.age_field(age))
-            headers.append(status_field)
-            status = entry.status
-            body = entry.body
-            x.ready = ready
-            rec.status = status
-            rec.backend_response_headers = None
-            x.status = status
-            x.out_headers = headers
-            x.body = body
-            if not body and x.req.method == "HEAD":
-                x.length = _stored_length(entry.headers)
-            return
-        rec.step("cache", "HIT", res.reason)
-        self._serve(x, entry, cache_status(res), res)
-
-    def _serve(self, x: Exchange, entry, status_value: str, res: LookupResult) -> None:
-        """Put ``entry`` on the exchange as its response (headers decorated once per entry).
-
-        A GET's single Range is answered from the complete entry (206 or 416).
-        """
-        cache = self.cache
-        if cache.not_modified(entry, x.req.headers):
-            headers = x.mode.decorate(cache.not_modified_headers(entry))
-            status = 304
-            body = b""
-        else:
-            ready = self._client_head(x, entry)
-            headers = ready.fields.copy()
-            headers.append(ready.age_field(int(entry.age(time.time()))))
-            status = entry.status
-            body = entry.body
-            if res.range is not None:
-                status, headers, body = cache.apply_range(res, entry, headers, body)
-            else:
-                x.ready = ready
-        headers.append(("Cache-Status", status_value))
-        rec = x.rec
-        rec.status = status
-        rec.backend_response_headers = None
-        x.status = status
-        x.out_headers = headers
-        x.body = body
-        if not body and x.req.method == "HEAD":
-            # A stored HEAD answer has no body: announce the origin's Content-Length, not 0.
-            x.length = _stored_length(entry.headers)
-
-    def _serve_stale(self, x: Exchange, why: str) -> None:
-        st = x.cache
-        entry = st.entry
-        headers = x.mode.decorate(self.cache.serve_stale(entry, method=x.req.method))
-        headers.append(("Cache-Status", cache_status(st.res, detail="stale-if-error")))
-        rec = x.rec
-        rec.cache = "stale"
-        rec.error = None
-        rec.step("cache", "STALE", f"{why}: served the stale copy (stale-if-error)")
-        rec.status = entry.status
-        x.status = entry.status
-        x.out_headers = headers
-        x.body = entry.body
 
     def _revalidate_in_background(self, x: Exchange, res: LookupResult) -> None:
         """stale-while-revalidate: start one refresh of the entry unless one is in flight."""

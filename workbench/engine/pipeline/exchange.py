@@ -89,7 +89,7 @@ class Exchange:
         """The record stays open after the handler returns (a live tunnel finishes it)."""
         self.ready: Any = None
         """For a stored response: its client-ready fields, serialized once per cache entry
-        (:class:`~workbench.engine.pipeline.cache_stage.ClientHead`)."""
+        (:class:`~workbench.engine.pipeline.cache_hit.ClientHead`)."""
         self.then: Any = None
         """When a stage returns a bare future: ``then(x, future)``, called once it is done,
         returns what the stage would have (see :func:`~.stages.make_handler`)."""
