@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import trustme
@@ -68,3 +69,40 @@ async def records_matching(engine, predicate, count=1):
 
     await wait_for(ready)
     return found
+
+
+async def connect_through(
+    proxy: str, port: int, host: str = "localhost"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw CONNECT to ``host:port`` through ``proxy``; returns once the 200 arrived."""
+    proxy_host, proxy_port = proxy.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(proxy_host, int(proxy_port))
+    writer.write(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    return reader, writer
+
+
+async def handshake_refusing(reader, writer, server_hostname: str | None = "localhost"):
+    """A client-side TLS handshake over the raw stream with a client that trusts no one here:
+    it refuses the certificate and sends its alert, as curl without --cacert does. Without
+    ``server_hostname`` it sends no SNI (as clients do for an IP address). Returns the error."""
+    client = ssl.create_default_context()  # the system store: not the workbench CA
+    if server_hostname is None:
+        client.check_hostname = False
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = client.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
+    while True:
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            writer.write(outgoing.read())
+            data = await asyncio.wait_for(reader.read(65536), 10)
+            assert data, "the proxy closed before sending its certificate"
+            incoming.write(data)
+        except ssl.SSLError as exc:
+            writer.write(outgoing.read())  # the alert: unknown CA
+            await writer.drain()
+            return exc
+        else:
+            raise AssertionError("the client accepted a certificate it cannot trust")

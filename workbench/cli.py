@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check":
         from workbench.config.load import check_files
 
-        code, lines = check_files(args.files)
+        code, lines = check_files(args.files, also=_check_ca_lines)
         for line in lines:
             print(line, file=sys.stderr if code else sys.stdout)
         return code
@@ -202,6 +202,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 1
     return _run_tui(cfg)
+
+
+def _check_ca_lines(path: str, cfg) -> tuple[bool, list[str]]:
+    """``workbench check``: load the interception CA (never create it) and say which one signs,
+    or that one would be created, or why it cannot be used: ``(ok, lines)``."""
+    if cfg.forward is None or not cfg.forward.intercept.hosts:
+        return True, []
+    from workbench.engine.http.ca import CAError, CertificateAuthority, check_creatable
+
+    key = "forward.intercept.ca_dir"
+    ca_dir = cfg.forward.intercept.ca_dir
+    try:
+        ca = CertificateAuthority.load_existing(ca_dir)
+        if ca is None:
+            folder = check_creatable(ca_dir)
+    except CAError as exc:
+        return False, [f"{path}: {key}: {exc}"]
+    if ca is None:
+        return True, [
+            f"{path}: {key}: no CA in {folder} yet: `workbench run` creates one there "
+            f"(`workbench ca {path}` creates it now and says how to trust it)"
+        ]
+    return True, [
+        f"{path}: {key}: intercepted hosts get certificates signed by the CA {ca.cert_path} "
+        f"(SHA-256 {ca.fingerprint})"
+    ]
 
 
 def _check_ca(cfg) -> str | None:
@@ -275,6 +301,8 @@ def _serve(args) -> int:
 
         cfg, err = _load(args.config)
         err = err or (nothing_to_run(cfg) and f"{args.config}: {nothing_to_run(cfg)}")
+        ca_err = None if err else _check_ca(cfg)
+        err = err or (ca_err and f"{args.config}: {ca_err}")
         if err:
             print(err, file=sys.stderr)
             return 2

@@ -10,7 +10,13 @@ import ssl
 import aiohttp
 import pytest
 from origin import wait_for
-from tls_origin import client_ssl, intercept_config, records_matching
+from tls_origin import (
+    client_ssl,
+    connect_through,
+    handshake_refusing,
+    intercept_config,
+    records_matching,
+)
 
 from workbench.engine.http.ca import CERT_FILE
 from workbench.engine.observe.tls_outcome import client_tls_failure
@@ -98,56 +104,27 @@ async def test_client_that_does_not_trust_the_ca_is_recorded_with_the_hint(
     # A TLS failure, not the CONNECT's 200: no status, nothing upstream, the error says why.
     assert rec.status is None and rec.backend is None
     assert "trust the CA: `workbench ca`" in rec.error
+    assert rec.sni == "localhost"
+    assert f"for localhost (SNI localhost, CONNECT localhost:{tls_origin.port})" in rec.error
     assert rec.trace[-1][:2] == ("tls", "rejected")
     assert client_tls_failure(rec) == ("rejected", rec.error)
     assert tls_origin.hits == 0
     assert not engine.servers["forward"].connections
 
 
-async def _connect(proxy: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A raw CONNECT to localhost:``port`` through ``proxy``; returns once the 200 arrived."""
-    host, proxy_port = proxy.removeprefix("http://").rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(proxy_port))
-    writer.write(f"CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    assert head.startswith(b"HTTP/1.1 200 "), head
-    return reader, writer
-
-
-async def _handshake_refusing(reader, writer) -> ssl.SSLError:
-    """A client-side TLS handshake over the raw stream with a client that trusts no one here:
-    it refuses the certificate and sends its alert, as curl without --cacert does."""
-    client = ssl.create_default_context()  # the system store: not the workbench CA
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = client.wrap_bio(incoming, outgoing, server_hostname="localhost")
-    while True:
-        try:
-            tls.do_handshake()
-        except ssl.SSLWantReadError:
-            writer.write(outgoing.read())
-            data = await asyncio.wait_for(reader.read(65536), 10)
-            assert data, "the proxy closed before sending its certificate"
-            incoming.write(data)
-        except ssl.SSLError as exc:
-            writer.write(outgoing.read())  # the alert: unknown CA
-            await writer.drain()
-            return exc
-        else:
-            raise AssertionError("the client accepted a certificate it cannot trust")
-
-
 async def test_rejected_certificate_closes_the_client_connection_cleanly(
     tmp_path, tls_origin, engine_factory
 ):
     engine = await engine_factory(intercept_config(tmp_path, tls_origin))
-    reader, writer = await _connect(engine.listeners["forward"], tls_origin.port)
-    err = await _handshake_refusing(reader, writer)
+    reader, writer = await connect_through(engine.listeners["forward"], tls_origin.port)
+    err = await handshake_refusing(reader, writer)
     assert "CERTIFICATE_VERIFY_FAILED" in str(err)
     # The proxy closes with a FIN (EOF), not a reset, and sends nothing more.
     assert await asyncio.wait_for(reader.read(), 10) == b""
     writer.close()
     (rec,) = await records_matching(engine, lambda r: r.method == "CONNECT")
     assert rec.status is None and "TLS alert: unknown CA" in rec.error
+    assert rec.sni == "localhost" and "SNI localhost" in rec.error
     assert ("connect", "200") in [(s, v) for s, v, _ in rec.trace]
     assert engine.snapshot()["proxies"]["forward"]["intercept"]["refused"] == 1
     await wait_for(lambda: not engine.servers["forward"].connections)
@@ -158,7 +135,7 @@ async def test_client_that_hangs_up_on_the_certificate_is_recorded_as_rejected(
 ):
     """A pinning client reads our certificate and closes without an alert."""
     engine = await engine_factory(intercept_config(tmp_path, tls_origin))
-    reader, writer = await _connect(engine.listeners["forward"], tls_origin.port)
+    reader, writer = await connect_through(engine.listeners["forward"], tls_origin.port)
     client = ssl.create_default_context()
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = client.wrap_bio(incoming, outgoing, server_hostname="localhost")
@@ -170,6 +147,7 @@ async def test_client_that_hangs_up_on_the_certificate_is_recorded_as_rejected(
     (rec,) = await records_matching(engine, lambda r: r.method == "CONNECT")
     verdict, sentence = client_tls_failure(rec)
     assert verdict == "rejected" and "does not trust" in sentence
+    assert rec.sni == "localhost" and "SNI localhost" in sentence
     assert rec.status is None and "trust the CA: `workbench ca`" in rec.error
 
 
@@ -177,13 +155,17 @@ async def test_plain_http_inside_an_intercepted_connect_says_so(
     tmp_path, tls_origin, engine_factory
 ):
     engine = await engine_factory(intercept_config(tmp_path, tls_origin))
-    reader, writer = await _connect(engine.listeners["forward"], tls_origin.port)
+    reader, writer = await connect_through(engine.listeners["forward"], tls_origin.port)
     writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    assert await asyncio.wait_for(reader.read(), 10) == b""
+    # Answered as nginx answers plain HTTP on a TLS port: a 400 saying so, then a clean close.
+    answer = await asyncio.wait_for(reader.read(), 10)
     writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert answer.endswith(b"expected a TLS handshake\nafter the CONNECT, and got plain HTTP.\n")
     (rec,) = await records_matching(engine, lambda r: r.method == "CONNECT")
     assert client_tls_failure(rec)[0] == "failed" and "plain HTTP" in rec.error
-    assert rec.status is None
+    assert rec.status is None and rec.sni is None and tls_origin.hits == 0
+    assert engine.recorder.internal_errors == 0
 
 
 async def test_rejected_certificate_in_the_admin_api_and_har(tmp_path, tls_origin, engine_factory):
@@ -197,8 +179,8 @@ async def test_rejected_certificate_in_the_admin_api_and_har(tmp_path, tls_origi
     cfg = intercept_config(tmp_path, tls_origin)
     cfg = replace(cfg, admin=AdminConfig(listen=Address("127.0.0.1", 0)))
     engine = await engine_factory(cfg)
-    reader, writer = await _connect(engine.listeners["forward"], tls_origin.port)
-    await _handshake_refusing(reader, writer)
+    reader, writer = await connect_through(engine.listeners["forward"], tls_origin.port)
+    await handshake_refusing(reader, writer)
     writer.close()
     await records_matching(engine, lambda r: r.method == "CONNECT")
     admin = engine.listeners["admin"]
@@ -208,12 +190,14 @@ async def test_rejected_certificate_in_the_admin_api_and_har(tmp_path, tls_origi
         async with s.get(f"{admin}/api/har", params={"filter": "~trace rejected"}) as r:
             har = await r.json()
     assert api["status"] is None and "trust the CA: `workbench ca`" in api["error"]
+    assert api["sni"] == "localhost" and "SNI localhost, CONNECT localhost:" in api["error"]
     assert api["trace"][-1][:2] == ["tls", "rejected"]
     (entry,) = check_har(har)
     assert entry["response"]["status"] == 0
     assert "trust the CA" in entry["response"]["_error"]
     (back,) = from_har(har)
     assert back.status is None and client_tls_failure(back)[0] == "rejected"
+    assert back.sni == "localhost"
 
 
 async def test_origin_certificate_failure_is_a_502_saying_why(tmp_path, tls_origin, engine_factory):

@@ -174,7 +174,10 @@ def test_workbench_check_accepts(path: Path):
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"{path}: ok"
+    *before, last = proc.stdout.strip().splitlines()
+    assert last == f"{path}: ok"
+    # A config that intercepts HTTPS is told which CA signs (or that one will be created).
+    assert all(line.startswith(f"{path}: forward.intercept.ca_dir: ") for line in before)
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)

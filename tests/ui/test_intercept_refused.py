@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from conftest import text_of
 from origin import wait_for
-from tls_origin import client_ssl, intercept_config
+from tls_origin import client_ssl, connect_through, intercept_config
 
 from workbench.tui.app import make_app
 from workbench.tui.screens.detail import DetailScreen
@@ -59,6 +59,31 @@ async def test_refused_certificate_row_and_detail_say_so(tmp_path, tls_origin, e
         titles = [text_of(w) for w in screen.query(".detail-title")]
         assert "Interception — the client refused the workbench's certificate" in titles
         assert "only relays encrypted bytes" not in tunnel
+        assert "SNI     localhost" in tunnel
+
+
+async def test_client_that_hangs_up_after_the_connect_in_the_detail(
+    tmp_path, tls_origin, engine_factory
+):
+    config = intercept_config(tmp_path, tls_origin)
+    engine = await engine_factory(config)
+    app = make_app(config, engine=engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        _reader, writer = await connect_through(engine.listeners["forward"], tls_origin.port)
+        writer.close()
+        view = app.view("traffic")
+        await wait_for(lambda: view.table.row_count == 1)
+        await pilot.pause()
+        keys = [k for k, _w in view._columns]
+        cells = dict(zip(keys, cell_texts(view.table.rows[0], view._columns), strict=True))
+        assert cells["status"].strip() == "TLS✗" and "client closed before TLS" in cells["path"]
+        screen = await _open_row(app, pilot, lambda r: r.method == "CONNECT")
+        tunnel = text_of(screen.query_one("#detail-tunnel"))
+        assert "SNI     none (the client sent no TLS ClientHello)" in tunnel
+        assert "closed the connection right after the CONNECT's 200" in tunnel
+        assert "trust the CA" not in tunnel  # not a certificate problem
+        titles = [text_of(w) for w in screen.query(".detail-title")]
+        assert "Interception — the client's TLS handshake did not happen" in titles
 
 
 async def test_intercepted_connect_detail_does_not_call_it_a_sealed_tunnel(

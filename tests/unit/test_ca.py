@@ -131,6 +131,27 @@ def test_bad_host_globs(glob):
 
 
 @pytest.mark.parametrize(
+    "glob, words",
+    [
+        (
+            "x.test:443",
+            "no port here (hosts match by name; forward.connect_ports lists the ports): x.test",
+        ),
+        ("[::1]", "write an IPv6 address without brackets: ::1"),
+        (".example.test", "a leading dot matches no host; use *.example.test"),
+        ("a..test", "an empty label between two dots"),
+    ],
+)
+def test_host_globs_that_would_never_match_say_why(glob, words):
+    assert host_glob_error(glob) == f"invalid host glob {glob!r}: {words}"
+
+
+@pytest.mark.parametrize("glob", ["::1", "fe80::*", "*", "[ab].test", "example.test."])
+def test_host_globs_that_look_odd_but_work(glob):
+    assert host_glob_error(glob) is None
+
+
+@pytest.mark.parametrize(
     "exc, verdict, words",
     [
         (ConnectionResetError(), "rejected", "does not trust"),

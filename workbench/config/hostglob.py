@@ -7,6 +7,7 @@ and ``?`` one character. Matching is case-insensitive and ignores a trailing dot
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
 from collections.abc import Callable, Iterable
 
@@ -24,7 +25,28 @@ def host_glob_error(text: str) -> str | None:
         )
     if text.count("[") != text.count("]"):
         return f"invalid host glob {text!r}: unbalanced [ ]"
+    name = text.rstrip(".")
+    if name.startswith("[") and name.endswith("]") and _is_ipv6(name[1:-1]):
+        return f"invalid host glob {text!r}: write an IPv6 address without brackets: {name[1:-1]}"
+    if name.count(":") == 1:
+        host, _port = name.split(":")
+        return (
+            f"invalid host glob {text!r}: no port here (hosts match by name; "
+            f"forward.connect_ports lists the ports): {host}"
+        )
+    if name.startswith("."):
+        return f"invalid host glob {text!r}: a leading dot matches no host; use *{name}"
+    if ".." in name:
+        return f"invalid host glob {text!r}: an empty label between two dots"
     return None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def compile_host_globs(globs: Iterable[str]) -> Callable[[str], bool]:

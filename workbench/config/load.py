@@ -14,6 +14,7 @@ into nodes and runs the very same converters, so both speak one grammar with one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +108,15 @@ def parse_rule(data: dict[str, Any], path: str = "rules[0]") -> RuleConfig:
     return rule
 
 
-def check_files(paths: list[str]) -> tuple[int, list[str]]:
+def check_files(
+    paths: list[str],
+    also: Callable[[str, Config], tuple[bool, list[str]]] | None = None,
+) -> tuple[int, list[str]]:
     """Validate each file for ``workbench check``: (0, ["FILE: ok", …]) or (2, problem lines).
 
     A file that starts nothing fails; one that runs but makes requests fail passes with
-    ``FILE: warning: …`` lines (see :mod:`workbench.config.lint`).
+    ``FILE: warning: …`` lines (see :mod:`workbench.config.lint`). ``also(path, config)``
+    checks what lies outside the file (the interception CA): ``(ok, lines)``.
     """
     from workbench.config.lint import nothing_to_run, warnings
 
@@ -133,6 +138,12 @@ def check_files(paths: list[str]) -> tuple[int, list[str]]:
             continue
         found = warnings(cfg)
         lines.extend(f"{p}: warning: {w}" for w in found)
+        if also is not None:
+            ok, more = also(p, cfg)
+            lines.extend(more)
+            if not ok:
+                failed = True
+                continue
         lines.append(
             f"{p}: ok"
             + (f" ({len(found)} warnings)" if len(found) > 1 else " (1 warning)" if found else "")

@@ -106,6 +106,12 @@ def build(rec: RequestRecord, overrides: Any) -> ReplayRequest:
         raise ReplayError(f"method: expected an HTTP method, got {method!r}", "method")
     if "headers" in overrides:
         headers = _headers(overrides["headers"])
+        if not any(n.lower() == "host" for n, _ in headers):
+            # The edit left Host out: it belongs to the target, like the URL, so it stays.
+            kept = next((v for n, v in rec.request_headers if n.lower() == "host"), None)
+            netloc = urlsplit(rec.url).netloc if "://" in rec.url else None
+            if kept or netloc:
+                headers = _set_host(headers, kept or netloc)
     else:
         if not rec.request_headers:
             raise ReplayError(f"the headers of #{rec.id} are no longer kept", "id", 409)
@@ -167,6 +173,16 @@ def _why(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _unhandled(answer: bytes) -> str:
+    """Why a replay the proxy answered never reached its pipeline: its own 4xx says."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].decode("latin-1").strip()
+    first = body.decode("utf-8", "replace").strip().split("\n", 1)[0][:200]
+    return f"the proxy refused the request before its pipeline: {status}" + (
+        f" ({first})" if first else ""
+    )
+
+
 def _headers(value: Any) -> Headers:
     from workbench.engine.hold import parse_headers
 
@@ -222,7 +238,9 @@ class Replayer:
         started = time.monotonic()
         why = "the proxy closed the connection before reading the request"
         try:
-            await asyncio.wait_for(self._exchange(plan, listener, token), REPLAY_TIMEOUT)
+            answer = await asyncio.wait_for(self._exchange(plan, listener, token), REPLAY_TIMEOUT)
+            if answer:
+                why = _unhandled(answer)
         except (OSError, EOFError, TimeoutError, ssl.SSLError, ReplayError) as exc:
             why = _why(exc)
             self.engine.events.add("error", f"replay of #{original} failed: {why}")
@@ -257,7 +275,8 @@ class Replayer:
         rec.error = f"replay failed: {why}"
         self.engine.recorder.finish(rec, started)
 
-    async def _exchange(self, plan: ReplayRequest, listener: str, token: str) -> None:
+    async def _exchange(self, plan: ReplayRequest, listener: str, token: str) -> bytes:
+        """Send the request; returns the start of the proxy's answer (up to 4 KiB)."""
         lp = urlsplit(listener)
         host, port = lp.hostname or "127.0.0.1", lp.port or 80
         own_tls = None
@@ -274,8 +293,11 @@ class Replayer:
             if plan.body:
                 writer.write(plan.body)
             await writer.drain()
-            while await reader.read(65536):  # the response is recorded by the proxy itself
-                pass
+            answer = b""
+            while data := await reader.read(65536):  # the proxy records the response itself
+                if len(answer) < 4096:
+                    answer += data[: 4096 - len(answer)]
+            return answer
         finally:
             writer.close()
 

@@ -17,6 +17,7 @@ __all__ = [
     "StoreResult",
     "cache_status",
     "entry_rows",
+    "hit_result",
     "stats_dict",
 ]
 
@@ -90,6 +91,33 @@ class LookupResult:
 
     def __repr__(self) -> str:
         return f"LookupResult({self.status!r}, {self.reason!r})"
+
+
+_new = object.__new__
+
+
+def hit_result(reason: str, entry: CachedResponse, key: CacheKey, ttl: float, age: float):
+    """A fresh hit's :class:`LookupResult`: the general constructor's result for
+    ``LookupResult("hit", reason, entry, key, None, ttl, True)`` with ``age`` set, made
+    without its keyword handling (a hit is the proxy's fastest path)."""
+    res = _new(LookupResult)
+    res.status = "hit"
+    res.reason = reason
+    res.entry = entry
+    res.key = key
+    res.fwd = None
+    res.ttl = ttl
+    res.usable = True
+    res.must_revalidate = False
+    res.conditional_headers = []
+    res.can_serve_stale_on_error = False
+    res.serve_while_revalidate = False
+    res.only_if_cached_fail = False
+    res.range = None
+    res.if_range = None
+    res.conditional = False
+    res.age = age
+    return res
 
 
 class StoreResult:

@@ -40,6 +40,37 @@ def default_ca_dir() -> Path:
     return Path(base) / "proxy-workbench" / "ca"
 
 
+def ca_path(directory: str | Path | None) -> Path:
+    """The CA folder a config's ``ca_dir`` names (None: :func:`default_ca_dir`)."""
+    return Path(directory).expanduser() if directory else default_ca_dir()
+
+
+def check_creatable(directory: str | Path | None) -> Path:
+    """The folder where a new CA would be created; raises :class:`CAError` if it could not be
+    (creates nothing: for ``workbench check``)."""
+    path = ca_path(directory)
+    probe = path
+    try:
+        while not probe.exists():
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+    except OSError as exc:
+        raise CAError(f"{path}: cannot create the CA directory: {_why(exc)}") from None
+    if not probe.is_dir():
+        raise CAError(f"{path}: cannot create the CA directory: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise CAError(f"{path}: cannot create the CA directory: {probe} is not writable")
+    return path
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError as exc:  # a folder on the way that cannot be searched
+        raise CAError(f"{path}: cannot read: {_why(exc)}") from None
+
+
 def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
@@ -85,23 +116,35 @@ class CertificateAuthority:
 
         Raises :class:`CAError` with a one-line message naming the file at fault.
         """
-        path = Path(directory).expanduser() if directory else default_ca_dir()
+        path = ca_path(directory)
+        ca = cls.load_existing(path)
+        if ca is not None:
+            return ca
+        _create(path)
+        return cls(path, *_load(path / CERT_FILE, path / KEY_FILE))
+
+    @classmethod
+    def load_existing(cls, directory: str | Path | None = None) -> CertificateAuthority | None:
+        """The CA in ``directory`` if there is one; None when neither of its files exists.
+
+        Creates nothing. Raises :class:`CAError` for half a CA or a file that cannot be used.
+        """
+        path = ca_path(directory)
         cert_path, key_path = path / CERT_FILE, path / KEY_FILE
-        have_cert, have_key = cert_path.exists(), key_path.exists()
+        have_cert, have_key = _exists(cert_path), _exists(key_path)
         if not have_cert and not have_key:
-            _create(path)
-        elif not have_key:
+            return None
+        if not have_key:
             raise CAError(
                 f"{key_path}: missing (the CA certificate {cert_path} has no key; "
                 f"remove {cert_path} to create a new CA)"
             )
-        elif not have_cert:
+        if not have_cert:
             raise CAError(
                 f"{cert_path}: missing (the CA key {key_path} has no certificate; "
                 f"remove {key_path} to create a new CA)"
             )
-        cert, key = _load(cert_path, key_path)
-        return cls(path, cert, key)
+        return cls(path, *_load(cert_path, key_path))
 
     # -- leaves -----------------------------------------------------------------------------
     def cached_context(self, host: str) -> ssl.SSLContext | None:
@@ -336,6 +379,18 @@ def _load(cert_path: Path, key_path: Path):
         cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
     except x509.ExtensionNotFound:
         raise CAError(f"{cert_path}: not a workbench CA (no subject key identifier)") from None
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise CAError(f"{cert_path}: not a CA certificate (its basic constraints lack CA:TRUE)")
+    ends = cert.not_valid_after_utc
+    if ends <= dt.datetime.now(dt.UTC):
+        raise CAError(
+            f"{cert_path}: the CA certificate expired on {ends:%Y-%m-%d} (remove it and "
+            f"{key_path} to create a new CA)"
+        )
     return cert, key
 
 

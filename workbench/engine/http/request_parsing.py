@@ -114,8 +114,9 @@ class RequestParsing:
 
     Relies on the connection's ``parser``, ``limits``, ``transport``, ``last_active`` (the
     time of the current read), ``_fields`` (a dict for :meth:`on_header`), ``_host_ok`` (the
-    last valid Host value), its queue (``_enqueue``, ``_busy``, ``_queue``) and reading
-    controls (``_pause_reading``, ``_resume_reading``).
+    last valid Host value), ``_upgrade_offered`` (False between requests), its queue
+    (``_enqueue``, ``_busy``, ``_queue``) and reading controls (``_pause_reading``,
+    ``_resume_reading``).
     """
 
     # -- httptools callbacks ----------------------------------------------------------------
@@ -192,6 +193,9 @@ class RequestParsing:
             elif size == 10:
                 if name.lower() == "connection":
                     connection = True
+            elif size == 7:
+                if name.lower() == "upgrade":
+                    self._upgrade_offered = True
             elif size == 6:
                 if name.lower() == "expect" and value.lower() == "100-continue":
                     req.expect_continue = True
@@ -283,10 +287,13 @@ class RequestParsing:
         if req._buf is not None:
             req.body = bytes(req._buf)
             req._buf = None
-        if self.parser.should_upgrade():
-            # CONNECT (or an Upgrade request): feed_data raises HttpParserUpgrade next.
+        if (req.method == "CONNECT" or self._upgrade_offered) and self.parser.should_upgrade():
+            # CONNECT (or an Upgrade request): feed_data raises HttpParserUpgrade next. (llhttp
+            # upgrades nothing else: the parser is asked only when one of those two is there.)
+            self._upgrade_offered = False
             self._upgrade = req
             return
+        self._upgrade_offered = False
         if req.stream is not None:
             req.stream.finish()
             self._streaming = None

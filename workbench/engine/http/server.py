@@ -78,6 +78,8 @@ class ServerConnection(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._url = b""
         self._fields: dict[tuple[bytes, bytes], tuple[str, str]] = {}
         self._host_ok: str | None = None
+        self._upgrade_offered = False
+        """The request being parsed has an ``Upgrade`` field (the parser may hand it over)."""
         self._req: HttpRequest | None = None
         self._current: HttpRequest | None = None
         self._queue: deque[HttpRequest] = deque()

@@ -3,6 +3,8 @@
 A CONNECT to a host matching ``forward.intercept.hosts`` is answered 200 like a tunnel, then the
 workbench is the TLS server of the client's connection, with a leaf certificate for the name the
 client asked for (SNI, else the CONNECT host) signed by the local CA (:mod:`..http.ca`). The
+ClientHello is peeked at first (:mod:`..http.peek`), so a record of a handshake that fails still
+names the SNI, and a client that sends no TLS at all is told apart. The
 requests that come out of it are origin-form; this mode gives them their destination
 (``https://host:port``) and hands them to the same stages as plain forward requests. Upstream,
 the workbench originates its own TLS and verifies the origin (system store or
@@ -24,6 +26,7 @@ from workbench.config.hostglob import compile_host_globs
 from workbench.config.model import InterceptConfig
 from workbench.engine.http.ca import CertificateAuthority
 from workbench.engine.http.headers import strip_hop_by_hop
+from workbench.engine.http.peek import peek_first_bytes
 from workbench.engine.modes.tunnel import tunnel
 from workbench.engine.observe.tls_outcome import TRUST_HINT
 from workbench.engine.pipeline.actions import answer
@@ -92,12 +95,16 @@ def upstream_context(config: InterceptConfig) -> ssl.SSLContext:
     return ctx
 
 
-def handshake_failure(exc: BaseException, name: str) -> tuple[str, str]:
-    """(verdict, sentence) for a client-side handshake that failed."""
+def handshake_failure(exc: BaseException, name: str, seen: str = "") -> tuple[str, str]:
+    """(verdict, sentence) for a client-side handshake that failed.
+
+    ``name`` is the certificate's name; ``seen`` what the client asked for (SNI, CONNECT).
+    """
+    about = f"{name} ({seen})" if seen else name
     reason = getattr(exc, "reason", None) if isinstance(exc, ssl.SSLError) else None
     if reason in _REJECT_REASONS:
         return "rejected", (
-            f"the client rejected the workbench's certificate for {name} "
+            f"the client rejected the workbench's certificate for {about} "
             f"(TLS alert: {_REJECT_REASONS[reason]}); {TRUST_HINT}"
         )
     if reason == "HTTP_REQUEST":
@@ -107,13 +114,38 @@ def handshake_failure(exc: BaseException, name: str) -> tuple[str, str]:
         )
     if isinstance(exc, ssl.SSLError):
         why = reason or str(exc)
-        return "failed", f"TLS handshake with the client failed ({why})"
+        return "failed", f"TLS handshake with the client failed for {about} ({why})"
     if isinstance(exc, TimeoutError) or "taking longer" in str(exc):
-        return "timeout", f"the client did not finish the TLS handshake in {HANDSHAKE_TIMEOUT:g}s"
+        return "timeout", (
+            f"the client did not finish the TLS handshake for {about} in {HANDSHAKE_TIMEOUT:g}s"
+        )
     return "rejected", (
-        f"the client closed the connection during the TLS handshake for {name}: it does not "
+        f"the client closed the connection during the TLS handshake for {about}: it does not "
         f"trust the workbench's certificate (or pins another); {TRUST_HINT}"
     )
+
+
+def what_was_asked(sni: str | None, host: str, port: int, peeked: bool) -> str:
+    """``SNI a.test, CONNECT a.test:443``: the names a client gave, for a record's sentences."""
+    if sni:
+        asked = f"SNI {sni}"
+    elif peeked:
+        asked = "no SNI"
+    else:
+        asked = "SNI not known"
+    target = f"[{host}]" if ":" in host else host
+    return f"{asked}, CONNECT {target}:{port}"
+
+
+_PLAIN_HTTP_TEXT = (
+    b"The workbench intercepts TLS to this host: it expected a TLS handshake\n"
+    b"after the CONNECT, and got plain HTTP.\n"
+)
+PLAIN_HTTP_ANSWER = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+) % (len(_PLAIN_HTTP_TEXT), _PLAIN_HTTP_TEXT)
+"""What a client that speaks plain HTTP after an intercepted CONNECT gets (as nginx does)."""
 
 
 class InterceptMode:
@@ -173,20 +205,51 @@ class InterceptMode:
             # The client sent TLS before our 200: start_tls cannot take bytes already read.
             rec.step("intercept", "skip", "the client spoke before the 200; relayed unread")
             return None
-        ctx = await self.ca.context_for_async(host)
         conn.write_head(200, [], "Connection established")
+        try:
+            first = await peek_first_bytes(conn.transport, HANDSHAKE_TIMEOUT)
+        except TimeoutError:
+            return self._failed(
+                x,
+                "timeout",
+                f"the client sent nothing for {HANDSHAKE_TIMEOUT:g}s after the CONNECT's 200 "
+                "(no TLS handshake began)",
+            )
+        if first is not None:
+            if first.closed:
+                return self._failed(
+                    x,
+                    "closed",
+                    "the client closed the connection right after the CONNECT's 200, before "
+                    "any TLS (it sent nothing)",
+                )
+            if not first.tls:
+                if first.looks_like_http():
+                    conn.transport.write(PLAIN_HTTP_ANSWER)
+                    why = (
+                        "the client sent plain HTTP into the tunnel instead of TLS (an http:// "
+                        "URL through CONNECT?); answered 400 and closed"
+                    )
+                else:
+                    why = (
+                        "the client sent something other than TLS into the tunnel (first bytes "
+                        f"{first.describe_start()}); closed"
+                    )
+                return self._failed(x, "failed", why)
+            rec.sni = first.sni
+        name = (rec.sni or host).lower().rstrip(".")
+        seen = what_was_asked(rec.sni, host, port, first is not None and first.complete)
+        try:
+            ctx = await self.ca.context_for_async(name)
+        except (ValueError, TypeError, UnicodeError):  # a name no certificate can carry
+            name = host.lower().rstrip(".")
+            ctx = await self.ca.context_for_async(name)
         try:
             tls = await conn.start_tls(ctx, HANDSHAKE_TIMEOUT)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             # The 200 went out, but the exchange failed: no status, the error and the trace
             # say why (the Traffic list shows TLS✗), and nothing went upstream.
-            self.refused += 1
-            verdict, sentence = handshake_failure(exc, host)
-            rec.step("connect", "200", "answered 200 Connection established; TLS handshake next")
-            rec.step("tls", verdict, sentence)
-            rec.error = sentence
-            req.keep_alive = False
-            return DONE
+            return self._failed(x, *handshake_failure(exc, name, seen))
         rec.status = 200
         rec.backend = f"{host}:{port}"
         sslobj = tls.get_extra_info("ssl_object")
@@ -194,7 +257,7 @@ class InterceptMode:
         session = TlsSession(
             host,
             port,
-            getattr(sslobj, "workbench_sni", None),
+            getattr(sslobj, "workbench_sni", rec.sni),
             (sslobj.version() if sslobj is not None else None) or "TLS",
             cipher[0],
         )
@@ -208,6 +271,16 @@ class InterceptMode:
             "each request follows as its own record",
         )
         req.keep_alive = True  # the connection now carries the decrypted requests
+        return DONE
+
+    def _failed(self, x: Exchange, verdict: str, sentence: str) -> Any:
+        """The client's side of the take-over did not happen: record why, close (DONE)."""
+        self.refused += 1
+        rec = x.rec
+        rec.step("connect", "200", "answered 200 Connection established; TLS handshake next")
+        rec.step("tls", verdict, sentence)
+        rec.error = sentence
+        x.req.keep_alive = False
         return DONE
 
     # -- origins ----------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class CompiledRoute:
     """The route's line in a request's trace, made once instead of per request."""
     step: tuple[str, str, str]
     """The whole trace step (shared by the records of the requests this route takes)."""
+    whole_segments: bool
+    """The prefix ends with ``/``: any path it starts matches (else only at a segment end)."""
 
 
 def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]:
@@ -58,7 +60,11 @@ def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]
         prefix = r.path_prefix or "/"
         trace = f"prefix {prefix} → pool {r.pool}"
         step = ("route", r.name, trace)
-        out.append(CompiledRoute(r.name, r.pool, prefix, r.strip_prefix, host_re, trace, step))
+        out.append(
+            CompiledRoute(
+                r.name, r.pool, prefix, r.strip_prefix, host_re, trace, step, prefix.endswith("/")
+            )
+        )
     out.sort(key=lambda r: (-len(r.prefix), r.host_re is None))
     return tuple(out)
 
@@ -66,7 +72,7 @@ def compile_routes(routes: tuple[RouteConfig, ...]) -> tuple[CompiledRoute, ...]
 def match_route(routes: tuple[CompiledRoute, ...], host: str, path: str) -> CompiledRoute | None:
     for r in routes:
         if path.startswith(r.prefix) and (r.host_re is None or r.host_re.match(host)):
-            if len(path) == len(r.prefix) or r.prefix.endswith("/") or path[len(r.prefix)] in "/?":
+            if r.whole_segments or len(path) == len(r.prefix) or path[len(r.prefix)] in "/?":
                 return r
     return None
 
@@ -120,7 +126,7 @@ class ReverseProxy:
         """The record and exchange of one request (the one record setup)."""
         host_header = req.host
         target = req.target
-        if not target.startswith("/") and req.method != "CONNECT":
+        if target[:1] != "/" and req.method != "CONNECT":
             # Absolute-form to an origin server is legal (RFC 9112 §3.2.2): keep only the path.
             parts = split_absolute(target)
             if parts is not None:

@@ -305,7 +305,7 @@ def record_from_entry(e: Any, index: int, next_id: int) -> RequestRecord:
     if path is None:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "") if parts else url
     rec = RequestRecord(
-        int(wb["id"]) if isinstance(wb.get("id"), int) else next_id,
+        wb["id"] if _count(wb.get("id")) else next_id,
         _start(e.get("startedDateTime"), where),
         str(wb.get("client") or e.get("serverIPAddress") or ""),
         wb.get("proxy") if wb.get("proxy") in ("forward", "reverse") else "reverse",
@@ -316,18 +316,21 @@ def record_from_entry(e: Any, index: int, next_id: int) -> RequestRecord:
         _headers_in(req.get("headers"), f"{where}.request.headers"),
     )
     status = resp.get("status")
-    rec.status = status if isinstance(status, int) and status > 0 else None
+    rec.status = status if _count(status) and status < 1000 else None
     rec.response_headers = _headers_in(resp.get("headers"), f"{where}.response.headers")
     version = str(req.get("httpVersion") or "HTTP/1.1")
     rec.version = version.upper().removeprefix("HTTP/") or "1.1"
     content = resp.get("content") if isinstance(resp.get("content"), dict) else {}
-    rec.content_type = content.get("mimeType") or _header(rec.response_headers, "content-type")
+    mime = content.get("mimeType")
+    rec.content_type = (mime if isinstance(mime, str) else None) or _header(
+        rec.response_headers, "content-type"
+    )
     body_size = resp.get("bodySize")
-    rec.bytes_out = body_size if isinstance(body_size, int) and body_size > 0 else 0
+    rec.bytes_out = body_size if _count(body_size) else 0
     # Bodies: ours exactly as the client got them; otherwise HAR's decoded text, and then the
     # Content-Encoding header no longer describes them.
     cap = wb.get("body_cap")
-    rec.body_cap = cap if isinstance(cap, int) and cap >= 0 else 1 << 62
+    rec.body_cap = cap if _count(cap) or (type(cap) is int and cap == 0) else 1 << 62
     response_body = None
     if isinstance(wb.get("response_body"), str):
         response_body = _decode_text(wb["response_body"], "base64")
@@ -347,9 +350,9 @@ def record_from_entry(e: Any, index: int, next_id: int) -> RequestRecord:
         if request_body:
             rec.keep_request(request_body)
     req_size = req.get("bodySize")
-    rec.bytes_in = max(req_size if isinstance(req_size, int) else 0, rec.request_body_size)
+    rec.bytes_in = max(req_size if _count(req_size) else 0, rec.request_body_size)
     for key in ("request_body_size", "response_body_size"):
-        if isinstance(wb.get(key), int):
+        if _count(wb.get(key)):
             setattr(rec, key, max(wb[key], getattr(rec, key)))
     for key in (
         "pool",
@@ -370,7 +373,7 @@ def record_from_entry(e: Any, index: int, next_id: int) -> RequestRecord:
         rec.replay_of = replay_of
     if isinstance(wb.get("bodies_dropped"), str):
         rec.bodies_dropped = wb["bodies_dropped"]
-    if wb.get("tags"):
+    if isinstance(wb.get("tags"), list):
         rec.tags = [str(t) for t in wb["tags"]]
     for key in ("upstream_headers", "backend_response_headers"):
         if wb.get(key) is not None:
@@ -389,10 +392,10 @@ def record_from_entry(e: Any, index: int, next_id: int) -> RequestRecord:
 def _timings_in(rec: RequestRecord, e: dict[str, Any], wb: dict[str, Any]) -> None:
     t = wb.get("timings")
     if isinstance(t, dict):
-        rec.t_queue = float(t.get("queue") or 0)
-        rec.t_connect = float(t.get("connect") or 0)
-        rec.t_first_byte = float(t.get("first_byte") or 0)
-        rec.t_total = float(t.get("total") or 0)
+        rec.t_queue = _seconds(t.get("queue"))
+        rec.t_connect = _seconds(t.get("connect"))
+        rec.t_first_byte = _seconds(t.get("first_byte"))
+        rec.t_total = _seconds(t.get("total"))
         return
     timings = e.get("timings") if isinstance(e.get("timings"), dict) else {}
 
@@ -407,6 +410,18 @@ def _timings_in(rec: RequestRecord, e: dict[str, Any], wb: dict[str, Any]) -> No
     rec.t_total = total / 1000 if isinstance(total, int | float) and total > 0 else 0.0
 
 
+def _count(v: Any) -> bool:
+    """A positive JSON integer (``true`` is not one)."""
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _seconds(v: Any) -> float:
+    """A duration from our own ``_workbench.timings`` (anything else counts as 0)."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 1e9:
+        return float(v)
+    return 0.0
+
+
 def from_har(data: Any) -> list[RequestRecord]:
     """Records from a parsed HAR document (raises :class:`HarError` naming what is wrong)."""
     log = data.get("log") if isinstance(data, dict) else None
@@ -415,7 +430,15 @@ def from_har(data: Any) -> list[RequestRecord]:
     entries = log.get("entries")
     if not isinstance(entries, list):
         raise HarError("log.entries: expected a list")
-    records = [record_from_entry(e, i, i + 1) for i, e in enumerate(entries)]
+    records = []
+    for i, e in enumerate(entries):
+        try:
+            records.append(record_from_entry(e, i, i + 1))
+        except HarError:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+            # A field of an unexpected type that no check above names: still one line.
+            raise HarError(f"log.entries[{i}]: malformed entry ({exc})") from None
     return records
 
 
@@ -432,6 +455,8 @@ def load_har(path: str | Path) -> list[RequestRecord]:
         raise HarError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise HarError(f"{name}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise HarError(f"{name}: not a HAR file: JSON nested too deeply") from None
     try:
         return from_har(data)
     except HarError as exc:

@@ -1,9 +1,10 @@
 """How an intercepted CONNECT's client-side TLS handshake ended, read from its record's trace.
 
 Intercept mode (:mod:`workbench.engine.modes.intercept`) writes one ``tls`` step per CONNECT it
-takes over; when the client refuses the workbench's certificate (or hangs up, or times out) the
-record has no status, an error and one of :data:`CLIENT_TLS_FAILURES` as that step's verdict.
-The Traffic list, the detail view and HAR import read it here, so a saved capture says the same.
+takes over; when the client refuses the workbench's certificate (or hangs up, speaks plain
+HTTP, or times out) the record has no status, an error and one of :data:`CLIENT_TLS_FAILURES`
+as that step's verdict. The Traffic list, the detail view and HAR import read it here, so a
+saved capture says the same.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 TRUST_HINT = "trust the CA: `workbench ca`"
 """What a user does about a client that rejects the workbench's certificate."""
-CLIENT_TLS_FAILURES = ("rejected", "failed", "timeout")
+CLIENT_TLS_FAILURES = ("rejected", "failed", "timeout", "closed")
 """Verdicts of the ``tls`` stage for a client-side handshake that did not complete."""
 STATUS_LABEL = "TLS✗"
 """The Traffic list's status cell for such a record."""
@@ -23,6 +24,7 @@ _SHORT = {
     "rejected": "client rejected the certificate",
     "failed": "client TLS handshake failed",
     "timeout": "client TLS handshake timed out",
+    "closed": "client closed before TLS",
 }
 
 

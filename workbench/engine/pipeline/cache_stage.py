@@ -23,7 +23,7 @@ from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.observe.records import RequestRecord
 from workbench.engine.pipeline.actions import answer, answer_error
 from workbench.engine.pipeline.cache_hit import serve, serve_hit, serve_stale
-from workbench.engine.pipeline.exchange import DONE, Exchange
+from workbench.engine.pipeline.exchange import DONE, SERVED, Exchange
 
 if TYPE_CHECKING:
     from workbench.engine.engine import Engine
@@ -106,7 +106,10 @@ class CacheLayer:
 
     # -- stage: cache lookup ----------------------------------------------------------------
     def lookup(self, x: Exchange) -> Any:
-        """Stage: serve a usable entry (synchronously), or prepare the miss."""
+        """Stage: serve a usable entry (synchronously: returns :data:`SERVED`), or prepare the
+        miss. Nothing when the mode's cache is off."""
+        if not x.mode.cache_enabled:
+            return None
         req = x.req
         rec = x.rec
         method = req.method
@@ -129,13 +132,13 @@ class CacheLayer:
             if res.status == "hit":
                 rec.cache = "hit"
                 serve_hit(x, res, cache)
-                return None
+                return SERVED
             rec.cache = "stale"
             rec.step("cache", "STALE", res.reason)
             serve(x, res.entry, cache_status(res), res, cache)
             if res.serve_while_revalidate:
                 self._revalidate_in_background(x, res)
-            return None
+            return SERVED
         key = self._collapse_key(rec, method, url, req, res)
         if key is not None and key in self.inflight:
             return self._wait(x, key)

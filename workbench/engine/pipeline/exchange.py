@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 DONE: Any = object()
 """What a stage returns when the client has its answer: the exchange goes no further."""
+SERVED: Any = object()
+"""What the cache lookup returns when it put a stored response on the exchange: the stages that
+only act on an upstream response (upstream, cache store) are skipped; the rest run as usual.
+Elsewhere it means the same as None (those stages would pass anyway)."""
 
 
 class Exchange:

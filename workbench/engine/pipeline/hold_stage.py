@@ -3,7 +3,8 @@
 ``hold_request`` runs after the request rules (the user sees and edits what would go upstream);
 ``hold_response`` after the response rules and the cache decision (the user sees and edits what
 the client would get). Each waits on its own future (:mod:`workbench.engine.hold`), so a held
-exchange never delays another. With no intercept filter each is one attribute check.
+exchange never delays another. With no intercept filter each is one attribute check, and the
+handler skips both for a run of stages that starts while none is set (see ``make_handler``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A stage is a plain function ``stage(x: Exchange) -> None | DONE | Awaitable``: ``None`` passes
 on, :data:`DONE` means the client has been answered, and an awaitable (only when the stage must
 wait: a delay, an upstream exchange, a streamed body) is awaited for one of those two. A cache
-hit therefore runs every stage as a plain call, with no coroutine at all. A stage may also
+hit therefore runs every stage as a plain call, with no coroutine at all; its lookup returns
+:data:`SERVED`, and the stages that only act on an upstream response are skipped. A stage may also
 return a bare future and set ``x.then``: the loop goes on from the future's callback with what
 ``then(x, future)`` returns, so a miss on a pooled upstream connection runs no coroutine either.
 
@@ -23,9 +24,9 @@ from workbench.engine.http.headers import get_header
 from workbench.engine.http.server import HttpRequest, ServerConnection
 from workbench.engine.pipeline.actions import act, answer, answer_internal
 from workbench.engine.pipeline.auth import AuthDecision
-from workbench.engine.pipeline.exchange import DONE, Exchange
+from workbench.engine.pipeline.exchange import DONE, SERVED, Exchange
 from workbench.engine.pipeline.hold_stage import hold_request, hold_response
-from workbench.engine.pipeline.respond import respond
+from workbench.engine.pipeline.respond import respond, send_stored
 from workbench.engine.pipeline.upstream import upstream
 from workbench.engine.rules.ruleset import NO_VERDICT
 
@@ -102,8 +103,6 @@ def request_rules(x: Exchange) -> Any:
 
 def cache_lookup(x: Exchange) -> Any:
     """A usable stored response answers now; a miss is prepared (and collapsed)."""
-    if not x.mode.cache_enabled:
-        return None
     return x.mode.engine.cache_layer.lookup(x)
 
 
@@ -200,6 +199,23 @@ def make_handler(
         for s in STAGES
         if not static_noops.get(s, False)
     )
+    # After the lookup put a stored response on the exchange (it returns SERVED): the stages
+    # that act on an upstream response only would pass (upstream, cache store), so they go,
+    # and responding is sending the stored response.
+    served = tuple(
+        send_stored if s is respond else s
+        for s in http_stages[http_stages.index(cache_lookup) + 1 :]
+        if s not in (upstream, cache_store)
+    )
+    # The lookup stage only asks the engine's cache layer (made once with the engine).
+    http_stages = tuple(engine.cache_layer.lookup if s is cache_lookup else s for s in http_stages)
+    # With no intercept filter set, the hold stages pass. The filter can change only between
+    # callbacks, so a run of stages that starts without one skips them; once a stage has to
+    # wait, the rest runs from the full tuple (the filter may have been set meanwhile).
+    holds = (hold_request, hold_response)
+    unheld = tuple(s for s in http_stages if s not in holds)
+    unheld_served = tuple(s for s in served if s not in holds)
+    hold = engine.hold
 
     def failed(x: Exchange, exc: Exception) -> None:
         if isinstance(exc, (ConnectionError, UpstreamError)):
@@ -225,18 +241,36 @@ def make_handler(
 
     def handle(req: HttpRequest, conn: ServerConnection) -> Awaitable[None] | None:
         x = begin(req, conn)
-        stages = tunnel if req.method == "CONNECT" else http_stages
+        if req.method == "CONNECT":
+            stages = tunnel
+        elif hold.request is None and hold.response is None:
+            stages = unheld
+        else:
+            stages = http_stages
         try:
-            for stage in stages:
-                r = stage(x)
-                if r is not None:
-                    if r is DONE:
+            while True:
+                for stage in stages:
+                    r = stage(x)
+                    if r is not None:
                         break
-                    i = stages.index(stage) + 1
-                    if type(r) is Future:
-                        r.add_done_callback(partial(resume, x, stages, i))
-                        return r
-                    return _wait(x, r, stages, i)
+                else:
+                    break  # every stage passed
+                if r is DONE:
+                    break
+                if r is SERVED:
+                    # A stored response: on with the stages after the lookup.
+                    stages = unheld_served if stages is unheld else served
+                    continue
+                # Waiting: the rest runs from the full tuple (it may be held).
+                if stages is unheld:
+                    stages = http_stages
+                elif stages is unheld_served:
+                    stages = served
+                i = stages.index(stage) + 1
+                if type(r) is Future:
+                    r.add_done_callback(partial(resume, x, stages, i))
+                    return r
+                return _wait(x, r, stages, i)
         except Exception as exc:
             failed(x, exc)
         if x.up is None and x.cache is None and req.stream is None and not x.keep_open:
@@ -256,7 +290,7 @@ def make_handler(
                 r = then(x, fut)
                 n = len(stages)
                 while True:
-                    if r is not None:
+                    if r is not None and r is not SERVED:
                         if r is DONE:
                             break
                         if type(r) is Future:
@@ -288,7 +322,7 @@ def make_handler(
             if r is not DONE:
                 for stage in stages[i:]:
                     r = stage(x)
-                    if r is not None and r is not DONE:
+                    if r is not None and r is not DONE and r is not SERVED:
                         r = await (_settle(x, r) if type(r) is Future else r)
                     if r is DONE:
                         break

@@ -8,8 +8,12 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from workbench.engine.observe.tls_outcome import (
+    CLIENT_TLS_FAILURES,
+    client_tls_failure,
+    short_failure,
+)
 from workbench.engine.observe.tls_outcome import STATUS_LABEL as TLS_LABEL
-from workbench.engine.observe.tls_outcome import client_tls_failure, short_failure
 from workbench.tui.screens.detail_headers import NOTE
 from workbench.tui.widgets.palette import role
 from workbench.tui.widgets.request_columns import duration_ms, human_size, status_style
@@ -133,7 +137,7 @@ def tunnel_note(rec: RequestRecord) -> str:
             "The proxy decrypted this connection (HTTPS interception): each request sent inside "
             "it is a row of its own, with its path, headers and body."
         )
-    if tls in ("rejected", "failed", "timeout"):
+    if tls in CLIENT_TLS_FAILURES:
         return (
             "The proxy tried to decrypt this connection, but the TLS handshake with the client "
             "did not complete (see the trace): the client sent no request through it."
@@ -147,11 +151,26 @@ def tunnel_note(rec: RequestRecord) -> str:
 
 def tunnel_title(rec: RequestRecord) -> str:
     """The CONNECT section's title: what became of the connection."""
-    if client_tls_failure(rec) is not None:
+    failed = client_tls_failure(rec)
+    if failed is not None and failed[0] == "rejected":
         return "Interception — the client refused the workbench's certificate"
+    if failed is not None:
+        return "Interception — the client's TLS handshake did not happen"
     if any(s == "tls" and v == "intercepted" for s, v, _d in rec.trace):
         return "Interception — TLS decrypted by the workbench"
     return "Tunnel"
+
+
+def _sni_text(rec: RequestRecord, failed: tuple[str, str] | None) -> str:
+    if rec.sni:
+        return rec.sni
+    if failed is None:
+        return "not seen"
+    if failed[0] in ("closed", "failed") and "TLS handshake" not in failed[1]:
+        return "none (the client sent no TLS ClientHello)"
+    if "no SNI," in failed[1]:
+        return "none (the ClientHello named no server: an IP address?)"
+    return "not known (the handshake failed)"
 
 
 def tunnel_text(rec: RequestRecord) -> Text:
@@ -163,11 +182,18 @@ def tunnel_text(rec: RequestRecord) -> Text:
     text.append("target  ", style="bold")
     text.append(rec.url + "\n")
     text.append("SNI     ", style="bold")
-    sni = rec.sni or ("not seen" if failed is None else "not known (the handshake failed)")
-    text.append(sni + "\n")
+    text.append(_sni_text(rec, failed) + "\n")
     if failed is not None:
         text.append("TLS     ", style="bold")
         text.append(failed[1] + "\n\n", style=role("bad", "bold"))
+        if failed[0] != "rejected":
+            text.append(
+                "Interception: the workbench answered the CONNECT with 200 and waited for the "
+                "client's TLS handshake, which did not happen (see above), so no request was "
+                "decrypted and nothing went upstream.",
+                style="italic",
+            )
+            return text
         text.append(
             "Interception: the workbench answered the CONNECT with 200, then offered the client "
             "a certificate for this host signed by its own CA. The client did not complete the "
