@@ -174,3 +174,12 @@ def test_alert_from_the_client_is_named():
     exc.reason = "TLSV1_ALERT_UNKNOWN_CA"
     verdict, sentence = handshake_failure(exc, "example.test")
     assert verdict == "rejected" and "TLS alert: unknown CA" in sentence
+
+
+def test_a_file_too_large_to_be_a_key_is_not_read_whole(tmp_path):
+    CertificateAuthority.load_or_create(tmp_path)
+    (tmp_path / KEY_FILE).unlink()
+    (tmp_path / KEY_FILE).symlink_to("/dev/zero")  # endless: reading it whole never returns
+    with pytest.raises(CAError) as e:
+        CertificateAuthority.load_or_create(tmp_path)
+    assert str(e.value) == f"{tmp_path / KEY_FILE}: larger than 1 MiB: not the CA key"

@@ -344,15 +344,27 @@ def _create(path: Path) -> None:
         raise CAError(f"{cert_path}: cannot write the CA certificate: {_why(exc)}") from None
 
 
+MAX_PEM = 1 << 20
+"""A CA file larger than this is not one (and is not read whole: /dev/zero, a disk image)."""
+
+
+def _read_pem(path: Path, what: str) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_PEM + 1)
+    except OSError as exc:
+        raise CAError(f"{path}: cannot read {what}: {_why(exc)}") from None
+    if len(data) > MAX_PEM:
+        raise CAError(f"{path}: larger than {MAX_PEM >> 20} MiB: not {what}")
+    return data
+
+
 def _load(cert_path: Path, key_path: Path):
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    try:
-        key_data = key_path.read_bytes()
-    except OSError as exc:
-        raise CAError(f"{key_path}: cannot read the CA key: {_why(exc)}") from None
+    key_data = _read_pem(key_path, "the CA key")
     try:
         key = serialization.load_pem_private_key(key_data, password=None)
     except (ValueError, TypeError) as exc:
@@ -365,10 +377,9 @@ def _load(cert_path: Path, key_path: Path):
 
         if not isinstance(key, rsa.RSAPrivateKey):
             raise CAError(f"{key_path}: unsupported key type (expected EC or RSA)")
+    cert_data = _read_pem(cert_path, "the CA certificate")
     try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    except OSError as exc:
-        raise CAError(f"{cert_path}: cannot read the CA certificate: {_why(exc)}") from None
+        cert = x509.load_pem_x509_certificate(cert_data)
     except ValueError as exc:
         raise CAError(f"{cert_path}: not a valid PEM certificate ({_first_words(exc)})") from None
     pub = serialization.PublicFormat.SubjectPublicKeyInfo
