@@ -84,3 +84,13 @@ def test_json_nested_too_deeply_is_one_line(tmp_path):
     with pytest.raises(HarError) as exc:
         load_har(file)
     assert str(exc.value) == f"{file}: not a HAR file: JSON nested too deeply"
+
+
+def test_something_that_is_not_a_file_is_not_read(tmp_path):
+    for path in ("/dev/zero", str(tmp_path)):
+        with pytest.raises(HarError) as exc:
+            load_har(path)
+        assert str(exc.value) in (
+            f"{path}: not a regular file",
+            f"{path}: cannot read: Is a directory",
+        )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,10 @@ from workbench.engine.observe.framing import client_response_headers
 from workbench.engine.observe.records import Headers, RequestRecord
 
 _REASONS: dict[int, str] = {}
+
+
+MAX_HAR_BYTES = 1 << 30
+"""The largest HAR file ``workbench view`` opens (it is read and kept in memory whole)."""
 
 
 class HarError(ValueError):
@@ -446,9 +452,14 @@ def load_har(path: str | Path) -> list[RequestRecord]:
     """Read a HAR file; raises :class:`HarError` with a one-line message naming the file."""
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise HarError(f"{name}: not a regular file")
+            raw = fh.read(MAX_HAR_BYTES + 1)
     except OSError as exc:
         raise HarError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_HAR_BYTES:
+        raise HarError(f"{name}: larger than {MAX_HAR_BYTES >> 20} MiB: too large to open")
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
