@@ -70,6 +70,8 @@ CASES = [
     ("PATCH", "/api/hold", {}, "body", ["no field given", "filter, phase, timeout"]),
     ("PATCH", "/api/hold", {"phase": 3}, "phase", ["request or response"]),
     ("PATCH", "/api/hold", {"timeout": "x"}, "timeout", ["seconds"]),
+    ("PATCH", "/api/hold", {"timeout": float("nan")}, "timeout", ["seconds > 0, got nan"]),
+    ("PATCH", "/api/hold", {"timeout": float("inf")}, "timeout", ["seconds > 0, got inf"]),
     ("PATCH", "/api/hold", {"colour": 1}, "colour", ["unknown field"]),
     ("PATCH", "/api/demo/traffic", {}, "body", ["no field given", "running, rate"]),
     ("PATCH", "/api/demo/traffic", {"colour": 1}, "colour", ["unknown field"]),

@@ -58,3 +58,24 @@ async def test_a_replay_refused_before_the_pipeline_says_what_the_proxy_answered
         "HTTP/1.1 400 Bad Request (A request needs exactly one Host header.)"
     )
     assert tls_origin.hits == 1
+
+
+async def test_urls_that_cannot_be_sent_are_400_naming_the_url(
+    tmp_path, tls_origin, engine_factory
+):
+    engine, orig = await _recorded_post(tmp_path, tls_origin, engine_factory)
+    api = engine.listeners["admin"]
+    async with aiohttp.ClientSession() as s:
+        for url, words in (
+            ("https://localhost:99999/", "Port out of range"),
+            ("https://[::1/x", "Invalid IPv6 URL"),
+            ("http://[zz]/", "does not appear to be an IPv4 or IPv6 address"),
+            ("/a b", "spaces and control characters must be percent-encoded"),
+            ("/a\x00b", "spaces and control characters must be percent-encoded"),
+        ):
+            async with s.post(f"{api}/api/requests/{orig.id}/replay", json={"url": url}) as r:
+                body = await r.json()
+                assert (r.status, body["field"]) == (400, "url"), (url, body)
+                assert body["error"].startswith("url: ") and words in body["error"], body
+    assert engine.recorder.internal_errors == 0 and not engine.replays
+    assert tls_origin.hits == 1

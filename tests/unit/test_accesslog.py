@@ -157,3 +157,23 @@ async def test_run_flushes_on_a_timer_and_the_rest_at_stop() -> None:
     src.records.append(make(2))  # finished while the engine drained its in-flight requests
     await log.flush()
     assert len(out.getvalue().splitlines()) == 2 and log.lines == 2
+
+
+async def test_formatting_lets_the_proxies_run_between_batches() -> None:
+    # A thousand finished requests formatted in one go would hold up every request in flight.
+    src, out = Source(), io.StringIO()
+    src.records.extend(make(i) for i in range(1, 501))
+    log = AccessLogWriter(src, out, json_line, batch=100)
+    seen: list[int] = []
+
+    async def other_work() -> None:
+        while True:
+            seen.append(log.lines)
+            await asyncio.sleep(0)
+
+    other = asyncio.ensure_future(other_work())
+    await asyncio.sleep(0)
+    await log.flush()
+    other.cancel()
+    assert {100, 200, 300, 400} <= set(seen)  # the loop ran after each batch
+    assert [json.loads(x)["id"] for x in out.getvalue().splitlines()] == list(range(1, 501))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import re
 import time
 from collections.abc import Callable
@@ -189,7 +190,12 @@ class HoldPoint:
         self.response = predicate if phase == "response" else None
 
     def set_timeout(self, seconds: Any, on_timeout: Any = None) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds <= 0
+        ):
             raise HoldError(f"timeout: expected seconds > 0, got {seconds!r}", "timeout")
         if on_timeout is not None and on_timeout not in HOLD_TIMEOUT_ACTIONS:
             raise HoldError(

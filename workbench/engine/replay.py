@@ -140,18 +140,22 @@ def build(rec: RequestRecord, overrides: Any) -> ReplayRequest:
     url = overrides.get("url", rec.url if rec.proxy == "forward" else rec.path)
     if not isinstance(url, str) or not url:
         raise ReplayError(f"url: expected a URL, got {url!r}", "url")
+    if _UNSENDABLE.search(url):
+        raise ReplayError(
+            f"url: spaces and control characters must be percent-encoded, got {url!r}", "url"
+        )
     if rec.proxy == "forward":
         if url.startswith("/") and "url" in overrides:
             # A path: the same scheme and host as the original (as a held request's edit).
             base = urlsplit(rec.url)
             url = f"{base.scheme}://{base.netloc}{url}"
-        parts = urlsplit(url)
+        parts = _split(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ReplayError(f"url: expected an absolute http(s):// URL, got {url!r}", "url")
         if "url" in overrides:
             headers = _set_host(headers, parts.netloc)
     elif url.startswith(("http://", "https://")):
-        parts = urlsplit(url)
+        parts = _split(url)
         if not parts.hostname:
             raise ReplayError(f"url: no host in {url!r}", "url")
         headers = _set_host(headers, parts.netloc)
@@ -159,6 +163,19 @@ def build(rec: RequestRecord, overrides: Any) -> ReplayRequest:
     elif not url.startswith("/"):
         raise ReplayError(f"url: expected a path starting with '/' or a URL, got {url!r}", "url")
     return ReplayRequest(rec.proxy, method, url, headers, body)
+
+
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _split(url: str):
+    """``urlsplit`` with the port checked: a ReplayError naming ``url`` instead of ValueError."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError as exc:
+        raise ReplayError(f"url: {exc} in {url!r}", "url") from None
+    return parts
 
 
 def _why(exc: BaseException) -> str:
@@ -241,7 +258,7 @@ class Replayer:
             answer = await asyncio.wait_for(self._exchange(plan, listener, token), REPLAY_TIMEOUT)
             if answer:
                 why = _unhandled(answer)
-        except (OSError, EOFError, TimeoutError, ssl.SSLError, ReplayError) as exc:
+        except (OSError, EOFError, TimeoutError, ssl.SSLError, ValueError) as exc:
             why = _why(exc)
             self.engine.events.add("error", f"replay of #{original} failed: {why}")
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _CONNECT_HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]", re.ASCII).fullmatch
 
@@ -50,8 +51,12 @@ def host_of(authority: str) -> str:
     return h[:colon] if colon >= 0 else h
 
 
+@lru_cache(maxsize=1024)
 def split_absolute(target: str) -> tuple[str, str, str] | None:
-    """``scheme://authority/path?q`` → (lower-cased scheme, authority, path); None otherwise."""
+    """``scheme://authority/path?q`` → (lower-cased scheme, authority, path); None otherwise.
+
+    Memoised (bounded): a forward proxy's clients ask for the same URLs over and over.
+    """
     sep = target.find("://")
     if sep <= 0:
         return None

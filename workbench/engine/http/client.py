@@ -25,6 +25,16 @@ from typing import TYPE_CHECKING
 import httptools
 
 from workbench.engine.http.body_stream import BodyStream
+from workbench.engine.http.response_heads import (
+    KNOWN_HEADS,
+    MAX_KNOWN_HEAD,
+    NAMES,
+    KnownHead,
+    field_name,
+    head_size,
+    learn_head,
+)
+from workbench.engine.http.upstream_response import UpstreamError, UpstreamResponse
 
 if TYPE_CHECKING:
     from workbench.engine.http.server import HttpRequest, ServerConnection
@@ -35,98 +45,6 @@ MAX_HEAD_SIZE = 65536
 
 _UPLOAD, _HEAD, _BODY = 1, 2, 3
 """What a connection's deadline is waiting for."""
-
-
-class UpstreamError(Exception):
-    """The upstream exchange failed.
-
-    ``kind`` is ``connect`` (never reached the server), ``tls`` (the server's certificate failed
-    verification: not retried), ``timeout`` (no response in time),
-    ``reset`` (connection closed before a complete response) or ``protocol`` (unparseable reply).
-    ``retryable`` is true when no response byte was received, so an idempotent request may be
-    sent again elsewhere.
-    """
-
-    def __init__(self, kind: str, message: str, *, retryable: bool, stale: bool = False) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.retryable = retryable
-        self.stale = stale
-        """A kept-alive connection was closed by the server just as it was reused: the request
-        never reached the application, so it may be sent again on a fresh connection."""
-
-
-class UpstreamResponse:
-    """Status and headers of an upstream response; the body is complete or arrives as a stream."""
-
-    __slots__ = (
-        "status",
-        "reason",
-        "headers",
-        "keep_alive",
-        "content_length",
-        "chunked",
-        "close_delimited",
-        "complete",
-        "upgrade_data",
-        "_chunks",
-        "_size",
-        "_stream",
-        "_conn",
-        "_conn_error",
-    )
-
-    def __init__(self, conn: UpstreamConnection) -> None:
-        self.status = 0
-        self.reason = ""
-        self.headers: list[tuple[str, str]] = []
-        self.keep_alive = True
-        self.content_length: int | None = None
-        """The origin's Content-Length (kept for HEAD and 304, where no body follows)."""
-        self.chunked = False
-        self.close_delimited = False
-        """No Content-Length and not chunked: the body ends when the backend closes."""
-        self.complete = False
-        """True once the whole body has arrived."""
-        self.upgrade_data = b""
-        """After a 101: bytes the backend sent right after its head (the new protocol's)."""
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self._stream: BodyStream | None = None
-        self._conn = conn
-        self._conn_error: UpstreamError | None = None
-
-    @property
-    def connection(self) -> UpstreamConnection:
-        """The upstream connection this response arrived on."""
-        return self._conn
-
-    def take_body(self) -> bytes:
-        """The whole body; only valid when :attr:`complete` was true before any :meth:`read`."""
-        chunks = self._chunks
-        self._chunks = []
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def hold(self) -> None:
-        """Stream from now on: the rest of the body waits upstream (back-pressure), not here."""
-        if self._stream is None and not self.complete:
-            self._conn._start_streaming(self)
-
-    async def read(self) -> bytes:
-        """Next piece of the body, ``b""`` at the end (streaming mode).
-
-        Raises :class:`UpstreamError` when the body cannot be completed (backend closed or
-        stalled mid-body): what was relayed so far is a truncated body.
-        """
-        if self._chunks:
-            data = b"".join(self._chunks)
-            self._chunks = []
-            return data
-        if self.complete and self._stream is None:
-            return b""
-        if self._stream is None:
-            self._conn._start_streaming(self)
-        return await self._stream.read()
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -151,6 +69,12 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_raw = 0
         self._chunk = 0
         """Size of the read being parsed."""
+        self._left = 0
+        """Body bytes still due after a head taken without the parser (:meth:`_known_head`)."""
+        self._heads = 0
+        """Heads parsed in the current read."""
+        self._plain: KnownHead | None = None
+        """The first head of the current read, if it may be remembered (``KNOWN_HEADS``)."""
         self._interim: ServerConnection | None = None
         self._interim_req: HttpRequest | None = None
         self._timeout = 30.0
@@ -239,12 +163,28 @@ class UpstreamConnection(asyncio.Protocol):
             return
         if self._phase == _BODY and self.deadline:
             self.deadline = time.monotonic() + self._timeout
+        learn = 0
+        if self._left:
+            data = self._known_body(data)
+            if not data:
+                return
+        elif self._phase == _HEAD and self._resp is None and not self._head_request:
+            end = data.find(b"\r\n\r\n", 0, MAX_KNOWN_HEAD)
+            if end > 0:
+                learn = end + 4
+                known = KNOWN_HEADS.get(data[:learn])
+                if known is not None and self._known_head(known, data, learn):
+                    return
         self._chunk = len(data)
+        self._heads = 0
+        self._plain = None
         try:
             self.parser.feed_data(data)
             if self._new_parser:
                 self._new_parser = False
                 self.parser = httptools.HttpResponseParser(self)
+            if learn and self._plain is not None:
+                learn_head(data[:learn], self._plain)
         except httptools.HttpParserUpgrade as exc:
             resp = self._resp
             if resp is not None and resp.status == 101 and self._head_waiter is not None:
@@ -265,6 +205,60 @@ class UpstreamConnection(asyncio.Protocol):
             self._head_raw += self._chunk
             if self._head_raw > self.pool.max_header_size:
                 self._fail(self._too_large())
+
+    def _known_head(self, known: KnownHead, data: bytes, size: int) -> bool:
+        """Take a response whose head the parser has read before, byte for byte (see
+        ``KNOWN_HEADS``); False when it cannot be taken this way (the parser then reads it).
+
+        Its body is framed by Content-Length, and counted off here too. The parser sees
+        nothing of this response and stays at a message boundary.
+        """
+        status, reason, headers, keep_alive, length = known
+        rest = len(data) - size
+        if rest > length or size > self.pool.max_header_size:
+            return False  # more than this response: the parser judges the extra bytes
+        self.on_message_begin()
+        resp = self._resp
+        resp.status = status
+        resp.reason = reason
+        resp.headers = list(headers)
+        resp.keep_alive = keep_alive
+        resp.content_length = length
+        self._phase = _BODY
+        if rest < length:
+            self._left = length - rest
+            self._arm(_BODY)  # each pause between two body reads is bounded from now on
+        self._wake_writer(None)
+        if rest:
+            self.on_body(data[size:])
+        if rest == length:
+            self.on_message_complete()
+        waiter = self._head_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(resp)
+        return True
+
+    def _known_body(self, data: bytes) -> bytes:
+        """Count off the body of a response taken by :meth:`_known_head`; returns the bytes
+        past its end, for the parser (as the start of another message, or an error)."""
+        left = self._left
+        if len(data) < left:
+            self._left = left - len(data)
+            self.on_body(data)
+            return b""
+        self._left = 0
+        self.on_body(data[:left] if len(data) > left else data)
+        keep_alive = self._resp.keep_alive
+        self.on_message_complete()
+        if len(data) > left and not keep_alive:
+            # What the parser says about bytes after a Connection: close response.
+            self._fail(
+                UpstreamError(
+                    "protocol", "bad response: Data after `Connection: close`", retryable=False
+                )
+            )
+            return b""
+        return data[left:]
 
     def _too_large(self) -> UpstreamError:
         return UpstreamError(
@@ -307,15 +301,16 @@ class UpstreamConnection(asyncio.Protocol):
             # A trailer field (the status is set once the final head is complete): never
             # merged into the headers relayed or stored (RFC 9110 §6.5.1), so dropped.
             return
-        text = _NAMES.get(name)
+        text = NAMES.get(name)
         if text is None:
-            text = _name(name)
+            text = field_name(name)
         resp.headers.append((text, value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         resp = self._resp
+        self._heads += 1
         limit = self.pool.max_header_size
-        if self._head_raw + self._chunk > limit and _head_size(resp.headers) > limit:
+        if self._head_raw + self._chunk > limit and head_size(resp.headers) > limit:
             # Counted only when the bytes read could hold a head that large: a head that ends
             # within one read is checked here, one spread over reads in data_received.
             raise _HeadRefused(self._too_large())
@@ -332,6 +327,7 @@ class UpstreamConnection(asyncio.Protocol):
         resp.status = status
         resp.keep_alive = self.parser.should_keep_alive()
         coding = None
+        framed = False  # any Transfer-Encoding field at all
         for name, value in resp.headers:
             size = len(name)  # compared first: most fields are neither of these two
             if size == 14 and name.lower() == "content-length":
@@ -340,12 +336,28 @@ class UpstreamConnection(asyncio.Protocol):
                 except ValueError:
                     resp.content_length = None
             elif size == 17 and name.lower() == "transfer-encoding":
+                framed = True
                 tokens = value.strip().lower()
                 if tokens == "chunked":
                     resp.chunked = True
                 elif tokens != "identity":
                     resp.chunked = resp.chunked or "chunked" in tokens
                     coding = value.strip()
+        if not (
+            framed
+            or self._heads > 1
+            or self._head_request
+            or resp.content_length is None
+            or status in (204, 304, 101)
+        ):
+            # The read's first head, final, with a Content-Length body: may be remembered.
+            self._plain = (
+                status,
+                resp.reason,
+                tuple(resp.headers),
+                resp.keep_alive,
+                resp.content_length,
+            )
         if coding is not None and not (self._head_request or status in (204, 304, 101)):
             # A coding this proxy does not decode (gzip, ...): relayed under our own framing,
             # the client would get coded bytes with nothing saying so.
@@ -467,6 +479,7 @@ class UpstreamConnection(asyncio.Protocol):
         is answering.
         """
         self._resp = None
+        self._left = 0
         self._head_request = is_head
         self._got_bytes = False
         self._message_done = False
@@ -578,20 +591,3 @@ class UpstreamConnection(asyncio.Protocol):
 class _HeadRefused(Exception):
     """A response head this client refuses (too large, an unknown transfer coding); its
     argument is the :class:`UpstreamError` to report."""
-
-
-_NAMES: dict[bytes, str] = {}
-"""Response field names as read → as text: a backend sends the same dozen names every time, and
-one shared string per name also makes the relay's per-name-list plans compare by identity."""
-
-
-def _name(raw: bytes) -> str:
-    if len(_NAMES) >= 1024:
-        _NAMES.clear()  # a backend that invents names must not grow this
-    text = _NAMES[raw] = raw.decode("latin-1")
-    return text
-
-
-def _head_size(headers: list[tuple[str, str]]) -> int:
-    """Bytes of a header block as the limit counts them (name, value, ": " and CRLF)."""
-    return sum(len(n) + len(v) + 4 for n, v in headers)

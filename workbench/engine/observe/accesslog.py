@@ -155,7 +155,7 @@ class AccessLogWriter:
         fmt: Formatter,
         *,
         interval: float = 0.1,
-        batch: int = 5000,
+        batch: int = 200,
     ) -> None:
         self.source = source
         self.out = out
@@ -166,23 +166,31 @@ class AccessLogWriter:
         self.lines = 0
         """Lines written so far."""
 
+    def _take(self, parts: list[str]) -> bool:
+        """Format the next batch of finished records into ``parts``; True if more are waiting."""
+        records, self.cursor, skipped = self.source.records_since(self.cursor, self.batch)
+        if skipped:
+            parts.append(f"# {skipped} requests not logged (record buffer overflowed)")
+        if records:
+            parts.extend(map(self.fmt, records))
+            self.lines += len(records)
+        return len(records) >= self.batch
+
     def _collect(self) -> str:
         """Every record finished since the last call, formatted, as one string."""
         parts: list[str] = []
-        fmt = self.fmt
-        while True:
-            records, self.cursor, skipped = self.source.records_since(self.cursor, self.batch)
-            if skipped:
-                parts.append(f"# {skipped} requests not logged (record buffer overflowed)")
-            if records:
-                parts.extend(map(fmt, records))
-                self.lines += len(records)
-            if len(records) < self.batch:
-                break
-        if not parts:
-            return ""
-        parts.append("")
-        return "\n".join(parts)
+        while self._take(parts):
+            pass
+        return _text(parts)
+
+    async def _collect_sliced(self) -> str:
+        """:meth:`_collect`, one batch at a time with the loop running in between: a busy
+        proxy finishes a thousand requests in a tenth of a second, and formatting them in one
+        go would hold up every request in flight for milliseconds (the latency tail)."""
+        parts: list[str] = []
+        while self._take(parts):
+            await asyncio.sleep(0)
+        return _text(parts)
 
     def _write(self, text: str) -> None:
         self.out.write(text)
@@ -190,7 +198,7 @@ class AccessLogWriter:
 
     async def flush(self) -> None:
         """Write whatever finished since the last turn (on a thread: the loop never blocks)."""
-        text = self._collect()
+        text = await self._collect_sliced()
         if text:
             await asyncio.to_thread(self._write, text)
 
@@ -202,3 +210,11 @@ class AccessLogWriter:
             except TimeoutError:
                 pass
             await self.flush()
+
+
+def _text(parts: list[str]) -> str:
+    """Lines as one string, each ending with a newline ("" without lines)."""
+    if not parts:
+        return ""
+    parts.append("")
+    return "\n".join(parts)
