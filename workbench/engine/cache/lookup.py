@@ -176,7 +176,7 @@ class CacheLookup:
                 if method == "GET":
                     self.bytes_served += len(entry.body)
                 ring = self._ring  # RatioRing.add(now, True), inlined
-                if not ring._lo <= now < ring._hi:
+                if not ring._lo <= now < ring._hi and int(now) != ring._cur:
                     ring._flush(int(now))
                 ring._cur_all += 1
                 ring._cur_hit += 1

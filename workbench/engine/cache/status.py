@@ -195,12 +195,14 @@ class RatioRing:
         self._cur_all = 0
         self._lo = -1.0
         self._hi = 0.0
-        """The current second as times: ``_lo <= now < _hi`` is ``int(now) == _cur`` for any
-        ``now`` ≥ 0, without making an int per call."""
+        """The current second as times: ``_lo <= now < _hi`` means ``int(now) == _cur``,
+        without making an int per call."""
 
     def add(self, now: float, hit: bool) -> None:
         if not self._lo <= now < self._hi:
-            self._flush(int(now))
+            s = int(now)
+            if s != self._cur:
+                self._flush(s)
         self._cur_all += 1
         if hit:
             self._cur_hit += 1
@@ -212,8 +214,9 @@ class RatioRing:
             self._hit[i] = self._cur_hit
             self._all[i] = self._cur_all
         self._cur = s
-        self._lo = float(s)
-        self._hi = s + 1.0
+        # (int() rounds towards 0: below 0 no bounds, every add compares the int)
+        self._lo = float(s) if s >= 0 else 0.0
+        self._hi = s + 1.0 if s >= 0 else 0.0
         self._cur_hit = self._cur_all = 0
 
     def ratio(self, now: float, seconds: int) -> float | None:
