@@ -193,33 +193,48 @@ class AccessLogWriter:
             pass
         return _text(parts)
 
-    async def _collect_sliced(self) -> str:
-        """:meth:`_collect`, one batch at a time with the loop running in between: a busy
-        proxy finishes a thousand requests in a tenth of a second, and formatting them in one
-        go would hold up every request in flight for milliseconds (the latency tail)."""
-        parts: list[str] = []
-        while self._take(parts):
-            await asyncio.sleep(0)
-        return _text(parts)
-
     def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
 
-    async def flush(self) -> None:
-        """Write whatever finished since the last turn (on a thread: the loop never blocks)."""
-        text = await self._collect_sliced()
-        if text:
-            await asyncio.to_thread(self._write, text)
+    async def flush(self) -> int:
+        """Write whatever finished since the last turn; returns the number of lines.
+
+        Formatted one batch at a time with the loop running in between (a busy proxy finishes
+        a thousand requests in a tenth of a second: formatting them in one go would hold up
+        every request in flight for milliseconds), then written on a thread, so the loop never
+        blocks on the output.
+        """
+        parts: list[str] = []
+        before = self.lines
+        while self._take(parts):
+            await asyncio.sleep(0)
+        if parts:
+            await asyncio.to_thread(self._write, _text(parts))
+        return self.lines - before
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Flush every ``interval`` seconds until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), self.interval)
-            except TimeoutError:
-                pass
-            await self.flush()
+        """Flush every ``interval`` seconds until ``stop`` is set.
+
+        While nothing finishes, the turns grow apart (up to :data:`IDLE_INTERVAL`): an idle
+        proxy does not wake up fifty times a second for nothing (on a shared core it would
+        take that time from a busy neighbour). Traffic brings the short turns back at once.
+        """
+        stopped = asyncio.ensure_future(stop.wait())
+        wait = self.interval
+        try:
+            while not stopped.done():
+                await asyncio.wait((stopped,), timeout=wait)
+                if await self.flush():
+                    wait = self.interval
+                else:
+                    wait = min(wait * 2, max(IDLE_INTERVAL, self.interval))
+        finally:
+            stopped.cancel()
+
+
+IDLE_INTERVAL = 0.5
+"""Longest pause between two turns of an :class:`AccessLogWriter` that finds nothing to write."""
 
 
 def _text(parts: list[str]) -> str:
