@@ -12,10 +12,10 @@ from workbench.engine.observe.accesslog import FORMATS, AccessLogWriter
 from workbench.runtime import Runtime
 
 DRAIN_INTERVAL = 0.02
-"""Seconds between access-log drains. Each drain formats, on the proxies' loop, every record
-finished since the last one: short turns keep that pause near a millisecond at 10k requests/s
-(0.1 s turns formatted ~1,000 records, about 5 ms, in one go: a stall the slowest requests
-waited through)."""
+"""Seconds between access-log drains while requests finish. Each drain formats, on the proxies'
+loop, the records finished since the last one, a batch at a time with the loop running in
+between; short turns keep each batch small. An idle writer's turns grow apart (see
+:class:`~workbench.engine.observe.accesslog.AccessLogWriter`)."""
 
 
 async def run_headless(

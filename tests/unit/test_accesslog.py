@@ -177,3 +177,31 @@ async def test_formatting_lets_the_proxies_run_between_batches() -> None:
     other.cancel()
     assert {100, 200, 300, 400} <= set(seen)  # the loop ran after each batch
     assert [json.loads(x)["id"] for x in out.getvalue().splitlines()] == list(range(1, 501))
+
+
+async def test_an_idle_writer_wakes_up_less_and_less_and_still_writes_what_comes() -> None:
+    loop = asyncio.get_running_loop()
+    calls: list[float] = []
+
+    class Watched(Source):
+        def records_since(self, cursor: int = 0, limit: int = 1000):
+            calls.append(loop.time())
+            return super().records_since(cursor, limit)
+
+    src, out = Watched(), io.StringIO()
+    log = AccessLogWriter(src, out, json_line, interval=0.01)
+    stop = asyncio.Event()
+    runner = asyncio.ensure_future(log.run(stop))
+    async with asyncio.timeout(10):
+        while len(calls) < 5:
+            await asyncio.sleep(0.005)
+    # Nothing to write: each turn waits twice as long as the one before (a lower bound).
+    assert calls[4] - calls[3] >= 0.08 - 0.002
+    src.records.append(make(1))
+    async with asyncio.timeout(10):
+        while log.lines < 1:
+            await asyncio.sleep(0.005)
+    stop.set()
+    async with asyncio.timeout(10):
+        await runner  # stop is noticed at once, not after the current pause
+    assert json.loads(out.getvalue())["id"] == 1

@@ -22,7 +22,11 @@ from workbench.engine.cache.status import LookupResult, RatioRing, hit_result
 from workbench.engine.cache.store import CachedResponse, CacheKey, MemoryStore
 from workbench.engine.observe.records import Headers
 
-__all__ = ["CacheLookup"]
+__all__ = ["CacheLookup", "PlainHit"]
+
+PlainHit = tuple[CachedResponse, str, float, float, CacheKey]
+"""A fresh hit for a request without Range or validators: (entry, reason, ttl, age, key), the
+fields of the :class:`LookupResult` :func:`~.status.hit_result` would make of it."""
 
 _CACHE_CONTROL, _AUTHORIZATION, _PRAGMA, _RANGE, _IF_RANGE, _CONDITIONAL = range(6)
 _FIELDS = {
@@ -61,6 +65,17 @@ class CacheLookup:
         self, method: str, url: str, req_headers: Headers, now: float | None = None
     ) -> LookupResult:
         """Find a stored response for this request and decide how it may be used."""
+        res = self.lookup_or_hit(method, url, req_headers, now)
+        if type(res) is tuple:
+            entry, reason, remaining, age, key = res
+            return hit_result(reason, entry, key, remaining, age)
+        return res
+
+    def lookup_or_hit(
+        self, method: str, url: str, req_headers: Headers, now: float | None = None
+    ) -> LookupResult | PlainHit:
+        """:meth:`lookup`, except that a fresh hit for a request without Range or validators
+        (the proxy's fastest path) comes as a :data:`PlainHit` tuple, counted the same."""
         if now is None:
             now = self._clock()
         if method != "GET" and method != "HEAD":
@@ -89,7 +104,10 @@ class CacheLookup:
                 if_range = value
             else:
                 conditional = True
-        res = self._decide(method, url, req_headers, now, cc_raw, pragma_no_cache)
+        plain = (rng is None or method != "GET") and not conditional
+        res = self._decide(method, url, req_headers, now, cc_raw, pragma_no_cache, plain)
+        if plain:
+            return res  # nothing to add (a hit comes as a PlainHit)
         if rng is not None and method == "GET":
             res.range = rng
             res.if_range = if_range
@@ -105,7 +123,8 @@ class CacheLookup:
         now: float,
         cc_raw: str | None,
         pragma_no_cache: bool,
-    ) -> LookupResult:
+        plain: bool = False,
+    ) -> LookupResult | PlainHit:
         rcc = parse_cache_control(cc_raw) if cc_raw else EMPTY_CC
         keys = self._get_keys
         key = keys.get(url)
@@ -157,20 +176,22 @@ class CacheLookup:
                 if method == "GET":
                     self.bytes_served += len(entry.body)
                 ring = self._ring  # RatioRing.add(now, True), inlined
-                if int(now) != ring._cur:
+                if not ring._lo <= now < ring._hi and int(now) != ring._cur:
                     ring._flush(int(now))
                 ring._cur_all += 1
                 ring._cur_hit += 1
                 # The reason changes once a second: hits within that second share one string.
-                ttl = int(remaining)
-                memo = entry.hit_reason
-                if memo[0] != ttl:
+                memo = entry.hit_reason  # (ttl, ttl + 1, why): ttl = int(remaining) inside
+                if not memo[0] <= remaining < memo[1]:
+                    ttl = int(remaining)
                     if entry.heuristic:
                         why = f"hit: heuristic freshness (10% of Last-Modified age), ttl {ttl}s"
                     else:
                         why = f"hit: fresh, ttl {ttl}s"
-                    memo = entry.hit_reason = (ttl, why)
-                return hit_result(memo[1], entry, key, remaining, age)
+                    memo = entry.hit_reason = (float(ttl), ttl + 1.0, why)
+                if plain:
+                    return (entry, memo[2], remaining, age, key)
+                return hit_result(memo[2], entry, key, remaining, age)
             why, fwd = f"ttl {remaining:.0f}s is under client min-fresh={rcc.min_fresh}", "request"
         else:
             stale_for = -remaining

@@ -183,7 +183,7 @@ class RatioRing:
     second changes, so the hot path does no list indexing.
     """
 
-    __slots__ = ("_sec", "_hit", "_all", "_cur", "_cur_hit", "_cur_all")
+    __slots__ = ("_sec", "_hit", "_all", "_cur", "_cur_hit", "_cur_all", "_lo", "_hi")
     SIZE = 64  # ≥ 60 s window + the current second; a power of two so the index is a mask
 
     def __init__(self) -> None:
@@ -193,11 +193,16 @@ class RatioRing:
         self._cur = -1
         self._cur_hit = 0
         self._cur_all = 0
+        self._lo = -1.0
+        self._hi = 0.0
+        """The current second as times: ``_lo <= now < _hi`` means ``int(now) == _cur``,
+        without making an int per call."""
 
     def add(self, now: float, hit: bool) -> None:
-        s = int(now)
-        if s != self._cur:
-            self._flush(s)
+        if not self._lo <= now < self._hi:
+            s = int(now)
+            if s != self._cur:
+                self._flush(s)
         self._cur_all += 1
         if hit:
             self._cur_hit += 1
@@ -209,6 +214,9 @@ class RatioRing:
             self._hit[i] = self._cur_hit
             self._all[i] = self._cur_all
         self._cur = s
+        # (int() rounds towards 0: below 0 no bounds, every add compares the int)
+        self._lo = float(s) if s >= 0 else 0.0
+        self._hi = s + 1.0 if s >= 0 else 0.0
         self._cur_hit = self._cur_all = 0
 
     def ratio(self, now: float, seconds: int) -> float | None:

@@ -63,7 +63,7 @@ class CachedResponse:
     targeted: str | None = None
     """The targeted field (RFC 9213) whose directives decided this entry, if any."""
     heuristic: bool = field(init=False)
-    hit_reason: tuple[int, str] = field(init=False, default=(-1, ""))
+    hit_reason: tuple[float, float, str] = field(init=False, default=(0.0, 0.0, ""))
     """The trace reason of a fresh hit for one whole second of ttl left (made once per second)."""
     client_headers: dict[Any, Any] = field(init=False, default_factory=dict)
     """Memo for the engine: per proxy, the client-ready fields made from the stored headers."""

@@ -19,6 +19,8 @@ from workbench.engine.http.body_stream import BodyStream
 
 STREAM_THRESHOLD = 256 * 1024
 """Request bodies up to this size are buffered whole (faster); larger ones are streamed."""
+MAX_PIPELINED = 16
+"""Parsed requests waiting behind the current one before the connection stops reading."""
 
 _HOST_RE = re.compile(
     r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?", re.ASCII
@@ -115,7 +117,7 @@ class RequestParsing:
     Relies on the connection's ``parser``, ``limits``, ``transport``, ``last_active`` (the
     time of the current read), ``_fields`` (a dict for :meth:`on_header`), ``_host_ok`` (the
     last valid Host value), ``_upgrade_offered`` (False between requests), its queue
-    (``_enqueue``, ``_busy``, ``_queue``) and reading controls (``_pause_reading``,
+    (``_enqueue``, ``_busy``, ``_queue``, ``_parsing``) and reading controls (``_pause_reading``,
     ``_resume_reading``).
     """
 
@@ -300,7 +302,11 @@ class RequestParsing:
             if self._linger_until:
                 self.close()  # the rest of an already answered request's body has arrived
             return
-        self._enqueue(req)
+        queue = self._queue
+        if len(queue) < MAX_PIPELINED and self._parsing:
+            queue.append(req)  # _enqueue(req) when it neither pauses reading nor dispatches
+        else:
+            self._enqueue(req)
 
     def _extension_method(self, data: bytes) -> bool:
         """Parse a request whose method llhttp does not know; False when ``data`` can't be one.

@@ -29,6 +29,7 @@ import httptools
 from workbench.config.model import Limits
 from workbench.engine.http.body_stream import READ_PAUSE_BYTES, BodyStream, RequestBodyTimeout
 from workbench.engine.http.request_parsing import (
+    MAX_PIPELINED,
     STREAM_THRESHOLD,
     HttpRequest,
     RequestParsing,
@@ -53,8 +54,6 @@ WRITE_HIGH_WATER = 256 * 1024
 LINGER_SECONDS = 5.0
 """After answering a request whose body is still arriving, read and drop the rest for at most
 this long before closing (closing with unread data would reset the answer away)."""
-MAX_PIPELINED = 16
-"""Parsed requests waiting behind the current one before the connection stops reading."""
 
 Handler = Callable[["HttpRequest", "ServerConnection"], Awaitable[None] | None]
 """Answers one request: returns None when it answered without waiting, else an awaitable that

@@ -90,9 +90,10 @@ def _step(step: TraceStep) -> str:
 
 
 _who: dict[tuple[str, str, str], str] = {}
-_where: dict[tuple[str | None, str | None, str | None, str | None], str] = {}
-"""The line's client/proxy/method and upstream/pool/cache/rule parts, which repeat from request
-to request, encoded once (bounded like the trace steps)."""
+_ends: dict[tuple[Any, ...], tuple[str, str]] = {}
+"""The line's client/proxy/method part, and its upstream/pool/cache/rule and trace parts (by
+those four and the trace's steps): they repeat from request to request, so they are encoded
+once (bounded like the trace steps)."""
 
 
 def json_line(rec: RequestRecord) -> str:
@@ -112,16 +113,12 @@ def json_line(rec: RequestRecord) -> str:
         who = _who[key] = (
             f'"client":{_js(rec.client)},"proxy":{_js(rec.proxy)},"method":{_js(rec.method)}'
         )
-    place = (rec.backend, rec.pool, rec.cache, rec.rule)
-    where = _where.get(place)
-    if where is None:
-        if len(_where) >= _MAX_STEPS:
-            _where.clear()
-        where = _where[place] = ",".join(
-            f'"{name}":{"null" if value is None else _js(value)}'
-            for name, value in zip(("upstream", "pool", "cache", "rule"), place, strict=True)
-        )
-    steps = _steps
+    trace = rec.trace
+    end_key = (rec.backend, rec.pool, rec.cache, rec.rule, *trace)
+    end = _ends.get(end_key)
+    if end is None:
+        end = _end(end_key, trace)
+    where, steps = end
     # Helpers inlined: a Python call per field would cost as much as the rest of the line.
     return (
         f'{{"time":{rec.start:.6f},"id":{rec.id},{who},"url":{_js(rec.url)},'
@@ -129,8 +126,21 @@ def json_line(rec: RequestRecord) -> str:
         f'"bytes_out":{rec.bytes_out},"duration":{rec.t_total:.6f},{where},'
         f'"tags":[{",".join(map(_js, tags)) if tags else ""}],'
         f'"error":{"null" if error is None else _js(error)},'
-        f'"trace":[{",".join([steps.get(s) or _step(s) for s in rec.trace])}]}}'
+        f'"trace":[{steps}]}}'
     )
+
+
+def _end(key: tuple[Any, ...], trace: list[TraceStep]) -> tuple[str, str]:
+    """The upstream/pool/cache/rule fields and the trace's steps, encoded (and remembered)."""
+    where = ",".join(
+        f'"{name}":{"null" if value is None else _js(value)}'
+        for name, value in zip(("upstream", "pool", "cache", "rule"), key[:4], strict=True)
+    )
+    end = where, ",".join([_steps.get(s) or _step(s) for s in trace])
+    if len(_ends) >= _MAX_STEPS:
+        _ends.clear()
+    _ends[key] = end
+    return end
 
 
 FORMATS: dict[str, Formatter] = {"combined": combined, "json": json_line}
@@ -183,33 +193,48 @@ class AccessLogWriter:
             pass
         return _text(parts)
 
-    async def _collect_sliced(self) -> str:
-        """:meth:`_collect`, one batch at a time with the loop running in between: a busy
-        proxy finishes a thousand requests in a tenth of a second, and formatting them in one
-        go would hold up every request in flight for milliseconds (the latency tail)."""
-        parts: list[str] = []
-        while self._take(parts):
-            await asyncio.sleep(0)
-        return _text(parts)
-
     def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
 
-    async def flush(self) -> None:
-        """Write whatever finished since the last turn (on a thread: the loop never blocks)."""
-        text = await self._collect_sliced()
-        if text:
-            await asyncio.to_thread(self._write, text)
+    async def flush(self) -> int:
+        """Write whatever finished since the last turn; returns the number of lines.
+
+        Formatted one batch at a time with the loop running in between (a busy proxy finishes
+        a thousand requests in a tenth of a second: formatting them in one go would hold up
+        every request in flight for milliseconds), then written on a thread, so the loop never
+        blocks on the output.
+        """
+        parts: list[str] = []
+        before = self.lines
+        while self._take(parts):
+            await asyncio.sleep(0)
+        if parts:
+            await asyncio.to_thread(self._write, _text(parts))
+        return self.lines - before
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Flush every ``interval`` seconds until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), self.interval)
-            except TimeoutError:
-                pass
-            await self.flush()
+        """Flush every ``interval`` seconds until ``stop`` is set.
+
+        While nothing finishes, the turns grow apart (up to :data:`IDLE_INTERVAL`): an idle
+        proxy does not wake up fifty times a second for nothing (on a shared core it would
+        take that time from a busy neighbour). Traffic brings the short turns back at once.
+        """
+        stopped = asyncio.ensure_future(stop.wait())
+        wait = self.interval
+        try:
+            while not stopped.done():
+                await asyncio.wait((stopped,), timeout=wait)
+                if await self.flush():
+                    wait = self.interval
+                else:
+                    wait = min(wait * 2, max(IDLE_INTERVAL, self.interval))
+        finally:
+            stopped.cancel()
+
+
+IDLE_INTERVAL = 0.5
+"""Longest pause between two turns of an :class:`AccessLogWriter` that finds nothing to write."""
 
 
 def _text(parts: list[str]) -> str:

@@ -60,6 +60,10 @@ class Stats:
         self._backends: dict[str, Track] = {}
         self._origins = Origins(max_origins, seconds, clock)
         self._inflight: dict[str, int] = {}
+        self._sec = -1
+        self._sec_lo = self._sec_hi = 0.0
+        """The second of the last observation and its bounds as times: ``_sec_lo <= now <
+        _sec_hi`` is ``int(now) == _sec`` (now ≥ 0), without making an int per request."""
 
     @property
     def max_origins(self) -> int:
@@ -94,7 +98,15 @@ class Stats:
 
         ``now`` is the stats clock's current reading when the caller has just taken it.
         """
-        sec = int(self.clock() if now is None else now)
+        if now is None:
+            now = self.clock()
+        if self._sec_lo <= now < self._sec_hi:
+            sec = self._sec
+        else:
+            sec = self._sec = int(now)
+            # (int() rounds towards 0: below 0 no bounds, every reading takes this branch)
+            self._sec_lo = float(sec) if sec >= 0 else 0.0
+            self._sec_hi = sec + 1.0 if sec >= 0 else 0.0
         cls = ERR_CLASS if status is None or not 100 <= status < 600 else status // 100 - 1
         bucket = bisect_left(LATENCY_BUCKETS, latency)
         track = self._proxies.get(proxy)

@@ -16,6 +16,8 @@ from sys import intern
 from typing import TYPE_CHECKING
 
 from workbench.engine.cache import LookupResult, cache_status
+from workbench.engine.cache.lookup import PlainHit
+from workbench.engine.cache.status import hit_result
 from workbench.engine.http.response_writing import SEPARATE_BODY, response_head
 from workbench.engine.observe.records import Headers, TraceStep
 from workbench.engine.pipeline.exchange import Exchange
@@ -23,7 +25,7 @@ from workbench.engine.pipeline.exchange import Exchange
 if TYPE_CHECKING:
     from workbench.engine.cache import HttpCache
 
-__all__ = ["ClientHead", "client_head", "serve", "serve_hit", "serve_stale"]
+__all__ = ["ClientHead", "client_head", "serve", "serve_hit", "serve_plain_hit", "serve_stale"]
 
 
 def _stored_length(headers: Headers) -> int | None:
@@ -50,6 +52,8 @@ class ClientHead:
         "wire",
         "content_type",
         "_age",
+        "_age_lo",
+        "_age_hi",
         "_age_field",
         "_reason",
         "_step",
@@ -73,6 +77,8 @@ class ClientHead:
                 self.content_type = v
                 break
         self._age = -1
+        self._age_lo = self._age_hi = 0.0
+        """``_age`` as times: ``_age_lo <= age < _age_hi`` is ``int(age) == _age`` (age ≥ 0)."""
         self._age_field = ("Age", "-1")
         self._reason = ""
         self._step: TraceStep = ("cache", "HIT", "")
@@ -88,6 +94,8 @@ class ClientHead:
         """The ``Age`` field for ``age`` seconds (one tuple per second, shared by its hits)."""
         if age != self._age:
             self._age = age
+            self._age_lo = float(age)
+            self._age_hi = age + 1.0
             self._age_field = ("Age", str(age))
         return self._age_field
 
@@ -148,6 +156,34 @@ def client_head(x: Exchange, entry) -> ClientHead:
     if ready is None or ready.source is not entry.headers:
         ready = entry.client_headers[decorate] = ClientHead(entry.headers, decorate(entry.headers))
     return ready
+
+
+def serve_plain_hit(x: Exchange, hit: PlainHit) -> None:
+    """A fresh hit for a request without Range or validators: the entry as the response, with
+    the fields and trace step its ClientHead shares between the hits of one second."""
+    entry, reason, ttl, age, key = hit
+    ready = entry.client_headers.get(x.mode.decorate)
+    if ready is None or ready.source is not entry.headers:
+        ready = client_head(x, entry)
+    rec = x.rec
+    if reason is ready._reason:  # the same second as the last hit: same marks
+        rec.trace.append(ready._step)
+        status_field = ready._status_field
+    else:
+        step, status_field = ready.hit_marks(hit_result(reason, entry, key, ttl, age))
+        rec.trace.append(step)
+    headers = x.out_headers = ready.fields.copy()
+    if ready._age_lo <= age < ready._age_hi:  # the same whole second as the last hit
+        headers.append(ready._age_field)
+    else:
+        headers.append(ready.age_field(int(age)))
+    headers.append(status_field)
+    x.status = rec.status = entry.status
+    body = x.body = entry.body
+    x.ready = ready
+    rec.backend_response_headers = None
+    if not body and x.req.method == "HEAD":
+        x.length = _stored_length(entry.headers)
 
 
 def serve_hit(x: Exchange, res: LookupResult, cache: HttpCache) -> None:

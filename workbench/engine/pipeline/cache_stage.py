@@ -22,7 +22,7 @@ from workbench.engine.cache import HttpCache, LookupResult, cache_status, is_uns
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.observe.records import RequestRecord
 from workbench.engine.pipeline.actions import answer, answer_error
-from workbench.engine.pipeline.cache_hit import serve, serve_hit, serve_stale
+from workbench.engine.pipeline.cache_hit import serve, serve_hit, serve_plain_hit, serve_stale
 from workbench.engine.pipeline.exchange import DONE, SERVED, Exchange
 
 if TYPE_CHECKING:
@@ -123,7 +123,11 @@ class CacheLayer:
                 x.cache = st
             return None
         cache = self.cache
-        res = cache.lookup(method, url, req.headers)
+        res = cache.lookup_or_hit(method, url, req.headers)
+        if type(res) is tuple:  # a fresh hit for a request without Range or validators
+            rec.cache = "hit"
+            serve_plain_hit(x, res)
+            return SERVED
         if res.only_if_cached_fail:
             rec.cache = "miss"
             rec.step("cache", "MISS", res.reason + " (only-if-cached: 504)")

@@ -259,8 +259,16 @@ def make_handler(
                     break
                 if r is SERVED:
                     # A stored response: on with the stages after the lookup.
-                    stages = unheld_served if stages is unheld else served
-                    continue
+                    if stages is not unheld:
+                        stages = served
+                        continue
+                    if "response" in engine.ruleset.phases:
+                        stages = unheld_served
+                        continue
+                    # No response rule and no hold: the response rules stage would only note
+                    # the headers sent, as sending does. Send.
+                    send_stored(x)
+                    break
                 # Waiting: the rest runs from the full tuple (it may be held).
                 if stages is unheld:
                     stages = http_stages
