@@ -13,8 +13,9 @@ import time
 import pytest
 from origin import wait_for
 from rawhttp import RawOrigin, header
+from upstream_client import fetch, read_all
 
-from workbench.engine.http.client import UpstreamError, UpstreamResponse
+from workbench.engine.http.client import UpstreamError
 from workbench.engine.http.server import BodyStream
 from workbench.engine.http.upstream_pool import UpstreamPool
 
@@ -36,22 +37,6 @@ async def origin():
         p.close()
     for o in started:
         await o.stop()
-
-
-async def fetch(pool: UpstreamPool, method="GET", body=b"", timeout=5.0, extra=b""):
-    up, _ = await pool.acquire()
-    head = b"%s / HTTP/1.1\r\nHost: o\r\n%s\r\n" % (method.encode(), extra)
-    resp = await up.send(head, body, is_head=method == "HEAD", timeout=timeout)
-    return up, resp
-
-
-async def read_all(resp: UpstreamResponse) -> bytes:
-    if resp.complete:
-        return resp.take_body()
-    parts = []
-    while chunk := await resp.read():
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def serve(*answers: bytes, close=False):

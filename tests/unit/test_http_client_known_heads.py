@@ -13,6 +13,7 @@ import asyncio
 import pytest
 from origin import wait_for
 from rawhttp import RawOrigin
+from upstream_client import fetch, read_all
 
 from workbench.engine.http.client import UpstreamError, UpstreamResponse
 from workbench.engine.http.response_heads import KNOWN_HEADS, MAX_KNOWN_HEADS
@@ -48,22 +49,6 @@ async def origin():
         p.close()
     for o in started:
         await o.stop()
-
-
-async def fetch(pool: UpstreamPool, method: str = "GET"):
-    up, _ = await pool.acquire()
-    head = b"%s / HTTP/1.1\r\nHost: o\r\n\r\n" % method.encode()
-    resp = await up.send(head, b"", is_head=method == "HEAD", timeout=5.0)
-    return up, resp
-
-
-async def read_all(resp: UpstreamResponse) -> bytes:
-    if resp.complete:
-        return resp.take_body()
-    parts = []
-    while chunk := await resp.read():
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def serve(*answers: bytes):
