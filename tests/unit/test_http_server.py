@@ -303,6 +303,39 @@ async def test_host_and_version_rules(echo, raw, status):
     writer.close()
 
 
+# llhttp also reads Proxy-Connection as Connection: keep-alive through it must not make a request
+# of another version pass for HTTP/1.1.
+@pytest.mark.parametrize(
+    "raw,status",
+    [
+        (b"GET / HTTP/2.0\r\nHost: a\r\nProxy-Connection: keep-alive\r\n\r\n", 505),
+        (b"GET / HTTP/0.9\r\nHost: a\r\nProxy-Connection: keep-alive\r\n\r\n", 505),
+        (
+            b"POST / HTTP/1.0\r\nHost: a\r\nProxy-Connection: keep-alive\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400,
+        ),
+    ],
+    ids=["http2", "http09", "http10-te"],
+)
+async def test_proxy_connection_keep_alive_does_not_change_the_version(echo, raw, status):
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(raw)
+    resp = await read_response(reader)
+    assert resp.status == status
+    writer.close()
+
+
+async def test_http10_with_proxy_connection_keep_alive_is_http10(echo):
+    srv = await echo()
+    reader, writer = await srv.connect()
+    writer.write(req(version="1.0", extra="Proxy-Connection: keep-alive\r\n"))
+    resp = await read_response(reader)
+    assert resp.status == 200 and json.loads(resp.body)["version"] == "1.0"
+    writer.close()
+
+
 async def test_http10_keep_alive_is_announced_and_close_is_the_default(echo):
     srv = await echo()
     reader, writer = await srv.connect()

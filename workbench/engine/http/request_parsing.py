@@ -173,7 +173,7 @@ class RequestParsing:
         connection = False
         bad_length: RequestRejected | None = None
         for name, value in req.headers:
-            size = len(name)  # only five names matter here: compare lengths before cases
+            size = len(name)  # only six names matter here: compare lengths before cases
             if size == 4:
                 if name.lower() == "host":
                     hosts += 1
@@ -195,6 +195,9 @@ class RequestParsing:
             elif size == 10:
                 if name.lower() == "connection":
                     connection = True
+            elif size == 16:
+                if name.lower() == "proxy-connection":
+                    connection = True  # llhttp takes keep-alive from it too (any version)
             elif size == 7:
                 if name.lower() == "upgrade":
                     self._upgrade_offered = True
@@ -203,8 +206,9 @@ class RequestParsing:
                     req.expect_continue = True
         if keep_alive and not connection:
             # llhttp keeps an HTTP/1.1 connection alive unless told otherwise, and every other
-            # version it accepts (0.9, 1.0, 2.0) only when told so: no Connection field and
-            # kept alive is HTTP/1.1, without asking the parser to format its version string.
+            # version it accepts (0.9, 1.0, 2.0) only when told so, by a Connection or a
+            # Proxy-Connection field: neither field and kept alive is HTTP/1.1, without asking
+            # the parser to format its version string.
             version = "1.1"
         else:
             given = parser.get_http_version()
