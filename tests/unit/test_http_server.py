@@ -534,3 +534,36 @@ async def test_websocket_upgrade_is_handed_over_and_a_refusal_keeps_http(echo):
     # The bytes after the declined upgrade are parsed as the next request.
     assert json.loads((await read_response(reader)).body)["target"] == "/after"
     writer.close()
+
+
+# -- requests of mixed kinds in one read, and one byte at a time ---------------------------------
+# (A method llhttp does not know, FOO, is read only when its request line starts a read.)
+_MIXED = [
+    (req("/a", version="1.0", extra="Connection: keep-alive\r\n"), "GET", "/a", "1.0"),
+    (req("/b"), "GET", "/b", "1.1"),
+    (req("/c", "M-SEARCH"), "M-SEARCH", "/c", "1.1"),
+    (req("/d", "POST", "Content-Length: 2\r\n") + b"hi", "POST", "/d", "1.1"),
+    (req("/e", "PUT", "Proxy-Connection: keep-alive\r\n", version="1.0"), "PUT", "/e", "1.0"),
+    (req("/f", version="1.0", extra="Connection: keep-alive\r\n"), "GET", "/f", "1.0"),
+    (req("/g", extra="Connection: close\r\n"), "GET", "/g", "1.1"),
+]
+
+
+@pytest.mark.parametrize("pieces", ["one-read", "byte-by-byte"])
+async def test_pipelined_requests_of_mixed_versions_and_methods_read_each_as_sent(echo, pieces):
+    srv = await echo()
+    reader, writer = await srv.connect()
+    data = b"".join(raw for raw, *_ in _MIXED)
+    if pieces == "one-read":
+        writer.write(data)
+    else:
+        for i in range(len(data)):
+            writer.write(data[i : i + 1])
+            await writer.drain()
+    got = []
+    for _ in _MIXED:
+        info = json.loads((await read_response(reader)).body)
+        got.append((info["method"], info["target"], info["version"]))
+    assert got == [tuple(x) for _, *x in _MIXED]
+    assert (await read_to_eof(reader))[0] == b""  # closed after the Connection: close one
+    writer.close()
