@@ -621,3 +621,22 @@ def test_a_dateless_304_is_dated_when_it_arrives() -> None:
     fresh = cache.refresh(stale.entry, [("Cache-Control", "max-age=10")], T0 + 20, T0 + 20)
     assert fresh.date_value == T0 + 20
     assert cache.lookup("GET", URL, [], now=T0 + 25).status == "hit"
+
+
+def test_hit_reasons_and_the_ratio_ring_follow_whole_seconds_of_the_clock() -> None:
+    """The per-second memos are checked against float bounds: every reading, at and around
+    each second boundary, gets the ttl of ``int(remaining)`` and counts in its own second."""
+    cache, clock = make_cache()
+    put(cache, [("Cache-Control", "max-age=10")])
+    seen = []
+    for offset in (0.0, 0.25, 0.999999, 1.0, 1.000001, 1.5, 2.0, 2.0, 9.5):
+        clock.now = T0 + offset
+        plain = cache.lookup_or_hit("GET", URL, [])
+        full = cache.lookup("GET", URL, [])
+        assert type(plain) is tuple and full.status == "hit"
+        remaining = 10 - offset
+        assert plain[1] == full.reason == f"hit: fresh, ttl {int(remaining)}s", offset
+        seen.append(int(remaining))
+    assert seen == [10, 9, 9, 9, 8, 8, 8, 8, 0]
+    clock.now = T0 + 10.5
+    assert cache.lookup("GET", URL, []).status != "hit"
