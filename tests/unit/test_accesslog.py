@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from workbench.engine.observe.accesslog import AccessLogWriter, combined, json_line
-from workbench.engine.observe.records import RequestRecord
+from workbench.engine.observe.records import RecordLog, RequestRecord
 
 
 def make(i: int = 1, **kw: object) -> RequestRecord:
@@ -138,7 +138,7 @@ async def test_writes_are_batched_and_never_block_the_loop() -> None:
     assert not flushing.done()
     out.release.set()
     await flushing
-    assert out.writes == 1  # one write for a hundred lines, read in batches of 7
+    assert out.writes == 1  # one write for a hundred lines, formatted in batches of 7
     lines = out.getvalue().splitlines()
     assert [json.loads(x)["id"] for x in lines] == list(range(1, 101))
 
@@ -205,3 +205,20 @@ async def test_an_idle_writer_wakes_up_less_and_less_and_still_writes_what_comes
     async with asyncio.timeout(10):
         await runner  # stop is noticed at once, not after the current pause
     assert json.loads(out.getvalue())["id"] == 1
+
+
+async def test_more_finished_records_than_a_batch_are_all_logged_in_order() -> None:
+    # The engine's own record log as the source: it hands out the newest ``limit`` records
+    # after the cursor, so a writer asking for one batch at a time must not lose the older ones.
+    src, out = RecordLog(capacity=1000), io.StringIO()
+    for i in range(1, 501):
+        src.append(make(i))
+    log = AccessLogWriter(src, out, json_line, batch=100)
+    assert await log.flush() == 500
+    assert [json.loads(x)["id"] for x in out.getvalue().splitlines()] == list(range(1, 501))
+    for i in range(501, 1701):  # past the ring's capacity: only the evicted ones are missing
+        src.append(make(i))
+    assert await log.flush() == 1000
+    lines = out.getvalue().splitlines()[500:]
+    assert lines[0] == "# 200 requests not logged (record buffer overflowed)"
+    assert [json.loads(x)["id"] for x in lines[1:]] == list(range(701, 1701))

@@ -176,21 +176,23 @@ class AccessLogWriter:
         self.lines = 0
         """Lines written so far."""
 
-    def _take(self, parts: list[str]) -> bool:
-        """Format the next batch of finished records into ``parts``; True if more are waiting."""
-        records, self.cursor, skipped = self.source.records_since(self.cursor, self.batch)
+    def _pending(self, parts: list[str]) -> list[RequestRecord]:
+        """Every record finished since the last call, oldest first (in one call: the source
+        hands out the newest ``limit`` records after the cursor, so asking for one batch at a
+        time would drop the older ones); a line in ``parts`` for those evicted meanwhile."""
+        records, self.cursor, skipped = self.source.records_since(self.cursor, _ALL)
         if skipped:
             parts.append(f"# {skipped} requests not logged (record buffer overflowed)")
-        if records:
-            parts.extend(map(self.fmt, records))
-            self.lines += len(records)
-        return len(records) >= self.batch
+        return records
+
+    def _format(self, parts: list[str], records: list[RequestRecord]) -> None:
+        parts.extend(map(self.fmt, records))
+        self.lines += len(records)
 
     def _collect(self) -> str:
         """Every record finished since the last call, formatted, as one string."""
         parts: list[str] = []
-        while self._take(parts):
-            pass
+        self._format(parts, self._pending(parts))
         return _text(parts)
 
     def _write(self, text: str) -> None:
@@ -207,8 +209,12 @@ class AccessLogWriter:
         """
         parts: list[str] = []
         before = self.lines
-        while self._take(parts):
-            await asyncio.sleep(0)
+        records = self._pending(parts)
+        batch = self.batch
+        for start in range(0, len(records), batch):
+            if start:
+                await asyncio.sleep(0)
+            self._format(parts, records[start : start + batch])
         if parts:
             await asyncio.to_thread(self._write, _text(parts))
         return self.lines - before
@@ -232,6 +238,9 @@ class AccessLogWriter:
         finally:
             stopped.cancel()
 
+
+_ALL = 1 << 62
+"""``limit`` for the source: every record after the cursor (the ring bounds how many)."""
 
 IDLE_INTERVAL = 0.5
 """Longest pause between two turns of an :class:`AccessLogWriter` that finds nothing to write."""
