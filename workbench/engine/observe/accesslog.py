@@ -242,8 +242,13 @@ class AccessLogWriter:
 _ALL = 1 << 62
 """``limit`` for the source: every record after the cursor (the ring bounds how many)."""
 
-IDLE_INTERVAL = 0.5
-"""Longest pause between two turns of an :class:`AccessLogWriter` that finds nothing to write."""
+IDLE_INTERVAL = 0.2
+"""Longest pause between two turns of an :class:`AccessLogWriter` that finds nothing to write.
+
+Short enough that the first turn after an idle spell finds the requests of a sudden burst still
+in the record ring (10,000 records: 0.2 s at 50k requests a second, above the proxy's top rate),
+so none of them is reported as not logged; long enough that an idle proxy wakes up only five
+times a second."""
 
 
 def _text(parts: list[str]) -> str:
