@@ -39,18 +39,24 @@ async def _post(engine, path: str) -> tuple[int, str]:
             return r.status, await r.text()
 
 
+async def _replay_one(app, pilot, engine, path: str):
+    """Send one request, press ``r`` on its row and wait for the replay's row: (view, original)."""
+    assert (await _get(engine, path))[0] == 200
+    view = app.view("traffic")
+    await wait_for(lambda: view.table.row_count == 1)
+    await pilot.pause()
+    orig = view.selected_record()
+    await pilot.press("r")
+    await wait_for(lambda: view.table.row_count == 2)
+    await pilot.pause()
+    return view, orig
+
+
 async def test_r_replays_the_selected_row_and_links_it(live):
     config, engine = live
     app = make_app(config, engine=engine)
     async with app.run_test(size=(160, 45)) as pilot:
-        assert (await _get(engine, "/echo?x=1"))[0] == 200
-        view = app.view("traffic")
-        await wait_for(lambda: view.table.row_count == 1)
-        await pilot.pause()
-        orig = view.selected_record()
-        await pilot.press("r")
-        await wait_for(lambda: view.table.row_count == 2)
-        await pilot.pause()
+        view, orig = await _replay_one(app, pilot, engine, "/echo?x=1")
         new = view.table.rows[-1]
         assert new.replay_of == orig.id and new.status == 200 and new.path == "/echo?x=1"
         assert any(f"↻{orig.id}" in t for t in cell_texts(new, view._columns))
@@ -434,14 +440,7 @@ async def test_a_replays_detail_names_the_original(one_web):
     web, config, engine = one_web
     app = make_app(config, engine=engine)
     async with app.run_test(size=(160, 45)) as pilot:
-        assert (await _get(engine, "/echo?r=1"))[0] == 200
-        view = app.view("traffic")
-        await wait_for(lambda: view.table.row_count == 1)
-        await pilot.pause()
-        orig = view.selected_record()
-        await pilot.press("r")
-        await wait_for(lambda: view.table.row_count == 2)
-        await pilot.pause()
+        view, orig = await _replay_one(app, pilot, engine, "/echo?r=1")
         view.table.move_cursor(1)
         await pilot.press("enter")
         await pilot.pause()

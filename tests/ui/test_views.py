@@ -112,6 +112,18 @@ def screen_text(app: App) -> str:
 
 
 # -- Backends ---------------------------------------------------------------------------------
+def _cached_reverse(base: Config) -> Config:
+    """``base``'s reverse proxy alone, with its cache on."""
+    return Config(
+        reverse=ReverseConfig(
+            listen=base.reverse.listen,
+            routes=base.reverse.routes,
+            pools=base.reverse.pools,
+            cache=True,
+        )
+    )
+
+
 async def test_weight_down_to_zero_takes_backend_out_of_rotation(origins, engine_factory):
     web = await origins("web-1", "web-2")
     eng = await engine_factory(config(web, weights=(1, 2)))
@@ -581,15 +593,7 @@ async def test_cache_view_marks_a_stored_set_cookie(engine_factory):
     app_.router.add_get("/plain", plain)
     origin = await Origin("web-1", app_).start()
     try:
-        base = config([origin], weights=(1,))
-        cfg = Config(
-            reverse=ReverseConfig(
-                listen=base.reverse.listen,
-                routes=base.reverse.routes,
-                pools=base.reverse.pools,
-                cache=True,
-            )
-        )
+        cfg = _cached_reverse(config([origin], weights=(1,)))
         eng = await engine_factory(cfg)
         url = eng.listeners["reverse"]
         async with aiohttp.ClientSession() as s:
@@ -628,15 +632,7 @@ async def test_cache_view_lists_every_variant_and_keeps_its_columns_on_resize(en
     app_.router.add_get("/{tail:.*}", lang)
     origin = await Origin("web-1", app_).start()
     try:
-        base = config([origin], weights=(1,))
-        cfg = Config(
-            reverse=ReverseConfig(
-                listen=base.reverse.listen,
-                routes=base.reverse.routes,
-                pools=base.reverse.pools,
-                cache=True,
-            )
-        )
+        cfg = _cached_reverse(config([origin], weights=(1,)))
         eng = await engine_factory(cfg)
         url = eng.listeners["reverse"]
         # A long URL widens the URL column at 160 columns, as the classroom's do.
